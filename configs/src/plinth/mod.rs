@@ -1,0 +1,3 @@
+//! Plinth's own settings: everything under the `plinth:` key of the machine config.
+
+pub mod services;

@@ -1,0 +1,54 @@
+//! `cargo xtask`: Plinth's build and test driver, following the cargo-xtask convention
+//! (<https://github.com/matklad/cargo-xtask>): plain Rust instead of shell scripts, one module per command.
+
+mod cmd;
+mod config;
+mod prereqs;
+mod run;
+mod schema;
+mod test;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Plinth's build and test driver.
+#[derive(Parser)]
+#[command(name = "cargo xtask", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build the image (when stale) and boot a node in QEMU with the embedded default config.
+    Run,
+    /// Run every test: formatting, clippy, unit and integration tests, and the qemu-tests.
+    Test(test::Args),
+    /// Print the JSON Schema of the machine config.
+    Schema(schema::Args),
+    /// Work with machine configs.
+    #[command(subcommand)]
+    Config(config::Command),
+    /// Check the host prerequisites and install what is missing (as root on Debian/Ubuntu).
+    Prereqs,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run => run::run(),
+        Command::Test(args) => test::run(&args),
+        Command::Schema(args) => schema::run(&args),
+        Command::Config(command) => config::run(command),
+        Command::Prereqs => prereqs::ensure(&prereqs::ALL),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("xtask: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! Host prerequisites: the Debian packages and Rust targets the xtask's commands need.
+//!
+//! `ensure` checks each one and, when something is missing, installs it if this is a Debian or
+//! Ubuntu host and we are root (saying what it installs); anywhere else it prints the exact command
+//! to run and fails.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Result, bail};
+
+use crate::cmd;
+
+/// One thing the host must have.
+#[derive(Clone, Copy, Debug)]
+pub enum Prereq {
+    /// A Debian package; `from_backports` installs it from the host release's `-backports`.
+    Deb { package: &'static str, from_backports: bool },
+    /// A rustup target.
+    RustTarget(&'static str),
+}
+
+use Prereq::{Deb, RustTarget};
+
+/// A Debian package from the host's main release.
+const fn deb(package: &'static str) -> Prereq {
+    Deb { package, from_backports: false }
+}
+
+/// What `cargo xtask test` needs beyond the Rust toolchain: `unshare` for the PID-namespace tests,
+/// the musl target for the static PID 1.
+pub const TEST: [Prereq; 2] = [deb("util-linux"), RustTarget("x86_64-unknown-linux-musl")];
+
+/// Everything any command needs.
+pub const ALL: [Prereq; 2] = TEST;
+
+/// Makes sure every prerequisite is present, installing what is missing when possible.
+pub fn ensure(prereqs: &[Prereq]) -> Result<std::process::ExitCode> {
+    let missing_debs: Vec<&Prereq> = prereqs
+        .iter()
+        .filter(|p| matches!(p, Deb { package, .. } if !deb_installed(package)))
+        .collect();
+    let missing_targets: Vec<&str> = prereqs
+        .iter()
+        .filter_map(|p| match p {
+            RustTarget(t) if !rust_target_installed(t) => Some(*t),
+            _ => None,
+        })
+        .collect();
+    if !missing_debs.is_empty() {
+        install_debs(&missing_debs)?;
+    }
+    for target in missing_targets {
+        eprintln!("xtask: installing the Rust target {target} (needed for the static PID 1)");
+        cmd::run(&mut Command::new("rustup").args(["target", "add", target]))?;
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn deb_installed(package: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", package])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+        .unwrap_or(false)
+}
+
+fn rust_target_installed(target: &str) -> bool {
+    Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == target))
+        .unwrap_or(false)
+}
+
+/// The host's Debian codename (`bookworm`, `trixie`, …), if this is Debian or Ubuntu.
+fn debian_codename() -> Option<String> {
+    let os_release = std::fs::read_to_string("/etc/os-release").ok()?;
+    let field = |key: &str| {
+        os_release
+            .lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix('=').map(|v| v.trim_matches('"').to_string()))
+    };
+    let id = field("ID")?;
+    let like = field("ID_LIKE").unwrap_or_default();
+    (id == "debian" || id == "ubuntu" || like.contains("debian")).then(|| field("VERSION_CODENAME"))?
+}
+
+fn install_debs(missing: &[&Prereq]) -> Result<()> {
+    let names = |backports: bool| -> Vec<&str> {
+        missing
+            .iter()
+            .filter_map(|p| match p {
+                Deb { package, from_backports } if *from_backports == backports => Some(*package),
+                _ => None,
+            })
+            .collect()
+    };
+    let (main, backports) = (names(false), names(true));
+    let codename = debian_codename();
+    let is_root = rustix::process::geteuid().is_root();
+    let Some(codename) = codename.filter(|_| is_root) else {
+        let mut advice = String::from("missing host packages; install them with:\n");
+        if !main.is_empty() {
+            advice += &format!("  sudo apt-get install -y {}\n", main.join(" "));
+        }
+        if !backports.is_empty() {
+            advice += &format!("  sudo apt-get install -y -t <release>-backports {}\n", backports.join(" "));
+        }
+        bail!("{advice}then run the command again");
+    };
+    eprintln!("xtask: installing missing host packages: {}", [main.clone(), backports.clone()].concat().join(" "));
+    if !backports.is_empty() {
+        enable_backports(&codename)?;
+    }
+    cmd::run(Command::new("apt-get").args(["update", "-q"]))?;
+    let apt_install = |extra: &[&str], packages: &[&str]| {
+        cmd::run(
+            Command::new("apt-get")
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .args(["install", "-y", "-q", "--no-install-recommends"])
+                .args(extra)
+                .args(packages),
+        )
+    };
+    if !main.is_empty() {
+        apt_install(&[], &main)?;
+    }
+    if !backports.is_empty() {
+        let release = format!("{codename}-backports");
+        apt_install(&["-t", &release], &backports)?;
+    }
+    Ok(())
+}
+
+/// Adds `<codename>-backports` as its own apt source file, unless it is there already.
+fn enable_backports(codename: &str) -> Result<()> {
+    let path = Path::new("/etc/apt/sources.list.d/plinth-backports.list");
+    if path.exists() {
+        return Ok(());
+    }
+    let line = format!(
+        "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian {codename}-backports main\n"
+    );
+    eprintln!("xtask: enabling {codename}-backports in {}", path.display());
+    std::fs::write(path, line)?;
+    Ok(())
+}
