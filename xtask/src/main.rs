@@ -7,6 +7,7 @@ mod prereqs;
 mod run;
 mod schema;
 mod test;
+mod tidy;
 
 use std::process::ExitCode;
 
