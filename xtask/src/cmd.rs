@@ -32,11 +32,14 @@ pub fn run(command: &mut Command) -> Result<()> {
     let shown = show(command);
     eprintln!("$ {shown}");
     let started = Instant::now();
-    let status = command
-        .status()
-        .with_context(|| format!("could not start `{shown}`: is it installed? try `cargo xtask prereqs`"))?;
+    let status = command.status().with_context(|| {
+        format!("could not start `{shown}`: is it installed? try `cargo xtask prereqs`")
+    })?;
     if !status.success() {
-        bail!("`{shown}` failed ({status}) after {:.1}s", started.elapsed().as_secs_f64());
+        bail!(
+            "`{shown}` failed ({status}) after {:.1}s",
+            started.elapsed().as_secs_f64()
+        );
     }
     eprintln!("  ok in {:.1}s: {shown}", started.elapsed().as_secs_f64());
     Ok(())
@@ -45,9 +48,15 @@ pub fn run(command: &mut Command) -> Result<()> {
 /// Runs `command` quietly and returns its stdout, failing with its stderr when it exits non-zero.
 pub fn output(command: &mut Command) -> Result<String> {
     let shown = show(command);
-    let out = command.output().with_context(|| format!("could not start `{shown}`"))?;
+    let out = command
+        .output()
+        .with_context(|| format!("could not start `{shown}`"))?;
     if !out.status.success() {
-        bail!("`{shown}` failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "`{shown}` failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }

@@ -15,7 +15,10 @@ use crate::cmd;
 #[derive(Clone, Copy, Debug)]
 pub enum Prereq {
     /// A Debian package; `from_backports` installs it from the host release's `-backports`.
-    Deb { package: &'static str, from_backports: bool },
+    Deb {
+        package: &'static str,
+        from_backports: bool,
+    },
     /// A rustup target.
     RustTarget(&'static str),
 }
@@ -24,7 +27,10 @@ use Prereq::{Deb, RustTarget};
 
 /// A Debian package from the host's main release.
 const fn deb(package: &'static str) -> Prereq {
-    Deb { package, from_backports: false }
+    Deb {
+        package,
+        from_backports: false,
+    }
 }
 
 /// What `cargo xtask test` needs beyond the Rust toolchain: `unshare` for the PID-namespace tests,
@@ -69,7 +75,11 @@ fn rust_target_installed(target: &str) -> bool {
     Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == target))
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l.trim() == target)
+        })
         .unwrap_or(false)
 }
 
@@ -77,13 +87,16 @@ fn rust_target_installed(target: &str) -> bool {
 fn debian_codename() -> Option<String> {
     let os_release = std::fs::read_to_string("/etc/os-release").ok()?;
     let field = |key: &str| {
-        os_release
-            .lines()
-            .find_map(|l| l.strip_prefix(key)?.strip_prefix('=').map(|v| v.trim_matches('"').to_string()))
+        os_release.lines().find_map(|l| {
+            l.strip_prefix(key)?
+                .strip_prefix('=')
+                .map(|v| v.trim_matches('"').to_string())
+        })
     };
     let id = field("ID")?;
     let like = field("ID_LIKE").unwrap_or_default();
-    (id == "debian" || id == "ubuntu" || like.contains("debian")).then(|| field("VERSION_CODENAME"))?
+    (id == "debian" || id == "ubuntu" || like.contains("debian"))
+        .then(|| field("VERSION_CODENAME"))?
 }
 
 fn install_debs(missing: &[&Prereq]) -> Result<()> {
@@ -91,7 +104,10 @@ fn install_debs(missing: &[&Prereq]) -> Result<()> {
         missing
             .iter()
             .filter_map(|p| match p {
-                Deb { package, from_backports } if *from_backports == backports => Some(*package),
+                Deb {
+                    package,
+                    from_backports,
+                } if *from_backports == backports => Some(*package),
                 _ => None,
             })
             .collect()
@@ -105,11 +121,17 @@ fn install_debs(missing: &[&Prereq]) -> Result<()> {
             advice += &format!("  sudo apt-get install -y {}\n", main.join(" "));
         }
         if !backports.is_empty() {
-            advice += &format!("  sudo apt-get install -y -t <release>-backports {}\n", backports.join(" "));
+            advice += &format!(
+                "  sudo apt-get install -y -t <release>-backports {}\n",
+                backports.join(" ")
+            );
         }
         bail!("{advice}then run the command again");
     };
-    eprintln!("xtask: installing missing host packages: {}", [main.clone(), backports.clone()].concat().join(" "));
+    eprintln!(
+        "xtask: installing missing host packages: {}",
+        [main.clone(), backports.clone()].concat().join(" ")
+    );
     if !backports.is_empty() {
         enable_backports(&codename)?;
     }

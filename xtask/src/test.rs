@@ -19,7 +19,17 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     prereqs::ensure(&prereqs::TEST)?;
     if args.filter.is_none() {
         cmd::run(&mut cmd::cmd("cargo", ["fmt", "--all", "--check"]))?;
-        cmd::run(&mut cmd::cmd("cargo", ["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+        cmd::run(&mut cmd::cmd(
+            "cargo",
+            [
+                "clippy",
+                "--workspace",
+                "--all-targets",
+                "--",
+                "-D",
+                "warnings",
+            ],
+        ))?;
     }
     let mut nextest = cmd::cmd("cargo", ["nextest", "run", "--workspace", "--no-fail-fast"]);
     if let Some(filter) = &args.filter {
