@@ -23,17 +23,25 @@ impl Duration {
     /// Parses `30`, `30s`, `500ms`, `2m` or `1h`.
     pub fn parse(text: &str) -> Result<Self, String> {
         let text = text.trim();
-        let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+        let split = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
         let (digits, unit) = text.split_at(split);
-        let value: u64 = digits
-            .parse()
-            .map_err(|_| format!("`{text}` is not a duration: expected a number such as 30, 30s, 500ms, 2m or 1h"))?;
+        let value: u64 = digits.parse().map_err(|_| {
+            format!(
+                "`{text}` is not a duration: expected a number such as 30, 30s, 500ms, 2m or 1h"
+            )
+        })?;
         let millis = match unit.trim() {
             "" | "s" => value.checked_mul(1000),
             "ms" => Some(value),
             "m" | "min" => value.checked_mul(60_000),
             "h" => value.checked_mul(3_600_000),
-            other => return Err(format!("unknown duration unit `{other}` in `{text}`: use ms, s, m or h")),
+            other => {
+                return Err(format!(
+                    "unknown duration unit `{other}` in `{text}`: use ms, s, m or h"
+                ));
+            }
         }
         .ok_or_else(|| format!("duration `{text}` is too large"))?;
         Ok(Duration(std::time::Duration::from_millis(millis)))
@@ -43,7 +51,11 @@ impl Duration {
 impl fmt::Display for Duration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = self.0.as_millis();
-        if ms % 1000 == 0 { write!(f, "{}s", ms / 1000) } else { write!(f, "{ms}ms") }
+        if ms.is_multiple_of(1000) {
+            write!(f, "{}s", ms / 1000)
+        } else {
+            write!(f, "{ms}ms")
+        }
     }
 }
 
@@ -65,7 +77,9 @@ impl<'de> Deserialize<'de> for Duration {
                 Ok(Duration::from_secs(v))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Duration, E> {
-                u64::try_from(v).map(Duration::from_secs).map_err(|_| E::custom("a duration cannot be negative"))
+                u64::try_from(v)
+                    .map(Duration::from_secs)
+                    .map_err(|_| E::custom("a duration cannot be negative"))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Duration, E> {
                 Duration::parse(v).map_err(E::custom)

@@ -4,8 +4,24 @@
 //! parsing with `SOURCE:LINE:COL` errors, validation, the data-source readers, merging with the image's
 //! defaults, and the JSON Schema. It performs no effects on the machine: it reads strings and directories.
 
+pub mod cloud_init;
+pub mod config;
+pub mod diagnostic;
 pub mod duration;
+pub mod network;
+pub mod parse;
 pub mod plinth;
+pub mod schema;
+pub mod sources;
+pub mod validate;
+pub mod yaml;
 
+pub use config::MachineConfig;
+pub use diagnostic::{Diagnostic, Diagnostics, Pos, Severity};
 pub use duration::Duration;
+pub use network::Network;
+pub use parse::{Parsed, parse, parse_network};
 pub use plinth::services::{Ready, Restart, Service};
+pub use plinth::{Genestack, Plinth};
+pub use schema::schema;
+pub use sources::load_path;

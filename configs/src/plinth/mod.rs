@@ -1,3 +1,58 @@
-//! Plinth's own settings: everything under the `plinth:` key of the machine config.
+//! Plinth's own settings: everything under the `plinth:` key of the machine config. Unknown keys here
+//! are errors (unlike cloud-init's top level), since nothing else reads them.
 
+pub mod cluster;
+pub mod exporters;
+pub mod genestack;
+pub mod install;
+pub mod kernel;
+pub mod ovs;
 pub mod services;
+pub mod storage;
+pub mod time;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use cluster::{Cluster, Etcd, K3s, Role};
+pub use exporters::{Exporters, NodeExporter};
+pub use genestack::{Genestack, GenestackRole, Ovn, OvnBond, OvnPort, OvnVlan};
+pub use install::Install;
+pub use kernel::{Kernel, SysctlValue};
+pub use ovs::{Ovs, OvsBridge, OvsMode};
+pub use services::{Ready, Restart, Service};
+pub use storage::{Filesystem, Longhorn, Storage, VolumeGroup};
+pub use time::Time;
+
+/// The `plinth:` section.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Plinth {
+    /// Cluster membership: role, join endpoint, token, etcd, k3s.
+    #[serde(default)]
+    pub cluster: Cluster,
+    /// Genestack roles, which become node labels and annotations.
+    #[serde(default)]
+    pub genestack: Genestack,
+    /// Longhorn disk and LVM volume groups.
+    #[serde(default)]
+    pub storage: Storage,
+    /// Open vSwitch mode and host bridges.
+    #[serde(default)]
+    pub ovs: Ovs,
+    /// Extra kernel modules and sysctls on top of the Genestack defaults.
+    #[serde(default)]
+    pub kernel: Kernel,
+    /// Time sync.
+    #[serde(default)]
+    pub time: Time,
+    /// Metrics exporters.
+    #[serde(default)]
+    pub exporters: Exporters,
+    /// The user's own services, supervised like the built-in ones.
+    #[serde(default)]
+    pub services: Vec<Service>,
+    /// Install to a disk (when booted from USB/PXE).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub install: Option<Install>,
+}

@@ -7,6 +7,23 @@ use serde::{Deserialize, Serialize};
 
 use crate::Duration;
 
+/// Names of the services Plinth itself runs. User services may name them in `after`, and may not take
+/// these names. Keep in step with the supervisor's built-in service list.
+pub const BUILTIN_SERVICES: &[&str] = &[
+    "udevd",
+    "network",
+    "dhcp",
+    "time",
+    "chronyd",
+    "iscsid",
+    "etcd",
+    "k3s",
+    "ovsdb-server",
+    "ovs-vswitchd",
+    "node-exporter",
+    "cluster-agent",
+];
+
 /// One user service.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]

@@ -1,0 +1,279 @@
+//! From text to a checked [`MachineConfig`]: YAML under limits, netplan pre-checks, the typed read with
+//! error recovery (every type error is reported, not just the first), unknown-key policy, then
+//! validation. Every diagnostic carries `SOURCE:LINE:COL` and the key path.
+
+use crate::config::MachineConfig;
+use crate::diagnostic::{Diagnostic, Diagnostics, Pos};
+use crate::network::unsupported;
+use crate::validate;
+use crate::yaml::de::{Context, UnknownKey, from_node, one_of};
+use crate::yaml::{self, KeyPath, Kind, Node, Scalar};
+
+/// A config that parsed and validated, with the warnings it produced.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Parsed {
+    /// The typed config.
+    pub config: MachineConfig,
+    /// Problems that do not stop the config from being used.
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// How many type errors are collected before giving up on a document.
+const MAX_TYPE_ERRORS: usize = 64;
+
+/// Parses and validates a `#cloud-config` document. `source_name` names it in diagnostics.
+pub fn parse(source_name: &str, text: &str) -> Result<Parsed, Diagnostics> {
+    let mut diags = Vec::new();
+    let body = text.trim_start_matches('\u{feff}');
+    if body.starts_with("#!") {
+        return Err(Diagnostics(vec![Diagnostic::error(
+            source_name,
+            Pos::new(1, 1),
+            "",
+            "user-data is a script; Plinth reads only `#cloud-config` YAML documents",
+        )]));
+    }
+    if !body.trim_start().is_empty() && !body.starts_with("#cloud-config") {
+        diags.push(Diagnostic::warning(
+            source_name,
+            Pos::new(1, 1),
+            "",
+            "the first line is not `#cloud-config`; cloud-init would ignore this document (Plinth reads it anyway)",
+        ));
+    }
+    let root = yaml::parse(text)
+        .map_err(|e| Diagnostics(vec![Diagnostic::error(source_name, e.pos, "", e.message)]))?;
+    check(source_name, root, diags)
+}
+
+/// Parses a cloud-init `network-config` document: netplan v2, bare or under a `network:` key.
+pub fn parse_network(source_name: &str, text: &str) -> Result<Parsed, Diagnostics> {
+    let root = yaml::parse(text)
+        .map_err(|e| Diagnostics(vec![Diagnostic::error(source_name, e.pos, "", e.message)]))?;
+    let root = if root.get("network").is_some() {
+        root
+    } else {
+        let pos = root.pos;
+        Node {
+            kind: Kind::Map(vec![(
+                yaml::Key {
+                    text: "network".to_owned(),
+                    pos,
+                    span: None,
+                },
+                root,
+            )]),
+            pos,
+            span: None,
+            raw: None,
+        }
+    };
+    check(source_name, root, Vec::new())
+}
+
+/// Checks a parsed tree: the whole pipeline after YAML.
+pub fn check(
+    source: &str,
+    mut root: Node,
+    mut diags: Vec<Diagnostic>,
+) -> Result<Parsed, Diagnostics> {
+    if !matches!(root.kind, Kind::Map(_)) {
+        if matches!(root.kind, Kind::Scalar(Scalar::Null)) {
+            root = Node {
+                kind: Kind::Map(Vec::new()),
+                ..root
+            };
+        } else {
+            diags.push(Diagnostic::error(
+                source,
+                root.pos,
+                "",
+                format!(
+                    "a machine config is a mapping of keys (hostname:, plinth:, ...), found {}",
+                    root.describe()
+                ),
+            ));
+            return Err(Diagnostics(diags));
+        }
+    }
+    let original = root.clone();
+    precheck_network(source, &mut root, &mut diags);
+    drop_default_user(&mut root);
+
+    let ctx = Context::default();
+    let mut pruned: Vec<KeyPath> = Vec::new();
+    let mut config = None;
+    for _ in 0..MAX_TYPE_ERRORS {
+        match from_node::<MachineConfig>(&root, &KeyPath::root(), &ctx) {
+            Ok(c) => {
+                config = Some(c);
+                break;
+            }
+            Err(err) => {
+                let path = err.path.clone().unwrap_or_default();
+                let cascade = err
+                    .missing_field
+                    .as_deref()
+                    .is_some_and(|f| pruned.contains(&path.key(f)));
+                if !cascade {
+                    let pos = err.pos.unwrap_or_else(|| original.locate(&path));
+                    diags.push(Diagnostic::error(
+                        source,
+                        pos,
+                        path.to_string(),
+                        err.message.clone(),
+                    ));
+                }
+                if path.is_root() || !root.prune(&path) {
+                    break;
+                }
+                pruned.push(path);
+            }
+        }
+    }
+    for unknown in ctx.unknown_keys() {
+        diags.push(unknown_key(source, &unknown));
+    }
+    if let Some(config) = &config {
+        for finding in validate::validate(config) {
+            let affected = pruned
+                .iter()
+                .any(|p| finding.path.starts_with(p) || p.starts_with(&finding.path));
+            if affected {
+                continue;
+            }
+            let pos = if finding.at_key {
+                original.locate_key(&finding.path)
+            } else {
+                original.locate(&finding.path)
+            };
+            diags.push(Diagnostic {
+                source: source.to_owned(),
+                pos,
+                severity: finding.severity,
+                message: finding.message,
+                path: finding.path.to_string(),
+            });
+        }
+    }
+    let mut all = Diagnostics(diags);
+    all.normalize();
+    match config {
+        Some(config) if !all.has_errors() => Ok(Parsed {
+            config,
+            warnings: all.0,
+        }),
+        _ => Err(all),
+    }
+}
+
+/// Network version checks and unsupported netplan features, on the raw tree.
+fn precheck_network(source: &str, root: &mut Node, diags: &mut Vec<Diagnostic>) {
+    let path = KeyPath::root().key("network");
+    let Some(network) = root.get("network") else {
+        return;
+    };
+    if let Some(version) = network.get("version") {
+        let v = version.scalar_text().unwrap_or_default();
+        if v == "1" {
+            diags.push(Diagnostic::error(
+                source, version.pos, "network.version",
+                "network config version 1 is unsupported, use version 2 (netplan syntax: ethernets, bonds, vlans, bridges)",
+            ));
+            root.prune(&path);
+            return;
+        }
+        if v != "2" {
+            diags.push(Diagnostic::error(
+                source,
+                version.pos,
+                "network.version",
+                format!("unknown network config version `{v}`: use version 2"),
+            ));
+            root.prune(&path);
+            return;
+        }
+    }
+    if let Some(renderer) = network.get("renderer").and_then(Node::scalar_text)
+        && renderer != "networkd"
+    {
+        let pos = network.get("renderer").map_or(network.pos, |n| n.pos);
+        diags.push(Diagnostic::warning(
+            source,
+            pos,
+            "network.renderer",
+            format!("renderer `{renderer}` is ignored: Plinth configures links itself"),
+        ));
+    }
+    let original = root.clone();
+    for item in unsupported::strip(root, &path) {
+        diags.push(Diagnostic::error(
+            source,
+            original.locate_key(&item.path),
+            item.path.to_string(),
+            item.message,
+        ));
+    }
+}
+
+/// cloud-init's `users: [default, ...]` names the distro's default user; Plinth has none, so the entry
+/// is dropped (silently: it is the normal first entry of cloud-init examples).
+fn drop_default_user(root: &mut Node) {
+    let defaults: Vec<KeyPath> = match root.get("users").map(|u| &u.kind) {
+        Some(Kind::Seq(items)) => items
+            .iter()
+            .filter(|(_, n)| n.as_str() == Some("default"))
+            .map(|(i, _)| KeyPath::root().key("users").index(*i))
+            .collect(),
+        _ => Vec::new(),
+    };
+    for path in defaults {
+        root.prune(&path);
+    }
+}
+
+fn unknown_key(source: &str, u: &UnknownKey) -> Diagnostic {
+    let path = u.parent.key(&u.key).to_string();
+    match u.parent.first_key() {
+        None => Diagnostic::warning(
+            source,
+            u.pos,
+            path,
+            format!(
+                "cloud-init key `{}` is not implemented by Plinth and is ignored",
+                u.key
+            ),
+        ),
+        Some("plinth") => Diagnostic::error(
+            source,
+            u.pos,
+            path,
+            format!(
+                "unknown key `{}` in {}: expected one of {}",
+                u.key,
+                u.parent,
+                one_of(&u.expected)
+            ),
+        ),
+        Some("network") => Diagnostic::error(
+            source,
+            u.pos,
+            path,
+            format!(
+                "unknown netplan key `{}` in {}: expected one of {}",
+                u.key,
+                u.parent,
+                one_of(&u.expected)
+            ),
+        ),
+        Some(_) => Diagnostic::warning(
+            source,
+            u.pos,
+            path,
+            format!(
+                "key `{}` in {} is not implemented by Plinth and is ignored",
+                u.key, u.parent
+            ),
+        ),
+    }
+}

@@ -1,0 +1,71 @@
+//! Validation beyond types: the pure checks on a typed [`MachineConfig`], each finding naming the key
+//! path it is about. The parser turns paths into line:column positions; these checks never see YAML.
+
+pub mod addresses;
+pub mod cluster;
+pub mod hostname;
+pub mod network;
+pub mod services;
+pub mod storage;
+
+use crate::config::MachineConfig;
+use crate::diagnostic::Severity;
+use crate::yaml::KeyPath;
+
+/// One problem found by validation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    /// Error or warning.
+    pub severity: Severity,
+    /// The key the problem is about.
+    pub path: KeyPath,
+    /// What is wrong and what was expected.
+    pub message: String,
+    /// Point at the key itself rather than its value (for duplicates and names).
+    pub at_key: bool,
+}
+
+impl Finding {
+    /// An error about the value at `path`.
+    pub fn error(path: KeyPath, message: impl Into<String>) -> Self {
+        Finding {
+            severity: Severity::Error,
+            path,
+            message: message.into(),
+            at_key: false,
+        }
+    }
+
+    /// A warning about the value at `path`.
+    pub fn warning(path: KeyPath, message: impl Into<String>) -> Self {
+        Finding {
+            severity: Severity::Warning,
+            path,
+            message: message.into(),
+            at_key: false,
+        }
+    }
+
+    /// Point at the key rather than the value.
+    pub fn at_key(mut self) -> Self {
+        self.at_key = true;
+        self
+    }
+}
+
+/// Runs every check; returns all findings, errors and warnings.
+pub fn validate(config: &MachineConfig) -> Vec<Finding> {
+    let mut out = Vec::new();
+    hostname::check(config, &mut out);
+    cluster::check(config, &mut out);
+    storage::check(config, &mut out);
+    services::check(&config.plinth.services, &mut out);
+    if let Some(net) = &config.network {
+        network::check(net, &mut out);
+    }
+    out
+}
+
+fn root(key: &str) -> KeyPath {
+    KeyPath::root().key(key)
+}

@@ -1,0 +1,183 @@
+//! YAML reading: text → [`Node`] tree through serde-saphyr, under limits that refuse alias bombs,
+//! deep nesting and huge documents before they cost memory; and the [`de`] deserializer that reads the
+//! typed config from the tree with key paths and positions.
+
+pub mod de;
+pub mod node;
+pub mod path;
+
+pub use node::{Key, Kind, Node, Scalar};
+pub use path::{KeyPath, Segment};
+
+use crate::diagnostic::Pos;
+
+/// The largest document accepted, in bytes. Machine configs are kilobytes; write_files payloads may be
+/// larger, but anything beyond this belongs in an image or a download, not in user-data.
+pub const MAX_DOCUMENT_BYTES: usize = 4 * 1024 * 1024;
+
+/// Why a text is not a usable YAML document.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct YamlError {
+    /// Where the problem is.
+    pub pos: Pos,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_reader_input_bytes: Some(MAX_DOCUMENT_BYTES),
+            max_events: 200_000,
+            max_aliases: 1_000,
+            max_anchors: 1_000,
+            max_recorded_anchor_events: 20_000,
+            max_recorded_anchor_bytes: MAX_DOCUMENT_BYTES,
+            max_depth: 48,
+            max_documents: 1,
+            max_nodes: 100_000,
+            max_total_scalar_bytes: MAX_DOCUMENT_BYTES,
+            max_merge_keys: 100,
+        },
+        alias_limits: serde_saphyr::alias_limits! {
+            max_total_replayed_events: 20_000,
+            max_replay_stack_depth: 16,
+            max_alias_expansions_per_anchor: 1_000,
+        },
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
+        with_snippet: false,
+    }
+}
+
+/// Parses one YAML document into a tree. An empty document is an empty mapping.
+pub fn parse(text: &str) -> Result<Node, YamlError> {
+    if text.len() > MAX_DOCUMENT_BYTES {
+        return Err(YamlError {
+            pos: Pos::new(1, 1),
+            message: format!(
+                "document is {} bytes; the limit is {MAX_DOCUMENT_BYTES} bytes",
+                text.len()
+            ),
+        });
+    }
+    match serde_saphyr::from_str_with_options::<Option<Node>>(text, options()) {
+        Ok(Some(mut node)) => {
+            node.fill_raw(text);
+            Ok(node)
+        }
+        Ok(None) => Ok(Node::empty_map()),
+        Err(err) => Err(yaml_error(&err)),
+    }
+}
+
+fn yaml_error(err: &serde_saphyr::Error) -> YamlError {
+    let pos = err
+        .location()
+        .filter(|l| l.line() > 0)
+        .map(|l| {
+            Pos::new(
+                u32::try_from(l.line()).unwrap_or(u32::MAX),
+                u32::try_from(l.column()).unwrap_or(u32::MAX),
+            )
+        })
+        .unwrap_or(Pos::new(1, 1));
+    let text = err.without_snippet().to_string();
+    YamlError {
+        pos,
+        message: clean_message(&text),
+    }
+}
+
+/// serde-saphyr's messages end with " at line L, column C"; the position is printed separately.
+fn clean_message(text: &str) -> String {
+    let first = text.lines().next().unwrap_or(text).trim();
+    let trimmed = match first.find(" at line ") {
+        Some(i) => &first[..i],
+        None => first,
+    };
+    let msg = trimmed.trim_start_matches("error: ").trim();
+    if let Some(rest) = msg.strip_prefix("duplicate mapping key: ") {
+        let key = rest
+            .split(", set DuplicateKeyPolicy")
+            .next()
+            .unwrap_or(rest);
+        return format!("duplicate key `{key}`: a key may appear only once in a mapping");
+    }
+    if msg.contains("budget breached")
+        || msg.contains("alias replay")
+        || msg.contains("limit exceeded")
+    {
+        if msg.contains("Documents") {
+            return "only one YAML document is allowed here (remove the extra `---`)".to_owned();
+        }
+        let what = msg.trim_start_matches("budget breached: ");
+        return format!(
+            "document refused: it exceeds Plinth's YAML limits ({what}); alias bombs, deep nesting and huge documents are not accepted"
+        );
+    }
+    if msg.contains("did not find expected key") || msg.contains("mapping values are not allowed") {
+        return format!("{msg}: check the indentation of this line and the one above");
+    }
+    if msg.is_empty() {
+        "invalid YAML".to_owned()
+    } else {
+        msg.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> YamlError {
+        parse(text).expect_err(text)
+    }
+
+    #[test]
+    fn parses_positions_and_spellings() {
+        let node = parse("a: yes\nb: 0644\nc: [1, 'x', on]\n").unwrap();
+        let a = node.get("a").unwrap();
+        assert_eq!(a.kind, Kind::Scalar(Scalar::Bool(true)));
+        assert_eq!(a.pos, Pos::new(1, 4));
+        assert_eq!(
+            node.get("b").unwrap().scalar_text().as_deref(),
+            Some("0644")
+        );
+        assert_eq!(node.locate(&KeyPath::parse("c[2]")), Pos::new(3, 13));
+        assert_eq!(parse("").unwrap(), Node::empty_map());
+    }
+
+    #[test]
+    fn refuses_bad_documents_with_positions() {
+        let e = err("a: 1\na: 2\n");
+        assert_eq!(e.pos, Pos::new(2, 1));
+        assert!(e.message.contains("duplicate key `a`"), "{e:?}");
+        let e = err("a:\n  b: 1\n c: 2\n");
+        assert_eq!(e.pos, Pos::new(3, 2));
+        assert!(e.message.contains("indentation"), "{e:?}");
+        assert!(
+            err("a: 1\n---\nb: 2\n")
+                .message
+                .contains("only one YAML document")
+        );
+        assert!(
+            err(&"x".repeat(MAX_DOCUMENT_BYTES + 1))
+                .message
+                .contains("limit")
+        );
+    }
+
+    #[test]
+    fn refuses_alias_bombs() {
+        let mut bomb = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for (prev, name) in ["a", "b", "c", "d", "e", "f", "g", "h", "i"]
+            .iter()
+            .zip(["b", "c", "d", "e", "f", "g", "h", "i", "j"])
+        {
+            bomb.push_str(&format!("{name}: &{name} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+        }
+        let e = err(&bomb);
+        assert!(e.message.contains("limits"), "{e:?}");
+    }
+}
