@@ -1,1 +1,24 @@
-//! The qemu-tests harness: boot an image variant, watch its serial console, talk QMP, clean up.
+//! The qemu-tests harness: everything needed to boot the real Plinth image under QEMU and look at it
+//! from the outside, shared by the tests in `tests/` and by `cargo xtask qemu|run`.
+//!
+//! It owns: finding the built image ([`image`]), making NoCloud seeds ([`seed`]) and copy-on-write
+//! disks ([`disk`]), choosing the accelerator ([`accel`]), building the QEMU command line
+//! ([`cmdline`], pure), running QEMU with its serial console captured and timestamped ([`vm`],
+//! [`console`]), QMP ([`qmp`]), host ports ([`ports`]), polling the guest over forwarded ports
+//! ([`http`], [`metrics`]) and the per-test fixture that ties them together ([`node`]).
+//! It does not build the image (that is `cargo xtask image`) and never lets a QEMU process outlive
+//! the value that owns it.
+
+pub mod accel;
+pub mod cmdline;
+pub mod console;
+pub mod disk;
+pub mod http;
+pub mod image;
+pub mod metrics;
+pub mod node;
+pub mod paths;
+pub mod ports;
+pub mod qmp;
+pub mod seed;
+pub mod vm;

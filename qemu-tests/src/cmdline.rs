@@ -1,0 +1,331 @@
+//! The QEMU command line, built from a [`MachineSpec`] by one pure function so every choice
+//! (firmware, disks, seed, console, port forwards, QMP) is unit-tested without starting QEMU.
+//!
+//! Choices that hold for every machine: q35, `-nodefaults` and no display (the serial port is the
+//! console), virtio disks and NIC, a virtio RNG, and user networking with `restrict=on`, so the guest
+//! reaches nothing outside this machine: only the explicit `hostfwd` rules (bound to 127.0.0.1) and
+//! QEMU's own DHCP answer.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+/// The UEFI firmware used for `--uefi` boots (Debian's `ovmf` package).
+pub const OVMF: &str = "/usr/share/ovmf/OVMF.fd";
+
+/// The QEMU binary.
+pub const QEMU: &str = "qemu-system-x86_64";
+
+/// How the CPU is emulated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Accel {
+    /// Hardware virtualisation (only when a probe showed it works here).
+    Kvm,
+    /// Software emulation, one host thread per machine.
+    Tcg,
+}
+
+/// How the machine starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Boot {
+    /// UEFI firmware (OVMF) boots the first drive.
+    Uefi,
+    /// Legacy BIOS (SeaBIOS, QEMU's default) boots the first drive.
+    Bios,
+    /// QEMU loads a kernel and initrd directly, as iPXE would (the PXE set).
+    Kernel {
+        kernel: PathBuf,
+        /// One file, or several joined with a comma (QEMU loads them back to back).
+        initrd: OsString,
+        append: String,
+    },
+}
+
+/// A disk image format QEMU is told explicitly (never probed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiskFormat {
+    Raw,
+    Qcow2,
+}
+
+impl DiskFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DiskFormat::Raw => "raw",
+            DiskFormat::Qcow2 => "qcow2",
+        }
+    }
+}
+
+/// A virtio block device.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Drive {
+    pub path: PathBuf,
+    pub format: DiskFormat,
+    pub read_only: bool,
+}
+
+/// A host TCP port forwarded to a guest port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Forward {
+    pub host: u16,
+    pub guest: u16,
+}
+
+/// Where the serial console goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Console {
+    /// The terminal, multiplexed with the QEMU monitor (`ctrl-a x` quits, `ctrl-a c` the monitor).
+    Terminal,
+    /// QEMU's stdout, for the harness to capture; no monitor.
+    Stdout,
+}
+
+/// Everything that decides the QEMU command line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MachineSpec {
+    pub name: String,
+    pub accel: Accel,
+    pub memory_mib: u32,
+    pub cpus: u32,
+    pub boot: Boot,
+    /// In order: with disk boots, the first is the boot disk.
+    pub drives: Vec<Drive>,
+    pub forwards: Vec<Forward>,
+    pub console: Console,
+    /// A unix socket path for QMP (server, no wait).
+    pub qmp: Option<PathBuf>,
+    /// Exit instead of resetting when the guest reboots.
+    pub no_reboot: bool,
+}
+
+impl MachineSpec {
+    /// A machine with the defaults the harness uses: 1 vCPU, 1 GiB, serial to stdout.
+    pub fn new(name: &str, accel: Accel, boot: Boot) -> Self {
+        Self {
+            name: name.to_string(),
+            accel,
+            memory_mib: 1024,
+            cpus: 1,
+            boot,
+            drives: Vec::new(),
+            forwards: Vec::new(),
+            console: Console::Stdout,
+            qmp: None,
+            no_reboot: false,
+        }
+    }
+}
+
+/// The arguments after the QEMU binary.
+pub fn qemu_args(spec: &MachineSpec) -> Vec<OsString> {
+    let mut args: Vec<OsString> = Vec::new();
+    let mut push = |parts: &[&str]| args.extend(parts.iter().map(OsString::from));
+    push(&["-name", &format!("plinth-{}", spec.name)]);
+    push(&["-machine", "q35"]);
+    match spec.accel {
+        Accel::Kvm => push(&["-accel", "kvm", "-cpu", "host"]),
+        Accel::Tcg => push(&["-accel", "tcg"]),
+    }
+    push(&["-m", &spec.memory_mib.to_string()]);
+    push(&["-smp", &spec.cpus.to_string()]);
+    push(&["-nodefaults", "-display", "none", "-rtc", "base=utc"]);
+    match spec.console {
+        Console::Terminal => push(&["-serial", "mon:stdio"]),
+        Console::Stdout => push(&["-serial", "stdio", "-monitor", "none"]),
+    }
+    if spec.no_reboot {
+        push(&["-no-reboot"]);
+    }
+    match &spec.boot {
+        Boot::Uefi => push(&["-bios", OVMF]),
+        Boot::Bios => {}
+        Boot::Kernel {
+            kernel,
+            initrd,
+            append,
+        } => {
+            args.push("-kernel".into());
+            args.push(kernel.into());
+            args.push("-initrd".into());
+            args.push(initrd.clone());
+            args.push("-append".into());
+            args.push(append.into());
+        }
+    }
+    let disk_boot = matches!(spec.boot, Boot::Uefi | Boot::Bios);
+    for (index, drive) in spec.drives.iter().enumerate() {
+        let mut value = OsString::from("file=");
+        value.push(escape_commas(&drive.path));
+        value.push(format!(
+            ",format={},if=none,id=disk{index},cache=unsafe{}",
+            drive.format.as_str(),
+            if drive.read_only { ",readonly=on" } else { "" }
+        ));
+        args.push("-drive".into());
+        args.push(value);
+        let boot_index = if disk_boot && index == 0 {
+            ",bootindex=0"
+        } else {
+            ""
+        };
+        args.push("-device".into());
+        args.push(format!("virtio-blk-pci,drive=disk{index}{boot_index}").into());
+    }
+    let mut netdev = String::from("user,id=net0,restrict=on");
+    for f in &spec.forwards {
+        netdev += &format!(",hostfwd=tcp:127.0.0.1:{}-:{}", f.host, f.guest);
+    }
+    args.push("-netdev".into());
+    args.push(netdev.into());
+    // No option ROM: the firmware need not try to PXE-boot over the emulated NIC.
+    args.push("-device".into());
+    args.push("virtio-net-pci,netdev=net0,romfile=".into());
+    args.push("-device".into());
+    args.push("virtio-rng-pci".into());
+    if let Some(qmp) = &spec.qmp {
+        let mut value = OsString::from("unix:");
+        value.push(escape_commas(qmp));
+        value.push(",server=on,wait=off");
+        args.push("-qmp".into());
+        args.push(value);
+    }
+    args
+}
+
+/// QEMU option values separate keys with commas; a literal comma in a path is doubled.
+fn escape_commas(path: &std::path::Path) -> OsString {
+    path.to_string_lossy().replace(',', ",,").into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn joined(spec: &MachineSpec) -> String {
+        qemu_args(spec)
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    fn disk(path: &str, format: DiskFormat, read_only: bool) -> Drive {
+        Drive {
+            path: path.into(),
+            format,
+            read_only,
+        }
+    }
+
+    #[test]
+    fn uefi_boot_uses_ovmf_and_boots_the_first_disk() {
+        let mut spec = MachineSpec::new("t", Accel::Tcg, Boot::Uefi);
+        spec.drives = vec![
+            disk("/d/overlay.qcow2", DiskFormat::Qcow2, false),
+            disk("/d/seed.img", DiskFormat::Raw, true),
+        ];
+        let line = joined(&spec);
+        assert!(line.contains("-bios /usr/share/ovmf/OVMF.fd"), "{line}");
+        assert!(line.contains(
+            "-drive file=/d/overlay.qcow2,format=qcow2,if=none,id=disk0,cache=unsafe -device virtio-blk-pci,drive=disk0,bootindex=0"
+        ), "{line}");
+        assert!(line.contains(
+            "-drive file=/d/seed.img,format=raw,if=none,id=disk1,cache=unsafe,readonly=on -device virtio-blk-pci,drive=disk1 "
+        ), "{line}");
+        assert!(line.contains("-accel tcg"), "{line}");
+        assert!(!line.contains("-kernel"), "{line}");
+    }
+
+    #[test]
+    fn bios_boot_uses_the_default_firmware() {
+        let spec = MachineSpec::new("t", Accel::Tcg, Boot::Bios);
+        let line = joined(&spec);
+        assert!(!line.contains("-bios"), "{line}");
+        assert!(line.contains("-machine q35"), "{line}");
+    }
+
+    #[test]
+    fn kernel_boot_passes_kernel_initrd_and_cmdline_as_single_arguments() {
+        let spec = MachineSpec::new(
+            "pxe",
+            Accel::Kvm,
+            Boot::Kernel {
+                kernel: "/i/vmlinuz".into(),
+                initrd: "/i/initrd,/i/rootfs.img".into(),
+                append: "console=ttyS0 plinth.slot=a".into(),
+            },
+        );
+        let args = qemu_args(&spec);
+        let pos = args.iter().position(|a| a == "-append").unwrap();
+        assert_eq!(args[pos + 1], "console=ttyS0 plinth.slot=a");
+        let pos = args.iter().position(|a| a == "-initrd").unwrap();
+        assert_eq!(args[pos + 1], "/i/initrd,/i/rootfs.img");
+        assert!(joined(&spec).contains("-accel kvm -cpu host"));
+    }
+
+    #[test]
+    fn kernel_boot_gives_no_disk_a_boot_index() {
+        let mut spec = MachineSpec::new(
+            "pxe",
+            Accel::Tcg,
+            Boot::Kernel {
+                kernel: "k".into(),
+                initrd: "i".into(),
+                append: String::new(),
+            },
+        );
+        spec.drives = vec![disk("/d/seed.img", DiskFormat::Raw, true)];
+        assert!(!joined(&spec).contains("bootindex"));
+    }
+
+    #[test]
+    fn forwards_bind_loopback_only_and_the_guest_is_restricted() {
+        let mut spec = MachineSpec::new("t", Accel::Tcg, Boot::Bios);
+        spec.forwards = vec![
+            Forward {
+                host: 40001,
+                guest: 9100,
+            },
+            Forward {
+                host: 40002,
+                guest: 22,
+            },
+        ];
+        let line = joined(&spec);
+        assert!(line.contains(
+            "-netdev user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:40001-:9100,hostfwd=tcp:127.0.0.1:40002-:22 "
+        ), "{line}");
+    }
+
+    #[test]
+    fn console_goes_to_stdout_for_the_harness_and_to_the_terminal_interactively() {
+        let mut spec = MachineSpec::new("t", Accel::Tcg, Boot::Bios);
+        assert!(joined(&spec).contains("-serial stdio -monitor none"));
+        spec.console = Console::Terminal;
+        let line = joined(&spec);
+        assert!(line.contains("-serial mon:stdio"), "{line}");
+        assert!(!line.contains("-monitor none"), "{line}");
+    }
+
+    #[test]
+    fn qmp_socket_and_no_reboot_are_optional() {
+        let mut spec = MachineSpec::new("t", Accel::Tcg, Boot::Bios);
+        let line = joined(&spec);
+        assert!(!line.contains("-qmp") && !line.contains("-no-reboot"));
+        spec.qmp = Some("/run dir/q,mp.sock".into());
+        spec.no_reboot = true;
+        let args = qemu_args(&spec);
+        let pos = args.iter().position(|a| a == "-qmp").unwrap();
+        assert_eq!(args[pos + 1], "unix:/run dir/q,,mp.sock,server=on,wait=off");
+        assert!(args.iter().any(|a| a == "-no-reboot"));
+    }
+
+    #[test]
+    fn memory_and_cpus_are_passed_through() {
+        let mut spec = MachineSpec::new("t", Accel::Tcg, Boot::Bios);
+        spec.memory_mib = 768;
+        spec.cpus = 2;
+        let line = joined(&spec);
+        assert!(line.contains("-m 768 -smp 2"), "{line}");
+    }
+}

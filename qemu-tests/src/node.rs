@@ -1,0 +1,361 @@
+//! The per-test fixture: a fresh run directory, the built image, the accelerator, and booting
+//! Plinth nodes from them — UEFI or BIOS from a copy-on-write disk, or the PXE set — with the seed
+//! the test wrote, the node exporter forwarded to a free host port, and a QMP socket.
+//!
+//! A [`Node`] is one boot; dropping it kills its QEMU. A test that boots the same disk twice keeps
+//! the disk path from the first boot and passes it to the second.
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use regex::Regex;
+
+use crate::accel;
+use crate::cmdline::{Accel, Boot, DiskFormat, Drive, Forward, MachineSpec};
+use crate::console::{Console, Line, WaitError};
+use crate::disk::{self, DiskError};
+use crate::http::{self, HttpError};
+use crate::image::ImageSet;
+use crate::metrics::{self, Sample};
+use crate::paths::RunDir;
+use crate::ports;
+use crate::qmp::{Qmp, QmpError};
+use crate::seed::{Seed, SeedError, SeedFormat};
+use crate::vm::{ExitError, StartError, Vm};
+
+/// The console line stage 2 prints when the boot reached ready.
+pub const READY_PATTERN: &str = r"plinth: ready in (\d+(?:\.\d+)?)s";
+
+/// The node exporter's port in the guest.
+pub const NODE_EXPORTER_PORT: u16 = 9100;
+
+/// How a node boots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variant {
+    /// OVMF boots the disk's ESP (the unified kernel image).
+    Uefi,
+    /// SeaBIOS boots the disk's legacy boot loader.
+    Bios,
+    /// The kernel and both initrds of `pxe/`, loaded directly as iPXE would.
+    Pxe,
+}
+
+impl Variant {
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Uefi => "uefi",
+            Variant::Bios => "bios",
+            Variant::Pxe => "pxe",
+        }
+    }
+}
+
+/// Why a fixture step failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FixtureError {
+    #[error("run directory {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Disk(#[from] DiskError),
+    #[error(transparent)]
+    Seed(#[from] SeedError),
+    #[error(transparent)]
+    Start(#[from] StartError),
+    #[error("a {0:?} boot needs a disk")]
+    NoDisk(Variant),
+}
+
+/// The test's run directory, image and accelerator.
+pub struct Fixture {
+    pub image: ImageSet,
+    pub dir: RunDir,
+    pub accel: Accel,
+    boots: usize,
+    echo: bool,
+}
+
+/// What one boot uses.
+#[derive(Clone, Debug)]
+pub struct BootOptions {
+    pub variant: Variant,
+    /// The boot disk (or, for PXE, an optional extra disk).
+    pub disk: Option<Drive>,
+    /// A seed volume made with [`Fixture::seed`].
+    pub seed: Option<PathBuf>,
+    pub memory_mib: u32,
+    /// Guest TCP ports to forward from free host ports.
+    pub guest_ports: Vec<u16>,
+    /// Exit instead of resetting when the guest reboots.
+    pub no_reboot: bool,
+}
+
+impl BootOptions {
+    /// 1 GiB, the node exporter forwarded, no disk or seed yet.
+    pub fn new(variant: Variant) -> Self {
+        Self {
+            variant,
+            disk: None,
+            seed: None,
+            memory_mib: 1024,
+            guest_ports: vec![NODE_EXPORTER_PORT],
+            no_reboot: false,
+        }
+    }
+}
+
+impl Fixture {
+    /// The fixture for `test`, or `None` (after saying why) when no image was built.
+    pub fn for_test(test: &str) -> Option<Self> {
+        let image = ImageSet::for_test(test)?;
+        Some(Self::new(test, image).unwrap_or_else(|e| panic!("{test}: {e}")))
+    }
+
+    /// A fixture with a fresh `target/qemu-tests/<name>/`.
+    pub fn new(name: &str, image: ImageSet) -> Result<Self, FixtureError> {
+        let dir = RunDir::fresh(name).map_err(|source| FixtureError::Io {
+            path: crate::paths::target_dir().join("qemu-tests").join(name),
+            source,
+        })?;
+        let accel = accel::choose(Some(&image.kernel));
+        Ok(Self {
+            image,
+            dir,
+            accel,
+            boots: 0,
+            echo: std::env::var_os("PLINTH_QEMU_ECHO").is_some(),
+        })
+    }
+
+    /// A qcow2 overlay `<name>.qcow2` of the image's disk of `size_gib` GiB.
+    pub fn overlay(&self, name: &str, size_gib: u64) -> Result<Drive, FixtureError> {
+        let path = self.dir.join(&format!("{name}.qcow2"));
+        disk::create_overlay(&self.image.disk, &path, Some(size_gib))?;
+        Ok(Drive {
+            path,
+            format: DiskFormat::Qcow2,
+            read_only: false,
+        })
+    }
+
+    /// Writes `seed` as `<name>.img` (vfat) or `<name>.iso` in the run directory.
+    pub fn seed(
+        &self,
+        name: &str,
+        seed: &Seed,
+        format: SeedFormat,
+    ) -> Result<PathBuf, FixtureError> {
+        let ext = match format {
+            SeedFormat::Vfat => "img",
+            SeedFormat::Iso9660 => "iso",
+        };
+        let path = self.dir.join(&format!("{name}.{ext}"));
+        seed.write(format, &path)?;
+        Ok(path)
+    }
+
+    /// The PXE set's two initrds as one file (QEMU's `-initrd` takes one file for Linux; the
+    /// kernel unpacks concatenated archives in turn, as it does when iPXE loads two).
+    pub fn pxe_initrd(&self) -> Result<PathBuf, FixtureError> {
+        let out = self.dir.join("pxe-initrd.img");
+        concat_initrds(&[&self.image.initrd, &self.image.rootfs], &out).map_err(|source| {
+            FixtureError::Io {
+                path: out.clone(),
+                source,
+            }
+        })?;
+        Ok(out)
+    }
+
+    /// Boots a node; its logs are `boot-<n>-<variant>.*` in the run directory.
+    pub fn boot(&mut self, opts: &BootOptions) -> Result<Node, FixtureError> {
+        self.boots += 1;
+        let name = format!("boot-{}-{}", self.boots, opts.variant.name());
+        let boot = match opts.variant {
+            Variant::Uefi => Boot::Uefi,
+            Variant::Bios => Boot::Bios,
+            Variant::Pxe => Boot::Kernel {
+                kernel: self.image.kernel.clone(),
+                initrd: self.pxe_initrd()?.into(),
+                append: self.image.cmdline.clone(),
+            },
+        };
+        if opts.variant != Variant::Pxe && opts.disk.is_none() {
+            return Err(FixtureError::NoDisk(opts.variant));
+        }
+        let mut drives: Vec<Drive> = opts.disk.iter().cloned().collect();
+        if let Some(seed) = &opts.seed {
+            drives.push(Drive {
+                path: seed.clone(),
+                format: DiskFormat::Raw,
+                read_only: true,
+            });
+        }
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let forwards: Vec<Forward> = opts
+                .guest_ports
+                .iter()
+                .map(|&guest| ports::free_port().map(|host| Forward { host, guest }))
+                .collect::<Result<_, _>>()
+                .map_err(|source| FixtureError::Io {
+                    path: "127.0.0.1:0".into(),
+                    source,
+                })?;
+            let mut spec = MachineSpec::new(&name, self.accel, boot.clone());
+            spec.memory_mib = opts.memory_mib;
+            spec.drives = drives.clone();
+            spec.forwards = forwards.clone();
+            spec.qmp = Some(qmp_path(self.dir.path(), &name));
+            spec.no_reboot = opts.no_reboot;
+            match Vm::start(&spec, &self.dir.join(&name), self.echo) {
+                Ok(vm) => {
+                    eprintln!(
+                        "{name}: QEMU pid {} ({}), console log {}",
+                        vm.pid(),
+                        accel::name(self.accel),
+                        vm.console().log_path().display()
+                    );
+                    return Ok(Node { vm, forwards });
+                }
+                Err(StartError::PortTaken(_)) if attempts < 5 => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+/// The QMP socket path: in the run directory when it fits a unix socket address, else in /tmp.
+fn qmp_path(dir: &Path, name: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.qmp"));
+    if path.as_os_str().len() < 100 {
+        path
+    } else {
+        std::env::temp_dir().join(format!("plinth-{}-{name}.qmp", std::process::id()))
+    }
+}
+
+/// Writes `parts` back to back into `out`, each padded with zeros to a 4-byte boundary (the
+/// kernel's initramfs unpacker skips zero padding between archives).
+pub fn concat_initrds(parts: &[&Path], out: &Path) -> std::io::Result<()> {
+    let mut file = std::fs::File::create(out)?;
+    for part in parts {
+        let copied = std::io::copy(&mut std::fs::File::open(part)?, &mut file)?;
+        let pad = (4 - copied % 4) % 4;
+        std::io::Write::write_all(&mut file, &vec![0u8; pad as usize])?;
+    }
+    Ok(())
+}
+
+/// One booted node.
+pub struct Node {
+    vm: Vm,
+    forwards: Vec<Forward>,
+}
+
+/// The ready line and the boot time it reports.
+#[derive(Clone, Debug)]
+pub struct Ready {
+    pub line: Line,
+    pub seconds: f64,
+}
+
+impl Node {
+    pub fn console(&self) -> &Console {
+        self.vm.console()
+    }
+
+    pub fn vm(&mut self) -> &mut Vm {
+        &mut self.vm
+    }
+
+    /// The host address forwarded to `guest_port`.
+    pub fn forwarded(&self, guest_port: u16) -> Option<SocketAddr> {
+        self.forwards
+            .iter()
+            .find(|f| f.guest == guest_port)
+            .map(|f| SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, f.host)))
+    }
+
+    /// Waits for `plinth: ready in X.XXs` on the console (after console line `from`).
+    pub fn wait_ready_after(&self, from: usize, timeout: Duration) -> Result<Ready, WaitError> {
+        let re = Regex::new(READY_PATTERN).expect("valid pattern");
+        let line = self.console().wait_for_after(from, &re, timeout)?;
+        let seconds = re
+            .captures(&line.text)
+            .and_then(|c| c[1].parse().ok())
+            .unwrap_or(f64::NAN);
+        Ok(Ready { line, seconds })
+    }
+
+    /// Waits for the first ready line of this boot.
+    pub fn wait_ready(&self, timeout: Duration) -> Result<Ready, WaitError> {
+        self.wait_ready_after(0, timeout)
+    }
+
+    /// Polls the node exporter through its forwarded port until `accept` likes the samples.
+    pub fn metrics(
+        &self,
+        timeout: Duration,
+        accept: impl Fn(&[Sample]) -> bool,
+    ) -> Result<Vec<Sample>, HttpError> {
+        let addr = self
+            .forwarded(NODE_EXPORTER_PORT)
+            .expect("the node exporter port is forwarded by BootOptions::new");
+        let resp = http::poll(addr, "/metrics", timeout, |r| {
+            r.status == 200 && accept(&metrics::parse(&r.body))
+        })?;
+        Ok(metrics::parse(&resp.body))
+    }
+
+    /// A QMP session with this node's QEMU.
+    pub fn qmp(&self) -> Result<Qmp, QmpError> {
+        self.vm.qmp()
+    }
+
+    /// Waits for QEMU to exit by itself.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Result<std::process::ExitStatus, ExitError> {
+        self.vm.wait_exit(timeout)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ready_pattern_reads_the_boot_time() {
+        let re = Regex::new(READY_PATTERN).unwrap();
+        let caps = re.captures("[   31.2] plinth: ready in 12.34s").unwrap();
+        assert_eq!(&caps[1], "12.34");
+        assert!(re.is_match("plinth: ready in 9s"));
+        assert!(!re.is_match("plinth: not ready in 9s yet"));
+    }
+
+    #[test]
+    fn initrds_are_concatenated_on_4_byte_boundaries() {
+        let dir = crate::paths::target_dir()
+            .join("qemu-tests")
+            .join("unit-initrd");
+        std::fs::create_dir_all(&dir).unwrap();
+        let (a, b, out) = (dir.join("a"), dir.join("b"), dir.join("out"));
+        std::fs::write(&a, b"07070").unwrap();
+        std::fs::write(&b, b"0707").unwrap();
+        concat_initrds(&[&a, &b], &out).unwrap();
+        assert_eq!(std::fs::read(&out).unwrap(), b"07070\x00\x00\x000707");
+    }
+
+    #[test]
+    fn long_run_dirs_put_the_qmp_socket_in_tmp() {
+        assert_eq!(
+            qmp_path(Path::new("/w/t"), "boot-1-uefi"),
+            PathBuf::from("/w/t/boot-1-uefi.qmp")
+        );
+        let long = PathBuf::from(format!("/{}", "x".repeat(120)));
+        assert!(qmp_path(&long, "boot-1-uefi").starts_with(std::env::temp_dir()));
+    }
+}
