@@ -3,6 +3,7 @@
 
 mod cmd;
 mod config;
+mod image;
 mod prereqs;
 mod run;
 mod schema;
@@ -25,6 +26,8 @@ struct Cli {
 enum Command {
     /// Build the image (when stale) and boot a node in QEMU with the embedded default config.
     Run,
+    /// Build the bootable image into target/image/ (disk.raw, pxe/, manifest.json).
+    Image(image::Args),
     /// Run every test: formatting, clippy, unit and integration tests, and the qemu-tests.
     Test(test::Args),
     /// Print the JSON Schema of the machine config.
@@ -40,6 +43,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run => run::run(),
+        Command::Image(args) => image::run(&args),
         Command::Test(args) => test::run(&args),
         Command::Schema(args) => schema::run(&args),
         Command::Config(command) => config::run(command),

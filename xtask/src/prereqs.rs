@@ -37,8 +37,53 @@ const fn deb(package: &'static str) -> Prereq {
 /// the musl target for the static PID 1.
 pub const TEST: [Prereq; 2] = [deb("util-linux"), RustTarget("x86_64-unknown-linux-musl")];
 
+/// What `cargo xtask image` needs: mkosi 24+ and bubblewrap (from backports on Debian 12) for the
+/// Debian tree, squashfs-tools for the root, mtools, dosfstools and syslinux for the ESP without
+/// loop mounts, sfdisk for the GPT, systemd-boot-efi's stub and objcopy for the UKI, xz to
+/// decompress the initramfs's modules.
+pub const IMAGE: [Prereq; 13] = [
+    Deb {
+        package: "mkosi",
+        from_backports: true,
+    },
+    Deb {
+        package: "bubblewrap",
+        from_backports: true,
+    },
+    deb("debian-archive-keyring"),
+    deb("squashfs-tools"),
+    deb("mtools"),
+    deb("dosfstools"),
+    deb("fdisk"),
+    deb("syslinux"),
+    deb("syslinux-common"),
+    deb("systemd-boot-efi"),
+    deb("binutils"),
+    deb("xz-utils"),
+    RustTarget("x86_64-unknown-linux-musl"),
+];
+
+/// Joins two prerequisite lists at compile time.
+const fn concat<const A: usize, const B: usize, const N: usize>(
+    a: [Prereq; A],
+    b: [Prereq; B],
+) -> [Prereq; N] {
+    assert!(A + B == N, "concat: N must be A + B");
+    let mut out = [RustTarget(""); N];
+    let mut i = 0;
+    while i < A {
+        out[i] = a[i];
+        i += 1;
+    }
+    while i < N {
+        out[i] = b[i - A];
+        i += 1;
+    }
+    out
+}
+
 /// Everything any command needs.
-pub const ALL: [Prereq; 2] = TEST;
+pub const ALL: [Prereq; TEST.len() + IMAGE.len()] = concat(TEST, IMAGE);
 
 /// Makes sure every prerequisite is present, installing what is missing when possible.
 pub fn ensure(prereqs: &[Prereq]) -> Result<std::process::ExitCode> {
