@@ -1,1 +1,24 @@
-//! `plinth-init` is Plinth's PID 1: stage 1 in the initramfs and stage 2 (the supervisor) in the real root.
+//! `plinth-init` is Plinth's PID 1: stage 1 in the initramfs and stage 2 (the supervisor) in the real
+//! root, plus `plinthctl`, the client of its control API.
+//!
+//! Stage 2 is organised by concern: `pid1` (mounts, reaper, signals, shutdown, panics), `boot` (the
+//! phase sequence and timeline), `supervisor` (planning and running services), `services` (the
+//! built-in services), `api` (the D-Bus control API) and `ctl` (plinthctl). Pure decisions live apart
+//! from effects so they are unit-tested without root.
+
+/// The D-Bus control API served by PID 1.
+pub mod api;
+/// The boot phases of stage 2.
+pub mod boot;
+/// Console output of PID 1.
+pub mod console;
+/// plinthctl, the control API's client.
+pub mod ctl;
+/// PID-1 duties.
+pub mod pid1;
+/// Built-in services.
+pub mod services;
+/// Stage 2: PID 1 in the real root.
+pub mod stage2;
+/// The service supervisor.
+pub mod supervisor;

@@ -1,0 +1,35 @@
+//! What the boot phases share: the mode, the config (once the `config` phase has read it), the
+//! supervisor's handle, and the effective config the control API shows.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use super::config_source::LoadedConfig;
+use crate::pid1::Mode;
+use crate::services::BuiltinOptions;
+use crate::supervisor::Handle;
+use crate::supervisor::planner::PlanDefaults;
+
+/// The effective config as JSON with secrets redacted, once loaded (shared with the control API).
+pub type EffectiveConfig = Arc<Mutex<Option<serde_json::Value>>>;
+
+/// State threaded through the phases.
+#[derive(Debug)]
+pub struct BootContext {
+    /// Container or machine, PID 1 or not.
+    pub mode: Mode,
+    /// `--config`: the machine config to use instead of looking for one.
+    pub config_path: Option<PathBuf>,
+    /// The embedded default config of the image.
+    pub default_config: PathBuf,
+    /// Set by the `config` phase.
+    pub config: Option<LoadedConfig>,
+    /// Set by the `config` phase; read by the control API.
+    pub effective_config: EffectiveConfig,
+    /// The supervisor.
+    pub supervisor: Handle,
+    /// Planner defaults (probe timeout).
+    pub plan_defaults: PlanDefaults,
+    /// Which built-in services may run.
+    pub builtins: BuiltinOptions,
+}

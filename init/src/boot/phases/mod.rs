@@ -1,0 +1,9 @@
+//! The bodies of the boot phases, one file each, named as in `sequence::SEQUENCE`.
+
+pub mod config;
+pub mod early;
+pub mod network;
+pub mod ready;
+pub mod services;
+pub mod storage;
+pub mod time;

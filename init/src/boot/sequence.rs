@@ -1,0 +1,134 @@
+//! The boot sequence: the list of phases and the loop that runs them, timing each, printing a line
+//! per phase, recording the timeline and, at the end, the single `plinth: ready in X.XXs` line.
+//!
+//! Adding a phase is one line in [`SEQUENCE`] and one file in `phases/`.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Instant;
+
+use super::context::BootContext;
+use super::phases;
+use super::timeline::{PhaseStatus, Timeline};
+use crate::console;
+
+/// Why a phase failed: shown on the console and in the timeline.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{0}")]
+pub struct PhaseError(pub String);
+
+/// What a phase body returns: a short line saying what it did.
+pub type PhaseResult = Result<String, PhaseError>;
+
+/// The future of a phase body.
+pub type PhaseFuture<'a> = Pin<Box<dyn Future<Output = PhaseResult> + Send + 'a>>;
+
+/// A named phase.
+#[derive(Clone, Copy)]
+pub struct Phase {
+    /// Its name in logs, timeline and metrics.
+    pub name: &'static str,
+    /// Its body.
+    pub run: for<'a> fn(&'a mut BootContext) -> PhaseFuture<'a>,
+}
+
+impl std::fmt::Debug for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+/// The phases of stage 2, in order.
+pub const SEQUENCE: &[Phase] = &[
+    Phase {
+        name: "early",
+        run: |c| Box::pin(phases::early::run(c)),
+    },
+    Phase {
+        name: "config",
+        run: |c| Box::pin(phases::config::run(c)),
+    },
+    Phase {
+        name: "network",
+        run: |c| Box::pin(phases::network::run(c)),
+    },
+    Phase {
+        name: "time",
+        run: |c| Box::pin(phases::time::run(c)),
+    },
+    Phase {
+        name: "storage",
+        run: |c| Box::pin(phases::storage::run(c)),
+    },
+    Phase {
+        name: "services",
+        run: |c| Box::pin(phases::services::run(c)),
+    },
+    Phase {
+        name: "ready",
+        run: |c| Box::pin(phases::ready::run(c)),
+    },
+];
+
+/// The names of `phases`, for the timeline.
+pub fn names(phases: &[Phase]) -> impl Iterator<Item = &'static str> + '_ {
+    phases.iter().map(|p| p.name)
+}
+
+/// Runs `phases` in order; on the first failure prints what failed and stops there (maintenance
+/// mode). Returns the failed phase's name, if any.
+pub async fn run(
+    phases: &[Phase],
+    ctx: &mut BootContext,
+    timeline: &Timeline,
+) -> Option<&'static str> {
+    for phase in phases {
+        let started = Instant::now();
+        timeline.begin(phase.name, console::uptime());
+        console::say(&format!("phase {}: starting", phase.name));
+        let result = (phase.run)(ctx).await;
+        let took = started.elapsed();
+        match result {
+            Ok(done) => {
+                console::say(&format!(
+                    "phase {}: done in {:.3}s: {done}",
+                    phase.name,
+                    took.as_secs_f64()
+                ));
+                timeline.end(phase.name, took, PhaseStatus::Done(done));
+            }
+            Err(PhaseError(why)) => {
+                console::say(&format!(
+                    "phase {}: FAILED after {:.3}s: {why}",
+                    phase.name,
+                    took.as_secs_f64()
+                ));
+                console::say(
+                    "staying up in maintenance mode: the control API and console keep working",
+                );
+                timeline.end(phase.name, took, PhaseStatus::Failed(why));
+                return Some(phase.name);
+            }
+        }
+    }
+    let ready = console::uptime();
+    timeline.set_ready(ready);
+    console::ready(ready);
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sequence_is_the_documented_one() {
+        let names: Vec<&str> = names(SEQUENCE).collect();
+        assert_eq!(
+            names,
+            [
+                "early", "config", "network", "time", "storage", "services", "ready"
+            ]
+        );
+    }
+}

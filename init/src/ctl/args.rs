@@ -1,0 +1,86 @@
+//! plinthctl's verbs and flags.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Control a Plinth node's PID 1 through its control socket (root only).
+#[derive(Debug, Parser)]
+#[command(name = "plinthctl", version)]
+pub struct Cli {
+    /// The control socket of plinth-init.
+    #[arg(long, global = true, env = "PLINTH_SOCKET", default_value = crate::api::DEFAULT_SOCKET)]
+    pub socket: PathBuf,
+    /// What to do.
+    #[command(subcommand)]
+    pub verb: Verb,
+}
+
+/// Output format.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// For humans.
+    #[default]
+    Table,
+    /// JSON.
+    Json,
+}
+
+/// The verbs.
+#[derive(Debug, Subcommand)]
+pub enum Verb {
+    /// Every service with its state, pid and restarts.
+    Services {
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Format,
+    },
+    /// One service in detail.
+    Status {
+        /// Service name.
+        name: String,
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Format,
+    },
+    /// A service's captured output.
+    Logs {
+        /// Service name.
+        name: String,
+        /// Only the last N lines (0: all that are kept).
+        #[arg(long, default_value_t = 0)]
+        tail: u32,
+        /// Keep printing new lines.
+        #[arg(short, long)]
+        follow: bool,
+    },
+    /// Start a stopped, failed or finished service.
+    Start {
+        /// Service name.
+        name: String,
+    },
+    /// Stop a service (stop signal, then SIGKILL after its timeout).
+    Stop {
+        /// Service name.
+        name: String,
+    },
+    /// Stop and start a service.
+    Restart {
+        /// Service name.
+        name: String,
+    },
+    /// The boot phases with start offset and duration.
+    Timeline {
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Format,
+    },
+    /// The effective machine config, secrets redacted.
+    Config,
+    /// Stop every service and reboot.
+    Reboot,
+    /// Stop every service and power off.
+    Poweroff,
+    /// plinthctl's and plinth-init's versions.
+    Version,
+}

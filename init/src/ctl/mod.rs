@@ -1,0 +1,96 @@
+//! `plinthctl`, the client of the control API: systemctl/talosctl-like verbs over the peer-to-peer
+//! D-Bus socket. `args` declares the verbs, `connect` opens the socket with clear errors, `output`
+//! formats what comes back (pure), and this module runs one verb.
+
+pub mod args;
+pub mod connect;
+pub mod output;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+
+use self::args::{Cli, Format, Verb};
+use crate::api::interface::ControlProxy;
+
+/// The entry point of `plinthctl`.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("plinthctl: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("plinthctl: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    if let Verb::Version = cli.verb {
+        println!("plinthctl {}", env!("CARGO_PKG_VERSION"));
+    }
+    let connection = connect::open(&cli.socket).await?;
+    let proxy = ControlProxy::new(&connection)
+        .await
+        .context("cannot set up the control API proxy")?;
+    match cli.verb {
+        Verb::Services { output } => {
+            let services = proxy.list_services().await?;
+            match output {
+                Format::Json => println!("{}", output::services_json(&services)),
+                Format::Table => print!("{}", output::services_table(&services)),
+            }
+        }
+        Verb::Status { name, output } => {
+            let service = proxy.status(&name).await?;
+            match output {
+                Format::Json => println!("{}", output::service_json(&service)),
+                Format::Table => print!("{}", output::service_text(&service)),
+            }
+        }
+        Verb::Logs { name, tail, follow } => {
+            let mut last = 0;
+            let lines = proxy.logs(&name, 0, tail).await?;
+            for line in &lines {
+                println!("{}", output::log_line(line));
+                last = line.seq;
+            }
+            if follow {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    for line in proxy.logs(&name, last, 0).await? {
+                        println!("{}", output::log_line(&line));
+                        last = line.seq;
+                    }
+                }
+            }
+        }
+        Verb::Start { name } => proxy.start(&name).await?,
+        Verb::Stop { name } => proxy.stop(&name).await?,
+        Verb::Restart { name } => proxy.restart(&name).await?,
+        Verb::Timeline { output } => {
+            let timeline = proxy.timeline().await?;
+            match output {
+                Format::Json => println!("{}", output::timeline_json(&timeline)),
+                Format::Table => print!("{}", output::timeline_table(&timeline)),
+            }
+        }
+        Verb::Config => println!("{}", proxy.config().await?),
+        Verb::Reboot => proxy.reboot().await?,
+        Verb::Poweroff => proxy.poweroff().await?,
+        Verb::Version => println!("plinth-init {}", proxy.version().await?),
+    }
+    Ok(())
+}

@@ -1,0 +1,130 @@
+//! Starting processes: argv and environment, stdin from /dev/null, stdout and stderr captured (or
+//! discarded), each in its own process group and, when given, moved into its cgroup before it execs.
+//! Every child is registered with the [`Reaper`], which hands back its exit.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+
+use tokio::process::{ChildStderr, ChildStdout};
+use tokio::sync::oneshot;
+
+use crate::pid1::reaper::Reaper;
+use crate::supervisor::state::ExitOutcome;
+
+/// Why a process could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnError {
+    /// The argv is empty.
+    #[error("nothing to run: empty command")]
+    Empty,
+    /// fork/exec failed (program missing, not executable, …).
+    #[error("cannot run `{program}`: {source}")]
+    Exec {
+        /// The program.
+        program: String,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The pipes could not be handed to the runtime.
+    #[error("cannot read the output of `{program}`: {source}")]
+    Pipes {
+        /// The program.
+        program: String,
+        /// The OS error.
+        source: io::Error,
+    },
+}
+
+/// What to start.
+#[derive(Debug)]
+pub struct Launch<'a> {
+    /// argv; the first element is the program (looked up in PATH when it has no `/`).
+    pub argv: &'a [String],
+    /// PID 1's base environment (PATH, …).
+    pub base_env: &'a [(String, String)],
+    /// The service's own variables, set over the base.
+    pub env: &'a BTreeMap<String, String>,
+    /// Capture stdout and stderr (else they go to /dev/null).
+    pub capture: bool,
+    /// The `cgroup.procs` file of the cgroup to run in.
+    pub cgroup_procs: Option<&'a File>,
+}
+
+/// A started process.
+#[derive(Debug)]
+pub struct Started {
+    /// Its pid, also its process group id.
+    pub pid: i32,
+    /// Its stdout, when captured.
+    pub stdout: Option<ChildStdout>,
+    /// Its stderr, when captured.
+    pub stderr: Option<ChildStderr>,
+    /// Receives its exit from the reaper.
+    pub exit: oneshot::Receiver<ExitOutcome>,
+}
+
+/// Starts `launch` (must run inside the tokio runtime, for the pipes).
+pub fn launch(reaper: &Reaper, launch: &Launch<'_>) -> Result<Started, SpawnError> {
+    let (program, args) = launch.argv.split_first().ok_or(SpawnError::Empty)?;
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .env_clear()
+        .stdin(Stdio::null())
+        .process_group(0);
+    command.envs(launch.base_env.iter().map(|(k, v)| (k, v)));
+    command.envs(launch.env);
+    if launch.capture {
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    } else {
+        command.stdout(Stdio::null()).stderr(Stdio::null());
+    }
+    if let Some(procs) = launch.cgroup_procs {
+        let procs = procs.try_clone().map_err(|source| SpawnError::Exec {
+            program: program.clone(),
+            source,
+        })?;
+        // SAFETY: the closure runs in the forked child before exec and only calls write(2) on an
+        // already open file (no allocation, no locks), which is async-signal-safe.
+        unsafe {
+            command.pre_exec(move || (&procs).write_all(b"0").map(|_| ()));
+        }
+    }
+    let (child, pid, exit) = reaper
+        .spawn_with(|| {
+            let child = command.spawn()?;
+            let pid = i32::try_from(child.id()).unwrap_or(i32::MAX);
+            Ok((child, pid))
+        })
+        .map_err(|source| SpawnError::Exec {
+            program: program.clone(),
+            source,
+        })?;
+    let mut child = child;
+    let pipes = |source| SpawnError::Pipes {
+        program: program.clone(),
+        source,
+    };
+    let stdout = child
+        .stdout
+        .take()
+        .map(ChildStdout::from_std)
+        .transpose()
+        .map_err(pipes)?;
+    let stderr = child
+        .stderr
+        .take()
+        .map(ChildStderr::from_std)
+        .transpose()
+        .map_err(pipes)?;
+    // `child` is dropped without waiting: the reaper owns its exit.
+    Ok(Started {
+        pid,
+        stdout,
+        stderr,
+        exit,
+    })
+}

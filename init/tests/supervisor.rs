@@ -1,0 +1,471 @@
+//! plinth-init as a real PID 1 in a PID and mount namespace, driven through plinthctl: ordering
+//! and readiness gating, parallel starts, crash-loop backoff, orphan reaping, the control API,
+//! bounded logs, cgroups, and shutdown in reverse order.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Node, can_run, children, cmdline, process_state, scratch};
+use nix::sys::signal::Signal;
+
+const LONG: Duration = Duration::from_secs(60);
+
+fn read(path: &std::path::Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+#[test]
+fn dependencies_start_in_order_and_wait_for_readiness() {
+    if !can_run() {
+        return;
+    }
+    let dir = scratch("order");
+    let node = Node::start(
+        &dir,
+        r#"#cloud-config
+plinth:
+  services:
+    - name: d
+      exec: [sleep, infinity]
+      after: [c]
+    - name: c
+      oneshot: true
+      exec: [sh, -c, "echo ran > $D/c.ran"]
+      after: [b]
+    - name: b
+      exec: [sh, -c, "if [ -e $D/a.ready ]; then echo ok; else echo early; fi > $D/b.saw; exec sleep infinity"]
+      after: [a]
+    - name: a
+      exec: [sh, -c, "sleep 1; touch $D/a.ready; exec sleep infinity"]
+      ready:
+        file: $D/a.ready
+"#,
+        &[],
+    );
+    node.wait_console("plinth: ready in ", LONG);
+    assert_eq!(
+        read(&dir.join("b.saw")).trim(),
+        "ok",
+        "b started before a was ready"
+    );
+    assert_eq!(read(&dir.join("c.ran")).trim(), "ran");
+    let states: Vec<(String, String)> = node
+        .services()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap().to_string(),
+                s["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expect = |n: &str, s: &str| (n.to_string(), s.to_string());
+    assert_eq!(
+        states,
+        [
+            expect("a", "ready"),
+            expect("b", "ready"),
+            expect("c", "exited"),
+            expect("d", "ready")
+        ]
+    );
+    let console = node.console();
+    let at = |needle: &str| {
+        console
+            .find(needle)
+            .unwrap_or_else(|| panic!("no `{needle}` in\n{console}"))
+    };
+    assert!(at("service a: ready") < at("service b: starting"));
+    assert!(at("service c: exited") < at("service d: starting"));
+    let json = node.services();
+    assert!(
+        json.iter()
+            .all(|s| s.get("pid").is_some() && s.get("restarts").is_some())
+    );
+    assert!(json.iter().find(|s| s["name"] == "c").unwrap()["pid"].is_null());
+}
+
+#[test]
+fn independent_services_start_in_parallel() {
+    if !can_run() {
+        return;
+    }
+    let dir = scratch("parallel");
+    let mut config = String::from("#cloud-config\nplinth:\n  services:\n");
+    for name in ["p1", "p2", "p3", "p4"] {
+        config.push_str(&format!(
+            "    - name: {name}\n      exec: [sh, -c, \"date +%s.%N > $D/{name}.start; sleep 2; touch $D/{name}.ready; exec sleep infinity\"]\n      ready:\n        file: $D/{name}.ready\n"
+        ));
+    }
+    config.push_str(
+        "    - name: joined\n      exec: [sleep, infinity]\n      after: [p1, p2, p3, p4]\n",
+    );
+    let node = Node::start(&dir, &config, &[]);
+    node.wait_console("plinth: ready in ", LONG);
+    let starts: Vec<f64> = ["p1", "p2", "p3", "p4"]
+        .iter()
+        .map(|n| {
+            read(&dir.join(format!("{n}.start")))
+                .trim()
+                .parse()
+                .unwrap()
+        })
+        .collect();
+    let spread = starts.iter().cloned().fold(f64::MIN, f64::max)
+        - starts.iter().cloned().fold(f64::MAX, f64::min);
+    assert!(
+        spread < 1.5,
+        "the four independent services started {spread:.2}s apart: not in parallel"
+    );
+    assert_eq!(node.state("joined"), "ready");
+}
+
+#[test]
+fn a_crash_loop_backs_off_with_growing_delays_and_others_stay_up() {
+    if !can_run() {
+        return;
+    }
+    let dir = scratch("crashloop");
+    let node = Node::start(
+        &dir,
+        r#"#cloud-config
+plinth:
+  services:
+    - name: stable
+      exec: [sleep, infinity]
+    - name: crasher
+      exec: [sh, -c, "date +%s.%N >> $D/crashes; exit 1"]
+"#,
+        &["--backoff-min", "100ms", "--backoff-max", "30s"],
+    );
+    node.wait_state("stable", "ready", LONG);
+    let stable_pid = node.service("stable")["pid"].clone();
+    let crashes = || {
+        read(&dir.join("crashes"))
+            .lines()
+            .filter_map(|l| l.trim().parse::<f64>().ok())
+            .collect::<Vec<_>>()
+    };
+    node.wait_until("six crashes", LONG, || crashes().len() >= 6);
+    let times = crashes();
+    let gaps: Vec<f64> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    for pair in gaps.windows(2) {
+        assert!(pair[1] > pair[0], "restart delays do not grow: {gaps:?}");
+    }
+    assert!(
+        gaps[0] < 1.0 && gaps[4] >= 1.5,
+        "delays should run 0.1, 0.2, 0.4, 0.8, 1.6 s: {gaps:?}"
+    );
+    let crasher = node.service("crasher");
+    assert!(crasher["restarts"].as_u64().unwrap() >= 5, "{crasher}");
+    assert_eq!(crasher["last_exit"], "exit 1");
+    let stable = node.service("stable");
+    assert_eq!(stable["state"], "ready");
+    assert_eq!(stable["restarts"], 0);
+    assert_eq!(stable["pid"], stable_pid);
+}
+
+#[test]
+fn orphaned_grandchildren_are_reaped() {
+    if !can_run() {
+        return;
+    }
+    let dir = scratch("orphans");
+    let node = Node::start(
+        &dir,
+        r#"#cloud-config
+plinth:
+  services:
+    - name: parent
+      oneshot: true
+      exec: [sh, -c, "sleep 1.5 & sleep 1.6 & exit 0"]
+"#,
+        &[],
+    );
+    node.wait_state("parent", "exited", LONG);
+    // The two sleeps have lost their parent: they are now children of PID 1.
+    let mut orphans = Vec::new();
+    node.wait_until("the orphans to be reparented to PID 1", LONG, || {
+        orphans = children(node.host_pid)
+            .into_iter()
+            .filter(|p| cmdline(*p).starts_with("sleep 1."))
+            .collect();
+        orphans.len() == 2
+    });
+    node.wait_until("the orphans to exit and be reaped", LONG, || {
+        orphans.iter().all(|p| process_state(*p).is_none())
+    });
+    let zombies: Vec<i32> = children(node.host_pid)
+        .into_iter()
+        .filter(|p| process_state(*p) == Some('Z'))
+        .collect();
+    assert!(zombies.is_empty(), "zombies left under PID 1: {zombies:?}");
+}
+
+#[test]
+fn stop_restart_start_and_logs_through_the_api() {
+    if !can_run() {
+        return;
+    }
+    let dir = scratch("api");
+    let node = Node::start(
+        &dir,
+        r#"#cloud-config
+plinth:
+  cluster:
+    token: very-secret-join-token
+  services:
+    - name: web
+      exec: [sh, -c, "echo hello from web; echo oops >&2; exec sleep infinity"]
+      stop_timeout: 5s
+"#,
+        &[],
+    );
+    node.wait_console("plinth: ready in ", LONG);
+    node.wait_until("web's first lines", LONG, || {
+        node.ctl_ok(&["logs", "web"]).contains("oops")
+    });
+    let logs = node.ctl_ok(&["logs", "web"]);
+    assert!(logs.contains("hello from web"), "{logs}");
+    assert!(logs.contains("! oops"), "stderr is marked: {logs}");
+    let first_pid = node.service("web")["pid"].as_u64().unwrap();
+
+    node.ctl_ok(&["restart", "web"]);
+    node.wait_until("web to run again with a new pid", LONG, || {
+        let s = node.service("web");
+        s["state"] == "ready" && s["pid"].as_u64().is_some_and(|p| p != first_pid)
+    });
+    assert_eq!(node.service("web")["restarts"], 1);
+    node.wait_until("the second run's output", LONG, || {
+        node.ctl_ok(&["logs", "web"])
+            .matches("hello from web")
+            .count()
+            == 2
+    });
+    assert_eq!(
+        node.ctl_ok(&["logs", "web", "--tail", "1"]).lines().count(),
+        1
+    );
+
+    node.ctl_ok(&["stop", "web"]);
+    node.wait_state("web", "stopped", LONG);
+    assert!(node.service("web")["pid"].is_null());
+    node.ctl_ok(&["start", "web"]);
+    node.wait_state("web", "ready", LONG);
+
+    let unknown = node.ctl(&["stop", "nosuch"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no service named `nosuch`"));
+
+    let timeline: serde_json::Value =
+        serde_json::from_str(&node.ctl_ok(&["timeline", "-o", "json"])).unwrap();
+    let phases: Vec<&str> = timeline["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            "early", "config", "network", "time", "storage", "services", "ready"
+        ]
+    );
+    assert!(
+        timeline["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["status"] == "ok" && p["duration_ms"].is_u64())
+    );
+    assert!(timeline["ready_ms"].is_u64());
+
+    let config = node.ctl_ok(&["config"]);
+    assert!(
+        config.contains("\"web\"") && config.contains("<redacted>"),
+        "{config}"
+    );
+    assert!(
+        !config.contains("very-secret-join-token"),
+        "the token leaked: {config}"
+    );
+    assert!(node.ctl_ok(&["version"]).contains("plinth-init "));
+}
+
+#[test]
+fn plinthctl_says_clearly_when_it_cannot_connect() {
+    let missing = std::process::Command::new(env!("CARGO_BIN_EXE_plinthctl"))
+        .args(["--socket", "/nonexistent/plinth.sock", "services"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        stderr.contains("no control socket at /nonexistent/plinth.sock"),
+        "{stderr}"
+    );
+    let from_env = std::process::Command::new(env!("CARGO_BIN_EXE_plinthctl"))
+        .env("PLINTH_SOCKET", "/nonexistent/env.sock")
+        .arg("services")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&from_env.stderr).contains("/nonexistent/env.sock"));
+}
+
+#[test]
+fn a_chatty_service_keeps_its_ring_and_log_file_bounded() {
+    if !can_run() {
+        return;
+    }
+    let dir = scratch("chatty");
+    let logs = dir.join("logs");
+    let node = Node::start(
+        &dir,
+        r#"#cloud-config
+plinth:
+  services:
+    - name: chatty
+      exec: [sh, -c, "i=0; while [ $i -lt 30000 ]; do echo chatty line $i; i=$((i+1)); done; exec sleep infinity"]
+"#,
+        &[
+            "--log-ring-lines",
+            "200",
+            "--log-dir",
+            logs.to_str().unwrap(),
+            "--log-max-bytes",
+            "65536",
+            "--quiet-services",
+        ],
+    );
+    node.wait_until("the last line", LONG, || {
+        node.ctl_ok(&["logs", "chatty", "--tail", "1"])
+            .contains("chatty line 29999")
+    });
+    let kept = node.ctl_ok(&["logs", "chatty"]);
+    assert_eq!(kept.lines().count(), 200);
+    assert!(
+        kept.lines().next().unwrap().ends_with("chatty line 29800"),
+        "{}",
+        kept.lines().next().unwrap()
+    );
+    let current = std::fs::metadata(logs.join("chatty.log")).unwrap().len();
+    let rotated = std::fs::metadata(logs.join("chatty.log.1")).unwrap().len();
+    assert!(
+        current <= 65536 && rotated <= 65536,
+        "log files over their limit: {current} {rotated}"
+    );
+    assert!(
+        read(&logs.join("chatty.log"))
+            .trim_end()
+            .ends_with("chatty line 29999")
+    );
+    let rss = node.rss_bytes();
+    assert!(
+        rss > 0 && rss < 32 * 1024 * 1024,
+        "PID 1 grew to {rss} bytes"
+    );
+}
+
+#[test]
+fn services_run_in_their_own_cgroup_which_stop_kills() {
+    if !can_run() {
+        return;
+    }
+    let Some(parent) = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
+        .into_iter()
+        .find(|p| {
+            nix::sys::statfs::statfs(*p)
+                .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+        })
+    else {
+        eprintln!("SKIPPED: no cgroup2 mount on this host");
+        return;
+    };
+    let root = std::path::PathBuf::from(parent).join(format!("plinth-it-{}", std::process::id()));
+    let dir = scratch("cgroup");
+    let node = Node::start(
+        &dir,
+        r#"#cloud-config
+plinth:
+  services:
+    - name: forky
+      exec: [sh, -c, "trap '' TERM; setsid sleep 1000 & sleep 1001 & wait"]
+      stop_timeout: 1s
+"#,
+        &["--cgroup-root", root.to_str().unwrap()],
+    );
+    let procs = root.join("forky/cgroup.procs");
+    node.wait_until("three processes in the service's cgroup", LONG, || {
+        read(&procs).lines().count() == 3
+    });
+    node.ctl_ok(&["stop", "forky"]);
+    node.wait_state("forky", "stopped", LONG);
+    // `setsid sleep` left the process group; only the cgroup could catch it.
+    assert!(
+        !procs.exists() || read(&procs).trim().is_empty(),
+        "left in the cgroup: {}",
+        read(&procs)
+    );
+    drop(node);
+    let _ = std::fs::remove_dir(root.join("forky"));
+    let _ = std::fs::remove_dir(&root);
+}
+
+#[test]
+fn sigterm_stops_services_in_reverse_order_and_pid1_exits_0() {
+    if !can_run() {
+        return;
+    }
+    let dir = scratch("shutdown");
+    let trap = |name: &str| {
+        format!(
+            "[sh, -c, \"trap 'echo stop-{name} >> $D/order; exit 0' TERM; while :; do sleep 0.1; done\"]"
+        )
+    };
+    let config = format!(
+        r#"#cloud-config
+plinth:
+  services:
+    - name: a
+      exec: {}
+    - name: b
+      exec: {}
+      after: [a]
+    - name: c
+      exec: {}
+      after: [b]
+    - name: stubborn
+      exec: [sh, -c, "trap '' TERM; while :; do sleep 0.1; done"]
+      stop_timeout: 1s
+"#,
+        trap("a"),
+        trap("b"),
+        trap("c")
+    );
+    let mut node = Node::start(&dir, &config, &[]);
+    node.wait_console("plinth: ready in ", LONG);
+    let asked = std::time::Instant::now();
+    node.signal(Signal::SIGTERM);
+    let status = node.wait_exit(LONG);
+    let took = asked.elapsed();
+    assert!(
+        status.success(),
+        "PID 1 exited with {status}; console:\n{}",
+        node.console()
+    );
+    assert_eq!(
+        read(&dir.join("order")).lines().collect::<Vec<_>>(),
+        ["stop-c", "stop-b", "stop-a"]
+    );
+    let console = node.console();
+    assert!(
+        console.contains("service stubborn: still running"),
+        "{console}"
+    );
+    assert!(
+        console.contains("service stubborn: stopped (signal 9 (SIGKILL))"),
+        "{console}"
+    );
+    assert!(took < Duration::from_secs(15), "shutdown took {took:?}");
+}
