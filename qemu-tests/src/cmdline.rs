@@ -34,8 +34,8 @@ pub enum Boot {
     /// QEMU loads a kernel and initrd directly, as iPXE would (the PXE set).
     Kernel {
         kernel: PathBuf,
-        /// One file, or several joined with a comma (QEMU loads them back to back).
-        initrd: OsString,
+        /// The initramfs (for Linux, QEMU takes exactly one file).
+        initrd: Option<OsString>,
         append: String,
     },
 }
@@ -72,10 +72,11 @@ pub struct Forward {
 }
 
 /// Where the serial console goes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Console {
-    /// The terminal, multiplexed with the QEMU monitor (`ctrl-a x` quits, `ctrl-a c` the monitor).
-    Terminal,
+    /// The terminal, multiplexed with the QEMU monitor (`ctrl-a x` quits, `ctrl-a c` the monitor;
+    /// ctrl-c goes to the guest), optionally also written to a log file.
+    Terminal { log: Option<PathBuf> },
     /// QEMU's stdout, for the harness to capture; no monitor.
     Stdout,
 }
@@ -119,25 +120,44 @@ impl MachineSpec {
 /// The arguments after the QEMU binary.
 pub fn qemu_args(spec: &MachineSpec) -> Vec<OsString> {
     let mut args: Vec<OsString> = Vec::new();
-    let mut push = |parts: &[&str]| args.extend(parts.iter().map(OsString::from));
-    push(&["-name", &format!("plinth-{}", spec.name)]);
-    push(&["-machine", "q35"]);
+    push(&mut args, &["-name", &format!("plinth-{}", spec.name)]);
+    push(&mut args, &["-machine", "q35"]);
     match spec.accel {
-        Accel::Kvm => push(&["-accel", "kvm", "-cpu", "host"]),
-        Accel::Tcg => push(&["-accel", "tcg"]),
+        Accel::Kvm => push(&mut args, &["-accel", "kvm", "-cpu", "host"]),
+        Accel::Tcg => push(&mut args, &["-accel", "tcg"]),
     }
-    push(&["-m", &spec.memory_mib.to_string()]);
-    push(&["-smp", &spec.cpus.to_string()]);
-    push(&["-nodefaults", "-display", "none", "-rtc", "base=utc"]);
-    match spec.console {
-        Console::Terminal => push(&["-serial", "mon:stdio"]),
-        Console::Stdout => push(&["-serial", "stdio", "-monitor", "none"]),
+    push(&mut args, &["-m", &spec.memory_mib.to_string()]);
+    push(&mut args, &["-smp", &spec.cpus.to_string()]);
+    push(
+        &mut args,
+        &["-nodefaults", "-display", "none", "-rtc", "base=utc"],
+    );
+    match &spec.console {
+        Console::Terminal { log } => {
+            let mut chardev = OsString::from("stdio,id=con0,mux=on,signal=off");
+            if let Some(log) = log {
+                chardev.push(",logfile=");
+                chardev.push(escape_commas(log));
+            }
+            args.push("-chardev".into());
+            args.push(chardev);
+            push(
+                &mut args,
+                &[
+                    "-serial",
+                    "chardev:con0",
+                    "-mon",
+                    "chardev=con0,mode=readline",
+                ],
+            );
+        }
+        Console::Stdout => push(&mut args, &["-serial", "stdio", "-monitor", "none"]),
     }
     if spec.no_reboot {
-        push(&["-no-reboot"]);
+        push(&mut args, &["-no-reboot"]);
     }
     match &spec.boot {
-        Boot::Uefi => push(&["-bios", OVMF]),
+        Boot::Uefi => push(&mut args, &["-bios", OVMF]),
         Boot::Bios => {}
         Boot::Kernel {
             kernel,
@@ -146,8 +166,10 @@ pub fn qemu_args(spec: &MachineSpec) -> Vec<OsString> {
         } => {
             args.push("-kernel".into());
             args.push(kernel.into());
-            args.push("-initrd".into());
-            args.push(initrd.clone());
+            if let Some(initrd) = initrd {
+                args.push("-initrd".into());
+                args.push(initrd.clone());
+            }
             args.push("-append".into());
             args.push(append.into());
         }
@@ -190,6 +212,10 @@ pub fn qemu_args(spec: &MachineSpec) -> Vec<OsString> {
         args.push(value);
     }
     args
+}
+
+fn push(args: &mut Vec<OsString>, parts: &[&str]) {
+    args.extend(parts.iter().map(OsString::from));
 }
 
 /// QEMU option values separate keys with commas; a literal comma in a path is doubled.
@@ -251,7 +277,7 @@ mod tests {
             Accel::Kvm,
             Boot::Kernel {
                 kernel: "/i/vmlinuz".into(),
-                initrd: "/i/initrd,/i/rootfs.img".into(),
+                initrd: Some("/i/initrd.img".into()),
                 append: "console=ttyS0 plinth.slot=a".into(),
             },
         );
@@ -259,7 +285,7 @@ mod tests {
         let pos = args.iter().position(|a| a == "-append").unwrap();
         assert_eq!(args[pos + 1], "console=ttyS0 plinth.slot=a");
         let pos = args.iter().position(|a| a == "-initrd").unwrap();
-        assert_eq!(args[pos + 1], "/i/initrd,/i/rootfs.img");
+        assert_eq!(args[pos + 1], "/i/initrd.img");
         assert!(joined(&spec).contains("-accel kvm -cpu host"));
     }
 
@@ -270,10 +296,11 @@ mod tests {
             Accel::Tcg,
             Boot::Kernel {
                 kernel: "k".into(),
-                initrd: "i".into(),
+                initrd: None,
                 append: String::new(),
             },
         );
+        assert!(!joined(&spec).contains("-initrd"));
         spec.drives = vec![disk("/d/seed.img", DiskFormat::Raw, true)];
         assert!(!joined(&spec).contains("bootindex"));
     }
@@ -301,10 +328,17 @@ mod tests {
     fn console_goes_to_stdout_for_the_harness_and_to_the_terminal_interactively() {
         let mut spec = MachineSpec::new("t", Accel::Tcg, Boot::Bios);
         assert!(joined(&spec).contains("-serial stdio -monitor none"));
-        spec.console = Console::Terminal;
+        spec.console = Console::Terminal { log: None };
         let line = joined(&spec);
-        assert!(line.contains("-serial mon:stdio"), "{line}");
+        assert!(
+            line.contains("-chardev stdio,id=con0,mux=on,signal=off -serial chardev:con0 -mon chardev=con0,mode=readline"),
+            "{line}"
+        );
         assert!(!line.contains("-monitor none"), "{line}");
+        spec.console = Console::Terminal {
+            log: Some("/r/console.log".into()),
+        };
+        assert!(joined(&spec).contains("signal=off,logfile=/r/console.log "));
     }
 
     #[test]

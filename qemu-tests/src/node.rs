@@ -179,7 +179,7 @@ impl Fixture {
             Variant::Bios => Boot::Bios,
             Variant::Pxe => Boot::Kernel {
                 kernel: self.image.kernel.clone(),
-                initrd: self.pxe_initrd()?.into(),
+                initrd: Some(self.pxe_initrd()?.into()),
                 append: self.image.cmdline.clone(),
             },
         };

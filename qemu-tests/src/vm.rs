@@ -73,7 +73,7 @@ impl Vm {
     /// `prefix`; `echo` copies console lines to stderr as they arrive.
     pub fn start(spec: &MachineSpec, prefix: &Path, echo: bool) -> Result<Self, StartError> {
         if spec.console != ConsoleMode::Stdout {
-            return Err(StartError::ConsoleMode(spec.console));
+            return Err(StartError::ConsoleMode(spec.console.clone()));
         }
         let with_suffix = |suffix: &str| {
             let mut p = prefix.as_os_str().to_owned();

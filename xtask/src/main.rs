@@ -5,6 +5,7 @@ mod cmd;
 mod config;
 mod image;
 mod prereqs;
+mod qemu;
 mod run;
 mod schema;
 mod test;
@@ -26,6 +27,8 @@ struct Cli {
 enum Command {
     /// Build the image (when stale) and boot a node in QEMU with the embedded default config.
     Run,
+    /// Boot the image in QEMU: UEFI, BIOS or PXE, with a config or seed, console on this terminal.
+    Qemu(qemu::Args),
     /// Build the bootable image into target/image/ (disk.raw, pxe/, manifest.json).
     Image(image::Args),
     /// Run every test: formatting, clippy, unit and integration tests, and the qemu-tests.
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run => run::run(),
         Command::Image(args) => image::run(&args),
+        Command::Qemu(args) => qemu::run(&args),
         Command::Test(args) => test::run(&args),
         Command::Schema(args) => schema::run(&args),
         Command::Config(command) => config::run(command),

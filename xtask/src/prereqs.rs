@@ -82,8 +82,21 @@ const fn concat<const A: usize, const B: usize, const N: usize>(
     out
 }
 
+/// What `cargo xtask qemu|run` and the qemu-tests need: QEMU with SeaBIOS, OVMF for UEFI boots,
+/// `qemu-img` for the disk overlays, mtools/dosfstools and genisoimage for NoCloud seeds.
+pub const QEMU: [Prereq; 6] = [
+    deb("qemu-system-x86"),
+    deb("ovmf"),
+    deb("qemu-utils"),
+    deb("mtools"),
+    deb("dosfstools"),
+    deb("genisoimage"),
+];
+
+const TEST_AND_IMAGE: [Prereq; TEST.len() + IMAGE.len()] = concat(TEST, IMAGE);
+
 /// Everything any command needs.
-pub const ALL: [Prereq; TEST.len() + IMAGE.len()] = concat(TEST, IMAGE);
+pub const ALL: [Prereq; TEST_AND_IMAGE.len() + QEMU.len()] = concat(TEST_AND_IMAGE, QEMU);
 
 /// Makes sure every prerequisite is present, installing what is missing when possible.
 pub fn ensure(prereqs: &[Prereq]) -> Result<std::process::ExitCode> {
@@ -103,7 +116,7 @@ pub fn ensure(prereqs: &[Prereq]) -> Result<std::process::ExitCode> {
     }
     for target in missing_targets {
         eprintln!("xtask: installing the Rust target {target} (needed for the static PID 1)");
-        cmd::run(&mut Command::new("rustup").args(["target", "add", target]))?;
+        cmd::run(Command::new("rustup").args(["target", "add", target]))?;
     }
     Ok(std::process::ExitCode::SUCCESS)
 }

@@ -1,0 +1,259 @@
+//! `cargo xtask qemu`: boot the built image in QEMU with the console on this terminal.
+//!
+//! UEFI (OVMF) by default, `--bios` (SeaBIOS) or `--pxe` (the kernel and both initrds of `pxe/`,
+//! as iPXE loads them). The disk is a fresh qcow2 overlay of `disk.raw` (the image stays
+//! pristine; `--keep-disk` reuses the last one so state survives), a `--config` or `--seed` becomes
+//! a NoCloud `cidata` volume (checked with plinth-config first), and the node exporter is
+//! forwarded from a free port on 127.0.0.1. The guest reaches nothing beyond this machine. Run
+//! files (overlay, seed, console log, QMP socket) are in `target/qemu/<variant>/`.
+//!
+//! The harness library of `qemu-tests` does the work (command line, seed, overlay, accelerator),
+//! so what a developer boots here is what the tests boot.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, Result, bail};
+use qemu_tests::cmdline::{
+    Boot, Console, DiskFormat, Drive, Forward, MachineSpec, QEMU, qemu_args,
+};
+use qemu_tests::image::ImageSet;
+use qemu_tests::node::{NODE_EXPORTER_PORT, concat_initrds};
+use qemu_tests::paths::RunDir;
+use qemu_tests::seed::{Seed, SeedFormat};
+use qemu_tests::vm::shell_quote;
+use qemu_tests::{accel, disk, ports};
+
+use crate::{image, prereqs};
+
+/// Flags of `cargo xtask qemu`.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct Args {
+    /// Boot the disk with UEFI firmware (OVMF): the default.
+    #[arg(long, conflicts_with_all = ["bios", "pxe"])]
+    pub uefi: bool,
+    /// Boot the disk with legacy BIOS (SeaBIOS).
+    #[arg(long, conflicts_with = "pxe")]
+    pub bios: bool,
+    /// Boot the PXE set (pxe/vmlinuz with pxe/initrd and pxe/rootfs.img) directly; no disk.
+    #[arg(long)]
+    pub pxe: bool,
+    /// A NoCloud seed directory (user-data, meta-data, network-config) to attach as `cidata`.
+    #[arg(long, value_name = "DIR", conflicts_with = "config")]
+    pub seed: Option<PathBuf>,
+    /// A machine config (`#cloud-config`) to attach as the user-data of a `cidata` seed.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Write the seed as iso9660 instead of vfat.
+    #[arg(long)]
+    pub iso: bool,
+    /// Boot the seed even if plinth-config rejects it (to see how the node handles it).
+    #[arg(long)]
+    pub no_validate: bool,
+    /// Guest memory in MiB.
+    #[arg(long, default_value_t = 1024, value_name = "MiB")]
+    pub mem: u32,
+    /// Virtual CPUs.
+    #[arg(long, default_value_t = 1)]
+    pub cpus: u32,
+    /// Size of the disk overlay in GiB (room beyond the image for the state partition).
+    #[arg(long, default_value_t = 8, value_name = "GiB")]
+    pub disk_size: u64,
+    /// Reuse the disk overlay of the previous run of this variant (state survives).
+    #[arg(long)]
+    pub keep_disk: bool,
+    /// Use the release image (zstd root) instead of the `--dev` one.
+    #[arg(long)]
+    pub release: bool,
+    /// Boot whatever is in target/image/ without checking whether it is stale.
+    #[arg(long)]
+    pub no_build: bool,
+}
+
+impl Args {
+    fn variant(&self) -> &'static str {
+        if self.pxe {
+            "pxe"
+        } else if self.bios {
+            "bios"
+        } else {
+            "uefi"
+        }
+    }
+}
+
+pub fn run(args: &Args) -> Result<ExitCode> {
+    prereqs::ensure(&prereqs::QEMU)?;
+    let image_dir = if args.no_build {
+        qemu_tests::paths::image_dir()
+    } else {
+        image::ensure_built(!args.release)?.dir
+    };
+    let image = ImageSet::locate(&image_dir)?;
+    boot(&image, args)
+}
+
+/// Boots `image` as `args` say, with the console on this terminal; returns when QEMU exits.
+pub fn boot(image: &ImageSet, args: &Args) -> Result<ExitCode> {
+    let variant = args.variant();
+    let run_path = qemu_tests::paths::target_dir().join("qemu").join(variant);
+    let dir = if args.keep_disk {
+        RunDir::existing(run_path)?
+    } else {
+        RunDir::fresh_at(run_path)?
+    };
+
+    let mut drives = Vec::new();
+    let boot = match variant {
+        "pxe" => {
+            let initrd = dir.join("pxe-initrd.img");
+            concat_initrds(&[&image.initrd, &image.rootfs], &initrd)
+                .with_context(|| format!("writing {}", initrd.display()))?;
+            Boot::Kernel {
+                kernel: image.kernel.clone(),
+                initrd: Some(initrd.into()),
+                append: image.cmdline.clone(),
+            }
+        }
+        other => {
+            let overlay = dir.join("disk.qcow2");
+            if args.keep_disk && overlay.exists() {
+                eprintln!("qemu: reusing {}", overlay.display());
+            } else {
+                let size = disk::create_overlay(&image.disk, &overlay, Some(args.disk_size))?;
+                eprintln!(
+                    "qemu: disk {} ({} GiB copy-on-write over {})",
+                    overlay.display(),
+                    size >> 30,
+                    image.disk.display()
+                );
+            }
+            drives.push(Drive {
+                path: overlay,
+                format: DiskFormat::Qcow2,
+                read_only: false,
+            });
+            if other == "bios" {
+                Boot::Bios
+            } else {
+                Boot::Uefi
+            }
+        }
+    };
+
+    if let Some(seed) = make_seed(args, &dir)? {
+        drives.push(Drive {
+            path: seed,
+            format: DiskFormat::Raw,
+            read_only: true,
+        });
+    }
+
+    let exporter = ports::free_port()?;
+    let accel = accel::choose(Some(&image.kernel));
+    let mut spec = MachineSpec::new(variant, accel, boot);
+    spec.memory_mib = args.mem;
+    spec.cpus = args.cpus;
+    spec.drives = drives;
+    spec.forwards = vec![Forward {
+        host: exporter,
+        guest: NODE_EXPORTER_PORT,
+    }];
+    spec.console = Console::Terminal {
+        log: Some(dir.join("console.log")),
+    };
+    spec.qmp = Some(dir.join("qmp.sock"));
+
+    let qemu_args = qemu_args(&spec);
+    let shown = std::iter::once(QEMU.to_string())
+        .chain(qemu_args.iter().map(|a| shell_quote(&a.to_string_lossy())))
+        .collect::<Vec<_>>()
+        .join(" ");
+    std::fs::write(dir.join("cmdline"), format!("{shown}\n"))?;
+    eprintln!("$ {shown}");
+    eprintln!(
+        "qemu: {variant} boot, {} MiB, {} vCPU, {} ({}); files in {}",
+        args.mem,
+        args.cpus,
+        accel::name(accel),
+        match accel {
+            qemu_tests::cmdline::Accel::Kvm => "KVM probe passed",
+            qemu_tests::cmdline::Accel::Tcg => "software emulation: a boot takes tens of seconds",
+        },
+        dir.path().display()
+    );
+    eprintln!(
+        "qemu: node exporter: http://127.0.0.1:{exporter}/metrics  (guest :{NODE_EXPORTER_PORT}, once the node is ready)"
+    );
+    eprintln!(
+        "qemu: QMP: {}   console log: {}",
+        dir.join("qmp.sock").display(),
+        dir.join("console.log").display()
+    );
+    eprintln!("qemu: stop with ctrl-a x (ctrl-a c: QEMU monitor; ctrl-c goes to the guest)");
+    let status = Command::new(QEMU)
+        .args(&qemu_args)
+        .status()
+        .with_context(|| format!("could not start {QEMU}: try `cargo xtask prereqs`"))?;
+    eprintln!(
+        "qemu: QEMU exited ({status}); disk and console log kept in {}",
+        dir.path().display()
+    );
+    Ok(if status.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// The seed volume for `--seed`/`--config`, validated with plinth-config unless `--no-validate`.
+fn make_seed(args: &Args, dir: &RunDir) -> Result<Option<PathBuf>> {
+    let (source, seed) = match (&args.seed, &args.config) {
+        (Some(seed_dir), _) => (seed_dir.clone(), Seed::from_dir(seed_dir)?),
+        (None, Some(config)) => {
+            let text = std::fs::read_to_string(config)
+                .with_context(|| format!("reading {}", config.display()))?;
+            let name = config
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "plinth".into());
+            (config.clone(), Seed::new(&text, &name, &name))
+        }
+        (None, None) => return Ok(None),
+    };
+    if !args.no_validate {
+        validate(&source)?;
+    }
+    let format = if args.iso {
+        SeedFormat::Iso9660
+    } else {
+        SeedFormat::Vfat
+    };
+    let out = dir.join(if args.iso { "seed.iso" } else { "seed.img" });
+    seed.write(format, &out)?;
+    eprintln!(
+        "qemu: seed {} (cidata, {}) from {}",
+        out.display(),
+        if args.iso { "iso9660" } else { "vfat" },
+        source.display()
+    );
+    Ok(Some(out))
+}
+
+fn validate(source: &Path) -> Result<()> {
+    match plinth_config::load_path(source) {
+        Ok(parsed) => {
+            for warning in &parsed.warnings {
+                eprintln!("{warning}");
+            }
+            Ok(())
+        }
+        Err(diagnostics) => {
+            eprintln!("{diagnostics}");
+            bail!(
+                "{} is not a valid machine config (boot it anyway with --no-validate)",
+                source.display()
+            )
+        }
+    }
+}
