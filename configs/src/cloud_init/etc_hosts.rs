@@ -2,13 +2,11 @@
 
 use std::fmt;
 
-use schemars::JsonSchema;
 use serde::de::{self, Deserializer, Visitor};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 
 /// cloud-init's `manage_etc_hosts`: `true`, `false` or `localhost`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ManageEtcHosts {
     /// Leave /etc/hosts alone.
     #[default]
@@ -43,5 +41,27 @@ impl<'de> Deserialize<'de> for ManageEtcHosts {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+impl Serialize for ManageEtcHosts {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ManageEtcHosts::False => s.serialize_bool(false),
+            ManageEtcHosts::True => s.serialize_bool(true),
+            ManageEtcHosts::Localhost => s.serialize_str("localhost"),
+        }
+    }
+}
+
+impl schemars::JsonSchema for ManageEtcHosts {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ManageEtcHosts".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "true: write /etc/hosts; false: leave it; localhost: only the 127.0.1.1 entry.",
+            "anyOf": [{ "type": "boolean" }, { "enum": ["localhost", "template"] }]
+        })
     }
 }

@@ -56,7 +56,7 @@ pub enum Encoding {
 
 /// A file mode, written as an octal string (`'0644'`) or, as YAML 1.1 readers do, an unquoted `0644`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
-#[schemars(with = "String")]
+#[schemars(with = "crate::network::common::StringOrNumber")]
 pub struct Permissions(pub u32);
 
 impl Serialize for Permissions {

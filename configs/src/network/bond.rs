@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::device_struct;
+use super::common::{StringOrNumber, device_struct};
 
 device_struct! {
     /// A bond device.
@@ -27,6 +27,7 @@ pub struct BondParameters {
     pub mode: Option<String>,
     /// Link check interval (milliseconds, or a value with a unit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<StringOrNumber>")]
     pub mii_monitor_interval: Option<String>,
     /// LACP rate: `slow` or `fast`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -39,9 +40,11 @@ pub struct BondParameters {
     pub primary: Option<String>,
     /// Delay before enabling a member that came up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<StringOrNumber>")]
     pub up_delay: Option<String>,
     /// Delay before disabling a member that went down.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<StringOrNumber>")]
     pub down_delay: Option<String>,
     /// Minimum number of links up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -59,6 +62,7 @@ pub struct BondParameters {
     pub gratuitous_arp: Option<u32>,
     /// ARP monitoring interval.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<StringOrNumber>")]
     pub arp_interval: Option<String>,
     /// ARP monitoring targets.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{PortMap, device_struct};
+use super::common::{PortMap, StringOrNumber, device_struct};
 
 device_struct! {
     /// A bridge device.
@@ -26,15 +26,19 @@ pub struct BridgeParameters {
     pub stp: Option<bool>,
     /// STP forward delay.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<StringOrNumber>")]
     pub forward_delay: Option<String>,
     /// STP hello time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<StringOrNumber>")]
     pub hello_time: Option<String>,
     /// STP max age.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<StringOrNumber>")]
     pub max_age: Option<String>,
     /// MAC ageing time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<StringOrNumber>")]
     pub ageing_time: Option<String>,
     /// Bridge priority.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -202,5 +202,17 @@ impl OneOrMany {
     }
 }
 
+/// Schema only: a value users write as a string or a number (`100`, `"100ms"`); the Rust field is a
+/// string holding the spelling.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)]
+pub(crate) enum StringOrNumber {
+    /// Written as a string.
+    Text(String),
+    /// Written as a number.
+    Number(u64),
+}
+
 /// Per-port numbers on bridges (`path-cost`, `port-priority`).
 pub type PortMap = BTreeMap<String, u32>;

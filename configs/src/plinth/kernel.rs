@@ -55,8 +55,7 @@ impl Modules {
 }
 
 /// A sysctl value, or "off" (`null`/`false`) to drop a default.
-#[derive(Clone, Debug, PartialEq, Eq, JsonSchema)]
-#[schemars(with = "Option<String>")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SysctlValue {
     /// Write this value.
     Set(String),
@@ -110,5 +109,17 @@ impl<'de> Deserialize<'de> for SysctlValue {
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+impl schemars::JsonSchema for SysctlValue {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SysctlValue".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "The value to write; null or false switches a Genestack default off.",
+            "type": ["string", "number", "boolean", "null"]
+        })
     }
 }

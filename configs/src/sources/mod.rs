@@ -2,6 +2,8 @@
 //! command line, and the merge of what they give with the image's defaults. Nothing here mounts or
 //! downloads; the boot wires these readers to real media later.
 
+pub mod cmdline;
+pub mod config_drive;
 pub mod merge;
 pub mod nocloud;
 
@@ -10,11 +12,22 @@ use std::path::Path;
 use crate::diagnostic::{Diagnostic, Diagnostics, Pos};
 use crate::parse::{Parsed, parse};
 
-/// Reads a config from `path`: a `#cloud-config` file, or a NoCloud seed directory.
+/// Reads a config from `path`: a `#cloud-config` file, a NoCloud seed directory (`user-data`,
+/// `meta-data`, ...), or an OpenStack config drive directory (`openstack/latest/...`).
 pub fn load_path(path: &Path) -> Result<Parsed, Diagnostics> {
     let name = path.display().to_string();
     if path.is_dir() {
-        return nocloud::load(path);
+        if config_drive::is_config_drive(path) {
+            return config_drive::load(path);
+        }
+        if nocloud::is_seed(path) {
+            return nocloud::load(path);
+        }
+        return Err(one_error(
+            &name,
+            "directory is neither a NoCloud seed (user-data, meta-data) nor a config drive (openstack/latest/user_data)"
+                .to_owned(),
+        ));
     }
     let text = read_text(path, &name)?;
     parse(&name, &text)

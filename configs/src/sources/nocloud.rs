@@ -31,6 +31,13 @@ pub fn parse_meta_data(source: &str, text: &str) -> Result<MetaData, Diagnostics
     })
 }
 
+/// Whether `dir` looks like a NoCloud seed.
+pub fn is_seed(dir: &Path) -> bool {
+    ["user-data", "meta-data"]
+        .iter()
+        .any(|f| dir.join(f).is_file())
+}
+
 /// Reads a seed directory: user-data is the config, meta-data fills the hostname, network-config
 /// (when present) replaces the config's `network:`.
 pub fn load(dir: &Path) -> Result<Parsed, Diagnostics> {

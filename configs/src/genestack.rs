@@ -1,0 +1,265 @@
+//! The pure mapping from `plinth.genestack` to the node's Kubernetes labels and annotations, as
+//! Genestack's DaemonSets and ovn-setup read them (see GENESTACK.md): role labels, the
+//! `ovn.openstack.org/*` annotations, then the user's extra labels and annotations (which win).
+
+use std::collections::BTreeMap;
+
+pub use crate::plinth::genestack::{Genestack, GenestackRole, Ovn};
+
+/// The label(s) each role puts on the node.
+pub fn role_labels(role: GenestackRole) -> &'static [(&'static str, &'static str)] {
+    match role {
+        GenestackRole::ControlPlane => &[("openstack-control-plane", "enabled")],
+        // "compute nodes must carry it too": ovn-setup selects on the network-node label.
+        GenestackRole::Compute => &[
+            ("openstack-compute-node", "enabled"),
+            ("openstack-network-node", "enabled"),
+        ],
+        GenestackRole::Network => &[("openstack-network-node", "enabled")],
+        GenestackRole::Storage => &[("openstack-storage-node", "enabled")],
+        GenestackRole::Longhorn => &[("longhorn.io/storage-node", "enabled")],
+        GenestackRole::Worker => &[("node-role.kubernetes.io/worker", "worker")],
+        GenestackRole::Etcd => &[("node-role.kubernetes.io/etcd", "etcd")],
+        GenestackRole::OvnCentral => &[("kube-ovn/role", "master")],
+    }
+}
+
+/// The annotation key prefix ovn-setup reads.
+pub const OVN_PREFIX: &str = "ovn.openstack.org/";
+
+/// The node's labels and annotations for its Genestack settings.
+pub fn labels_and_annotations(
+    genestack: &Genestack,
+) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let mut labels = BTreeMap::new();
+    for role in genestack.effective_roles() {
+        for (k, v) in role_labels(role) {
+            labels.insert((*k).to_owned(), (*v).to_owned());
+        }
+    }
+    let mut annotations = genestack
+        .ovn
+        .as_ref()
+        .map(ovn_annotations)
+        .unwrap_or_default();
+    labels.extend(genestack.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+    annotations.extend(
+        genestack
+            .annotations
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone())),
+    );
+    (labels, annotations)
+}
+
+/// Whether the node's control-plane NoSchedule taint is removed (control-plane nodes run workloads in
+/// Genestack).
+pub fn untaint_control_plane(genestack: &Genestack) -> bool {
+    genestack
+        .effective_roles()
+        .contains(&GenestackRole::ControlPlane)
+}
+
+/// The `ovn.openstack.org/*` annotations, in ovn-setup's formats.
+pub fn ovn_annotations(ovn: &Ovn) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut put = |key: &str, value: String| {
+        if !value.is_empty() {
+            out.insert(format!("{OVN_PREFIX}{key}"), value);
+        }
+    };
+    put(
+        "int_bridge",
+        ovn.int_bridge
+            .clone()
+            .unwrap_or_else(|| "br-int".to_owned()),
+    );
+    put("bridges", ovn.bridges.join(","));
+    put(
+        "ports",
+        ovn.ports
+            .iter()
+            .map(|p| format!("{}:{}", p.bridge, p.port))
+            .collect::<Vec<_>>()
+            .join(","),
+    );
+    put(
+        "bonds",
+        ovn.bonds
+            .iter()
+            .map(|b| {
+                format!(
+                    "{}:{}:{}:{}:{}",
+                    b.bridge,
+                    b.name,
+                    b.interfaces.join("+"),
+                    b.mode,
+                    b.lacp
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(","),
+    );
+    put(
+        "vlans",
+        ovn.vlans
+            .iter()
+            .map(|v| format!("{}:{}:{}:{}", v.name, v.link, v.id, v.mtu))
+            .collect::<Vec<_>>()
+            .join(","),
+    );
+    put(
+        "mappings",
+        ovn.mappings
+            .iter()
+            .map(|(net, br)| format!("{net}:{br}"))
+            .collect::<Vec<_>>()
+            .join(","),
+    );
+    put("availability_zones", ovn.availability_zones.join(","));
+    if ovn.gateway {
+        put("gateway", "enabled".to_owned());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plinth::{OvnBond, OvnPort, OvnVlan};
+
+    fn labels_of(roles: &[GenestackRole]) -> BTreeMap<String, String> {
+        labels_and_annotations(&Genestack {
+            roles: roles.to_vec(),
+            ..Genestack::default()
+        })
+        .0
+    }
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    /// GENESTACK.md, "Role labels": one row per label.
+    #[test]
+    fn role_table() {
+        use GenestackRole::*;
+        assert_eq!(
+            labels_of(&[ControlPlane]),
+            map(&[("openstack-control-plane", "enabled")])
+        );
+        assert_eq!(
+            labels_of(&[Compute]),
+            map(&[
+                ("openstack-compute-node", "enabled"),
+                ("openstack-network-node", "enabled")
+            ])
+        );
+        assert_eq!(
+            labels_of(&[Network]),
+            map(&[("openstack-network-node", "enabled")])
+        );
+        assert_eq!(
+            labels_of(&[Storage]),
+            map(&[("openstack-storage-node", "enabled")])
+        );
+        assert_eq!(
+            labels_of(&[Longhorn]),
+            map(&[("longhorn.io/storage-node", "enabled")])
+        );
+        assert_eq!(
+            labels_of(&[Worker]),
+            map(&[("node-role.kubernetes.io/worker", "worker")])
+        );
+        assert_eq!(
+            labels_of(&[Etcd]),
+            map(&[("node-role.kubernetes.io/etcd", "etcd")])
+        );
+        assert_eq!(
+            labels_of(&[OvnCentral]),
+            map(&[("kube-ovn/role", "master")])
+        );
+        assert!(labels_of(&[]).is_empty());
+    }
+
+    #[test]
+    fn hyperconverged_carries_every_label() {
+        let g = Genestack {
+            hyperconverged: true,
+            ..Genestack::default()
+        };
+        let (labels, annotations) = labels_and_annotations(&g);
+        assert_eq!(labels.len(), 8);
+        assert_eq!(labels["kube-ovn/role"], "master");
+        assert!(annotations.is_empty());
+        assert!(untaint_control_plane(&g));
+        assert!(!untaint_control_plane(&Genestack {
+            roles: vec![GenestackRole::Compute],
+            ..Genestack::default()
+        }));
+    }
+
+    /// GENESTACK.md, "Network annotations read by ovn-setup": the documented example values.
+    #[test]
+    fn ovn_annotation_formats() {
+        let ovn = Ovn {
+            int_bridge: None,
+            bridges: vec!["br-ex".into()],
+            ports: vec![OvnPort {
+                bridge: "br-ex".into(),
+                port: "bond1".into(),
+            }],
+            bonds: vec![OvnBond {
+                bridge: "br-ex".into(),
+                name: "bond0".into(),
+                interfaces: vec!["eno1".into(), "eno3".into()],
+                mode: "balance-tcp".into(),
+                lacp: "active".into(),
+            }],
+            vlans: vec![OvnVlan {
+                name: "bond0.126".into(),
+                link: "bond0".into(),
+                id: 126,
+                mtu: 1500,
+            }],
+            mappings: map(&[("physnet1", "br-ex")]),
+            availability_zones: vec!["az1".into()],
+            gateway: true,
+        };
+        let g = Genestack {
+            roles: vec![GenestackRole::Network],
+            annotations: map(&[
+                ("example.com/owner", "lab"),
+                ("ovn.openstack.org/availability_zones", "az9"),
+            ]),
+            labels: map(&[("openstack-network-node", "disabled")]),
+            ovn: Some(ovn),
+            ..Genestack::default()
+        };
+        let (labels, annotations) = labels_and_annotations(&g);
+        assert_eq!(
+            labels["openstack-network-node"], "disabled",
+            "user labels win"
+        );
+        assert_eq!(
+            annotations,
+            map(&[
+                ("ovn.openstack.org/int_bridge", "br-int"),
+                ("ovn.openstack.org/bridges", "br-ex"),
+                ("ovn.openstack.org/ports", "br-ex:bond1"),
+                (
+                    "ovn.openstack.org/bonds",
+                    "br-ex:bond0:eno1+eno3:balance-tcp:active"
+                ),
+                ("ovn.openstack.org/vlans", "bond0.126:bond0:126:1500"),
+                ("ovn.openstack.org/mappings", "physnet1:br-ex"),
+                ("ovn.openstack.org/availability_zones", "az9"),
+                ("ovn.openstack.org/gateway", "enabled"),
+                ("example.com/owner", "lab"),
+            ])
+        );
+    }
+}

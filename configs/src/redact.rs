@@ -1,0 +1,84 @@
+//! The effective config as shown to operators (`plinthctl config`, logs): secrets replaced by
+//! `"<redacted>"` — join tokens, SSH keys, password hashes, file contents, service environments.
+
+use serde_json::Value;
+
+use crate::config::MachineConfig;
+
+/// The placeholder for a hidden value.
+pub const REDACTED: &str = "<redacted>";
+
+impl MachineConfig {
+    /// The config as JSON with every secret replaced by `"<redacted>"`.
+    pub fn redacted(&self) -> Value {
+        let mut v = serde_json::to_value(self).unwrap_or(Value::Null);
+        hide(&mut v, &["ssh_authorized_keys"], true);
+        hide(&mut v, &["plinth", "cluster", "token"], false);
+        if let Some(Value::Array(users)) = v.get_mut("users") {
+            for user in users {
+                hide(user, &["hashed_passwd"], false);
+                hide(user, &["passwd"], false);
+                hide(user, &["ssh_authorized_keys"], true);
+            }
+        }
+        if let Some(Value::Array(files)) = v.get_mut("write_files") {
+            for file in files {
+                hide(file, &["content"], false);
+            }
+        }
+        if let Some(Value::Array(services)) = v.pointer_mut("/plinth/services") {
+            for service in services {
+                if let Some(Value::Object(env)) = service.get_mut("env") {
+                    env.values_mut()
+                        .for_each(|val| *val = Value::String(REDACTED.to_owned()));
+                }
+            }
+        }
+        v
+    }
+
+    /// The config as YAML (secrets included: for writing the state copy, not for showing).
+    pub fn to_yaml(&self) -> String {
+        serde_saphyr::to_string(self).unwrap_or_default()
+    }
+}
+
+/// Replaces the value at `path` (or, with `each`, every element of the list there).
+fn hide(v: &mut Value, path: &[&str], each: bool) {
+    let mut node = v;
+    for key in path {
+        match node.get_mut(*key) {
+            Some(next) => node = next,
+            None => return,
+        }
+    }
+    match node {
+        Value::Array(items) if each => items
+            .iter_mut()
+            .for_each(|i| *i = Value::String(REDACTED.to_owned())),
+        Value::Null => {}
+        other => *other = Value::String(REDACTED.to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::parse;
+
+    #[test]
+    fn hides_secrets_and_keeps_the_rest() {
+        let text = "#cloud-config\nhostname: n1\nssh_authorized_keys: [ssh-ed25519 AAAA root]\nusers:\n  - name: ops\n    hashed_passwd: $6$x$y\n    ssh_authorized_keys: [ssh-rsa BBBB ops]\nwrite_files:\n  - path: /etc/secret\n    content: hunter2\nplinth:\n  cluster:\n    role: agent\n    endpoint: 10.0.0.1\n    token: s3cret\n  services:\n    - name: x\n      exec: [/bin/x]\n      env: {API_KEY: abc}\n";
+        let config = parse("t", text).unwrap().config;
+        let r = config.redacted();
+        let shown = r.to_string();
+        for secret in ["AAAA", "BBBB", "$6$x$y", "hunter2", "s3cret", "abc"] {
+            assert!(!shown.contains(secret), "{secret} leaked: {shown}");
+        }
+        assert_eq!(r["hostname"], "n1");
+        assert_eq!(r["users"][0]["name"], "ops");
+        assert_eq!(r["write_files"][0]["path"], "/etc/secret");
+        assert_eq!(r["plinth"]["cluster"]["token"], "<redacted>");
+        assert_eq!(r["plinth"]["cluster"]["endpoint"], "10.0.0.1");
+        assert_eq!(r["plinth"]["services"][0]["env"]["API_KEY"], "<redacted>");
+    }
+}
