@@ -77,3 +77,22 @@ fn lab_seeds_form_a_three_node_cluster() {
     }
     assert_eq!(roles, vec![Role::Init, Role::Server, Role::Server]);
 }
+
+#[test]
+fn readme_config_example_validates() {
+    let readme =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
+            .unwrap();
+    let after = readme
+        .split("## A machine config")
+        .nth(1)
+        .expect("README has a config example");
+    let block = after
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .unwrap();
+    if let Err(e) = plinth_config::parse("README.md", block) {
+        panic!("the README's config example does not validate:\n{e}");
+    }
+}
