@@ -26,6 +26,41 @@ pub fn apply_meta_data(config: &mut MachineConfig, meta: &MetaData) {
     }
 }
 
+/// Puts vendor-data under user-data with cloud-init's default merge: each top-level key the user
+/// gives replaces the vendor's whole value; keys the user leaves out come from vendor-data.
+pub fn vendor_under_user(user: MachineConfig, vendor: MachineConfig) -> MachineConfig {
+    fn opt<T>(user: Option<T>, vendor: Option<T>) -> Option<T> {
+        user.or(vendor)
+    }
+    fn list<T>(user: Vec<T>, vendor: Vec<T>) -> Vec<T> {
+        if user.is_empty() { vendor } else { user }
+    }
+    let plinth = if user.plinth == crate::plinth::Plinth::default() {
+        vendor.plinth
+    } else {
+        user.plinth
+    };
+    MachineConfig {
+        hostname: opt(user.hostname, vendor.hostname),
+        fqdn: opt(user.fqdn, vendor.fqdn),
+        prefer_fqdn_over_hostname: opt(
+            user.prefer_fqdn_over_hostname,
+            vendor.prefer_fqdn_over_hostname,
+        ),
+        manage_etc_hosts: opt(user.manage_etc_hosts, vendor.manage_etc_hosts),
+        users: list(user.users, vendor.users),
+        ssh_authorized_keys: list(user.ssh_authorized_keys, vendor.ssh_authorized_keys),
+        write_files: list(user.write_files, vendor.write_files),
+        ntp: opt(user.ntp, vendor.ntp),
+        bootcmd: list(user.bootcmd, vendor.bootcmd),
+        runcmd: list(user.runcmd, vendor.runcmd),
+        ca_certs: opt(user.ca_certs, vendor.ca_certs),
+        timezone: opt(user.timezone, vendor.timezone),
+        network: opt(user.network, vendor.network),
+        plinth,
+    }
+}
+
 /// Fills the settings `config` leaves out from `defaults`.
 pub fn with_defaults(mut config: MachineConfig, defaults: &MachineConfig) -> MachineConfig {
     fn fill<T: Clone>(slot: &mut Option<T>, default: &Option<T>) {
@@ -52,6 +87,25 @@ mod tests {
         let parsed = image_default().unwrap();
         assert!(parsed.warnings.is_empty());
         assert!(parsed.config.network.is_some());
+    }
+
+    #[test]
+    fn vendor_data_fills_what_user_data_leaves_out() {
+        let vendor = parse("v", "#cloud-config\ntimezone: Etc/UTC\nruncmd: [vendor]\nntp: {servers: [10.0.0.1]}\nplinth:\n  time: {servers: [10.0.0.1]}\n").unwrap().config;
+        let user = parse("u", "#cloud-config\nruncmd: [mine]\n")
+            .unwrap()
+            .config;
+        let merged = vendor_under_user(user, vendor.clone());
+        assert_eq!(merged.timezone.as_deref(), Some("Etc/UTC"));
+        assert_eq!(
+            merged.runcmd,
+            vec![crate::cloud_init::Command::Shell("mine".into())],
+            "user's key replaces vendor's"
+        );
+        assert_eq!(
+            merged.plinth, vendor.plinth,
+            "an absent plinth: comes from vendor-data"
+        );
     }
 
     #[test]

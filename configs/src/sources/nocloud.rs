@@ -1,5 +1,6 @@
 //! A NoCloud seed directory, as cloud-init reads it: `user-data` (the config), `meta-data` (instance-id,
-//! local-hostname), optional `network-config` (netplan v2) and `vendor-data`.
+//! local-hostname), optional `network-config` (netplan v2) and `vendor-data` (a `#cloud-config` whose
+//! top-level keys apply where user-data has none).
 
 use std::path::Path;
 
@@ -22,12 +23,27 @@ pub struct MetaData {
 pub fn parse_meta_data(source: &str, text: &str) -> Result<MetaData, Diagnostics> {
     let root = yaml::parse(text)
         .map_err(|e| Diagnostics(vec![crate::Diagnostic::error(source, e.pos, "", e.message)]))?;
-    let field = |key: &str| root.get(key).and_then(yaml::Node::scalar_text);
+    let field = |key: &'static str| {
+        root.get(key)
+            .and_then(yaml::Node::scalar_text)
+            .map(|v| (key, v))
+    };
+    let hostname = field("local-hostname")
+        .or_else(|| field("local_hostname"))
+        .or_else(|| field("hostname"));
+    if let Some((key, name)) = &hostname
+        && let Some(problem) = crate::validate::hostname::hostname_problem(name)
+    {
+        let pos = root.get(key).map_or(root.pos, |n| n.pos);
+        return Err(Diagnostics(vec![crate::Diagnostic::error(
+            source, pos, *key, problem,
+        )]));
+    }
     Ok(MetaData {
-        instance_id: field("instance-id").or_else(|| field("instance_id")),
-        local_hostname: field("local-hostname")
-            .or_else(|| field("local_hostname"))
-            .or_else(|| field("hostname")),
+        instance_id: field("instance-id")
+            .or_else(|| field("instance_id"))
+            .map(|(_, v)| v),
+        local_hostname: hostname.map(|(_, v)| v),
     })
 }
 
@@ -51,6 +67,25 @@ pub fn load(dir: &Path) -> Result<Parsed, Diagnostics> {
     } else {
         Parsed::default()
     };
+    let vendor_path = dir.join("vendor-data");
+    if vendor_path.exists() {
+        let text = read_text(&vendor_path, &name("vendor-data"))?;
+        if text
+            .trim_start_matches('\u{feff}')
+            .starts_with("#cloud-config")
+        {
+            let vendor = parse(&name("vendor-data"), &text)?;
+            parsed.warnings.extend(vendor.warnings);
+            parsed.config = super::merge::vendor_under_user(parsed.config, vendor.config);
+        } else if !text.trim().is_empty() {
+            parsed.warnings.push(crate::Diagnostic::warning(
+                &name("vendor-data"),
+                crate::Pos::new(1, 1),
+                "",
+                "vendor-data is not a #cloud-config document and is ignored",
+            ));
+        }
+    }
     let meta_path = dir.join("meta-data");
     if meta_path.exists() {
         let meta = parse_meta_data(
@@ -71,4 +106,29 @@ pub fn load(dir: &Path) -> Result<Parsed, Diagnostics> {
         }
     }
     Ok(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn meta_data_fields_and_bad_hostnames() {
+        let m =
+            parse_meta_data("meta-data", "instance-id: iid-1\nlocal-hostname: node1\n").unwrap();
+        assert_eq!(m.instance_id.as_deref(), Some("iid-1"));
+        assert_eq!(m.local_hostname.as_deref(), Some("node1"));
+        let json = parse_meta_data(
+            "meta-data",
+            r#"{"instance-id": "i-2", "local-hostname": "n2"}"#,
+        )
+        .unwrap();
+        assert_eq!(json.local_hostname.as_deref(), Some("n2"));
+        let err =
+            parse_meta_data("meta-data", "instance-id: x\nlocal-hostname: bad_name\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "meta-data:2:17: error: `bad_name` contains `_`: host names use letters, digits, `-` and dots (RFC 1123) (at local-hostname)"
+        );
+    }
 }

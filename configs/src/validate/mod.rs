@@ -3,6 +3,7 @@
 
 pub mod addresses;
 pub mod cluster;
+pub mod genestack;
 pub mod hostname;
 pub mod network;
 pub mod services;
@@ -59,6 +60,7 @@ pub fn validate(config: &MachineConfig) -> Vec<Finding> {
     hostname::check(config, &mut out);
     cluster::check(config, &mut out);
     storage::check(config, &mut out);
+    genestack::check(config, &mut out);
     services::check(&config.plinth.services, &mut out);
     if let Some(net) = &config.network {
         network::check(net, &mut out);

@@ -1,0 +1,175 @@
+//! Genestack and Kubernetes metadata: label and annotation keys and values as Kubernetes accepts
+//! them, k3s node labels and taints, and OVN settings that refer to each other.
+
+use std::collections::BTreeMap;
+
+use super::{Finding, root};
+use crate::config::MachineConfig;
+use crate::yaml::KeyPath;
+
+/// Why `key` is not a Kubernetes label/annotation key (`[prefix/]name`), if it is not.
+pub fn key_problem(key: &str) -> Option<String> {
+    let (prefix, name) = match key.rsplit_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, key),
+    };
+    if let Some(prefix) = prefix {
+        let ok = !prefix.is_empty()
+            && prefix.len() <= 253
+            && prefix.split('.').all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+            });
+        if !ok {
+            return Some(format!(
+                "prefix `{prefix}` of `{key}` is not a DNS subdomain (lowercase, digits, `-`, dots)"
+            ));
+        }
+    }
+    if name.is_empty() || name.len() > 63 || !name_chars(name) {
+        return Some(format!(
+            "`{name}` in `{key}` is not a valid name: 1 to 63 of letters, digits, `-`, `_`, `.`, starting and ending alphanumeric"
+        ));
+    }
+    None
+}
+
+/// Why `value` is not a Kubernetes label value, if it is not.
+pub fn label_value_problem(value: &str) -> Option<String> {
+    if value.is_empty() {
+        return None;
+    }
+    if value.len() > 63 || !name_chars(value) {
+        return Some(format!(
+            "label value `{value}` is not valid: at most 63 of letters, digits, `-`, `_`, `.`, starting and ending alphanumeric"
+        ));
+    }
+    None
+}
+
+fn name_chars(s: &str) -> bool {
+    s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && s.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
+fn labels(map: &BTreeMap<String, String>, at: &KeyPath, out: &mut Vec<Finding>) {
+    for (k, v) in map {
+        if let Some(p) = key_problem(k) {
+            out.push(Finding::error(at.key(k), p).at_key());
+        } else if let Some(p) = label_value_problem(v) {
+            out.push(Finding::error(at.key(k), p));
+        }
+    }
+}
+
+pub(super) fn check(config: &MachineConfig, out: &mut Vec<Finding>) {
+    let g = &config.plinth.genestack;
+    let at = root("plinth").key("genestack");
+    labels(&g.labels, &at.key("labels"), out);
+    for k in g.annotations.keys() {
+        if let Some(p) = key_problem(k) {
+            out.push(Finding::error(at.key("annotations").key(k), p).at_key());
+        }
+    }
+    let k3s = root("plinth").key("cluster").key("k3s");
+    labels(
+        &config.plinth.cluster.k3s.node_labels,
+        &k3s.key("node_labels"),
+        out,
+    );
+    for (i, taint) in config.plinth.cluster.k3s.node_taints.iter().enumerate() {
+        let effect_ok = taint.rsplit_once(':').is_some_and(|(kv, effect)| {
+            ["NoSchedule", "PreferNoSchedule", "NoExecute"].contains(&effect) && !kv.is_empty()
+        });
+        if !effect_ok {
+            out.push(Finding::error(
+                k3s.key("node_taints").index(i),
+                format!("`{taint}` is not a taint: expected KEY[=VALUE]:NoSchedule|PreferNoSchedule|NoExecute"),
+            ));
+        }
+    }
+    if g.hyperconverged && !g.roles.is_empty() {
+        out.push(Finding::warning(
+            at.key("roles"),
+            "`hyperconverged: true` already means every role; the list adds nothing",
+        ));
+    }
+    if let Some(ovn) = &g.ovn {
+        let ovn_at = at.key("ovn");
+        let known = |bridge: &str| ovn.bridges.iter().any(|b| b == bridge);
+        for (net, bridge) in &ovn.mappings {
+            if !known(bridge) {
+                out.push(Finding::error(
+                    ovn_at.key("mappings").key(net),
+                    format!("bridge `{bridge}` is not listed in plinth.genestack.ovn.bridges"),
+                ));
+            }
+        }
+        for (i, p) in ovn.ports.iter().enumerate() {
+            if !known(&p.bridge) {
+                out.push(Finding::error(
+                    ovn_at.key("ports").index(i).key("bridge"),
+                    format!(
+                        "bridge `{}` is not listed in plinth.genestack.ovn.bridges",
+                        p.bridge
+                    ),
+                ));
+            }
+        }
+        for (i, b) in ovn.bonds.iter().enumerate() {
+            if !known(&b.bridge) {
+                out.push(Finding::error(
+                    ovn_at.key("bonds").index(i).key("bridge"),
+                    format!(
+                        "bridge `{}` is not listed in plinth.genestack.ovn.bridges",
+                        b.bridge
+                    ),
+                ));
+            }
+            if b.interfaces.len() < 2 {
+                out.push(Finding::error(
+                    ovn_at.key("bonds").index(i).key("interfaces"),
+                    "an OVS bond needs at least two interfaces",
+                ));
+            }
+            if !["active", "passive", "off"].contains(&b.lacp.as_str()) {
+                out.push(Finding::error(
+                    ovn_at.key("bonds").index(i).key("lacp"),
+                    format!("lacp `{}`: expected `active`, `passive` or `off`", b.lacp),
+                ));
+            }
+        }
+        for (i, v) in ovn.vlans.iter().enumerate() {
+            if v.id == 0 || v.id > 4094 {
+                out.push(Finding::error(
+                    ovn_at.key("vlans").index(i).key("id"),
+                    format!("VLAN id {} is outside 1 to 4094", v.id),
+                ));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kubernetes_keys_and_values() {
+        assert_eq!(key_problem("openstack-control-plane"), None);
+        assert_eq!(key_problem("node-role.kubernetes.io/worker"), None);
+        assert_eq!(key_problem("ovn.openstack.org/int_bridge"), None);
+        assert!(key_problem("Bad.Prefix/x").is_some());
+        assert!(key_problem("a/-x").is_some());
+        assert!(key_problem(&"x".repeat(64)).is_some());
+        assert_eq!(label_value_problem("enabled"), None);
+        assert_eq!(label_value_problem(""), None);
+        assert!(label_value_problem("has space").is_some());
+    }
+}
