@@ -18,6 +18,8 @@ pub mod ctl;
 pub mod pid1;
 /// Built-in services.
 pub mod services;
+/// Stage 1: PID 1 inside the initramfs, up to the exec of stage 2 in the real root.
+pub mod stage1;
 /// Stage 2: PID 1 in the real root.
 pub mod stage2;
 /// The service supervisor.

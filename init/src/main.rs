@@ -2,5 +2,9 @@
 //! exec stage 2); in the real root it runs stage 2, the supervisor.
 
 fn main() -> std::process::ExitCode {
+    if plinth_init::stage1::is_stage1() {
+        // Stage 1 ends by exec'ing stage 2 (or halting with a message); it never returns.
+        plinth_init::stage1::run();
+    }
     plinth_init::stage2::main()
 }

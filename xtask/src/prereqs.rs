@@ -39,9 +39,8 @@ pub const TEST: [Prereq; 2] = [deb("util-linux"), RustTarget("x86_64-unknown-lin
 
 /// What `cargo xtask image` needs: mkosi 24+ and bubblewrap (from backports on Debian 12) for the
 /// Debian tree, squashfs-tools for the root, mtools, dosfstools and syslinux for the ESP without
-/// loop mounts, sfdisk for the GPT, systemd-boot-efi's stub and objcopy for the UKI, xz to
-/// decompress the initramfs's modules.
-pub const IMAGE: [Prereq; 13] = [
+/// loop mounts, sfdisk for the GPT, systemd-boot-efi's stub and objcopy for the UKI.
+pub const IMAGE: [Prereq; 12] = [
     Deb {
         package: "mkosi",
         from_backports: true,
@@ -59,7 +58,6 @@ pub const IMAGE: [Prereq; 13] = [
     deb("syslinux-common"),
     deb("systemd-boot-efi"),
     deb("binutils"),
-    deb("xz-utils"),
     RustTarget("x86_64-unknown-linux-musl"),
 ];
 

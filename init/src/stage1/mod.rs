@@ -1,0 +1,309 @@
+//! Stage 1: `plinth-init` as PID 1 inside the initramfs. It mounts the pseudo filesystems, loads
+//! the few modules needed to reach the root, finds and mounts the read-only root (the active
+//! slot's partition, or the squashfs the PXE initrd unpacked), finds or creates the state
+//! partition, lays the writable `/etc` and `/var` overlays on it, keeps `/etc/machine-id`, moves
+//! /proc, /sys and /dev and switches into the real root, exec'ing `/sbin/init` (stage 2).
+//!
+//! Every step prints one console line. Nothing here panics the kernel: a failure prints what
+//! was looked for and what was found and keeps PID 1 alive.
+//!
+//! Layout it relies on: the initramfs holds the marker [`MARKER`], the module list
+//! [`MODULE_LIST`] and `/usr/lib/modules/<release>/modules.dep` with the module files; the root
+//! has the mount point [`STATE_MOUNT`], under which `etc/{upper,work}` and `var/{upper,work}`
+//! (and `opt`, `root`) hold the overlays' writable layers;
+//! `/tmp` is a tmpfs.
+
+pub mod blockdev;
+pub mod cmdline;
+pub mod console;
+pub mod machine_id;
+pub mod modules;
+pub mod mounts;
+pub mod root;
+pub mod state;
+pub mod state_plan;
+
+use std::convert::Infallible;
+use std::path::Path;
+use std::time::Instant;
+
+use nix::mount::MsFlags;
+
+use self::console::{halt, step};
+use self::root::RootChoice;
+
+/// Present only in Plinth's initramfs: its existence (with PID 1) selects stage 1.
+pub const MARKER: &str = "/plinth-initrd";
+/// The modules stage 1 loads, one name per line, in order.
+pub const MODULE_LIST: &str = "/usr/lib/plinth/stage1-modules";
+/// Where the real root is assembled before the switch.
+const SYSROOT: &str = "/sysroot";
+/// Where the state filesystem is mounted in the real root.
+pub const STATE_MOUNT: &str = "/state";
+/// Directories of the read-only root made writable by an overlay whose upper layer is
+/// `STATE_MOUNT/<dir>/upper` (so it persists with the state partition): config, variable data,
+/// `/opt` (CNI plugins, the node exporter's textfile directory) and root's home.
+pub const OVERLAID: [&str; 4] = ["etc", "var", "opt", "root"];
+
+/// Whether this process is stage 1: PID 1 in Plinth's initramfs.
+pub fn is_stage1() -> bool {
+    std::process::id() == 1 && Path::new(MARKER).exists()
+}
+
+/// Runs stage 1 to the exec of stage 2; never returns.
+pub fn run() -> Infallible {
+    step("starting");
+    if let Err(e) = mounts::mount_pseudo() {
+        halt(
+            "mounting the pseudo filesystems",
+            "/proc, /sys, /dev",
+            &e.to_string(),
+        );
+    }
+    let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
+    let args = cmdline::parse(&cmdline);
+    step(&format!(
+        "mounted /proc /sys /dev; slot {:?}, root wait {}s{}",
+        args.slot,
+        args.root_wait.as_secs(),
+        if args.state_in_ram {
+            ", state in RAM"
+        } else {
+            ""
+        }
+    ));
+    for word in &args.unknown {
+        step(&format!("ignoring invalid {word}"));
+    }
+    load_modules();
+    let (root_dev, boot_disk) = find_root(&args);
+    if let Err(e) = mounts::mount_fs(&root_dev, SYSROOT, "squashfs", MsFlags::MS_RDONLY, None) {
+        halt(
+            "mounting the root read-only",
+            &format!("a squashfs on {root_dev}"),
+            &e.to_string(),
+        );
+    }
+    step(&format!("mounted root {root_dev} read-only on {SYSROOT}"));
+    setup_state(&args, boot_disk.as_ref());
+    let state_dir = format!("{SYSROOT}{STATE_MOUNT}");
+    for dir in OVERLAID {
+        let target = format!("{SYSROOT}/{dir}");
+        if let Err(e) = mounts::overlay(&target, &target, &format!("{state_dir}/{dir}")) {
+            halt(
+                &format!("the writable /{dir}"),
+                "an overlay on the state filesystem",
+                &e.to_string(),
+            );
+        }
+    }
+    step("/etc, /var, /opt and /root are writable overlays on the state filesystem");
+    let tmp = format!("{SYSROOT}/tmp");
+    if let Err(e) = mounts::mount_fs(
+        "tmpfs",
+        &tmp,
+        "tmpfs",
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some("mode=1777"),
+    ) {
+        step(&format!("warning: no tmpfs on /tmp: {e}"));
+    }
+    match machine_id::ensure(Path::new(&format!("{SYSROOT}/etc/machine-id"))) {
+        Ok(machine_id::MachineId::Kept(id)) => step(&format!("machine-id {id} (kept)")),
+        Ok(machine_id::MachineId::Generated(id)) => step(&format!("machine-id {id} (generated)")),
+        Err(e) => step(&format!("warning: /etc/machine-id: {e}")),
+    }
+    free_initramfs();
+    for dir in ["/dev", "/proc", "/sys"] {
+        if let Err(e) = mounts::move_mount(dir, &format!("{SYSROOT}{dir}")) {
+            halt(
+                "moving the pseudo filesystems",
+                &format!("{SYSROOT}{dir}"),
+                &e.to_string(),
+            );
+        }
+    }
+    step(&format!(
+        "exec /sbin/init (stage 2) after {:.3}s in stage 1",
+        console::uptime().as_secs_f64()
+    ));
+    let err = match mounts::switch_root(SYSROOT, "/sbin/init", &["/sbin/init".to_string()]) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    halt(
+        "switching to the real root",
+        "/sbin/init in the root",
+        &err.to_string(),
+    )
+}
+
+/// Loads every module of [`MODULE_LIST`] and its dependencies.
+fn load_modules() {
+    let started = Instant::now();
+    let release = nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let moddir = format!("/usr/lib/modules/{release}");
+    let dep = std::fs::read_to_string(format!("{moddir}/modules.dep"));
+    let wanted: Vec<String> = std::fs::read_to_string(MODULE_LIST)
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect();
+    let dep = match dep {
+        Ok(dep) => dep,
+        Err(e) => {
+            step(&format!(
+                "warning: no {moddir}/modules.dep ({e}); loading no modules"
+            ));
+            return;
+        }
+    };
+    let order = match modules::load_order(&dep, &wanted) {
+        Ok(order) => order,
+        Err(e) => {
+            step(&format!("warning: {e}; loading no modules"));
+            return;
+        }
+    };
+    let (mut loaded, mut refused, mut slow) = (0, Vec::new(), Vec::new());
+    for path in &order {
+        let one = Instant::now();
+        let result = modules::load(Path::new(&format!("{moddir}/{path}")));
+        if one.elapsed().as_millis() >= 200 {
+            slow.push(format!(
+                "{} {} ms",
+                modules::module_name(path),
+                one.elapsed().as_millis()
+            ));
+        }
+        match result {
+            Ok(modules::Loaded::Loaded | modules::Loaded::AlreadyThere) => loaded += 1,
+            Ok(modules::Loaded::Refused(errno)) => {
+                refused.push(format!("{} ({errno})", modules::module_name(path)));
+            }
+            Err(e) => refused.push(e.to_string()),
+        }
+    }
+    step(&format!(
+        "loaded {loaded} modules in {} ms{}{}",
+        started.elapsed().as_millis(),
+        if slow.is_empty() {
+            String::new()
+        } else {
+            format!(" (slowest: {})", slow.join(", "))
+        },
+        if refused.is_empty() {
+            String::new()
+        } else {
+            format!("; refused: {}", refused.join(", "))
+        }
+    ));
+}
+
+/// Waits for the root and returns the device to mount and the boot disk (none for PXE).
+fn find_root(args: &cmdline::Stage1Args) -> (String, Option<blockdev::BlockDev>) {
+    let started = Instant::now();
+    let sys = Path::new("/sys/class/block");
+    let (choice, devs) = loop {
+        let devs = blockdev::scan(sys);
+        match root::choose(args.slot, mounts::exists(root::PXE_IMAGE), &devs) {
+            Ok(choice) => break (choice, devs),
+            Err(e) if started.elapsed() >= args.root_wait => halt(
+                &format!("no root after {}s: {e}", args.root_wait.as_secs()),
+                &format!(
+                    "a partition named \"{}\" or {}",
+                    args.slot.partition_name(),
+                    root::PXE_IMAGE
+                ),
+                &blockdev::describe_all(&devs),
+            ),
+            Err(_) => std::thread::sleep(std::time::Duration::from_millis(100)),
+        }
+    };
+    match choice {
+        RootChoice::Image(path) => match mounts::attach_loop(&path) {
+            Ok(dev) => {
+                step(&format!("root: {path} from the PXE initrd on {dev}"));
+                (dev, None)
+            }
+            Err(e) => halt("attaching the root image", &path, &e.to_string()),
+        },
+        RootChoice::Partition(part) => {
+            let disk = devs
+                .iter()
+                .find(|d| Some(&d.name) == part.disk.as_ref())
+                .cloned();
+            step(&format!(
+                "root: {} on disk {} after {} ms",
+                part.describe(),
+                part.disk.as_deref().unwrap_or("?"),
+                started.elapsed().as_millis()
+            ));
+            let node = format!("/dev/{}", part.name);
+            let deadline = Instant::now() + std::time::Duration::from_secs(5);
+            while !mounts::exists(&node) && Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            (node, disk)
+        }
+    }
+}
+
+/// Mounts the state filesystem on the root's [`STATE_MOUNT`]: found by label, else created on
+/// the boot disk's free space, else a tmpfs (state in RAM).
+fn setup_state(args: &cmdline::Stage1Args, boot_disk: Option<&blockdev::BlockDev>) {
+    let target = format!("{SYSROOT}{STATE_MOUNT}");
+    let ram = |why: &str| {
+        step(&format!("state in RAM: {why}"));
+        if let Err(e) = mounts::mount_fs(
+            "tmpfs",
+            &target,
+            "tmpfs",
+            MsFlags::MS_NOSUID,
+            Some("mode=0755"),
+        ) {
+            halt("mounting the RAM state", &target, &e.to_string());
+        }
+    };
+    if args.state_in_ram {
+        return ram("plinth.state=ram on the command line");
+    }
+    let devs = blockdev::scan(Path::new("/sys/class/block"));
+    let (dev, how) = match (state::find(&devs), boot_disk) {
+        (Some(dev), _) => (dev, "found"),
+        (None, None) => return ram("no boot disk and no filesystem labelled PLINTH_STATE"),
+        (None, Some(disk)) => {
+            let started = Instant::now();
+            match state::create(SYSROOT, disk) {
+                Ok(dev) => {
+                    step(&format!(
+                        "created the state partition {} on {} in {} ms",
+                        dev.describe(),
+                        disk.name,
+                        started.elapsed().as_millis()
+                    ));
+                    (dev, "created")
+                }
+                Err(e) => return ram(&format!("not creating a state partition: {e}")),
+            }
+        }
+    };
+    let node = format!("/dev/{}", dev.name);
+    match mounts::mount_fs(&node, &target, "ext4", MsFlags::MS_NOATIME, None) {
+        Ok(()) => step(&format!(
+            "state: {node} labelled {} ({how}) on {STATE_MOUNT}",
+            state::LABEL
+        )),
+        Err(e) => ram(&format!("mounting {node}: {e}")),
+    }
+}
+
+/// Deletes the initramfs's module files: the initramfs stays in RAM after the switch, and they
+/// are loaded already. (The PXE root image stays: the loop device reads it.)
+fn free_initramfs() {
+    let _ = std::fs::remove_dir_all("/usr/lib/modules");
+}
