@@ -18,8 +18,11 @@ pub struct Parsed {
     pub warnings: Vec<Diagnostic>,
 }
 
-/// How many type errors are collected before giving up on a document.
+/// How many type errors are reported before giving up on a document.
 const MAX_TYPE_ERRORS: usize = 64;
+
+/// How many typed reads are tried; each error costs one or two (a pruned required key costs its parent).
+const MAX_ATTEMPTS: usize = 3 * MAX_TYPE_ERRORS;
 
 /// Parses and validates a `#cloud-config` document. `source_name` names it in diagnostics.
 pub fn parse(source_name: &str, text: &str) -> Result<Parsed, Diagnostics> {
@@ -103,7 +106,17 @@ pub fn check(
     let ctx = Context::default();
     let mut pruned: Vec<KeyPath> = Vec::new();
     let mut config = None;
-    for _ in 0..MAX_TYPE_ERRORS {
+    let mut reported = 0;
+    for attempt in 0.. {
+        if reported == MAX_TYPE_ERRORS || attempt == MAX_ATTEMPTS {
+            diags.push(Diagnostic::error(
+                source,
+                Pos::new(1, 1),
+                "",
+                format!("too many errors: stopped after {reported}; fix these and validate again"),
+            ));
+            break;
+        }
         match from_node::<MachineConfig>(&root, &KeyPath::root(), &ctx) {
             Ok(c) => {
                 config = Some(c);
@@ -116,6 +129,7 @@ pub fn check(
                     .as_deref()
                     .is_some_and(|f| pruned.contains(&path.key(f)));
                 if !cascade {
+                    reported += 1;
                     let pos = err.pos.unwrap_or_else(|| original.locate(&path));
                     diags.push(Diagnostic::error(
                         source,
@@ -136,9 +150,11 @@ pub fn check(
     }
     if let Some(config) = &config {
         for finding in validate::validate(config) {
-            let affected = pruned
-                .iter()
-                .any(|p| finding.path.starts_with(p) || p.starts_with(&finding.path));
+            let affected = pruned.iter().any(|p| {
+                finding.path.starts_with(p)
+                    || p.starts_with(&finding.path)
+                    || finding.related.iter().any(|r| r.starts_with(p))
+            });
             if affected {
                 continue;
             }
@@ -275,5 +291,65 @@ fn unknown_key(source: &str, u: &UnknownKey) -> Diagnostic {
                 u.key, u.parent
             ),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn network_config_documents_bare_or_wrapped() {
+        let bare = parse_network("nc", "version: 2\nethernets:\n  eth0: {dhcp4: true}\n").unwrap();
+        assert_eq!(
+            bare.config.network.unwrap().ethernets["eth0"].dhcp4,
+            Some(true)
+        );
+        let wrapped = parse_network(
+            "nc",
+            "network:\n  version: 2\n  ethernets:\n    eth0: {dhcp4: true}\n",
+        )
+        .unwrap();
+        assert_eq!(wrapped.config.network.unwrap().ethernets.len(), 1);
+        let v1 = parse_network(
+            "nc",
+            "version: 1\nconfig:\n  - type: physical\n    name: eth0\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            v1.to_string(),
+            "nc:1:10: error: network config version 1 is unsupported, use version 2 (netplan syntax: ethernets, bonds, vlans, bridges) (at network.version)"
+        );
+    }
+
+    #[test]
+    fn header_and_empty_documents() {
+        assert_eq!(parse("e", "").unwrap().config, MachineConfig::default());
+        assert_eq!(
+            parse("e", "#cloud-config\n").unwrap().config,
+            MachineConfig::default()
+        );
+        let no_header = parse("h", "hostname: a\n").unwrap();
+        assert!(
+            no_header.warnings[0]
+                .to_string()
+                .starts_with("h:1:1: warning: the first line is not `#cloud-config`")
+        );
+        let err = parse("s", "#!/bin/sh\necho hi\n").unwrap_err();
+        assert!(err.to_string().contains("user-data is a script"));
+    }
+
+    #[test]
+    fn validation_is_skipped_where_a_type_error_pruned_the_value() {
+        // endpoint has the wrong type: report that, not also "role agent needs an endpoint".
+        let err = parse("p", "#cloud-config\nplinth:\n  cluster:\n    role: agent\n    endpoint: [1]\n    token: t\n").unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains(
+                "p:5:15: error: expected a string, found a list (at plinth.cluster.endpoint)"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("needs `endpoint`"), "{text}");
     }
 }

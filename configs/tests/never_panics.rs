@@ -66,3 +66,36 @@ fn huge_documents_are_refused() {
     let err = plinth_config::parse("huge", &huge).unwrap_err();
     assert!(err.to_string().contains("limit"), "{err}");
 }
+
+#[test]
+fn every_type_error_is_reported_up_to_a_cap() {
+    let mut text = String::from("#cloud-config\nplinth:\n  services:\n");
+    for i in 0..40 {
+        text.push_str(&format!("    - name: s{i}\n      exec: 5\n"));
+    }
+    let diags = plinth_config::parse("many", &text).unwrap_err();
+    assert_eq!(diags.errors().count(), 40, "{diags}");
+    for i in 0..40 {
+        let line = 5 + 2 * i;
+        assert!(
+            diags
+                .to_string()
+                .contains(&format!("many:{line}:13: error: expected a list")),
+            "{diags}"
+        );
+    }
+    for i in 40..100 {
+        text.push_str(&format!("    - name: s{i}\n      exec: 5\n"));
+    }
+    let diags = plinth_config::parse("many", &text).unwrap_err();
+    assert_eq!(
+        diags.errors().count(),
+        65,
+        "64 errors and the note that it stopped"
+    );
+    assert!(
+        diags
+            .to_string()
+            .contains("too many errors: stopped after 64")
+    );
+}

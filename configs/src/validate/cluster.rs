@@ -25,16 +25,23 @@ pub(super) fn check(config: &MachineConfig, out: &mut Vec<Finding>) {
                 "agent"
             };
             if cluster.endpoint.is_none() {
-                out.push(Finding::error(
-                    path.key("role"),
-                    format!("role `{role}` joins an existing cluster and needs `endpoint` (the address of a server)"),
-                ));
+                out.push(
+                    Finding::error(
+                        path.key("role"),
+                        format!("role `{role}` joins an existing cluster and needs `endpoint` (the address of a server)"),
+                    )
+                    .related(path.key("endpoint")),
+                );
             }
             if cluster.token.is_none() && cluster.token_file.is_none() {
-                out.push(Finding::error(
-                    path.key("role"),
-                    format!("role `{role}` needs `token` or `token_file` to join"),
-                ));
+                out.push(
+                    Finding::error(
+                        path.key("role"),
+                        format!("role `{role}` needs `token` or `token_file` to join"),
+                    )
+                    .related(path.key("token"))
+                    .related(path.key("token_file")),
+                );
             }
         }
     }

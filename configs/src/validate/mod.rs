@@ -24,6 +24,8 @@ pub struct Finding {
     pub message: String,
     /// Point at the key itself rather than its value (for duplicates and names).
     pub at_key: bool,
+    /// Other keys the finding is about (it is moot when one of them had a type error).
+    pub related: Vec<KeyPath>,
 }
 
 impl Finding {
@@ -34,6 +36,7 @@ impl Finding {
             path,
             message: message.into(),
             at_key: false,
+            related: Vec::new(),
         }
     }
 
@@ -44,7 +47,14 @@ impl Finding {
             path,
             message: message.into(),
             at_key: false,
+            related: Vec::new(),
         }
+    }
+
+    /// Names another key the finding is about.
+    pub fn related(mut self, path: KeyPath) -> Self {
+        self.related.push(path);
+        self
     }
 
     /// Point at the key rather than the value.
