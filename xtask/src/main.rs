@@ -1,6 +1,7 @@
 //! `cargo xtask`: Plinth's build and test driver, following the cargo-xtask convention
 //! (<https://github.com/matklad/cargo-xtask>): plain Rust instead of shell scripts, one module per command.
 
+mod bench;
 mod cmd;
 mod config;
 mod image;
@@ -33,6 +34,8 @@ enum Command {
     Image(image::Args),
     /// Run every test: formatting, clippy, unit and integration tests, and the qemu-tests.
     Test(test::Args),
+    /// Measure Plinth's components (`cargo xtask bench supervisor`).
+    Bench(bench::Args),
     /// Print the JSON Schema of the machine config.
     Schema(schema::Args),
     /// Work with machine configs.
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
         Command::Image(args) => image::run(&args),
         Command::Qemu(args) => qemu::run(&args),
         Command::Test(args) => test::run(&args),
+        Command::Bench(args) => bench::run(&args),
         Command::Schema(args) => schema::run(&args),
         Command::Config(command) => config::run(command),
         Command::Prereqs => prereqs::ensure(&prereqs::ALL),
