@@ -65,8 +65,14 @@ fn lab_seeds_form_a_three_node_cluster() {
             "hostname comes from meta-data"
         );
         let net = config.network.unwrap();
-        let addr = &net.ethernets["lab0"].addresses[0];
-        assert_eq!(addr, &format!("192.0.2.{}/24", 11 + n));
+        let lab = &net.ethernets["lab0"];
+        assert_eq!(lab.addresses[0], format!("192.0.2.{}/24", 11 + n));
+        let mac = lab.match_.as_ref().and_then(|m| m.macaddress.as_deref());
+        assert_eq!(
+            mac,
+            Some(format!("52:54:00:0c:00:{}", 11 + n).as_str()),
+            "MAC in lab/README.md"
+        );
         roles.push(config.plinth.cluster.role);
         if config.plinth.cluster.role == Role::Server {
             assert_eq!(

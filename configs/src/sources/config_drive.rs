@@ -137,46 +137,134 @@ pub fn is_config_drive(dir: &Path) -> bool {
     latest.join("user_data").is_file() || latest.join("meta_data.json").is_file()
 }
 
-/// Reads a config drive mounted (or copied) at `dir`.
+/// The files of a config drive's `openstack/latest/`, as text.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DriveFiles {
+    /// `user_data`: the config.
+    pub user_data: Option<String>,
+    /// `meta_data.json`.
+    pub meta_data: Option<String>,
+    /// `network_data.json`.
+    pub network_data: Option<String>,
+}
+
+impl DriveFiles {
+    /// Reads the files present under `dir/openstack/latest/`.
+    pub fn read(dir: &Path) -> Result<Self, Diagnostics> {
+        let latest = dir.join(LATEST);
+        let file = |name: &str| -> Result<Option<String>, Diagnostics> {
+            let path = latest.join(name);
+            if path.is_file() {
+                read_text(&path, &path.display().to_string()).map(Some)
+            } else {
+                Ok(None)
+            }
+        };
+        Ok(DriveFiles {
+            user_data: file("user_data")?,
+            meta_data: file("meta_data.json")?,
+            network_data: file("network_data.json")?,
+        })
+    }
+}
+
+/// Reads a config drive mounted (or copied) at `dir`: see [`from_files`].
 pub fn load(dir: &Path) -> Result<Parsed, Diagnostics> {
-    let latest = dir.join(LATEST);
-    let name = |f: &str| latest.join(f).display().to_string();
-    let user = latest.join("user_data");
-    let mut parsed = if user.is_file() {
-        parse(&name("user_data"), &read_text(&user, &name("user_data"))?)?
-    } else {
-        Parsed::default()
+    from_files(
+        &dir.join(LATEST).display().to_string(),
+        &DriveFiles::read(dir)?,
+    )
+}
+
+/// Combines a config drive's files (`base` names them in diagnostics as `BASE/user_data`): user_data is
+/// the config; meta_data.json fills the hostname and adds its SSH keys; network_data.json becomes the
+/// network when user_data has none. Problems in every file are reported together.
+pub fn from_files(base: &str, files: &DriveFiles) -> Result<Parsed, Diagnostics> {
+    let name = |f: &str| format!("{base}/{f}");
+    let mut diags: Vec<Diagnostic> = Vec::new();
+    let user = match files
+        .user_data
+        .as_deref()
+        .map(|t| parse(&name("user_data"), t))
+    {
+        Some(Ok(p)) => {
+            diags.extend(p.warnings);
+            Some(p.config)
+        }
+        Some(Err(d)) => {
+            diags.extend(d.0);
+            None
+        }
+        None => Some(crate::MachineConfig::default()),
     };
-    let meta_path = latest.join("meta_data.json");
-    if meta_path.is_file() {
-        let meta: OpenStackMeta = json(
-            &name("meta_data.json"),
-            &read_text(&meta_path, &name("meta_data.json"))?,
-        )?;
-        let hostname = meta.hostname.clone().or(meta.name.clone());
+    let meta = files
+        .meta_data
+        .as_deref()
+        .map(|t| json::<OpenStackMeta>(&name("meta_data.json"), t));
+    let network = files.network_data.as_deref().map(|t| {
+        json::<NetworkData>(&name("network_data.json"), t).and_then(|data| {
+            to_netplan(&data).map_err(|m| one_error(&name("network_data.json"), m))
+        })
+    });
+    let meta = match meta {
+        Some(Err(d)) => {
+            diags.extend(d.0);
+            None
+        }
+        Some(Ok(m)) => Some(m),
+        None => None,
+    };
+    let network = match network {
+        Some(Err(d)) => {
+            diags.extend(d.0);
+            None
+        }
+        Some(Ok(n)) => Some(n),
+        None => None,
+    };
+    let mut all = Diagnostics(diags);
+    all.normalize();
+    let Some(mut config) = user.filter(|_| !all.has_errors()) else {
+        return Err(all);
+    };
+    if let Some(meta) = meta {
+        let hostname = meta
+            .hostname
+            .clone()
+            .or(meta.name.clone())
+            .map(|h| short_name(&h));
+        let hostname = match hostname {
+            Some(h) if crate::validate::hostname::hostname_problem(&h).is_some() => {
+                all.0.push(Diagnostic::warning(
+                    &name("meta_data.json"),
+                    Pos::new(1, 1),
+                    "hostname",
+                    format!("host name `{h}` is not RFC 1123 and is not used"),
+                ));
+                None
+            }
+            other => other,
+        };
         super::merge::apply_meta_data(
-            &mut parsed.config,
+            &mut config,
             &MetaData {
                 instance_id: meta.uuid.clone(),
-                local_hostname: hostname.map(|h| short_name(&h)),
+                local_hostname: hostname,
             },
         );
         for key in meta.public_keys.values() {
-            if !parsed.config.ssh_authorized_keys.contains(key) {
-                parsed.config.ssh_authorized_keys.push(key.clone());
+            if !config.ssh_authorized_keys.contains(key) {
+                config.ssh_authorized_keys.push(key.clone());
             }
         }
     }
-    let net_path = latest.join("network_data.json");
-    if net_path.is_file() && parsed.config.network.is_none() {
-        let data: NetworkData = json(
-            &name("network_data.json"),
-            &read_text(&net_path, &name("network_data.json"))?,
-        )?;
-        parsed.config.network =
-            Some(to_netplan(&data).map_err(|m| one_error(&name("network_data.json"), m))?);
+    if config.network.is_none() {
+        config.network = network;
     }
-    Ok(parsed)
+    Ok(Parsed {
+        config,
+        warnings: all.0,
+    })
 }
 
 /// Nova gives `host.novalocal`-style names; the host name is the first label.

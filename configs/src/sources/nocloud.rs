@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::diagnostic::Diagnostics;
+use crate::diagnostic::{Diagnostic, Diagnostics, Pos};
 use crate::parse::{Parsed, parse, parse_network};
 use crate::yaml;
 
@@ -54,58 +54,124 @@ pub fn is_seed(dir: &Path) -> bool {
         .any(|f| dir.join(f).is_file())
 }
 
-/// Reads a seed directory: user-data is the config, meta-data fills the hostname, network-config
-/// (when present) replaces the config's `network:`.
+/// The files of a seed, as text; `None` for a file the seed does not have.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SeedFiles {
+    /// `user-data`: the config.
+    pub user_data: Option<String>,
+    /// `meta-data`: instance-id and local-hostname.
+    pub meta_data: Option<String>,
+    /// `network-config`: netplan v2, replacing the config's `network:`.
+    pub network_config: Option<String>,
+    /// `vendor-data`: top-level keys user-data leaves out.
+    pub vendor_data: Option<String>,
+}
+
+impl SeedFiles {
+    /// Reads the files present in a seed directory.
+    pub fn read(dir: &Path) -> Result<Self, Diagnostics> {
+        let file = |name: &str| -> Result<Option<String>, Diagnostics> {
+            let path = dir.join(name);
+            if path.exists() {
+                read_text(&path, &path.display().to_string()).map(Some)
+            } else {
+                Ok(None)
+            }
+        };
+        Ok(SeedFiles {
+            user_data: file("user-data")?,
+            meta_data: file("meta-data")?,
+            network_config: file("network-config")?,
+            vendor_data: file("vendor-data")?,
+        })
+    }
+}
+
+/// Reads a seed directory: see [`from_files`].
 pub fn load(dir: &Path) -> Result<Parsed, Diagnostics> {
-    let name = |file: &str| dir.join(file).display().to_string();
-    let user_path = dir.join("user-data");
-    let mut parsed = if user_path.exists() {
-        parse(
-            &name("user-data"),
-            &read_text(&user_path, &name("user-data"))?,
-        )?
-    } else {
-        Parsed::default()
-    };
-    let vendor_path = dir.join("vendor-data");
-    if vendor_path.exists() {
-        let text = read_text(&vendor_path, &name("vendor-data"))?;
-        if text
-            .trim_start_matches('\u{feff}')
-            .starts_with("#cloud-config")
+    from_files(&dir.display().to_string(), &SeedFiles::read(dir)?)
+}
+
+/// Keeps the config of a parse, collecting its diagnostics either way.
+fn keep(
+    diags: &mut Vec<Diagnostic>,
+    result: Result<Parsed, Diagnostics>,
+) -> Option<crate::MachineConfig> {
+    match result {
+        Ok(p) => {
+            diags.extend(p.warnings);
+            Some(p.config)
+        }
+        Err(d) => {
+            diags.extend(d.0);
+            None
+        }
+    }
+}
+
+/// Combines a seed's files (fetched from anywhere; `base` names them in diagnostics as `BASE/user-data`):
+/// user-data is the config, vendor-data fills top-level keys it leaves out, meta-data fills the
+/// hostname, and network-config replaces `network:`. Problems in every file are reported together.
+pub fn from_files(base: &str, files: &SeedFiles) -> Result<Parsed, Diagnostics> {
+    let name = |file: &str| format!("{base}/{file}");
+    let mut diags: Vec<Diagnostic> = Vec::new();
+    let user = files
+        .user_data
+        .as_deref()
+        .map(|t| keep(&mut diags, parse(&name("user-data"), t)));
+    let vendor = match files.vendor_data.as_deref() {
+        Some(t)
+            if t.trim_start_matches('\u{feff}')
+                .starts_with("#cloud-config") =>
         {
-            let vendor = parse(&name("vendor-data"), &text)?;
-            parsed.warnings.extend(vendor.warnings);
-            parsed.config = super::merge::vendor_under_user(parsed.config, vendor.config);
-        } else if !text.trim().is_empty() {
-            parsed.warnings.push(crate::Diagnostic::warning(
+            keep(&mut diags, parse(&name("vendor-data"), t))
+        }
+        Some(t) if !t.trim().is_empty() => {
+            diags.push(Diagnostic::warning(
                 &name("vendor-data"),
-                crate::Pos::new(1, 1),
+                Pos::new(1, 1),
                 "",
                 "vendor-data is not a #cloud-config document and is ignored",
             ));
+            None
         }
-    }
-    let meta_path = dir.join("meta-data");
-    if meta_path.exists() {
-        let meta = parse_meta_data(
-            &name("meta-data"),
-            &read_text(&meta_path, &name("meta-data"))?,
-        )?;
-        super::merge::apply_meta_data(&mut parsed.config, &meta);
-    }
-    let net_path = dir.join("network-config");
-    if net_path.exists() {
-        let net = parse_network(
-            &name("network-config"),
-            &read_text(&net_path, &name("network-config"))?,
-        )?;
-        parsed.warnings.extend(net.warnings);
-        if net.config.network.is_some() {
-            parsed.config.network = net.config.network;
+        _ => None,
+    };
+    let network = files
+        .network_config
+        .as_deref()
+        .map(|t| keep(&mut diags, parse_network(&name("network-config"), t)));
+    let meta = match files
+        .meta_data
+        .as_deref()
+        .map(|t| parse_meta_data(&name("meta-data"), t))
+    {
+        Some(Ok(meta)) => Some(meta),
+        Some(Err(d)) => {
+            diags.extend(d.0);
+            None
         }
+        None => None,
+    };
+    let mut all = Diagnostics(diags);
+    all.normalize();
+    if all.has_errors() {
+        return Err(all);
     }
-    Ok(parsed)
+    let mut config = user.flatten().unwrap_or_default();
+    if let Some(vendor) = vendor {
+        config = super::merge::vendor_under_user(config, vendor);
+    }
+    if let Some(meta) = &meta {
+        super::merge::apply_meta_data(&mut config, meta);
+    }
+    if let Some(network) = network.flatten().and_then(|c| c.network) {
+        config.network = Some(network);
+    }
+    Ok(Parsed {
+        config,
+        warnings: all.0,
+    })
 }
 
 #[cfg(test)]
@@ -129,6 +195,50 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "meta-data:2:17: error: `bad_name` contains `_`: host names use letters, digits, `-` and dots (RFC 1123) (at local-hostname)"
+        );
+    }
+}
+
+#[cfg(test)]
+mod seed_tests {
+    use super::*;
+
+    #[test]
+    fn problems_in_every_file_are_reported_together() {
+        let files = SeedFiles {
+            user_data: Some("#cloud-config\nplinth:\n  cluster:\n    rol: x\n".into()),
+            meta_data: Some("local-hostname: bad_host\n".into()),
+            network_config: Some(
+                "version: 2\nethernets:\n  eth0:\n    addresses: [10.0.0.1]\n".into(),
+            ),
+            vendor_data: Some("#!/bin/sh\necho vendor\n".into()),
+        };
+        let err = from_files("http://seed", &files).unwrap_err().to_string();
+        assert!(
+            err.contains("http://seed/user-data:4:5: error: unknown key `rol`"),
+            "{err}"
+        );
+        assert!(
+            err.contains("http://seed/meta-data:1:17: error: `bad_host`"),
+            "{err}"
+        );
+        assert!(
+            err.contains("http://seed/network-config:4:17: error: `10.0.0.1` is not in CIDR form"),
+            "{err}"
+        );
+        assert!(
+            err.contains(
+                "http://seed/vendor-data:1:1: warning: vendor-data is not a #cloud-config"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_empty_seed_is_the_empty_config() {
+        assert_eq!(
+            from_files("s", &SeedFiles::default()).unwrap(),
+            Parsed::default()
         );
     }
 }
