@@ -27,8 +27,9 @@ pub struct MachineConfig {
     /// Manage /etc/hosts: true, false or `localhost`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manage_etc_hosts: Option<ManageEtcHosts>,
-    /// Local accounts.
+    /// Local accounts. cloud-init's `default` entry is accepted and means nothing on Plinth.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "users_schema")]
     pub users: Vec<User>,
     /// SSH keys for the default user (root on Plinth).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -57,6 +58,15 @@ pub struct MachineConfig {
     /// Plinth's own settings.
     #[serde(default)]
     pub plinth: Plinth,
+}
+
+/// `users` items: a user mapping, or cloud-init's `default`.
+fn users_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let user = generator.subschema_for::<User>();
+    schemars::json_schema!({
+        "type": "array",
+        "items": { "anyOf": [user, { "const": "default" }] }
+    })
 }
 
 impl MachineConfig {

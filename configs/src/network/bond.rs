@@ -19,7 +19,7 @@ device_struct! {
 
 /// Bonding driver parameters.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct BondParameters {
     /// `balance-rr`, `active-backup`, `balance-xor`, `broadcast`, `802.3ad`, `balance-tlb`, `balance-alb`
     /// (and `balance-tcp`/`balance-slb` for OVS bonds).

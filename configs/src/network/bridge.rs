@@ -19,7 +19,7 @@ device_struct! {
 
 /// Bridge parameters.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct BridgeParameters {
     /// Spanning tree protocol (netplan's default is on).
     #[serde(default, skip_serializing_if = "Option::is_none")]

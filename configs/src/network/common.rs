@@ -11,7 +11,7 @@ macro_rules! device_struct {
     ($(#[$meta:meta])* pub struct $name:ident { $($(#[$fmeta:meta])* pub $field:ident : $ty:ty,)* }) => {
         $(#[$meta])*
         #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
-        #[serde(rename_all = "kebab-case")]
+        #[serde(rename_all = "kebab-case", deny_unknown_fields)]
         pub struct $name {
             $($(#[$fmeta])* pub $field: $ty,)*
             /// Run DHCPv4.
@@ -75,6 +75,7 @@ pub(crate) use device_struct;
 
 /// DNS settings.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Nameservers {
     /// DNS server addresses.
     #[serde(default)]
@@ -86,7 +87,7 @@ pub struct Nameservers {
 
 /// A static route.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Route {
     /// Destination CIDR, or `default`.
     pub to: String,
@@ -127,7 +128,7 @@ pub struct Route {
 
 /// A policy routing rule.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct RoutingPolicy {
     /// Source CIDR or address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -151,7 +152,7 @@ pub struct RoutingPolicy {
 
 /// What to accept from a DHCP lease.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct DhcpOverrides {
     /// Use the DNS servers.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -43,6 +43,7 @@ device_struct! {
 
 /// Interface selection. Every given property must match; `name` and `driver` take shell globs.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Match {
     /// Interface name glob, such as `en*`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -27,6 +27,7 @@ pub use vlan::Vlan;
 
 /// A netplan version 2 network.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Network {
     /// Must be 2 when present (version 1 is refused).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -53,7 +53,7 @@ device_struct! {
 
 /// A VRF.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct Vrf {
     /// Routing table of the VRF.
     pub table: u32,
