@@ -5,7 +5,8 @@
 //! disks ([`disk`]), choosing the accelerator ([`accel`]), building the QEMU command line
 //! ([`cmdline`], pure), running QEMU with its serial console captured and timestamped ([`vm`],
 //! [`console`]), QMP ([`qmp`]), host ports ([`ports`]), polling the guest over forwarded ports
-//! ([`http`], [`metrics`]) and the per-test fixture that ties them together ([`node`]).
+//! ([`http`], [`metrics`]), a probe service for test seeds ([`probe`]) and the per-test fixture
+//! that ties them together ([`node`]).
 //! It does not build the image (that is `cargo xtask image`) and never lets a QEMU process outlive
 //! the value that owns it.
 
@@ -19,6 +20,7 @@ pub mod metrics;
 pub mod node;
 pub mod paths;
 pub mod ports;
+pub mod probe;
 pub mod qmp;
 pub mod seed;
 pub mod vm;

@@ -27,6 +27,12 @@ use crate::vm::{ExitError, StartError, Vm};
 /// The console line stage 2 prints when the boot reached ready.
 pub const READY_PATTERN: &str = r"plinth: ready in (\d+(?:\.\d+)?)s";
 
+/// How long a boot may take to reach ready under TCG with another VM beside it on a busy host.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// How long a clean power-off or reboot may take once asked for.
+pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// The node exporter's port in the guest.
 pub const NODE_EXPORTER_PORT: u16 = 9100;
 
@@ -155,6 +161,42 @@ impl Fixture {
         let path = self.dir.join(&format!("{name}.{ext}"));
         seed.write(format, &path)?;
         Ok(path)
+    }
+
+    /// Writes a vfat seed `<name>.img` whose config runs the [`probe`](crate::probe) service.
+    pub fn probe_seed(&self, name: &str) -> Result<PathBuf, FixtureError> {
+        let seed = Seed::new(&crate::probe::user_data(name), name, name);
+        self.seed(name, &seed, SeedFormat::Vfat)
+    }
+
+    /// A sparse raw copy `<name>.raw` of the image's disk, for tests that edit it from the host.
+    pub fn raw_copy(&self, name: &str) -> Result<Drive, FixtureError> {
+        let path = self.dir.join(&format!("{name}.raw"));
+        disk::sparse_copy(&self.image.disk, &path)?;
+        Ok(Drive {
+            path,
+            format: DiskFormat::Raw,
+            read_only: false,
+        })
+    }
+
+    /// The contents of `drive` as a raw file the host can read: the file itself when raw, else a
+    /// sparse raw export `<stem>.flat.raw` of the qcow2 (QEMU must have exited).
+    pub fn flatten(&self, drive: &Drive) -> Result<PathBuf, FixtureError> {
+        match drive.format {
+            DiskFormat::Raw => Ok(drive.path.clone()),
+            DiskFormat::Qcow2 => {
+                let stem = drive
+                    .path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "disk".into());
+                let out = self.dir.join(&format!("{stem}.flat.raw"));
+                let _ = std::fs::remove_file(&out);
+                disk::qcow2_to_raw(&drive.path, &out)?;
+                Ok(out)
+            }
+        }
     }
 
     /// The PXE set's two initrds as one file (QEMU's `-initrd` takes one file for Linux; the
@@ -310,6 +352,13 @@ impl Node {
             r.status == 200 && accept(&metrics::parse(&r.body))
         })?;
         Ok(metrics::parse(&resp.body))
+    }
+
+    /// Waits for the probe's `done` line and returns its report.
+    pub fn probe_report(&self, timeout: Duration) -> Result<crate::probe::Report, WaitError> {
+        let re = Regex::new(r"plinth-probe done").expect("valid pattern");
+        self.console().wait_for(&re, timeout)?;
+        Ok(crate::probe::Report::from_console(&self.console().lines()))
     }
 
     /// A QMP session with this node's QEMU.
