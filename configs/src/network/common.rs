@@ -65,6 +65,9 @@ macro_rules! device_struct {
             /// Use IPv6 privacy extensions.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub ipv6_privacy: Option<bool>,
+            /// netplan's per-device backend; ignored (`sriov` is refused as unsupported).
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub renderer: Option<String>,
             /// Set this MAC address on the device.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub macaddress: Option<String>,

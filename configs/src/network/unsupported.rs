@@ -90,11 +90,6 @@ pub fn strip(root: &mut Node, path: &KeyPath) -> Vec<Unsupported> {
                     message: "unsupported: renderer: sriov: Plinth does not configure SR-IOV"
                         .to_owned(),
                 });
-            } else if device.get("renderer").is_some() {
-                found.push(Unsupported {
-                    path: dev_path.key("renderer"),
-                    message: String::new(),
-                });
             }
             if *section == "tunnels"
                 && device.get("mode").and_then(Node::as_str) == Some("wireguard")
@@ -110,7 +105,5 @@ pub fn strip(root: &mut Node, path: &KeyPath) -> Vec<Unsupported> {
     for item in &found {
         root.prune(&item.path);
     }
-    // A per-device `renderer` other than sriov is harmless: it was removed above without a message.
-    found.retain(|u| !u.message.is_empty());
     found
 }
