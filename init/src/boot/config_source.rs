@@ -1,6 +1,6 @@
 //! Where stage 2 gets its machine config, and reading it through `plinth_config::load_path`: the
-//! `--config` file, else (on a machine) the image's embedded default. Also the redacted JSON form
-//! that the control API shows.
+//! `--config` file, else (on a machine) a NoCloud seed, else the image's embedded default. Also
+//! the redacted JSON form that the control API shows.
 
 use std::path::{Path, PathBuf};
 
@@ -42,10 +42,17 @@ pub struct LoadedConfig {
     pub redacted: serde_json::Value,
 }
 
-/// The source to use when no `--config` was given.
+/// Where a NoCloud seed is mounted.
+pub const SEED_MOUNT: &str = "/run/plinth/seed";
+
+/// The source to use when no `--config` was given: on a machine, a NoCloud seed (mounted here),
+/// else the image's embedded default; in a container, the empty config.
 pub fn find(mode: Mode, default_config: &Path) -> Source {
-    if mode.container {
+    if !mode.owns_machine() {
         return Source::Empty;
+    }
+    if let Some(dir) = super::seed::find_and_mount(Path::new(SEED_MOUNT)) {
+        return Source::Seed(dir);
     }
     if default_config.exists() {
         Source::Embedded(default_config.to_path_buf())

@@ -5,6 +5,7 @@
 pub mod config_source;
 pub mod context;
 pub mod phases;
+pub mod seed;
 pub mod sequence;
 pub mod timeline;
 

@@ -1,13 +1,22 @@
 //! Plinth's built-in services, one file each, planned from the machine config through the same
 //! planner as the user's services. Each file says what the service needs, how it starts, how its
 //! readiness is checked and what it comes after; this module lists them and applies the rules
-//! every built-in shares (skipped in `--container` mode unless asked for, skipped when the binary
-//! is missing).
+//! every built-in shares: skipped in `--container` mode unless asked for, skipped when a binary is
+//! missing (a file's services stand or fall together, and a skipped one is dropped from the `after`
+//! lists of the others).
 
+pub mod builtin;
+pub mod dhcp;
+pub mod facts;
+pub mod node_exporter;
+pub mod udevd;
+
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use plinth_config::MachineConfig;
 
+use self::facts::Facts;
 use crate::console;
 use crate::supervisor::spec::ServiceSpec;
 
@@ -20,87 +29,102 @@ pub struct BuiltinOptions {
     pub enable_in_container: bool,
 }
 
-/// A built-in: from the config, the specs it wants (none when the config turns it off).
-pub type Builtin = fn(&MachineConfig) -> Vec<ServiceSpec>;
+/// A built-in: from the config and the machine, the specs it wants (none when turned off).
+pub type Builtin = fn(&MachineConfig, &Facts) -> Vec<ServiceSpec>;
 
-/// Every built-in, in the order they are listed.
-pub const BUILTINS: &[Builtin] = &[];
+/// Every built-in, in start-order preference.
+pub const BUILTINS: &[Builtin] = &[udevd::plan, dhcp::plan, node_exporter::plan];
 
 /// The specs of every built-in the config asks for, minus those whose program is missing.
 pub fn plan_builtins(config: &MachineConfig, options: &BuiltinOptions) -> Vec<ServiceSpec> {
-    plan_from(BUILTINS, config, options, |p| Path::new(p).exists())
-}
-
-/// [`plan_builtins`] over any list, with the existence check as a parameter (for tests).
-pub fn plan_from(
-    builtins: &[Builtin],
-    config: &MachineConfig,
-    options: &BuiltinOptions,
-    exists: impl Fn(&str) -> bool,
-) -> Vec<ServiceSpec> {
     if options.container && !options.enable_in_container {
         return Vec::new();
     }
-    let mut specs = Vec::new();
-    for builtin in builtins {
-        for spec in builtin(config) {
-            let program = spec.exec.first().map(String::as_str).unwrap_or_default();
-            if program.starts_with('/') && !exists(program) {
-                console::say(&format!(
-                    "built-in {}: skipped, {program} is not installed",
-                    spec.name
-                ));
-                continue;
-            }
-            specs.push(spec);
-        }
+    let (specs, skipped) = plan_from(BUILTINS, config, &facts::gather(), |p| {
+        Path::new(p).exists()
+    });
+    for (name, program) in skipped {
+        console::say(&format!(
+            "built-in {name}: skipped, {program} is not installed"
+        ));
     }
     specs
+}
+
+/// Plans `builtins` with the existence check as a parameter; returns the specs and the
+/// `(name, missing program)` of those skipped. The services of one built-in are skipped together
+/// when any of their programs is missing; `after` entries naming a skipped service are dropped.
+pub fn plan_from(
+    builtins: &[Builtin],
+    config: &MachineConfig,
+    facts: &Facts,
+    exists: impl Fn(&str) -> bool,
+) -> (Vec<ServiceSpec>, Vec<(String, String)>) {
+    let mut specs = Vec::new();
+    let mut skipped = Vec::new();
+    for builtin in builtins {
+        let group = builtin(config, facts);
+        let missing = group.iter().find_map(|spec| {
+            let program = spec.exec.first().cloned().unwrap_or_default();
+            (program.starts_with('/') && !exists(&program)).then_some(program)
+        });
+        match missing {
+            Some(program) => skipped.extend(group.into_iter().map(|s| (s.name, program.clone()))),
+            None => specs.extend(group),
+        }
+    }
+    let gone: BTreeSet<&str> = skipped.iter().map(|(n, _)| n.as_str()).collect();
+    let unplanned = |dep: &String| gone.contains(dep.as_str());
+    for spec in &mut specs {
+        spec.after.retain(|d| !unplanned(d));
+    }
+    (specs, skipped)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::supervisor::spec::{Origin, Probe, RestartPolicy};
 
-    fn fake(_: &MachineConfig) -> Vec<ServiceSpec> {
-        ["/usr/bin/present", "/usr/bin/missing"]
-            .iter()
-            .map(|p| ServiceSpec {
-                name: p.rsplit('/').next().unwrap_or_default().to_string(),
-                exec: vec![p.to_string()],
-                env: Default::default(),
-                after: vec![],
-                probe: Probe::Running,
-                ready_timeout: std::time::Duration::from_secs(1),
-                restart: RestartPolicy::Always,
-                oneshot: false,
-                stop_signal: libc::SIGTERM,
-                stop_timeout: std::time::Duration::from_secs(1),
-                origin: Origin::Builtin,
-            })
-            .collect()
+    #[test]
+    fn missing_programs_skip_their_service_and_free_its_dependents() {
+        let config = MachineConfig::default();
+        let only_dhcpcd = |p: &str| p == dhcp::DHCPCD;
+        let (specs, skipped) = plan_from(BUILTINS, &config, &Facts::default(), only_dhcpcd);
+        let names: Vec<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["dhcp"]);
+        assert!(
+            specs[0].after.is_empty(),
+            "dhcp must not wait for a udev that is not there"
+        );
+        let skipped: Vec<&str> = skipped.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            skipped,
+            ["udevd", "udev-trigger", "udev-settle", "node-exporter"]
+        );
     }
 
     #[test]
-    fn missing_programs_and_container_mode_skip_builtins() {
-        let config = MachineConfig::default();
-        let exists = |p: &str| p == "/usr/bin/present";
-        let machine = BuiltinOptions::default();
-        let names: Vec<String> = plan_from(&[fake], &config, &machine, exists)
-            .into_iter()
-            .map(|s| s.name)
-            .collect();
-        assert_eq!(names, ["present"]);
-        let container = BuiltinOptions {
+    fn a_full_machine_plans_a_valid_graph() {
+        let (specs, skipped) = plan_from(
+            BUILTINS,
+            &MachineConfig::default(),
+            &Facts::default(),
+            |_| true,
+        );
+        assert!(skipped.is_empty());
+        let plan = crate::supervisor::planner::plan(specs, &[], Default::default()).unwrap();
+        let order = plan.graph.start_order();
+        let pos = |n: &str| order.iter().position(|o| o == n).unwrap();
+        assert!(pos("udev-settle") < pos("dhcp"));
+        assert!(order.iter().any(|n| n == "node-exporter"));
+    }
+
+    #[test]
+    fn container_mode_plans_no_builtins_unless_asked() {
+        let options = BuiltinOptions {
             container: true,
             enable_in_container: false,
         };
-        assert!(plan_from(&[fake], &config, &container, exists).is_empty());
-        let asked = BuiltinOptions {
-            container: true,
-            enable_in_container: true,
-        };
-        assert_eq!(plan_from(&[fake], &config, &asked, exists).len(), 1);
+        assert!(plan_builtins(&MachineConfig::default(), &options).is_empty());
     }
 }

@@ -51,7 +51,7 @@ where
     tokio::spawn(async move {
         let mut pipe = pipe;
         let mut splitter = LineSplitter::new(MAX_LINE);
-        let mut buf = vec![0u8; 4096];
+        let mut buf = vec![0u8; 1024];
         loop {
             match pipe.read(&mut buf).await {
                 Ok(0) | Err(_) => break,

@@ -174,6 +174,7 @@ pub struct Supervisor {
     shutdown_waiters: Vec<oneshot::Sender<()>>,
     shutting_down: bool,
     metrics_dirty: bool,
+    ready_written: bool,
 }
 
 impl Supervisor {
@@ -194,6 +195,7 @@ impl Supervisor {
             shutdown_waiters: Vec::new(),
             shutting_down: false,
             metrics_dirty: true,
+            ready_written: false,
         };
         (supervisor, Handle::new(tx))
     }
@@ -211,7 +213,8 @@ impl Supervisor {
                 Some(event) = self.events.recv() => self.on_event(event),
                 _ = tick.tick() => {
                     ticks = ticks.wrapping_add(1);
-                    if self.metrics_dirty || ticks.is_multiple_of(5) {
+                    let ready_news = self.settings.timeline.ready().is_some() != self.ready_written;
+                    if self.metrics_dirty || ready_news || ticks.is_multiple_of(5) {
                         self.write_metrics();
                     }
                 }
@@ -742,6 +745,7 @@ impl Supervisor {
             return;
         };
         let timeline = &self.settings.timeline;
+        self.ready_written = timeline.ready().is_some();
         let figures = Figures {
             services: self
                 .order
