@@ -1,0 +1,6 @@
+//! `plinth-agents`: the library behind `plinth-agent`, the node's single-purpose helpers run as
+//! services supervised by PID 1, one module per subcommand. Today: [`net`], which applies the
+//! machine config's network with rtnetlink. `storage`, `ovs`, `virt` and `cluster` arrive with the
+//! issues that need them; heavy dependencies live here, never in the static PID 1.
+
+pub mod net;

@@ -1,0 +1,309 @@
+//! Performs planned [`Op`]s over rtnetlink. Links are looked up by name at the moment each
+//! operation runs, since earlier operations create and rename them. Stops at the first failure.
+
+use std::net::IpAddr;
+
+use futures_util::TryStreamExt;
+use rtnetlink::packet_route::link::{
+    BondLacpRate, BondMode as NlBondMode, BondXmitHashPolicy, BridgeStpState, LinkMessage,
+};
+use rtnetlink::packet_route::route::RouteScope;
+use rtnetlink::{Handle, LinkBond, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVlan};
+use rtnetlink::{RouteMessageBuilder, packet_route::link::InfoBond};
+
+use super::bond::{BondMode, BondSettings, HashPolicy, LacpRate};
+use super::observe::link_from;
+use super::ops::Op;
+use super::routes::RouteSpec;
+use super::state::Link;
+
+/// Why an operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// The kernel refused it.
+    #[error("{op}: {source}")]
+    Netlink {
+        /// The operation, as logged.
+        op: String,
+        /// The netlink error.
+        source: rtnetlink::Error,
+    },
+    /// A link it names does not exist.
+    #[error("{op}: no link named {name}")]
+    NoSuchLink {
+        /// The operation, as logged.
+        op: String,
+        /// The missing link.
+        name: String,
+    },
+    /// It cannot be expressed as a netlink message.
+    #[error("{op}: {reason}")]
+    Invalid {
+        /// The operation, as logged.
+        op: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Runs `ops` in order; `before` sees each operation just before it runs (to log it).
+pub async fn apply(
+    handle: &Handle,
+    ops: &[Op],
+    mut before: impl FnMut(&Op),
+) -> Result<(), ApplyError> {
+    for op in ops {
+        before(op);
+        Applier {
+            handle,
+            op: op.to_string(),
+        }
+        .run(op)
+        .await?;
+    }
+    Ok(())
+}
+
+struct Applier<'h> {
+    handle: &'h Handle,
+    op: String,
+}
+
+impl Applier<'_> {
+    async fn run(&self, op: &Op) -> Result<(), ApplyError> {
+        match op {
+            Op::Rename { from, to } => {
+                let link = self.link(from).await?;
+                if link.up {
+                    self.set(LinkUnspec::new_with_index(link.index).down().build())
+                        .await?;
+                }
+                self.set(LinkUnspec::new_with_index(link.index).name(to).build())
+                    .await
+            }
+            Op::CreateBond { name, settings } => {
+                let msg = self.bond(name, settings).await?;
+                self.add(msg).await
+            }
+            Op::CreateVlan { name, link, id } => {
+                let parent = self.link(link).await?;
+                self.add(LinkVlan::new(name, parent.index, *id).build())
+                    .await
+            }
+            Op::CreateBridge { name, stp } => {
+                let msg = LinkMessageBuilder::<LinkBridge>::new(name)
+                    .stp_state(stp_state(*stp))
+                    .build();
+                self.add(msg).await
+            }
+            Op::SetStp { name, stp } => {
+                let bridge = self.link(name).await?;
+                let msg = LinkMessageBuilder::<LinkBridge>::new(name)
+                    .index(bridge.index)
+                    .stp_state(stp_state(*stp))
+                    .build();
+                self.handle
+                    .link()
+                    .change(msg)
+                    .execute()
+                    .await
+                    .map_err(|e| self.netlink(e))
+            }
+            Op::Enslave { link, master } => {
+                let member = self.link(link).await?;
+                let master = self.link(master).await?;
+                // The bonding driver refuses members that are up.
+                if master.kind.as_deref() == Some("bond") && member.up {
+                    self.set(LinkUnspec::new_with_index(member.index).down().build())
+                        .await?;
+                }
+                self.set(
+                    LinkUnspec::new_with_index(member.index)
+                        .controller(master.index)
+                        .build(),
+                )
+                .await
+            }
+            Op::SetMtu { link, mtu } => {
+                let l = self.link(link).await?;
+                self.set(LinkUnspec::new_with_index(l.index).mtu(*mtu).build())
+                    .await
+            }
+            Op::SetMac { link, mac } => {
+                let l = self.link(link).await?;
+                let bytes = parse_mac(mac).ok_or_else(|| self.invalid("not a MAC address"))?;
+                self.set(LinkUnspec::new_with_index(l.index).address(bytes).build())
+                    .await
+            }
+            Op::SetUp { link } => {
+                let l = self.link(link).await?;
+                self.set(LinkUnspec::new_with_index(l.index).up().build())
+                    .await
+            }
+            Op::AddAddress { link, address } => {
+                let l = self.link(link).await?;
+                self.handle
+                    .address()
+                    .add(l.index, address.addr, address.prefix)
+                    .execute()
+                    .await
+                    .map_err(|e| self.netlink(e))
+            }
+            Op::AddRoute { link, route } => {
+                let l = self.link(link).await?;
+                self.route(l.index, route).await
+            }
+        }
+    }
+
+    async fn link(&self, name: &str) -> Result<Link, ApplyError> {
+        let found: Option<LinkMessage> = self
+            .handle
+            .link()
+            .get()
+            .match_name(name.to_owned())
+            .execute()
+            .try_next()
+            .await
+            .or_else(|e| match e {
+                // ENODEV: the kernel answers a lookup by a missing name with an error.
+                rtnetlink::Error::NetlinkError(ref m)
+                    if m.code.is_some_and(|c| c.get() == -ENODEV) =>
+                {
+                    Ok(None)
+                }
+                e => Err(self.netlink(e)),
+            })?;
+        found
+            .map(|m| link_from(&m))
+            .ok_or_else(|| ApplyError::NoSuchLink {
+                op: self.op.clone(),
+                name: name.to_owned(),
+            })
+    }
+
+    async fn set(&self, msg: LinkMessage) -> Result<(), ApplyError> {
+        self.handle
+            .link()
+            .set(msg)
+            .execute()
+            .await
+            .map_err(|e| self.netlink(e))
+    }
+
+    async fn add(&self, msg: LinkMessage) -> Result<(), ApplyError> {
+        self.handle
+            .link()
+            .add(msg)
+            .execute()
+            .await
+            .map_err(|e| self.netlink(e))
+    }
+
+    async fn bond(&self, name: &str, s: &BondSettings) -> Result<LinkMessage, ApplyError> {
+        let mut b = LinkBond::new(name);
+        if let Some(mode) = s.mode {
+            b = b.mode(match mode {
+                BondMode::BalanceRr => NlBondMode::BalanceRr,
+                BondMode::ActiveBackup => NlBondMode::ActiveBackup,
+                BondMode::BalanceXor => NlBondMode::BalanceXor,
+                BondMode::Broadcast => NlBondMode::Broadcast,
+                BondMode::Lacp => NlBondMode::Ieee8023Ad,
+                BondMode::BalanceTlb => NlBondMode::BalanceTlb,
+                BondMode::BalanceAlb => NlBondMode::BalanceAlb,
+            });
+        }
+        if let Some(ms) = s.miimon {
+            b = b.miimon(ms);
+        }
+        if let Some(rate) = s.lacp_rate {
+            b = b.append_info_data(InfoBond::AdLacpRate(match rate {
+                LacpRate::Slow => BondLacpRate::Slow,
+                LacpRate::Fast => BondLacpRate::Fast,
+            }));
+        }
+        if let Some(policy) = s.hash_policy {
+            b = b.xmit_hash_policy(match policy {
+                HashPolicy::Layer2 => BondXmitHashPolicy::Layer2,
+                HashPolicy::Layer34 => BondXmitHashPolicy::Layer34,
+                HashPolicy::Layer23 => BondXmitHashPolicy::Layer23,
+                HashPolicy::Encap23 => BondXmitHashPolicy::Encap23,
+                HashPolicy::Encap34 => BondXmitHashPolicy::Encap34,
+            });
+        }
+        if let Some(primary) = &s.primary {
+            b = b.primary(self.link(primary).await?.index);
+        }
+        if let Some(ms) = s.up_delay {
+            b = b.updelay(ms);
+        }
+        if let Some(ms) = s.down_delay {
+            b = b.downdelay(ms);
+        }
+        if let Some(n) = s.min_links {
+            b = b.min_links(n);
+        }
+        Ok(b.build())
+    }
+
+    async fn route(&self, oif: u32, r: &RouteSpec) -> Result<(), ApplyError> {
+        let mut b = RouteMessageBuilder::<IpAddr>::new()
+            .destination_prefix(r.dst.addr, r.dst.prefix)
+            .map_err(|e| self.invalid(&e.to_string()))?
+            .output_interface(oif)
+            .priority(r.metric)
+            .table_id(r.table);
+        match r.gateway {
+            Some(gw) => b = b.gateway(gw).map_err(|e| self.invalid(&e.to_string()))?,
+            None => b = b.scope(RouteScope::Link),
+        }
+        if let Some(src) = r.source {
+            b = b
+                .pref_source(src)
+                .map_err(|e| self.invalid(&e.to_string()))?;
+        }
+        if r.on_link {
+            b = b.onlink();
+        }
+        self.handle
+            .route()
+            .add(b.build())
+            .execute()
+            .await
+            .map_err(|e| self.netlink(e))
+    }
+
+    fn netlink(&self, source: rtnetlink::Error) -> ApplyError {
+        ApplyError::Netlink {
+            op: self.op.clone(),
+            source,
+        }
+    }
+
+    fn invalid(&self, reason: &str) -> ApplyError {
+        ApplyError::Invalid {
+            op: self.op.clone(),
+            reason: reason.to_owned(),
+        }
+    }
+}
+
+fn stp_state(on: bool) -> BridgeStpState {
+    if on {
+        BridgeStpState::KernelStp
+    } else {
+        BridgeStpState::Disabled
+    }
+}
+
+/// `aa:bb:cc:dd:ee:ff` as six bytes.
+pub fn parse_mac(text: &str) -> Option<Vec<u8>> {
+    let bytes: Vec<u8> = text
+        .split(':')
+        .map(|b| u8::from_str_radix(b, 16).ok().filter(|_| b.len() == 2))
+        .collect::<Option<_>>()?;
+    (bytes.len() == 6).then_some(bytes)
+}
+
+/// `ENODEV`, which the kernel returns for a lookup by an unknown name.
+const ENODEV: i32 = 19;

@@ -1,0 +1,175 @@
+//! Reads the machine's links, addresses and routes over rtnetlink into a [`State`], and each
+//! physical link's driver from `/sys/class/net/<if>/device/driver`. The only reads of the network
+//! agent; no changes.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::Path;
+
+use futures_util::TryStreamExt;
+use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage};
+use rtnetlink::packet_route::link::{
+    BridgeStpState, InfoBridge, InfoData, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+};
+use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, RouteType};
+use rtnetlink::{Handle, RouteMessageBuilder};
+
+use super::cidr::Cidr;
+use super::state::{Link, RouteEntry, State};
+
+/// Why the state could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ObserveError {
+    /// A netlink dump failed.
+    #[error("cannot list {what} over netlink: {source}")]
+    Netlink {
+        /// `links`, `addresses` or `routes`.
+        what: &'static str,
+        /// The netlink error.
+        source: rtnetlink::Error,
+    },
+}
+
+/// The sysfs directory of network interfaces.
+pub const SYS_CLASS_NET: &str = "/sys/class/net";
+
+/// Reads links (with drivers under `sys_class_net`), addresses and routes.
+pub async fn observe(handle: &Handle, sys_class_net: &Path) -> Result<State, ObserveError> {
+    let err = |what| move |source| ObserveError::Netlink { what, source };
+    let mut links: Vec<Link> = handle
+        .link()
+        .get()
+        .execute()
+        .map_ok(|m| link_from(&m))
+        .try_collect()
+        .await
+        .map_err(err("links"))?;
+    for link in &mut links {
+        link.driver = driver(sys_class_net, &link.name);
+    }
+    let addresses: Vec<AddressMessage> = handle
+        .address()
+        .get()
+        .execute()
+        .try_collect()
+        .await
+        .map_err(err("addresses"))?;
+    for msg in &addresses {
+        if let Some(cidr) = address_from(msg)
+            && let Some(link) = links.iter_mut().find(|l| l.index == msg.header.index)
+        {
+            link.addresses.push(cidr);
+        }
+    }
+    let mut routes = Vec::new();
+    let v4 = RouteMessageBuilder::<Ipv4Addr>::new().build();
+    let v6 = RouteMessageBuilder::<Ipv6Addr>::new().build();
+    for request in [v4, v6] {
+        let msgs: Vec<RouteMessage> = handle
+            .route()
+            .get(request)
+            .execute()
+            .try_collect()
+            .await
+            .map_err(err("routes"))?;
+        routes.extend(msgs.iter().filter_map(route_from));
+    }
+    Ok(State { links, routes })
+}
+
+/// The kernel driver bound to a physical interface, if any.
+pub fn driver(sys_class_net: &Path, name: &str) -> Option<String> {
+    let target = std::fs::read_link(sys_class_net.join(name).join("device/driver")).ok()?;
+    Some(target.file_name()?.to_string_lossy().into_owned())
+}
+
+/// A link message as a [`Link`] (without driver and addresses).
+pub fn link_from(msg: &LinkMessage) -> Link {
+    let mut link = Link {
+        index: msg.header.index,
+        up: msg.header.flags.contains(LinkFlags::Up),
+        ..Link::default()
+    };
+    for attr in &msg.attributes {
+        match attr {
+            LinkAttribute::IfName(name) => link.name.clone_from(name),
+            LinkAttribute::Address(mac) if mac.len() == 6 => link.mac = Some(format_mac(mac)),
+            LinkAttribute::Mtu(mtu) => link.mtu = *mtu,
+            LinkAttribute::Controller(master) => link.master = Some(*master),
+            LinkAttribute::LinkInfo(infos) => {
+                for info in infos {
+                    match info {
+                        LinkInfo::Kind(kind) => link.kind = Some(kind.to_string()),
+                        LinkInfo::Data(InfoData::Bridge(data)) => {
+                            link.stp = data.iter().find_map(|d| match d {
+                                InfoBridge::StpState(s) => Some(*s != BridgeStpState::Disabled),
+                                _ => None,
+                            });
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    link
+}
+
+/// `aa:bb:cc:dd:ee:ff`.
+pub fn format_mac(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+fn address_from(msg: &AddressMessage) -> Option<Cidr> {
+    let local = msg.attributes.iter().find_map(|a| match a {
+        AddressAttribute::Local(ip) => Some(*ip),
+        _ => None,
+    });
+    let address = msg.attributes.iter().find_map(|a| match a {
+        AddressAttribute::Address(ip) => Some(*ip),
+        _ => None,
+    });
+    Some(Cidr {
+        addr: local.or(address)?,
+        prefix: msg.header.prefix_len,
+    })
+}
+
+fn route_from(msg: &RouteMessage) -> Option<RouteEntry> {
+    if msg.header.kind != RouteType::Unicast {
+        return None;
+    }
+    let ip = |a: &RouteAddress| match a {
+        RouteAddress::Inet(v4) => Some(IpAddr::V4(*v4)),
+        RouteAddress::Inet6(v6) => Some(IpAddr::V6(*v6)),
+        _ => None,
+    };
+    let v6 = msg.header.address_family == rtnetlink::packet_route::AddressFamily::Inet6;
+    let mut entry = RouteEntry {
+        oif: None,
+        dst: Cidr::default_route(v6),
+        gateway: None,
+        metric: 0,
+        table: u32::from(msg.header.table),
+    };
+    for attr in &msg.attributes {
+        match attr {
+            RouteAttribute::Destination(a) => {
+                entry.dst = Cidr {
+                    addr: ip(a)?,
+                    prefix: msg.header.destination_prefix_length,
+                };
+            }
+            RouteAttribute::Gateway(a) => entry.gateway = ip(a),
+            RouteAttribute::Oif(i) => entry.oif = Some(*i),
+            RouteAttribute::Priority(p) => entry.metric = *p,
+            RouteAttribute::Table(t) => entry.table = *t,
+            _ => {}
+        }
+    }
+    Some(entry)
+}

@@ -1,0 +1,113 @@
+//! The operations the planner orders and the applier performs, one netlink change each. Links are
+//! named, not indexed, because some are created by earlier operations of the same plan. Each
+//! operation displays as the one log line the applier prints for it.
+
+use std::fmt;
+
+use super::bond::BondSettings;
+use super::cidr::Cidr;
+use super::routes::RouteSpec;
+
+/// One change to the machine's network.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// Rename a link (taken down first if it is up; the kernel refuses to rename an up link).
+    Rename {
+        /// Current name.
+        from: String,
+        /// New name.
+        to: String,
+    },
+    /// Create a bond.
+    CreateBond {
+        /// Its name.
+        name: String,
+        /// Its parameters.
+        settings: BondSettings,
+    },
+    /// Create an 802.1Q VLAN on a link.
+    CreateVlan {
+        /// Its name.
+        name: String,
+        /// The underlying link.
+        link: String,
+        /// VLAN id.
+        id: u16,
+    },
+    /// Create a Linux bridge.
+    CreateBridge {
+        /// Its name.
+        name: String,
+        /// Spanning tree on.
+        stp: bool,
+    },
+    /// Turn STP on or off on an existing bridge.
+    SetStp {
+        /// The bridge.
+        name: String,
+        /// Spanning tree on.
+        stp: bool,
+    },
+    /// Make `link` a member of `master` (a bond member is taken down first, as the kernel requires).
+    Enslave {
+        /// The member.
+        link: String,
+        /// The bond or bridge.
+        master: String,
+    },
+    /// Set the MTU.
+    SetMtu {
+        /// The link.
+        link: String,
+        /// Bytes.
+        mtu: u32,
+    },
+    /// Set the MAC address.
+    SetMac {
+        /// The link.
+        link: String,
+        /// `aa:bb:cc:dd:ee:ff`.
+        mac: String,
+    },
+    /// Bring the link administratively up.
+    SetUp {
+        /// The link.
+        link: String,
+    },
+    /// Add an address.
+    AddAddress {
+        /// The link.
+        link: String,
+        /// Address and prefix.
+        address: Cidr,
+    },
+    /// Add a route through a link.
+    AddRoute {
+        /// The output link.
+        link: String,
+        /// The route.
+        route: RouteSpec,
+    },
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Op::Rename { from, to } => write!(f, "rename {from} to {to}"),
+            Op::CreateBond { name, settings } => write!(f, "create bond {name}{settings}"),
+            Op::CreateVlan { name, link, id } => write!(f, "create vlan {name} id {id} on {link}"),
+            Op::CreateBridge { name, stp } => write!(f, "create bridge {name} stp {}", on(*stp)),
+            Op::SetStp { name, stp } => write!(f, "set bridge {name} stp {}", on(*stp)),
+            Op::Enslave { link, master } => write!(f, "enslave {link} to {master}"),
+            Op::SetMtu { link, mtu } => write!(f, "set mtu {mtu} on {link}"),
+            Op::SetMac { link, mac } => write!(f, "set mac {mac} on {link}"),
+            Op::SetUp { link } => write!(f, "set up {link}"),
+            Op::AddAddress { link, address } => write!(f, "add address {address} on {link}"),
+            Op::AddRoute { link, route } => write!(f, "add route {route} dev {link}"),
+        }
+    }
+}
+
+fn on(flag: bool) -> &'static str {
+    if flag { "on" } else { "off" }
+}

@@ -1,0 +1,208 @@
+//! The routes a device asks for (`routes`, and the deprecated `gateway4`/`gateway6` as default
+//! routes), in the form the kernel stores them, and whether a route is already present. Pure.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use plinth_config::network::Route;
+
+use super::cidr::{Cidr, parse_ip};
+use super::devices::Common;
+use super::state::{MAIN_TABLE, RouteEntry};
+
+/// The kernel's metric for an IPv6 route added without one (`IP6_RT_PRIO_USER`).
+pub const IPV6_DEFAULT_METRIC: u32 = 1024;
+
+/// One route to install.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteSpec {
+    /// Destination, masked; `0.0.0.0/0` or `::/0` for a default route.
+    pub dst: Cidr,
+    /// Next hop; none for a route on the link.
+    pub gateway: Option<IpAddr>,
+    /// Metric as the kernel will report it.
+    pub metric: u32,
+    /// Routing table.
+    pub table: u32,
+    /// Preferred source address.
+    pub source: Option<IpAddr>,
+    /// The gateway is on the link even without a covering address.
+    pub on_link: bool,
+}
+
+impl RouteSpec {
+    /// Whether `entry`, on the link with index `oif`, is this route.
+    pub fn is(&self, entry: &RouteEntry, oif: u32) -> bool {
+        entry.oif == Some(oif)
+            && entry.dst == self.dst
+            && entry.gateway == self.gateway
+            && entry.metric == self.metric
+            && entry.table == self.table
+    }
+}
+
+impl fmt::Display for RouteSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.dst)?;
+        if let Some(gw) = self.gateway {
+            write!(f, " via {gw}")?;
+        }
+        write!(f, " metric {}", self.metric)?;
+        if self.table != MAIN_TABLE {
+            write!(f, " table {}", self.table)?;
+        }
+        if let Some(src) = self.source {
+            write!(f, " src {src}")?;
+        }
+        if self.on_link {
+            f.write_str(" onlink")?;
+        }
+        Ok(())
+    }
+}
+
+/// The routes of one device; `path` names it in warnings about routes that cannot be installed.
+pub fn desired_routes(path: &str, common: &Common<'_>) -> (Vec<RouteSpec>, Vec<String>) {
+    let mut out = Vec::new();
+    let mut warnings = Vec::new();
+    let gateways = [(common.gateway4, false), (common.gateway6, true)];
+    for (gateway, v6) in gateways {
+        let Some(text) = gateway else { continue };
+        match parse_ip(text) {
+            Some(gw) if gw.is_ipv6() == v6 => out.push(RouteSpec {
+                dst: Cidr::default_route(v6),
+                gateway: Some(gw),
+                metric: normal_metric(None, v6),
+                table: MAIN_TABLE,
+                source: None,
+                on_link: false,
+            }),
+            _ => warnings.push(format!(
+                "{path}.gateway{}: `{text}` is not an IPv{} address; no default route",
+                if v6 { 6 } else { 4 },
+                if v6 { 6 } else { 4 }
+            )),
+        }
+    }
+    for (i, route) in common.routes.iter().enumerate() {
+        match route_spec(route) {
+            Ok(spec) => out.push(spec),
+            Err(why) => warnings.push(format!("{path}.routes[{i}]: {why}; not installed")),
+        }
+    }
+    (out, warnings)
+}
+
+/// One netplan route as the kernel will store it.
+pub fn route_spec(route: &Route) -> Result<RouteSpec, String> {
+    if let Some(kind) = route.kind.as_deref()
+        && kind != "unicast"
+    {
+        return Err(format!("route type `{kind}` is not applied yet"));
+    }
+    let gateway = match route.via.as_deref() {
+        Some(via) => Some(parse_ip(via).ok_or_else(|| format!("via `{via}` is not an address"))?),
+        None => None,
+    };
+    let v6 = gateway.map_or(route.to.contains(':'), |g| g.is_ipv6());
+    let dst = Cidr::parse_destination(&route.to, v6).map_err(|e| e.to_string())?;
+    if dst.is_v6() != v6 {
+        return Err(format!(
+            "`{}` and via `{}` are not of the same IP family",
+            route.to,
+            route.via.as_deref().unwrap_or("")
+        ));
+    }
+    let source = match route.from.as_deref() {
+        Some(from) => {
+            Some(parse_ip(from).ok_or_else(|| format!("from `{from}` is not an address"))?)
+        }
+        None => None,
+    };
+    Ok(RouteSpec {
+        dst,
+        gateway,
+        metric: normal_metric(route.metric, v6),
+        table: route.table.unwrap_or(MAIN_TABLE),
+        source,
+        on_link: route.on_link == Some(true),
+    })
+}
+
+/// The metric the kernel reports for a route added with `metric`: IPv6 turns "none" and 0 into 1024.
+pub fn normal_metric(metric: Option<u32>, v6: bool) -> u32 {
+    match metric {
+        None | Some(0) if v6 => IPV6_DEFAULT_METRIC,
+        m => m.unwrap_or(0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(to: &str, via: Option<&str>, metric: Option<u32>) -> Route {
+        Route {
+            to: to.into(),
+            via: via.map(str::to_owned),
+            metric,
+            ..Route::default()
+        }
+    }
+
+    #[test]
+    fn default_routes_take_the_family_of_the_gateway() {
+        let r = route_spec(&route("default", Some("2001:db8::1"), None)).unwrap();
+        assert_eq!(r.dst, Cidr::default_route(true));
+        assert_eq!(r.metric, IPV6_DEFAULT_METRIC);
+        let r = route_spec(&route("0.0.0.0/0", Some("10.0.0.1"), Some(100))).unwrap();
+        assert_eq!(r.to_string(), "default via 10.0.0.1 metric 100");
+        let r = route_spec(&route("10.9.0.0/16", None, None)).unwrap();
+        assert_eq!(r.to_string(), "10.9.0.0/16 metric 0");
+    }
+
+    #[test]
+    fn bad_routes_are_refused_with_a_reason() {
+        assert!(route_spec(&route("10.0.0.0/8", Some("fe80::1"), None)).is_err());
+        let mut blackhole = route("10.0.0.0/8", None, None);
+        blackhole.kind = Some("blackhole".into());
+        assert!(route_spec(&blackhole).unwrap_err().contains("blackhole"));
+    }
+
+    #[test]
+    fn gateways_become_default_routes() {
+        let common = Common {
+            addresses: &[],
+            gateway4: Some("192.0.2.1"),
+            gateway6: Some("192.0.2.9"),
+            routes: &[],
+            routing_policy: &[],
+            mtu: None,
+            macaddress: None,
+            dhcp4: false,
+            dhcp6: false,
+            nameservers: None,
+        };
+        let (routes, warnings) = desired_routes("ethernets.e", &common);
+        assert_eq!(routes.len(), 1);
+        assert_eq!(routes[0].to_string(), "default via 192.0.2.1 metric 0");
+        assert_eq!(warnings.len(), 1);
+        assert!(warnings[0].starts_with("ethernets.e.gateway6"));
+    }
+
+    #[test]
+    fn presence_compares_what_the_kernel_keeps() {
+        let spec = route_spec(&route("default", Some("10.0.0.1"), Some(100))).unwrap();
+        let mut entry = RouteEntry {
+            oif: Some(4),
+            dst: Cidr::default_route(false),
+            gateway: Some("10.0.0.1".parse().unwrap()),
+            metric: 100,
+            table: MAIN_TABLE,
+        };
+        assert!(spec.is(&entry, 4));
+        assert!(!spec.is(&entry, 5));
+        entry.metric = 0;
+        assert!(!spec.is(&entry, 4));
+    }
+}

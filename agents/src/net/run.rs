@@ -1,0 +1,171 @@
+//! `plinth-agent net`: load the machine config, observe, plan, apply, write resolv.conf, report the
+//! DHCP clients wanted; then, unless `--once`, stay up and apply again whenever a link appears.
+//!
+//! Output, one line each on stdout: `net: <operation>` for every operation as it runs,
+//! `net: dhcp <dhcp4|dhcp6|dhcp4+6> <interface>` for every DHCP client wanted, then the summary
+//! `net: <N> operations applied in <MS> ms; ...`. Warnings go to stderr as `net: warning: ...`.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use plinth_config::Network;
+use rtnetlink::Handle;
+
+use super::apply::{ApplyError, apply};
+use super::observe::{ObserveError, observe};
+use super::plan::{Plan, plan};
+use super::watch::watch;
+
+/// What `plinth-agent net` was asked to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetOptions {
+    /// The machine config (a file, a NoCloud seed or a config drive directory).
+    pub config: PathBuf,
+    /// Apply once and exit instead of watching for new links.
+    pub once: bool,
+    /// Print the plan and change nothing.
+    pub dry_run: bool,
+    /// Where resolv.conf is written (only when the config has static nameservers).
+    pub resolv_conf: PathBuf,
+    /// sysfs network class directory, for drivers.
+    pub sys_class_net: PathBuf,
+}
+
+/// Why `plinth-agent net` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    /// The config could not be loaded or is invalid.
+    #[error("the machine config cannot be used:\n{0}")]
+    Config(String),
+    /// No tokio runtime or netlink socket.
+    #[error("cannot open a netlink connection: {0}")]
+    Connection(#[source] std::io::Error),
+    /// The current state could not be read.
+    #[error(transparent)]
+    Observe(#[from] ObserveError),
+    /// An operation failed.
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
+    /// resolv.conf could not be written.
+    #[error("cannot write {path}: {source}")]
+    ResolvConf {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The outcome of one pass.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pass {
+    /// The plan that was applied (or printed, in a dry run).
+    pub plan: Plan,
+    /// Whether resolv.conf was (re)written.
+    pub resolv_written: bool,
+    /// Milliseconds from observing to done.
+    pub millis: u128,
+}
+
+/// Runs `plinth-agent net` to completion (`--once`, `--dry-run`) or forever.
+pub fn run(opts: &NetOptions) -> Result<(), NetError> {
+    let parsed =
+        plinth_config::load_path(&opts.config).map_err(|d| NetError::Config(d.to_string()))?;
+    let network = parsed.config.network.unwrap_or_default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(NetError::Connection)?;
+    runtime.block_on(async {
+        let (connection, handle, _) = rtnetlink::new_connection().map_err(NetError::Connection)?;
+        tokio::spawn(connection);
+        let first = pass(&network, &handle, opts).await?;
+        report(&first, opts.dry_run);
+        if opts.once || opts.dry_run {
+            return Ok(());
+        }
+        watch(&network, &handle, opts).await
+    })
+}
+
+/// One observe → plan → apply pass.
+pub async fn pass(network: &Network, handle: &Handle, opts: &NetOptions) -> Result<Pass, NetError> {
+    let start = Instant::now();
+    let state = observe(handle, &opts.sys_class_net).await?;
+    let plan = plan(network, &state);
+    for w in &plan.warnings {
+        eprintln!("net: warning: {w}");
+    }
+    let mut resolv_written = false;
+    if opts.dry_run {
+        for op in &plan.ops {
+            println!("net: would {op}");
+        }
+        if let Some(text) = &plan.resolv_conf {
+            println!("net: would write {}:", opts.resolv_conf.display());
+            print!("{text}");
+        }
+    } else {
+        apply(handle, &plan.ops, |op| println!("net: {op}")).await?;
+        if let Some(text) = &plan.resolv_conf {
+            resolv_written = write_if_changed(&opts.resolv_conf, text)?;
+        }
+    }
+    Ok(Pass {
+        plan,
+        resolv_written,
+        millis: start.elapsed().as_millis(),
+    })
+}
+
+/// Prints the DHCP clients wanted and the summary line.
+pub fn report(pass: &Pass, dry_run: bool) {
+    for client in &pass.plan.dhcp {
+        println!("net: dhcp {} {}", client.families(), client.interface);
+    }
+    println!("net: {}", summary(pass, dry_run));
+}
+
+/// The one summary line of a pass.
+pub fn summary(pass: &Pass, dry_run: bool) -> String {
+    let verb = if dry_run { "planned" } else { "applied" };
+    let dhcp = if pass.plan.dhcp.is_empty() {
+        "no DHCP".to_owned()
+    } else {
+        let names: Vec<&str> = pass
+            .plan
+            .dhcp
+            .iter()
+            .map(|c| c.interface.as_str())
+            .collect();
+        format!("DHCP wanted on {}", names.join(", "))
+    };
+    let resolv = match (&pass.plan.resolv_conf, pass.resolv_written) {
+        (None, _) => "resolv.conf left to DHCP",
+        (Some(_), true) => "resolv.conf written",
+        (Some(_), false) if dry_run => "resolv.conf not written (dry run)",
+        (Some(_), false) => "resolv.conf unchanged",
+    };
+    format!(
+        "{} operations {verb} in {} ms; {dhcp}; {resolv}; {} warnings",
+        pass.plan.ops.len(),
+        pass.millis,
+        pass.plan.warnings.len()
+    )
+}
+
+/// Writes `text` to `path` through a temporary file and a rename, unless it already holds it.
+fn write_if_changed(path: &Path, text: &str) -> Result<bool, NetError> {
+    if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
+        return Ok(false);
+    }
+    let err = |source| NetError::ResolvConf {
+        path: path.to_owned(),
+        source,
+    };
+    let tmp = path.with_extension("plinth-tmp");
+    std::fs::write(&tmp, text).map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(err)?;
+    Ok(true)
+}
