@@ -44,39 +44,46 @@ pub fn find_devices() -> Vec<PathBuf> {
     found
 }
 
-/// Watches every power button; a press sends [`PowerAction::Poweroff`].
+/// Watches every power button; a press sends [`PowerAction::Poweroff`]. The button's input device
+/// appears once udev has loaded `button` and `evdev`, so until one is found the scan repeats every
+/// two seconds (a directory listing; nothing else).
 pub fn spawn(tx: mpsc::UnboundedSender<PowerAction>) {
-    let devices = find_devices();
-    if devices.is_empty() {
-        console::say("no ACPI power button found");
-    }
-    for path in devices {
-        let file = match OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(&path)
-        {
-            Ok(f) => f,
-            Err(e) => {
-                console::say(&format!("cannot open power button {}: {e}", path.display()));
-                continue;
+    tokio::spawn(async move {
+        let devices = loop {
+            let devices = find_devices();
+            if !devices.is_empty() {
+                break devices;
             }
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
         };
-        let tx = tx.clone();
-        tokio::spawn(async move {
-            // SAFETY: the `File` owns its descriptor, which stays open and unchanged until the
-            // `AsyncFd` (which owns the `File`) is dropped.
-            let Ok(fd) = (unsafe { AsyncFd::register_with_interest(file, Interest::READABLE) })
-            else {
-                return;
+        for path in devices {
+            let file = match OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&path)
+            {
+                Ok(f) => f,
+                Err(e) => {
+                    console::say(&format!("cannot open power button {}: {e}", path.display()));
+                    continue;
+                }
             };
-            console::say(&format!("watching power button {}", path.display()));
-            if watch(&fd).await {
-                console::say("power button pressed");
-                let _ = tx.send(PowerAction::Poweroff);
-            }
-        });
-    }
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                // SAFETY: the `File` owns its descriptor, which stays open and unchanged until the
+                // `AsyncFd` (which owns the `File`) is dropped.
+                let Ok(fd) = (unsafe { AsyncFd::register_with_interest(file, Interest::READABLE) })
+                else {
+                    return;
+                };
+                console::say(&format!("watching power button {}", path.display()));
+                if watch(&fd).await {
+                    console::say("power button pressed");
+                    let _ = tx.send(PowerAction::Poweroff);
+                }
+            });
+        }
+    });
 }
 
 async fn watch(fd: &AsyncFd<File>) -> bool {
