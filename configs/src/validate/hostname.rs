@@ -1,4 +1,4 @@
-//! Host names (RFC 1123), the FQDN, and a few other names that end up in system files.
+//! Host names (RFC 1123) and the FQDN.
 
 use super::{Finding, root};
 use crate::config::MachineConfig;
@@ -55,29 +55,6 @@ pub(super) fn check(config: &MachineConfig, out: &mut Vec<Finding>) {
             out.push(Finding::warning(
                 root("fqdn"),
                 format!("`{fqdn}` has no domain part; an FQDN looks like node1.example.com"),
-            ));
-        }
-    }
-    for (i, user) in config.users.iter().enumerate() {
-        let ok = !user.name.is_empty()
-            && user.name.len() <= 32
-            && user
-                .name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-'))
-            && !user.name.starts_with('-');
-        if !ok {
-            out.push(Finding::error(
-                root("users").index(i).key("name"),
-                format!("`{}` is not a valid user name: use lowercase letters, digits, `_` and `-`, at most 32", user.name),
-            ));
-        }
-    }
-    for (i, file) in config.write_files.iter().enumerate() {
-        if !file.path.starts_with('/') {
-            out.push(Finding::error(
-                root("write_files").index(i).key("path"),
-                format!("`{}` must be an absolute path", file.path),
             ));
         }
     }

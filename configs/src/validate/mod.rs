@@ -2,6 +2,7 @@
 //! path it is about. The parser turns paths into line:column positions; these checks never see YAML.
 
 pub mod addresses;
+pub mod cloud_init;
 pub mod cluster;
 pub mod genestack;
 pub mod hostname;
@@ -68,6 +69,7 @@ impl Finding {
 pub fn validate(config: &MachineConfig) -> Vec<Finding> {
     let mut out = Vec::new();
     hostname::check(config, &mut out);
+    cloud_init::check(config, &mut out);
     cluster::check(config, &mut out);
     storage::check(config, &mut out);
     genestack::check(config, &mut out);
