@@ -99,3 +99,138 @@ fn every_type_error_is_reported_up_to_a_cap() {
             .contains("too many errors: stopped after 64")
     );
 }
+
+/// Key names the typed config knows, so random documents reach deep into the typed read and the
+/// validation instead of stopping at the first unknown key.
+const KEYS: &[&str] = &[
+    "hostname",
+    "fqdn",
+    "users",
+    "name",
+    "groups",
+    "ssh_authorized_keys",
+    "write_files",
+    "path",
+    "content",
+    "encoding",
+    "permissions",
+    "owner",
+    "ntp",
+    "servers",
+    "pools",
+    "runcmd",
+    "bootcmd",
+    "network",
+    "version",
+    "ethernets",
+    "eth0",
+    "bonds",
+    "bond0",
+    "vlans",
+    "bridges",
+    "br0",
+    "interfaces",
+    "parameters",
+    "mode",
+    "addresses",
+    "routes",
+    "to",
+    "via",
+    "dhcp4",
+    "match",
+    "macaddress",
+    "id",
+    "link",
+    "mtu",
+    "plinth",
+    "cluster",
+    "role",
+    "endpoint",
+    "token",
+    "etcd",
+    "member",
+    "client_port",
+    "genestack",
+    "roles",
+    "ovn",
+    "bridges",
+    "mappings",
+    "storage",
+    "longhorn",
+    "device",
+    "lvm",
+    "devices",
+    "ovs",
+    "kernel",
+    "modules",
+    "sysctls",
+    "time",
+    "boot_timeout",
+    "exporters",
+    "node_exporter",
+    "listen",
+    "services",
+    "exec",
+    "after",
+    "ready",
+    "tcp",
+    "restart",
+    "oneshot",
+    "stop_timeout",
+    "install",
+    "serial",
+    "wipe",
+    "manage_etc_hosts",
+];
+
+fn value() -> impl Strategy<Value = serde_json::Value> {
+    use serde_json::Value;
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        (-70000i64..70000).prop_map(Value::from),
+        prop_oneof![
+            Just("agent".to_owned()),
+            Just("init".to_owned()),
+            Just("server".to_owned()),
+            Just("/dev/sdb".to_owned()),
+            Just("10.0.0.1/24".to_owned()),
+            Just("10.0.0.1".to_owned()),
+            Just("default".to_owned()),
+            Just("eth0".to_owned()),
+            Just("a".to_owned()),
+            Just("30s".to_owned()),
+            "[a-z0-9./:-]{0,12}",
+        ]
+        .prop_map(Value::String),
+    ];
+    leaf.prop_recursive(6, 64, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
+            prop::collection::btree_map(
+                prop::sample::select(KEYS).prop_map(str::to_owned),
+                inner,
+                0..5
+            )
+            .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    /// JSON is YAML: random documents built from real key names. Whatever parses must survive
+    /// `to_yaml` and parse back to the same config.
+    #[test]
+    fn structured_documents(doc in prop::collection::btree_map(prop::sample::select(KEYS).prop_map(str::to_owned), value(), 0..6)) {
+        let text = serde_json::to_string(&doc).unwrap();
+        check(&text);
+        if let Ok(parsed) = plinth_config::parse("fuzz", &text) {
+            let yaml = parsed.config.to_yaml();
+            let again = plinth_config::parse("again", &yaml);
+            prop_assert!(again.is_ok(), "re-parse of\n{yaml}\nfailed: {}", again.unwrap_err());
+            prop_assert_eq!(again.unwrap().config, parsed.config);
+        }
+    }
+}
