@@ -469,3 +469,58 @@ plinth:
     );
     assert!(took < Duration::from_secs(15), "shutdown took {took:?}");
 }
+
+#[test]
+fn a_bad_config_leaves_pid1_up_in_maintenance_mode() {
+    if !can_run() {
+        return;
+    }
+    let dir = scratch("maintenance");
+    let node = Node::start(&dir, "#cloud-config\nplinth:\n  services: 7\n", &[]);
+    node.wait_console("staying up in maintenance mode", LONG);
+    assert!(
+        node.console().contains("phase config: FAILED"),
+        "{}",
+        node.console()
+    );
+    let timeline: serde_json::Value =
+        serde_json::from_str(&node.ctl_ok(&["timeline", "-o", "json"])).unwrap();
+    let config = &timeline["phases"][1];
+    assert_eq!(config["status"], "failed");
+    assert!(
+        config["message"].as_str().unwrap().contains("config.yaml"),
+        "{config}"
+    );
+    assert!(timeline["ready_ms"].is_null());
+    assert_eq!(node.ctl_ok(&["services", "-o", "json"]).trim(), "[]");
+    assert!(!node.console().contains("plinth: ready in"));
+}
+
+#[test]
+fn plinthctl_refuses_callers_who_may_not_use_the_socket() {
+    if !can_run() {
+        return;
+    }
+    let dir = scratch("permission");
+    let node = Node::start(&dir, "#cloud-config\n", &[]);
+    std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mode = std::fs::metadata(&node.socket).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777,
+        0o600
+    );
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_plinthctl"))
+        .arg("--socket")
+        .arg(&node.socket)
+        .arg("services")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("permission denied") && stderr.contains("root only"),
+        "{stderr}"
+    );
+}

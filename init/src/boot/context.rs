@@ -32,4 +32,6 @@ pub struct BootContext {
     pub plan_defaults: PlanDefaults,
     /// Which built-in services may run.
     pub builtins: BuiltinOptions,
+    /// Set once the service graph is handed to the supervisor.
+    pub services_loaded: bool,
 }

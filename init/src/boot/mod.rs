@@ -4,6 +4,7 @@
 
 pub mod config_source;
 pub mod context;
+pub mod maintenance;
 pub mod phases;
 pub mod seed;
 pub mod sequence;

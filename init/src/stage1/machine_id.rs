@@ -1,7 +1,6 @@
 //! `/etc/machine-id`: kept when the (persistent) `/etc` already has one, generated once from the
 //! kernel's random source otherwise, in the systemd format (32 lowercase hex digits).
 
-use std::io::Read;
 use std::path::Path;
 
 /// Whether `contents` is a usable machine id.
@@ -35,13 +34,34 @@ pub fn ensure(path: &Path) -> std::io::Result<MachineId> {
     {
         return Ok(MachineId::Kept(current.trim().to_string()));
     }
-    let mut bytes = [0u8; 16];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    let bytes = random_bytes()?;
     let id = format_id(bytes);
     // The image may ship it as a symlink or an empty file; replace whatever is there.
     let _ = std::fs::remove_file(path);
     std::fs::write(path, format!("{id}\n"))?;
     Ok(MachineId::Generated(id))
+}
+
+/// 16 random bytes without waiting for the kernel's entropy pool (`GRND_INSECURE`): early in
+/// boot under emulation that wait is about a second, and an id need not be a secret.
+fn random_bytes() -> std::io::Result<[u8; 16]> {
+    const GRND_INSECURE: libc::c_uint = 0x0004;
+    let mut bytes = [0u8; 16];
+    let mut filled = 0;
+    while filled < bytes.len() {
+        let rest = &mut bytes[filled..];
+        // SAFETY: getrandom writes at most `rest.len()` bytes into the exclusively borrowed `rest`.
+        let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), GRND_INSECURE) };
+        if n < 0 {
+            let err = std::io::Error::last_os_error();
+            if err.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(err);
+        }
+        filled += n as usize;
+    }
+    Ok(bytes)
 }
 
 #[cfg(test)]

@@ -21,6 +21,9 @@ use crate::supervisor::planner::PlanDefaults;
 use crate::supervisor::restart::Backoff;
 use crate::supervisor::{Settings, Supervisor};
 
+/// The longest PID 1 waits for the services to stop before it kills what is left.
+const SHUTDOWN_LIMIT: std::time::Duration = std::time::Duration::from_secs(180);
+
 /// Builds the runtime and runs until a power action is requested.
 pub fn with_runtime(args: &Args, mode: Mode) -> io::Result<PowerAction> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -110,6 +113,7 @@ async fn run(args: &Args, mode: Mode) -> io::Result<PowerAction> {
         plan_defaults: PlanDefaults {
             ready_timeout: args.ready_timeout,
         },
+        services_loaded: false,
         builtins: BuiltinOptions {
             container: mode.container,
             enable_in_container: args.builtins,
@@ -117,15 +121,26 @@ async fn run(args: &Args, mode: Mode) -> io::Result<PowerAction> {
     };
     let boot_timeline = timeline.clone();
     let boot = tokio::spawn(async move {
-        boot::sequence::run(SEQUENCE, &mut ctx, &boot_timeline).await;
+        if boot::sequence::run(SEQUENCE, &mut ctx, &boot_timeline)
+            .await
+            .is_some()
+        {
+            boot::maintenance::enter(&mut ctx).await;
+        }
         ctx
     });
 
     let action = power_rx.recv().await.unwrap_or(PowerAction::Poweroff);
     console::say(&format!("{action} requested"));
     boot.abort();
-    if let Err(e) = handle.shutdown().await {
-        console::say(&format!("stopping services: {e}"));
+    // Every service gets SIGKILL after its stop timeout; the bound only guards against processes
+    // the kernel cannot kill (stuck in uninterruptible sleep).
+    match tokio::time::timeout(SHUTDOWN_LIMIT, handle.shutdown()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => console::say(&format!("stopping services: {e}")),
+        Err(_) => console::say(&format!(
+            "services still running after {SHUTDOWN_LIMIT:?}; going on"
+        )),
     }
     console::say("all services stopped");
     Ok(action)

@@ -20,6 +20,7 @@ pub async fn run(ctx: &mut BootContext) -> PhaseResult {
         .load(plan)
         .await
         .map_err(|e| PhaseError(e.to_string()))?;
+    ctx.services_loaded = true;
     Ok(format!(
         "{total} services planned ({builtin_count} built-in)"
     ))
