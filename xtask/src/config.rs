@@ -18,11 +18,16 @@ pub enum Command {
 
 pub fn run(command: Command) -> Result<ExitCode> {
     match command {
-        Command::Validate { paths } => Ok(validate(&paths)),
+        Command::Validate { paths } => Ok(if validate(&paths) == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }),
     }
 }
 
-fn validate(paths: &[PathBuf]) -> ExitCode {
+/// Validates each path, printing its diagnostics; returns how many had errors.
+fn validate(paths: &[PathBuf]) -> usize {
     let mut failed = 0;
     for path in paths {
         match plinth_config::load_path(path) {
@@ -44,9 +49,35 @@ fn validate(paths: &[PathBuf]) -> ExitCode {
             }
         }
     }
-    if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
+    failed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmd::workspace_root;
+
+    fn files(dir: &str) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = std::fs::read_dir(workspace_root().join(dir))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn examples_pass_and_bad_configs_fail() {
+        let yaml = files("configs/examples")
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "yaml"));
+        let lab = files("configs/examples/lab")
+            .into_iter()
+            .filter(|p| p.is_dir());
+        let good: Vec<PathBuf> = yaml.chain(lab).collect();
+        assert!(good.len() >= 9, "six examples and three lab seeds");
+        assert_eq!(validate(&good), 0);
+        let bad = files("configs/tests/corpus/bad");
+        assert_eq!(validate(&bad), bad.len(), "every bad config must fail");
     }
 }
