@@ -38,6 +38,16 @@ pub fn is_physical(link: &Link) -> bool {
     link.name != "lo" && matches!(link.kind.as_deref(), None | Some("veth"))
 }
 
+/// Whether a `match` may select `link` at all: physical links, and any link the match names
+/// literally (no glob), so `match: {name: lo}` reaches the loopback as netplan allows.
+fn selectable(m: &Match, link: &Link) -> bool {
+    let literal = m
+        .name
+        .as_deref()
+        .is_some_and(|n| !n.contains(['*', '?', '[']) && n == link.name);
+    is_physical(link) || literal
+}
+
 /// Whether `link` satisfies every property `m` gives. The name glob is also satisfied by a link
 /// that already carries the entry's `set-name`.
 pub fn link_matches(m: &Match, link: &Link, set_name: Option<&str>) -> bool {
@@ -89,7 +99,7 @@ pub fn resolve_ethernets(network: &Network, links: &[Link]) -> Resolution {
         let set_name = eth.set_name.as_deref();
         let mut candidates: Vec<&Link> = links
             .iter()
-            .filter(|l| is_physical(l) && !claimed.contains(&l.index))
+            .filter(|l| selectable(m, l) && !claimed.contains(&l.index))
             .filter(|l| link_matches(m, l, set_name))
             .collect();
         // A link already carrying the set-name comes first, then by index (discovery order).

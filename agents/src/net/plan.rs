@@ -163,9 +163,9 @@ impl<'s> Planner<'s> {
             let Some(link) = devs.resolve(&vlan.link).into_iter().next() else {
                 continue;
             };
-            if !self.exists(&link) {
+            if self.skipped.contains(&link) || !self.exists(&link) {
                 self.warnings.push(format!(
-                    "{}: its link {} does not exist; not created",
+                    "{}: its link {} is missing or left alone; not created",
                     dev.path, vlan.link
                 ));
                 self.skipped.insert(dev.name.clone());
@@ -328,5 +328,276 @@ impl<'s> Planner<'s> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use plinth_config::network::{
+        Bond, Bridge, BridgeParameters, Ethernet, Match, Nameservers, Route, Vlan,
+    };
+
+    use super::*;
+    use crate::net::state::{MAIN_TABLE, RouteEntry};
+
+    fn nic(index: u32, name: &str) -> Link {
+        Link {
+            index,
+            name: name.into(),
+            mac: Some(format!("52:54:00:00:00:{index:02x}")),
+            mtu: 1500,
+            ..Link::default()
+        }
+    }
+
+    fn ops(p: &Plan) -> Vec<String> {
+        p.ops.iter().map(ToString::to_string).collect()
+    }
+
+    fn static_eth() -> Ethernet {
+        Ethernet {
+            addresses: vec!["10.0.0.5/24".into()],
+            mtu: Some(9000),
+            routes: vec![Route {
+                to: "default".into(),
+                via: Some("10.0.0.1".into()),
+                metric: Some(100),
+                ..Route::default()
+            }],
+            nameservers: Some(Nameservers {
+                addresses: vec!["10.0.0.53".into()],
+                search: vec![],
+            }),
+            ..Ethernet::default()
+        }
+    }
+
+    #[test]
+    fn only_what_differs_is_planned() {
+        let mut net = Network::default();
+        net.ethernets.insert("eth0".into(), static_eth());
+        let fresh = State {
+            links: vec![nic(2, "eth0")],
+            routes: vec![],
+        };
+        assert_eq!(
+            ops(&plan(&net, &fresh)),
+            [
+                "set mtu 9000 on eth0",
+                "set up eth0",
+                "add address 10.0.0.5/24 on eth0",
+                "add route default via 10.0.0.1 metric 100 dev eth0",
+            ]
+        );
+        let mut done = fresh.clone();
+        done.links[0].mtu = 9000;
+        done.links[0].up = true;
+        done.links[0].addresses = vec![Cidr::parse("10.0.0.5/24").unwrap()];
+        done.routes.push(RouteEntry {
+            oif: Some(2),
+            dst: Cidr::default_route(false),
+            gateway: Some("10.0.0.1".parse().unwrap()),
+            metric: 100,
+            table: MAIN_TABLE,
+        });
+        let again = plan(&net, &done);
+        assert!(again.ops.is_empty(), "{:?}", ops(&again));
+        assert_eq!(
+            again.resolv_conf.as_deref(),
+            Some("# Written by plinth-agent net from the machine config.\nnameserver 10.0.0.53\n")
+        );
+        // The same default route with another metric is another route.
+        done.routes[0].metric = 0;
+        assert_eq!(
+            ops(&plan(&net, &done)),
+            ["add route default via 10.0.0.1 metric 100 dev eth0"]
+        );
+    }
+
+    #[test]
+    fn an_existing_bridge_gets_stp_fixed_and_keeps_its_ports() {
+        let mut net = Network::default();
+        net.ethernets.insert("eth1".into(), Ethernet::default());
+        net.bridges.insert(
+            "br0".into(),
+            Bridge {
+                interfaces: vec!["eth1".into()],
+                parameters: Some(BridgeParameters {
+                    stp: Some(false),
+                    ..BridgeParameters::default()
+                }),
+                ..Bridge::default()
+            },
+        );
+        let mut port = nic(3, "eth1");
+        port.up = true;
+        port.master = Some(7);
+        let bridge = Link {
+            index: 7,
+            name: "br0".into(),
+            kind: Some("bridge".into()),
+            up: true,
+            stp: Some(true),
+            mtu: 1500,
+            ..Link::default()
+        };
+        let p = plan(
+            &net,
+            &State {
+                links: vec![port, bridge],
+                routes: vec![],
+            },
+        );
+        assert_eq!(ops(&p), ["set bridge br0 stp off"]);
+    }
+
+    #[test]
+    fn a_name_taken_by_another_kind_is_left_alone() {
+        let mut net = Network::default();
+        net.ethernets.insert("eth0".into(), Ethernet::default());
+        net.bonds.insert(
+            "bond0".into(),
+            Bond {
+                interfaces: vec!["eth0".into()],
+                dhcp4: Some(true),
+                ..Bond::default()
+            },
+        );
+        net.vlans.insert(
+            "bond0.10".into(),
+            Vlan {
+                id: 10,
+                link: "bond0".into(),
+                ..Vlan::default()
+            },
+        );
+        let mut squatter = nic(9, "bond0");
+        squatter.kind = Some("dummy".into());
+        let mut eth0 = nic(2, "eth0");
+        eth0.up = true;
+        let p = plan(
+            &net,
+            &State {
+                links: vec![eth0, squatter],
+                routes: vec![],
+            },
+        );
+        assert!(p.ops.is_empty(), "{:?}", ops(&p));
+        assert!(p.dhcp.is_empty());
+        assert_eq!(
+            p.warnings,
+            [
+                "bonds.bond0: a link named bond0 exists but is a dummy, not a bond; left alone",
+                "vlans.bond0.10: its link bond0 is missing or left alone; not created",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_rename_onto_a_taken_name_is_refused() {
+        let mut net = Network::default();
+        net.ethernets.insert(
+            "wan".into(),
+            Ethernet {
+                match_: Some(Match {
+                    macaddress: Some("52:54:00:00:00:02".into()),
+                    ..Match::default()
+                }),
+                set_name: Some("eth1".into()),
+                addresses: vec!["192.0.2.2/24".into()],
+                ..Ethernet::default()
+            },
+        );
+        let mut eth1 = nic(3, "eth1");
+        eth1.kind = Some("dummy".into());
+        let p = plan(
+            &net,
+            &State {
+                links: vec![nic(2, "eth0"), eth1],
+                routes: vec![],
+            },
+        );
+        assert_eq!(ops(&p), ["set up eth0", "add address 192.0.2.2/24 on eth0"]);
+        assert_eq!(
+            p.warnings,
+            ["ethernets.wan: cannot rename eth0 to eth1: a link of that name exists"]
+        );
+    }
+
+    #[test]
+    fn bonds_enslave_renamed_members_by_their_new_names() {
+        let mut net = Network::default();
+        for (id, mac) in [("a", "52:54:00:00:00:02"), ("b", "52:54:00:00:00:03")] {
+            net.ethernets.insert(
+                id.into(),
+                Ethernet {
+                    match_: Some(Match {
+                        macaddress: Some(mac.into()),
+                        ..Match::default()
+                    }),
+                    set_name: Some(format!("nic-{id}")),
+                    ..Ethernet::default()
+                },
+            );
+        }
+        net.bonds.insert(
+            "bond0".into(),
+            Bond {
+                interfaces: vec!["a".into(), "b".into()],
+                mtu: Some(9000),
+                parameters: Some(plinth_config::network::BondParameters {
+                    mode: Some("802.3ad".into()),
+                    lacp_rate: Some("fast".into()),
+                    transmit_hash_policy: Some("layer3+4".into()),
+                    ..Default::default()
+                }),
+                ..Bond::default()
+            },
+        );
+        let p = plan(
+            &net,
+            &State {
+                links: vec![nic(2, "eth0"), nic(3, "eth1")],
+                routes: vec![],
+            },
+        );
+        assert_eq!(
+            ops(&p),
+            [
+                "rename eth0 to nic-a",
+                "rename eth1 to nic-b",
+                "create bond bond0 mode 802.3ad lacp_rate fast xmit_hash_policy layer3+4",
+                "enslave nic-a to bond0",
+                "enslave nic-b to bond0",
+                "set mtu 9000 on bond0",
+                "set up nic-a",
+                "set up nic-b",
+                "set up bond0",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_configured_mac_is_compared_case_blind() {
+        let mut net = Network::default();
+        net.ethernets.insert(
+            "eth0".into(),
+            Ethernet {
+                macaddress: Some("02:AA:BB:CC:DD:EE".into()),
+                ..Ethernet::default()
+            },
+        );
+        let mut eth0 = nic(2, "eth0");
+        eth0.up = true;
+        let mut state = State {
+            links: vec![eth0],
+            routes: vec![],
+        };
+        assert_eq!(
+            ops(&plan(&net, &state)),
+            ["set mac 02:aa:bb:cc:dd:ee on eth0"]
+        );
+        state.links[0].mac = Some("02:aa:bb:cc:dd:ee".into());
+        assert!(plan(&net, &state).ops.is_empty());
     }
 }

@@ -102,7 +102,9 @@ pub async fn pass(network: &Network, handle: &Handle, opts: &NetOptions) -> Resu
         for op in &plan.ops {
             println!("net: would {op}");
         }
-        if let Some(text) = &plan.resolv_conf {
+        if let Some(text) = &plan.resolv_conf
+            && !holds(&opts.resolv_conf, text)
+        {
             println!("net: would write {}:", opts.resolv_conf.display());
             print!("{text}");
         }
@@ -155,9 +157,14 @@ pub fn summary(pass: &Pass, dry_run: bool) -> String {
     )
 }
 
+/// Whether the file at `path` already holds exactly `text`.
+fn holds(path: &Path, text: &str) -> bool {
+    std::fs::read_to_string(path).is_ok_and(|old| old == text)
+}
+
 /// Writes `text` to `path` through a temporary file and a rename, unless it already holds it.
 fn write_if_changed(path: &Path, text: &str) -> Result<bool, NetError> {
-    if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
+    if holds(path, text) {
         return Ok(false);
     }
     let err = |source| NetError::ResolvConf {

@@ -1,0 +1,84 @@
+//! A model of what the kernel does with each planned operation, on a fabricated [`State`]: enough
+//! to check the planner's idempotency for devices this host's kernel cannot create (bonds, VLANs).
+//! The real kernel is exercised by the namespace test and in QEMU.
+
+use plinth_agents::net::{Link, Op, RouteEntry, State};
+
+/// Applies `ops` to `state` as the kernel would.
+pub fn apply(state: &mut State, ops: &[Op]) {
+    for op in ops {
+        let next = state.links.iter().map(|l| l.index).max().unwrap_or(0) + 1;
+        let index = |state: &State, name: &str| {
+            state
+                .links
+                .iter()
+                .find(|l| l.name == name)
+                .unwrap_or_else(|| panic!("{op}: no link {name}"))
+                .index
+        };
+        match op {
+            Op::Rename { from, to } => {
+                assert!(state.link(to).is_none(), "{op}: {to} exists");
+                link(state, from).name.clone_from(to);
+            }
+            Op::CreateBond { name, .. } => state.links.push(virtual_link(next, name, "bond")),
+            Op::CreateVlan {
+                name, link: parent, ..
+            } => {
+                let mtu = link(state, parent).mtu;
+                let mut vlan = virtual_link(next, name, "vlan");
+                vlan.mtu = mtu;
+                state.links.push(vlan);
+            }
+            Op::CreateBridge { name, stp } => {
+                let mut bridge = virtual_link(next, name, "bridge");
+                bridge.stp = Some(*stp);
+                state.links.push(bridge);
+            }
+            Op::SetStp { name, stp } => link(state, name).stp = Some(*stp),
+            Op::Enslave {
+                link: member,
+                master,
+            } => {
+                let m = index(state, master);
+                link(state, member).master = Some(m);
+            }
+            Op::SetMtu { link: l, mtu } => link(state, l).mtu = *mtu,
+            Op::SetMac { link: l, mac } => link(state, l).mac = Some(mac.clone()),
+            Op::SetUp { link: l } => link(state, l).up = true,
+            Op::AddAddress { link: l, address } => {
+                let l = link(state, l);
+                assert!(!l.addresses.contains(address), "{op}: exists");
+                l.addresses.push(*address);
+            }
+            Op::AddRoute { link: l, route } => {
+                let oif = index(state, l);
+                state.routes.push(RouteEntry {
+                    oif: Some(oif),
+                    dst: route.dst,
+                    gateway: route.gateway,
+                    metric: route.metric,
+                    table: route.table,
+                });
+            }
+        }
+    }
+}
+
+fn link<'s>(state: &'s mut State, name: &str) -> &'s mut Link {
+    state
+        .links
+        .iter_mut()
+        .find(|l| l.name == name)
+        .unwrap_or_else(|| panic!("no link {name}"))
+}
+
+fn virtual_link(index: u32, name: &str, kind: &str) -> Link {
+    Link {
+        index,
+        name: name.to_owned(),
+        kind: Some(kind.to_owned()),
+        mtu: 1500,
+        ..Link::default()
+    }
+}

@@ -1,0 +1,5 @@
+//! Shared helpers of the agent tests.
+#![allow(dead_code)]
+
+pub mod kernel_model;
+pub mod netns;
