@@ -14,6 +14,7 @@ pub mod network;
 pub mod parse;
 pub mod plinth;
 pub mod redact;
+pub mod reference;
 pub mod schema;
 pub mod sources;
 pub mod validate;

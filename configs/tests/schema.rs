@@ -1,5 +1,5 @@
-//! The committed `configs/plinth.schema.json` must be what the code generates (regenerate with
-//! `cargo xtask schema --write`), and the examples must satisfy its basic shape.
+//! The committed `configs/plinth.schema.json` and `configs/REFERENCE.md` must be what the code
+//! generates (regenerate both with `cargo xtask schema --write`).
 
 use std::path::PathBuf;
 
@@ -9,6 +9,17 @@ fn committed_schema_is_current() {
     let committed = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(
         committed == plinth_config::schema::schema_text(),
+        "{} is stale: run `cargo xtask schema --write` and commit it",
+        path.display()
+    );
+}
+
+#[test]
+fn committed_reference_is_current() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("REFERENCE.md");
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == plinth_config::reference::reference_markdown(),
         "{} is stale: run `cargo xtask schema --write` and commit it",
         path.display()
     );

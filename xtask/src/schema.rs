@@ -9,7 +9,8 @@ use crate::cmd::workspace_root;
 /// Flags of `cargo xtask schema`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Write the schema to configs/plinth.schema.json instead of printing it.
+    /// Write the schema to configs/plinth.schema.json, and the reference generated from it to
+    /// configs/REFERENCE.md, instead of printing the schema.
     #[arg(long)]
     write: bool,
 }
@@ -17,9 +18,19 @@ pub struct Args {
 pub fn run(args: &Args) -> Result<ExitCode> {
     let text = plinth_config::schema::schema_text();
     if args.write {
-        let path = workspace_root().join("configs/plinth.schema.json");
-        std::fs::write(&path, &text).with_context(|| format!("writing {}", path.display()))?;
-        eprintln!("wrote {}", path.display());
+        let files = [
+            ("configs/plinth.schema.json", text),
+            (
+                "configs/REFERENCE.md",
+                plinth_config::reference::reference_markdown(),
+            ),
+        ];
+        for (file, content) in files {
+            let path = workspace_root().join(file);
+            std::fs::write(&path, content)
+                .with_context(|| format!("writing {}", path.display()))?;
+            eprintln!("wrote {}", path.display());
+        }
     } else {
         print!("{text}");
     }
