@@ -20,12 +20,17 @@ pub fn reference_markdown() -> String {
          Generated from the Rust types by `cargo xtask schema --write`; do not edit by hand. Examples: \
          [`examples/`](examples/). `NAME` stands for a key you choose (an interface name, a label key).\n",
     );
-    let sections: [(&str, &dyn Fn(&str) -> bool); 3] = [
-        ("Cloud-init keys", &|k| k != "network" && k != "plinth"),
-        ("`network:` (netplan version 2)", &|k| k == "network"),
-        ("`plinth:`", &|k| k == "plinth"),
+    // (title, the top-level key of the section; None for all the cloud-init keys)
+    let sections = [
+        ("Cloud-init keys", None),
+        ("`network:` (netplan version 2)", Some("network")),
+        ("`plinth:`", Some("plinth")),
     ];
-    for (title, wanted) in sections {
+    for (title, only) in sections {
+        let wanted = |k: &str| match only {
+            Some(section) => k == section,
+            None => k != "network" && k != "plinth",
+        };
         out.push_str(&format!(
             "\n## {title}\n\n| key | type | default | description |\n|---|---|---|---|\n"
         ));
@@ -50,7 +55,7 @@ fn rows(path: &str, prop: &Value, defs: &Map<String, Value>, depth: usize, out: 
         .replace('|', "\\|");
     let default = prop
         .get("default")
-        .filter(|d| !d.is_object() && !(d.is_array() && d.as_array().is_some_and(Vec::is_empty)))
+        .filter(|d| !d.is_object() && d.as_array().is_none_or(|a| !a.is_empty()))
         .map(|d| format!("`{d}`"))
         .unwrap_or_default();
     out.push_str(&format!(
