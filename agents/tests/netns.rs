@@ -24,6 +24,7 @@ network:
         macaddress: "02:00:00:00:10:01"
       set-name: lan0
       mtu: 1400
+      accept-ra: false
       addresses: [10.50.0.2/24, "2001:db8:50::2/64"]
       gateway6: "2001:db8:50::1"
       routes:
@@ -121,6 +122,12 @@ fn static_config_is_applied_and_a_second_run_changes_nothing() {
     assert_eq!(lan0["address"], "02:00:00:00:10:01");
     assert_eq!(lan0["mtu"], 1400);
     assert!(lan0["flags"].as_array().unwrap().contains(&"UP".into()));
+
+    let accept_ra = ns
+        .exec("cat")
+        .arg("/proc/sys/net/ipv6/conf/lan0/accept_ra")
+        .output();
+    assert_eq!(String::from_utf8_lossy(&accept_ra.unwrap().stdout), "0\n");
 
     // Static IPv4 and IPv6 addresses.
     let addrs = addresses(&one(&ns, &["addr", "show", "dev", "lan0"]));

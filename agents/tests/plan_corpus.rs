@@ -219,6 +219,7 @@ fn bridge_over_vlan_creates_the_vlan_first() {
             "create vlan vlan15 id 15 on enp0s25",
             "create bridge br0 stp on",
             "enslave vlan15 to br0",
+            "set accept_ra 0 on vlan15",
             "set up enp0s25",
             "set up vlan15",
             "set up br0",

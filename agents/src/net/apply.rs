@@ -1,4 +1,4 @@
-//! Performs planned [`Op`]s over rtnetlink. Links are looked up by name at the moment each
+//! Performs planned [`Op`]s over rtnetlink (and `accept_ra` through its sysctl file). Links are looked up by name at the moment each
 //! operation runs, since earlier operations create and rename them. Stops at the first failure.
 
 use std::net::IpAddr;
@@ -12,7 +12,7 @@ use rtnetlink::{Handle, LinkBond, LinkBridge, LinkMessageBuilder, LinkUnspec, Li
 use rtnetlink::{RouteMessageBuilder, packet_route::link::InfoBond};
 
 use super::bond::{BondMode, BondSettings, HashPolicy, LacpRate};
-use super::observe::link_from;
+use super::observe::{accept_ra_path, link_from};
 use super::ops::Op;
 use super::routes::RouteSpec;
 use super::state::Link;
@@ -35,6 +35,16 @@ pub enum ApplyError {
         op: String,
         /// The missing link.
         name: String,
+    },
+    /// A sysctl could not be written.
+    #[error("{op}: cannot write {path}: {source}")]
+    Sysctl {
+        /// The operation, as logged.
+        op: String,
+        /// The sysctl file.
+        path: std::path::PathBuf,
+        /// The error.
+        source: std::io::Error,
     },
     /// It cannot be expressed as a netlink message.
     #[error("{op}: {reason}")]
@@ -134,6 +144,14 @@ impl Applier<'_> {
                 let bytes = parse_mac(mac).ok_or_else(|| self.invalid("not a MAC address"))?;
                 self.set(LinkUnspec::new_with_index(l.index).address(bytes).build())
                     .await
+            }
+            Op::SetAcceptRa { link, value } => {
+                let path = accept_ra_path(link);
+                std::fs::write(&path, format!("{value}\n")).map_err(|e| ApplyError::Sysctl {
+                    op: self.op.clone(),
+                    path,
+                    source: e,
+                })
             }
             Op::SetUp { link } => {
                 let l = self.link(link).await?;

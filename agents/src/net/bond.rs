@@ -137,12 +137,40 @@ pub fn bond_settings(
     let miimon = millis("mii-monitor-interval", p.mii_monitor_interval.as_ref());
     let up_delay = millis("up-delay", p.up_delay.as_ref());
     let down_delay = millis("down-delay", p.down_delay.as_ref());
+    // The kernel refuses (EACCES, "mode dependency failed") options its mode does not use, which
+    // would fail the whole bond: leave them out with a warning instead.
+    let effective = mode.unwrap_or(BondMode::BalanceRr);
+    let mut primary = p.primary.as_deref().map(resolve);
+    if let Some(name) = &primary
+        && !matches!(
+            effective,
+            BondMode::ActiveBackup | BondMode::BalanceTlb | BondMode::BalanceAlb
+        )
+    {
+        warn(
+            "primary",
+            name,
+            "applies only to active-backup, balance-tlb and balance-alb bonds",
+        );
+        primary = None;
+    }
+    let lacp_rate = lacp_rate.filter(|_| {
+        let ok = effective == BondMode::Lacp;
+        if !ok {
+            warn(
+                "lacp-rate",
+                p.lacp_rate.as_deref().unwrap_or_default(),
+                "applies only to 802.3ad bonds",
+            );
+        }
+        ok
+    });
     let settings = BondSettings {
         mode,
         miimon,
         lacp_rate,
         hash_policy,
-        primary: p.primary.as_deref().map(resolve),
+        primary,
         up_delay,
         down_delay,
         min_links: p.min_links,
@@ -221,7 +249,11 @@ mod tests {
             ..BondParameters::default()
         };
         let (s, warnings) = bond_settings("bonds.bond0", Some(&p), |id| format!("{id}-final"));
-        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(
+            warnings.len(),
+            1,
+            "primary is not for 802.3ad: {warnings:?}"
+        );
         assert_eq!(
             s,
             BondSettings {
@@ -229,7 +261,7 @@ mod tests {
                 miimon: Some(100),
                 lacp_rate: Some(LacpRate::Fast),
                 hash_policy: Some(HashPolicy::Layer34),
-                primary: Some("nic1-final".into()),
+                primary: None,
                 up_delay: Some(2000),
                 down_delay: Some(200),
                 min_links: None,
@@ -237,7 +269,29 @@ mod tests {
         );
         assert_eq!(
             s.to_string(),
-            " mode 802.3ad miimon 100 lacp_rate fast xmit_hash_policy layer3+4 primary nic1-final updelay 2000 downdelay 200"
+            " mode 802.3ad miimon 100 lacp_rate fast xmit_hash_policy layer3+4 updelay 2000 downdelay 200"
+        );
+    }
+
+    #[test]
+    fn options_the_mode_does_not_take_are_left_out() {
+        let p = BondParameters {
+            mode: Some("balance-xor".into()),
+            primary: Some("eth0".into()),
+            lacp_rate: Some("fast".into()),
+            transmit_hash_policy: Some("layer2+3".into()),
+            ..BondParameters::default()
+        };
+        let (s, warnings) = bond_settings("bonds.b", Some(&p), str::to_owned);
+        assert_eq!(s.primary, None);
+        assert_eq!(s.lacp_rate, None);
+        assert_eq!(s.hash_policy, Some(HashPolicy::Layer23));
+        assert_eq!(
+            warnings,
+            [
+                "bonds.b.parameters.primary: `eth0` applies only to active-backup, balance-tlb and balance-alb bonds; left at the kernel default",
+                "bonds.b.parameters.lacp-rate: `fast` applies only to 802.3ad bonds; left at the kernel default",
+            ]
         );
     }
 

@@ -39,6 +39,8 @@ pub struct Common<'a> {
     pub mtu: Option<u32>,
     /// MAC address to set.
     pub macaddress: Option<&'a str>,
+    /// Accept IPv6 router advertisements (none: the kernel's setting stays).
+    pub accept_ra: Option<bool>,
     /// Run DHCPv4.
     pub dhcp4: bool,
     /// Run DHCPv6.
@@ -57,6 +59,7 @@ macro_rules! common_of {
             routing_policy: &$dev.routing_policy,
             mtu: $dev.mtu,
             macaddress: $dev.macaddress.as_deref(),
+            accept_ra: $dev.accept_ra,
             dhcp4: $dev.dhcp4 == Some(true),
             dhcp6: $dev.dhcp6 == Some(true),
             nameservers: $dev.nameservers.as_ref(),

@@ -1,5 +1,6 @@
-//! Reads the machine's links, addresses and routes over rtnetlink into a [`State`], and each
-//! physical link's driver from `/sys/class/net/<if>/device/driver`. The only reads of the network
+//! Reads the machine's links, addresses and routes over rtnetlink into a [`State`],, each
+//! physical link's driver from `/sys/class/net/<if>/device/driver` and each link's `accept_ra`
+//! sysctl. The only reads of the network
 //! agent; no changes.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -45,6 +46,7 @@ pub async fn observe(handle: &Handle, sys_class_net: &Path) -> Result<State, Obs
         .map_err(err("links"))?;
     for link in &mut links {
         link.driver = driver(sys_class_net, &link.name);
+        link.accept_ra = accept_ra(&link.name);
     }
     let addresses: Vec<AddressMessage> = handle
         .address()
@@ -80,6 +82,22 @@ pub async fn observe(handle: &Handle, sys_class_net: &Path) -> Result<State, Obs
 pub fn driver(sys_class_net: &Path, name: &str) -> Option<String> {
     let target = std::fs::read_link(sys_class_net.join(name).join("device/driver")).ok()?;
     Some(target.file_name()?.to_string_lossy().into_owned())
+}
+
+/// `/proc/sys/net/ipv6/conf/<if>/accept_ra`, of the caller's network namespace.
+pub fn accept_ra(name: &str) -> Option<u8> {
+    std::fs::read_to_string(accept_ra_path(name))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Where a link's `accept_ra` sysctl lives.
+pub fn accept_ra_path(name: &str) -> std::path::PathBuf {
+    Path::new("/proc/sys/net/ipv6/conf")
+        .join(name)
+        .join("accept_ra")
 }
 
 /// A link message as a [`Link`] (without driver and addresses).

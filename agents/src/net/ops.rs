@@ -69,6 +69,14 @@ pub enum Op {
         /// `aa:bb:cc:dd:ee:ff`.
         mac: String,
     },
+    /// Set `net.ipv6.conf.<link>.accept_ra` (2: accept router advertisements even when forwarding,
+    /// as a Genestack node does; 0: ignore them).
+    SetAcceptRa {
+        /// The link.
+        link: String,
+        /// The sysctl value.
+        value: u8,
+    },
     /// Bring the link administratively up.
     SetUp {
         /// The link.
@@ -101,6 +109,7 @@ impl fmt::Display for Op {
             Op::Enslave { link, master } => write!(f, "enslave {link} to {master}"),
             Op::SetMtu { link, mtu } => write!(f, "set mtu {mtu} on {link}"),
             Op::SetMac { link, mac } => write!(f, "set mac {mac} on {link}"),
+            Op::SetAcceptRa { link, value } => write!(f, "set accept_ra {value} on {link}"),
             Op::SetUp { link } => write!(f, "set up {link}"),
             Op::AddAddress { link, address } => write!(f, "add address {address} on {link}"),
             Op::AddRoute { link, route } => write!(f, "add route {route} dev {link}"),

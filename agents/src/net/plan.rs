@@ -3,7 +3,7 @@
 //! planned, so applying a config to the state it produced plans nothing.
 //!
 //! Order: renames; bonds, then their members; VLANs; bridges, then their ports; MTUs and MACs
-//! (parents before children); links up; addresses; routes. Nothing is ever removed: addresses and
+//! (parents before children); `accept_ra`; links up; addresses; routes. Nothing is ever removed: addresses and
 //! routes the config does not name (a DHCP lease's, an operator's) are left alone.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -18,6 +18,10 @@ use super::ops::Op;
 use super::resolv::resolv_conf;
 use super::routes::desired_routes;
 use super::state::{Link, State};
+
+/// `accept_ra` for `accept-ra: true`: 2 accepts router advertisements even with forwarding on,
+/// which Genestack nodes have (`net.ipv4.ip_forward=1` and IPv6 alike); 1 would silently ignore them.
+pub const ACCEPT_RA_ON: u8 = 2;
 
 /// What to do.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -275,6 +279,21 @@ impl<'s> Planner<'s> {
                         mac,
                     });
                 }
+            }
+        }
+        for dev in self.present(devs) {
+            let Some(accept) = dev.common.accept_ra else {
+                continue;
+            };
+            let value = if accept { ACCEPT_RA_ON } else { 0 };
+            if self
+                .observed(&dev.name)
+                .is_none_or(|l| l.accept_ra != Some(value))
+            {
+                self.ops.push(Op::SetAcceptRa {
+                    link: dev.name.clone(),
+                    value,
+                });
             }
         }
         for dev in self.present(devs) {

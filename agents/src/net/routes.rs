@@ -179,6 +179,7 @@ mod tests {
             routing_policy: &[],
             mtu: None,
             macaddress: None,
+            accept_ra: None,
             dhcp4: false,
             dhcp6: false,
             nameservers: None,

@@ -24,6 +24,8 @@ pub struct Link {
     pub up: bool,
     /// Index of the master (bond or bridge) this link is enslaved to.
     pub master: Option<u32>,
+    /// `net.ipv6.conf.<if>.accept_ra` (none when IPv6 is off on the link).
+    pub accept_ra: Option<u8>,
     /// For bridges: whether STP is on.
     pub stp: Option<bool>,
     /// Addresses on the link.

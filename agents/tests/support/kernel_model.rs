@@ -45,6 +45,7 @@ pub fn apply(state: &mut State, ops: &[Op]) {
             }
             Op::SetMtu { link: l, mtu } => link(state, l).mtu = *mtu,
             Op::SetMac { link: l, mac } => link(state, l).mac = Some(mac.clone()),
+            Op::SetAcceptRa { link: l, value } => link(state, l).accept_ra = Some(*value),
             Op::SetUp { link: l } => link(state, l).up = true,
             Op::AddAddress { link: l, address } => {
                 let l = link(state, l);
