@@ -69,6 +69,21 @@ pub(super) fn check(config: &MachineConfig, out: &mut Vec<Finding>) {
     {
         out.push(Finding::error(path.key("endpoint"), problem));
     }
+    if let Some(name) = &cluster.name {
+        let ok = !name.is_empty()
+            && name.len() <= 63
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !name.starts_with('-')
+            && !name.ends_with('-');
+        if !ok {
+            out.push(Finding::error(
+                path.key("name"),
+                format!("cluster name `{name}` must be a DNS label: lowercase letters, digits and `-`, at most 63"),
+            ));
+        }
+    }
     let etcd = &cluster.etcd;
     let ports = [
         ("client_port", etcd.client_port),

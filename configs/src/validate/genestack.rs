@@ -94,6 +94,16 @@ pub(super) fn check(config: &MachineConfig, out: &mut Vec<Finding>) {
             ));
         }
     }
+    let roles = g.effective_roles();
+    if roles.contains(&crate::plinth::GenestackRole::Longhorn)
+        && config.plinth.storage.longhorn.is_none()
+        && !g.hyperconverged
+    {
+        out.push(Finding::warning(
+            at.key("roles"),
+            "role `longhorn` without plinth.storage.longhorn: Longhorn will store volumes on the state partition",
+        ));
+    }
     if g.hyperconverged && !g.roles.is_empty() {
         out.push(Finding::warning(
             at.key("roles"),

@@ -10,10 +10,34 @@ use crate::yaml::KeyPath;
 
 pub(super) fn check(net: &Network, out: &mut Vec<Finding>) {
     let base = root("network");
+    // Address (without prefix) → where it was first assigned.
+    let mut assigned: BTreeMap<std::net::IpAddr, KeyPath> = BTreeMap::new();
     macro_rules! common {
         ($section:literal, $map:expr) => {
             for (name, dev) in $map {
                 let at = base.key($section).key(name);
+                for (i, addr) in dev.addresses.iter().enumerate() {
+                    if let Ok((ip, _)) = parse_cidr(addr) {
+                        let here = at.key("addresses").index(i);
+                        match assigned.get(&ip) {
+                            Some(first) => out.push(Finding::error(
+                                here,
+                                format!("address {ip} is already assigned at {first}"),
+                            )),
+                            None => {
+                                assigned.insert(ip, here);
+                            }
+                        }
+                    }
+                }
+                for (key, value) in [("gateway4", &dev.gateway4), ("gateway6", &dev.gateway6)] {
+                    if value.is_some() {
+                        out.push(Finding::warning(
+                            at.key(key),
+                            format!("`{key}` is deprecated in netplan: use a route with `to: default` and `via:`"),
+                        ).at_key());
+                    }
+                }
                 addressing(
                     &at,
                     &dev.addresses,
@@ -51,7 +75,22 @@ pub(super) fn check(net: &Network, out: &mut Vec<Finding>) {
     common!("dummy-devices", &net.dummy_devices);
     common!("virtual-ethernets", &net.virtual_ethernets);
 
+    let mut set_names: BTreeMap<&str, &str> = BTreeMap::new();
     for (name, eth) in &net.ethernets {
+        if let Some(new_name) = eth.set_name.as_deref()
+            && let Some(first) = set_names.insert(new_name, name)
+        {
+            out.push(Finding::error(
+                base.key("ethernets").key(name).key("set-name"),
+                format!("`{new_name}` is already the set-name of ethernets.{first}"),
+            ));
+        }
+        if eth.set_name.is_some() && eth.match_.is_none() {
+            out.push(Finding::error(
+                base.key("ethernets").key(name).key("set-name"),
+                "`set-name` needs a `match` that selects the interface to rename",
+            ));
+        }
         if let Some(mac) = eth.match_.as_ref().and_then(|m| m.macaddress.as_ref())
             && !is_mac(mac)
         {
