@@ -46,6 +46,8 @@ network:
       addresses: [192.168.77.1/24]
       parameters:
         stp: true
+        forward-delay: 4
+        priority: 4096
 "#;
 
 fn skip() -> bool {
@@ -150,6 +152,8 @@ fn static_config_is_applied_and_a_second_run_changes_nothing() {
     let br0 = one(&ns, &["-d", "link", "show", "br0"]);
     assert_eq!(br0["linkinfo"]["info_kind"], "bridge");
     assert_eq!(br0["linkinfo"]["info_data"]["stp_state"], 1);
+    assert_eq!(br0["linkinfo"]["info_data"]["forward_delay"], 400);
+    assert_eq!(br0["linkinfo"]["info_data"]["priority"], 4096);
     let port = one(&ns, &["link", "show", "v2a"]);
     assert_eq!(port["master"], "br0");
     let br_addrs = addresses(&one(&ns, &["addr", "show", "dev", "br0"]));
@@ -219,6 +223,39 @@ network:
     // The peers (not matching the glob) are untouched, and no address was invented.
     let vx0 = addresses(&one(&ns, &["addr", "show", "dev", "vx0"]));
     assert!(vx0.iter().all(|a| a.starts_with("fe80:")), "{vx0:?}");
+}
+
+#[test]
+fn an_existing_bridge_is_changed_in_place() {
+    if skip() {
+        return;
+    }
+    let ns = Netns::new("bridge");
+    ns.veth("p0", "02:00:00:00:50:01", "p0peer");
+    ns.ip(&["link", "add", "br9", "type", "bridge", "stp_state", "0"]);
+    let config = r#"#cloud-config
+network:
+  version: 2
+  ethernets:
+    p0: {}
+  bridges:
+    br9:
+      interfaces: [p0]
+      parameters:
+        stp: true
+        hello-time: 1
+"#;
+    let out = stdout(&agent(&ns, config, &["--once"]));
+    assert!(
+        out.starts_with("net: set bridge br9 stp on hello_time 100cs\nnet: enslave p0 to br9\n"),
+        "{out}"
+    );
+    let br9 = one(&ns, &["-d", "link", "show", "br9"]);
+    assert_eq!(br9["linkinfo"]["info_data"]["stp_state"], 1);
+    assert_eq!(br9["linkinfo"]["info_data"]["hello_time"], 100);
+    assert_eq!(one(&ns, &["link", "show", "p0"])["master"], "br9");
+    let again = stdout(&agent(&ns, config, &["--once"]));
+    assert!(again.starts_with("net: 0 operations applied"), "{again}");
 }
 
 /// The agent's child process, killed on drop.

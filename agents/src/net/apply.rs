@@ -12,6 +12,7 @@ use rtnetlink::{Handle, LinkBond, LinkBridge, LinkMessageBuilder, LinkUnspec, Li
 use rtnetlink::{RouteMessageBuilder, packet_route::link::InfoBond};
 
 use super::bond::{BondMode, BondSettings, HashPolicy, LacpRate};
+use super::bridge::BridgeSettings;
 use super::observe::{accept_ra_path, link_from};
 use super::ops::Op;
 use super::routes::RouteSpec;
@@ -100,18 +101,19 @@ impl Applier<'_> {
                 self.add(LinkVlan::new(name, parent.index, *id).build())
                     .await
             }
-            Op::CreateBridge { name, stp } => {
-                let msg = LinkMessageBuilder::<LinkBridge>::new(name)
-                    .stp_state(stp_state(*stp))
-                    .build();
-                self.add(msg).await
+            Op::CreateBridge { name, settings } => {
+                self.add(bridge(
+                    LinkMessageBuilder::<LinkBridge>::new(name),
+                    settings,
+                ))
+                .await
             }
-            Op::SetStp { name, stp } => {
-                let bridge = self.link(name).await?;
-                let msg = LinkMessageBuilder::<LinkBridge>::new(name)
-                    .index(bridge.index)
-                    .stp_state(stp_state(*stp))
-                    .build();
+            Op::SetBridge { name, settings } => {
+                let link = self.link(name).await?;
+                let msg = bridge(
+                    LinkMessageBuilder::<LinkBridge>::new(name).index(link.index),
+                    settings,
+                );
                 self.handle
                     .link()
                     .change(msg)
@@ -306,12 +308,31 @@ impl Applier<'_> {
     }
 }
 
-fn stp_state(on: bool) -> BridgeStpState {
-    if on {
+/// Adds the settings to a bridge message: timers first, since the kernel checks their range
+/// against the STP state it has when it reaches them.
+fn bridge(b: LinkMessageBuilder<LinkBridge>, s: &BridgeSettings) -> LinkMessage {
+    let mut b = b;
+    if let Some(v) = s.forward_delay {
+        b = b.forward_delay(v);
+    }
+    if let Some(v) = s.hello_time {
+        b = b.hello_time(v);
+    }
+    if let Some(v) = s.max_age {
+        b = b.max_age(v);
+    }
+    if let Some(v) = s.ageing_time {
+        b = b.ageing_time(v);
+    }
+    if let Some(v) = s.priority {
+        b = b.priority(v);
+    }
+    let stp = if s.stp {
         BridgeStpState::KernelStp
     } else {
         BridgeStpState::Disabled
-    }
+    };
+    b.stp_state(stp).build()
 }
 
 /// `aa:bb:cc:dd:ee:ff` as six bytes.

@@ -1,13 +1,14 @@
 //! The network agent: applies the machine config's netplan v2 network with rtnetlink.
 //!
 //! Pure decisions — which link each entry means ([`matching`]), the devices and their final names
-//! ([`devices`]), bond parameters ([`bond`]), routes ([`routes`]), the ordered operations ([`plan`]),
+//! ([`devices`]), bond and bridge parameters ([`bond`], [`bridge`]), routes ([`routes`]), the ordered operations ([`plan`]),
 //! the DHCP clients ([`dhcp`]) and resolv.conf ([`resolv`]) — are separate from the effects:
 //! reading the state ([`observe`]), performing operations ([`apply`]), and the command around them
 //! ([`run`], [`watch`]). DHCP clients themselves are not run here: PID 1 supervises them.
 
 pub mod apply;
 pub mod bond;
+pub mod bridge;
 pub mod cidr;
 pub mod devices;
 pub mod dhcp;

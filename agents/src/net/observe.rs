@@ -14,6 +14,7 @@ use rtnetlink::packet_route::link::{
 use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, RouteType};
 use rtnetlink::{Handle, RouteMessageBuilder};
 
+use super::bridge::BridgeState;
 use super::cidr::Cidr;
 use super::state::{Link, RouteEntry, State};
 
@@ -118,10 +119,7 @@ pub fn link_from(msg: &LinkMessage) -> Link {
                     match info {
                         LinkInfo::Kind(kind) => link.kind = Some(kind.to_string()),
                         LinkInfo::Data(InfoData::Bridge(data)) => {
-                            link.stp = data.iter().find_map(|d| match d {
-                                InfoBridge::StpState(s) => Some(*s != BridgeStpState::Disabled),
-                                _ => None,
-                            });
+                            link.bridge = Some(bridge_state(data));
                         }
                         _ => {}
                     }
@@ -131,6 +129,23 @@ pub fn link_from(msg: &LinkMessage) -> Link {
         }
     }
     link
+}
+
+/// A bridge's STP state, timers and priority from its link info.
+fn bridge_state(data: &[InfoBridge]) -> BridgeState {
+    let mut state = BridgeState::default();
+    for d in data {
+        match d {
+            InfoBridge::StpState(s) => state.stp = *s != BridgeStpState::Disabled,
+            InfoBridge::ForwardDelay(v) => state.forward_delay = *v,
+            InfoBridge::HelloTime(v) => state.hello_time = *v,
+            InfoBridge::MaxAge(v) => state.max_age = *v,
+            InfoBridge::AgeingTime(v) => state.ageing_time = *v,
+            InfoBridge::Priority(v) => state.priority = *v,
+            _ => {}
+        }
+    }
+    state
 }
 
 /// `aa:bb:cc:dd:ee:ff`.

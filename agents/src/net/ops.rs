@@ -5,6 +5,7 @@
 use std::fmt;
 
 use super::bond::BondSettings;
+use super::bridge::BridgeSettings;
 use super::cidr::Cidr;
 use super::routes::RouteSpec;
 
@@ -38,15 +39,15 @@ pub enum Op {
     CreateBridge {
         /// Its name.
         name: String,
-        /// Spanning tree on.
-        stp: bool,
+        /// STP, timers, priority.
+        settings: BridgeSettings,
     },
-    /// Turn STP on or off on an existing bridge.
-    SetStp {
+    /// Change an existing bridge's STP, timers or priority.
+    SetBridge {
         /// The bridge.
         name: String,
-        /// Spanning tree on.
-        stp: bool,
+        /// STP, timers, priority.
+        settings: BridgeSettings,
     },
     /// Make `link` a member of `master` (a bond member is taken down first, as the kernel requires).
     Enslave {
@@ -104,8 +105,8 @@ impl fmt::Display for Op {
             Op::Rename { from, to } => write!(f, "rename {from} to {to}"),
             Op::CreateBond { name, settings } => write!(f, "create bond {name}{settings}"),
             Op::CreateVlan { name, link, id } => write!(f, "create vlan {name} id {id} on {link}"),
-            Op::CreateBridge { name, stp } => write!(f, "create bridge {name} stp {}", on(*stp)),
-            Op::SetStp { name, stp } => write!(f, "set bridge {name} stp {}", on(*stp)),
+            Op::CreateBridge { name, settings } => write!(f, "create bridge {name} {settings}"),
+            Op::SetBridge { name, settings } => write!(f, "set bridge {name} {settings}"),
             Op::Enslave { link, master } => write!(f, "enslave {link} to {master}"),
             Op::SetMtu { link, mtu } => write!(f, "set mtu {mtu} on {link}"),
             Op::SetMac { link, mac } => write!(f, "set mac {mac} on {link}"),
@@ -115,8 +116,4 @@ impl fmt::Display for Op {
             Op::AddRoute { link, route } => write!(f, "add route {route} dev {link}"),
         }
     }
-}
-
-fn on(flag: bool) -> &'static str {
-    if flag { "on" } else { "off" }
 }

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use plinth_config::network::Network;
 
 use super::bond::bond_settings;
+use super::bridge::bridge_settings;
 use super::cidr::Cidr;
 use super::devices::{Device, Devices, Kind, devices};
 use super::dhcp::DhcpClient;
@@ -182,35 +183,21 @@ impl<'s> Planner<'s> {
             let Kind::Bridge(bridge) = dev.kind else {
                 continue;
             };
-            let params = bridge.parameters.clone().unwrap_or_default();
-            let stp = params.stp.unwrap_or(true);
-            let unapplied = [
-                ("forward-delay", params.forward_delay.is_some()),
-                ("hello-time", params.hello_time.is_some()),
-                ("max-age", params.max_age.is_some()),
-                ("ageing-time", params.ageing_time.is_some()),
-                ("priority", params.priority.is_some()),
-                ("path-cost", !params.path_cost.is_empty()),
-                ("port-priority", !params.port_priority.is_empty()),
-            ];
-            for (key, set) in unapplied {
-                if set {
-                    self.warnings.push(format!(
-                        "{}.parameters.{key}: not applied yet; the kernel default stays",
-                        dev.path
-                    ));
-                }
-            }
-            let name = dev.name.clone();
-            if !self.ensure(dev, "bridge", || Op::CreateBridge { name, stp }) {
+            let (settings, warnings) = bridge_settings(&dev.path, bridge.parameters.as_ref());
+            self.warnings.extend(warnings);
+            let (name, create) = (dev.name.clone(), settings.clone());
+            if !self.ensure(dev, "bridge", || Op::CreateBridge {
+                name,
+                settings: create,
+            }) {
                 continue;
             }
-            if let Some(link) = self.view.get(&dev.name)
-                && link.stp.is_some_and(|on| on != stp)
+            if let Some(link) = self.observed(&dev.name)
+                && link.bridge.is_some_and(|state| !settings.holds(&state))
             {
-                self.ops.push(Op::SetStp {
+                self.ops.push(Op::SetBridge {
                     name: dev.name.clone(),
-                    stp,
+                    settings,
                 });
             }
             self.enslave(dev, &bridge.interfaces, devs);
@@ -456,7 +443,10 @@ mod tests {
             name: "br0".into(),
             kind: Some("bridge".into()),
             up: true,
-            stp: Some(true),
+            bridge: Some(crate::net::bridge::BridgeState {
+                stp: true,
+                ..Default::default()
+            }),
             mtu: 1500,
             ..Link::default()
         };

@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 
+use super::bridge::BridgeState;
 use super::cidr::Cidr;
 
 /// One network link as the kernel reports it.
@@ -26,8 +27,8 @@ pub struct Link {
     pub master: Option<u32>,
     /// `net.ipv6.conf.<if>.accept_ra` (none when IPv6 is off on the link).
     pub accept_ra: Option<u8>,
-    /// For bridges: whether STP is on.
-    pub stp: Option<bool>,
+    /// For bridges: STP and its timers, priority.
+    pub bridge: Option<BridgeState>,
     /// Addresses on the link.
     pub addresses: Vec<Cidr>,
 }

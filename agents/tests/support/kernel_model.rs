@@ -2,6 +2,7 @@
 //! to check the planner's idempotency for devices this host's kernel cannot create (bonds, VLANs).
 //! The real kernel is exercised by the namespace test and in QEMU.
 
+use plinth_agents::net::bridge::{BridgeSettings, BridgeState};
 use plinth_agents::net::{Link, Op, RouteEntry, State};
 
 /// Applies `ops` to `state` as the kernel would.
@@ -30,12 +31,14 @@ pub fn apply(state: &mut State, ops: &[Op]) {
                 vlan.mtu = mtu;
                 state.links.push(vlan);
             }
-            Op::CreateBridge { name, stp } => {
+            Op::CreateBridge { name, settings } => {
                 let mut bridge = virtual_link(next, name, "bridge");
-                bridge.stp = Some(*stp);
+                bridge.bridge = Some(bridge_state(settings));
                 state.links.push(bridge);
             }
-            Op::SetStp { name, stp } => link(state, name).stp = Some(*stp),
+            Op::SetBridge { name, settings } => {
+                link(state, name).bridge = Some(bridge_state(settings));
+            }
             Op::Enslave {
                 link: member,
                 master,
@@ -81,5 +84,17 @@ fn virtual_link(index: u32, name: &str, kind: &str) -> Link {
         kind: Some(kind.to_owned()),
         mtu: 1500,
         ..Link::default()
+    }
+}
+
+/// The kernel's defaults (15 s, 2 s, 20 s, 300 s, 32768) overridden by the settings.
+fn bridge_state(s: &BridgeSettings) -> BridgeState {
+    BridgeState {
+        stp: s.stp,
+        forward_delay: s.forward_delay.unwrap_or(1500),
+        hello_time: s.hello_time.unwrap_or(200),
+        max_age: s.max_age.unwrap_or(2000),
+        ageing_time: s.ageing_time.unwrap_or(30000),
+        priority: s.priority.unwrap_or(32768),
     }
 }
