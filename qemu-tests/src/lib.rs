@@ -5,8 +5,8 @@
 //! disks ([`disk`]), choosing the accelerator ([`accel`]), building the QEMU command line
 //! ([`cmdline`], pure), running QEMU with its serial console captured and timestamped ([`vm`],
 //! [`console`]), QMP ([`qmp`]), host ports ([`ports`]), polling the guest over forwarded ports
-//! ([`http`], [`metrics`]), a probe service for test seeds ([`probe`]) and the per-test fixture
-//! that ties them together ([`node`]).
+//! ([`http`], [`metrics`]), a probe service for test seeds ([`probe`]), boot timing from the
+//! console ([`timeline`]) and the per-test fixture that ties them together ([`node`]).
 //! It does not build the image (that is `cargo xtask image`) and never lets a QEMU process outlive
 //! the value that owns it.
 
@@ -23,4 +23,5 @@ pub mod ports;
 pub mod probe;
 pub mod qmp;
 pub mod seed;
+pub mod timeline;
 pub mod vm;

@@ -1,6 +1,6 @@
 //! The probe: a oneshot user service, put in a test's seed, that reports on the console what only
-//! the guest can see — how `/` is mounted and whether it refuses writes, which program is PID 1,
-//! the machine-id and the mounts — as `plinth-probe key=value …` lines (stage 2 mirrors service
+//! the guest can see — how `/` is mounted and whether it refuses writes, which program is PID 1
+//! and its resident memory, the machine-id and the mounts — as `plinth-probe key=value …` lines (stage 2 mirrors service
 //! output to the console as `[probe] …`). It uses the image's busybox, nothing of the harness.
 //!
 //! [`user_data`] writes the seed's config; [`Report::from_console`] reads the lines back.
@@ -17,6 +17,7 @@ if $b touch /plinth-probe-write 2>/dev/null; then $b rm -f /plinth-probe-write; 
 echo "plinth-probe root-write=$w"
 echo "plinth-probe pid1-exe=$($b readlink /proc/1/exe) pid1-comm=$($b cat /proc/1/comm)"
 echo "plinth-probe machine-id=$($b cat /etc/machine-id)"
+echo "plinth-probe pid1-rss-kib=$($b awk '/^VmRSS:/ { print $2 }' /proc/1/status)"
 echo "plinth-probe mounts=$($b awk '{ printf "%s:%s:%s;", $2, $1, $3 }' /proc/mounts)"
 echo "plinth-probe done"
 "#;

@@ -27,6 +27,8 @@ pub struct Args {
 
 #[derive(clap::Subcommand)]
 enum What {
+    /// Boot the image N times in QEMU: firmware, kernel → PID 1, PID 1 → ready, PID 1's RSS.
+    Boot(crate::boot_bench::BootArgs),
     /// PID 1 start to first spawn, to 200 services ready (chain and fan-out), RSS over 10,000 restarts.
     Supervisor {
         /// Services in the chain and in the fan-out.
@@ -41,7 +43,10 @@ enum What {
 const TARGET: &str = "x86_64-unknown-linux-musl";
 
 pub fn run(args: &Args) -> Result<std::process::ExitCode> {
-    let What::Supervisor { services, restarts } = args.what;
+    let (services, restarts) = match &args.what {
+        What::Boot(boot) => return crate::boot_bench::run(boot),
+        What::Supervisor { services, restarts } => (*services, *restarts),
+    };
     if !rustix::process::geteuid().is_root() {
         bail!("the bench runs plinth-init as PID 1 in new namespaces: run it as root");
     }

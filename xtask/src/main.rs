@@ -2,6 +2,7 @@
 //! (<https://github.com/matklad/cargo-xtask>): plain Rust instead of shell scripts, one module per command.
 
 mod bench;
+mod boot_bench;
 mod cmd;
 mod config;
 mod image;

@@ -1,0 +1,158 @@
+//! `cargo xtask bench boot`: boot the image N times under QEMU and report where the time goes.
+//!
+//! Per boot, from the captured console: firmware (QEMU start to the kernel banner), kernel → PID 1
+//! (stage 1's start by the kernel's clock), PID 1 → ready and kernel → ready; from the node
+//! exporter, when it answers, `plinth_boot_phase_seconds`; from the probe service of the seed,
+//! when stage 2 runs it, PID 1's resident memory. Each boot uses a fresh disk, so each is a first
+//! boot (state partition created). Then the medians.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use qemu_tests::image::ImageSet;
+use qemu_tests::metrics;
+use qemu_tests::node::{BootOptions, Fixture, READY_TIMEOUT, Variant};
+use qemu_tests::timeline::{self, BootTimes};
+
+use crate::{image, prereqs};
+
+/// Flags of `cargo xtask bench boot`.
+#[derive(clap::Args)]
+pub struct BootArgs {
+    /// How many boots.
+    #[arg(long, default_value_t = 3)]
+    runs: u32,
+    /// Boot by legacy BIOS instead of UEFI.
+    #[arg(long, conflicts_with = "pxe")]
+    bios: bool,
+    /// Boot the PXE set instead of the disk.
+    #[arg(long)]
+    pxe: bool,
+    /// Boot whatever is in target/image/ without checking whether it is stale.
+    #[arg(long)]
+    no_build: bool,
+}
+
+/// What one boot measured.
+struct Run {
+    times: BootTimes,
+    phases: BTreeMap<String, f64>,
+    rss_kib: Option<f64>,
+}
+
+pub fn run(args: &BootArgs) -> Result<ExitCode> {
+    prereqs::ensure(&prereqs::QEMU)?;
+    let dir = if args.no_build {
+        qemu_tests::paths::image_dir()
+    } else {
+        image::ensure_built(true)?.dir
+    };
+    let image = ImageSet::locate(&dir)?;
+    let variant = if args.pxe {
+        Variant::Pxe
+    } else if args.bios {
+        Variant::Bios
+    } else {
+        Variant::Uefi
+    };
+    let mut fx = Fixture::new("bench-boot", image)?;
+    eprintln!(
+        "bench: {} {} boots under {}; logs in {}",
+        args.runs,
+        variant.name(),
+        qemu_tests::accel::name(fx.accel),
+        fx.dir.path().display()
+    );
+    let mut runs = Vec::new();
+    for n in 1..=args.runs {
+        let run = boot_once(&mut fx, variant, n)?;
+        print_run(n, &run);
+        runs.push(run);
+    }
+    print_medians(&runs);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn boot_once(fx: &mut Fixture, variant: Variant, n: u32) -> Result<Run> {
+    let mut opts = BootOptions::new(variant);
+    if variant != Variant::Pxe {
+        opts.disk = Some(fx.overlay(&format!("disk-{n}"), 4)?);
+    }
+    opts.seed = Some(fx.probe_seed(&format!("bench-{n}"))?);
+    let mut node = fx.boot(&opts)?;
+    node.wait_ready(READY_TIMEOUT)?;
+    let times = timeline::boot_times(&node.console().lines())
+        .with_context(|| format!("boot {n}: {}", node.console().log_path().display()))?;
+    let phases = node
+        .metrics(Duration::from_secs(20), |s| {
+            !metrics::all(s, "plinth_boot_phase_seconds").is_empty()
+        })
+        .map(|samples| {
+            metrics::all(&samples, "plinth_boot_phase_seconds")
+                .into_iter()
+                .filter_map(|s| Some((s.labels.get("phase")?.clone(), s.value)))
+                .collect()
+        })
+        .unwrap_or_default();
+    let rss_kib = node
+        .probe_report(Duration::from_secs(5))
+        .ok()
+        .and_then(|r| r.get("pid1-rss-kib")?.parse().ok());
+    node.qmp()?.quit()?;
+    node.wait_exit(Duration::from_secs(30))?;
+    Ok(Run {
+        times,
+        phases,
+        rss_kib,
+    })
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:6.2}s", d.as_secs_f64())
+}
+
+fn print_run(n: u32, run: &Run) {
+    let t = &run.times;
+    println!(
+        "boot {n}: firmware {}  kernel→PID 1 {}  PID 1→ready {}  kernel→ready {}  PID 1 RSS {}",
+        secs(t.firmware),
+        secs(t.kernel_to_pid1),
+        secs(t.pid1_to_ready),
+        secs(t.kernel_to_ready),
+        run.rss_kib
+            .map(|k| format!("{:.1} MiB", k / 1024.0))
+            .unwrap_or_else(|| "n/a (the seed's probe did not run)".into())
+    );
+    if run.phases.is_empty() {
+        println!("        boot phases: n/a (no plinth_boot_phase_seconds from the node exporter)");
+    } else {
+        let phases: Vec<String> = run
+            .phases
+            .iter()
+            .map(|(p, s)| format!("{p} {s:.3}s"))
+            .collect();
+        println!("        boot phases: {}", phases.join(", "));
+    }
+}
+
+fn print_medians(runs: &[Run]) {
+    let med = |f: &dyn Fn(&Run) -> f64| {
+        timeline::median(&runs.iter().map(f).collect::<Vec<_>>())
+            .map(|m| format!("{m:6.2}s"))
+            .unwrap_or_else(|| "   n/a".into())
+    };
+    println!(
+        "median ({} boots): firmware {}  kernel→PID 1 {}  PID 1→ready {}  kernel→ready {}",
+        runs.len(),
+        med(&|r| r.times.firmware.as_secs_f64()),
+        med(&|r| r.times.kernel_to_pid1.as_secs_f64()),
+        med(&|r| r.times.pid1_to_ready.as_secs_f64()),
+        med(&|r| r.times.kernel_to_ready.as_secs_f64()),
+    );
+    if let Some(rss) = timeline::median(&runs.iter().filter_map(|r| r.rss_kib).collect::<Vec<_>>())
+    {
+        println!("median PID 1 RSS: {:.1} MiB", rss / 1024.0);
+    }
+}
