@@ -34,6 +34,13 @@ network:
         - to: 10.60.0.0/16
           via: 10.50.0.254
           metric: 50
+        - to: default
+          via: 10.50.0.1
+          table: 100
+      routing-policy:
+        - from: 10.50.0.0/24
+          table: 100
+          priority: 100
       nameservers:
         addresses: [10.50.0.53, "2001:db8:50::53"]
         search: [lab.example]
@@ -147,6 +154,22 @@ fn static_config_is_applied_and_a_second_run_changes_nothing() {
     assert!(has(&v4, "10.60.0.0/16", "10.50.0.254", 50), "{v4:?}");
     let v6 = ns.json(&["-6", "route", "show", "table", "main"]);
     assert!(has(&v6, "default", "2001:db8:50::1", 1024), "{v6:?}");
+
+    // Source routing: a rule to table 100, and table 100's default route.
+    let rules = ns.json(&["-4", "rule", "show"]);
+    assert!(
+        rules.iter().any(|r| r["priority"] == 100
+            && r["src"] == "10.50.0.0"
+            && r["srclen"] == 24
+            && r["table"] == "100"),
+        "{rules:?}"
+    );
+    let t100 = ns.json(&["-4", "route", "show", "table", "100"]);
+    assert!(
+        t100.iter()
+            .any(|r| r["dst"] == "default" && r["gateway"] == "10.50.0.1"),
+        "{t100:?}"
+    );
 
     // A bridge with STP on, the second veth enslaved, its address.
     let br0 = one(&ns, &["-d", "link", "show", "br0"]);

@@ -112,7 +112,7 @@ fn every_accepted_example_plans_and_converges() {
         };
         let mut state = State {
             links: links_for(&net),
-            routes: Vec::new(),
+            ..State::default()
         };
         let first = plan(&net, &state);
         for w in &first.warnings {
@@ -141,7 +141,7 @@ fn bonding_example_creates_the_bond_then_enslaves() {
         &net,
         &State {
             links: links_for(&net),
-            routes: Vec::new(),
+            ..State::default()
         },
     );
     assert_eq!(
@@ -174,7 +174,7 @@ fn vlan_example_renames_by_mac_and_stacks_vlans() {
         &net,
         &State {
             links,
-            routes: Vec::new(),
+            ..State::default()
         },
     );
     assert_eq!(
@@ -210,7 +210,7 @@ fn bridge_over_vlan_creates_the_vlan_first() {
         &net,
         &State {
             links: links_for(&net),
-            routes: Vec::new(),
+            ..State::default()
         },
     );
     assert_eq!(
@@ -237,7 +237,7 @@ fn two_default_gateways_keep_their_metrics() {
         &net,
         &State {
             links: links_for(&net),
-            routes: Vec::new(),
+            ..State::default()
         },
     );
     let routes: Vec<String> = ops_text(&p)
@@ -261,7 +261,7 @@ fn bonding_router_example_builds_three_bonds() {
         &net,
         &State {
             links: links_for(&net),
-            routes: Vec::new(),
+            ..State::default()
         },
     );
     let creates: Vec<String> = ops_text(&p)

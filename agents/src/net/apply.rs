@@ -8,6 +8,7 @@ use rtnetlink::packet_route::link::{
     BondLacpRate, BondMode as NlBondMode, BondXmitHashPolicy, BridgeStpState, LinkMessage,
 };
 use rtnetlink::packet_route::route::RouteScope;
+use rtnetlink::packet_route::rule::RuleAction;
 use rtnetlink::{Handle, LinkBond, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVlan};
 use rtnetlink::{RouteMessageBuilder, packet_route::link::InfoBond};
 
@@ -16,6 +17,7 @@ use super::bridge::BridgeSettings;
 use super::observe::{accept_ra_path, link_from};
 use super::ops::Op;
 use super::routes::RouteSpec;
+use super::rules::RuleSpec;
 use super::state::Link;
 
 /// Why an operation failed.
@@ -169,6 +171,7 @@ impl Applier<'_> {
                     .await
                     .map_err(|e| self.netlink(e))
             }
+            Op::AddRule { rule } => self.rule(rule).await,
             Op::AddRoute { link, route } => {
                 let l = self.link(link).await?;
                 self.route(l.index, route).await
@@ -291,6 +294,50 @@ impl Applier<'_> {
             .execute()
             .await
             .map_err(|e| self.netlink(e))
+    }
+
+    async fn rule(&self, r: &RuleSpec) -> Result<(), ApplyError> {
+        let mut req = self
+            .handle
+            .rule()
+            .add()
+            .action(RuleAction::ToTable)
+            .table_id(r.table);
+        if let Some(p) = r.priority {
+            req = req.priority(p);
+        }
+        if let Some(m) = r.mark {
+            req = req.fw_mark(m);
+        }
+        if let Some(t) = r.tos {
+            req = req.tos(t);
+        }
+        let result = match (
+            r.from.map(|c| (c.addr, c.prefix)),
+            r.to.map(|c| (c.addr, c.prefix)),
+        ) {
+            (from, to) if r.v6 => {
+                let mut req = req.v6();
+                if let Some((IpAddr::V6(a), p)) = from {
+                    req = req.source_prefix(a, p);
+                }
+                if let Some((IpAddr::V6(a), p)) = to {
+                    req = req.destination_prefix(a, p);
+                }
+                req.execute().await
+            }
+            (from, to) => {
+                let mut req = req.v4();
+                if let Some((IpAddr::V4(a), p)) = from {
+                    req = req.source_prefix(a, p);
+                }
+                if let Some((IpAddr::V4(a), p)) = to {
+                    req = req.destination_prefix(a, p);
+                }
+                req.execute().await
+            }
+        };
+        result.map_err(|e| self.netlink(e))
     }
 
     fn netlink(&self, source: rtnetlink::Error) -> ApplyError {

@@ -1,7 +1,7 @@
 //! The network agent: applies the machine config's netplan v2 network with rtnetlink.
 //!
 //! Pure decisions — which link each entry means ([`matching`]), the devices and their final names
-//! ([`devices`]), bond and bridge parameters ([`bond`], [`bridge`]), routes ([`routes`]), the ordered operations ([`plan`]),
+//! ([`devices`]), bond and bridge parameters ([`bond`], [`bridge`]), routes and rules ([`routes`], [`rules`]), the ordered operations ([`plan`]),
 //! the DHCP clients ([`dhcp`]) and resolv.conf ([`resolv`]) — are separate from the effects:
 //! reading the state ([`observe`]), performing operations ([`apply`]), and the command around them
 //! ([`run`], [`watch`]). DHCP clients themselves are not run here: PID 1 supervises them.
@@ -18,6 +18,7 @@ pub mod ops;
 pub mod plan;
 pub mod resolv;
 pub mod routes;
+pub mod rules;
 pub mod run;
 pub mod state;
 pub mod watch;

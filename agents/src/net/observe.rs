@@ -1,4 +1,4 @@
-//! Reads the machine's links, addresses and routes over rtnetlink into a [`State`],, each
+//! Reads the machine's links, addresses, routes and policy rules over rtnetlink into a [`State`],, each
 //! physical link's driver from `/sys/class/net/<if>/device/driver` and each link's `accept_ra`
 //! sysctl. The only reads of the network
 //! agent; no changes.
@@ -12,10 +12,12 @@ use rtnetlink::packet_route::link::{
     BridgeStpState, InfoBridge, InfoData, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
 };
 use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, RouteType};
-use rtnetlink::{Handle, RouteMessageBuilder};
+use rtnetlink::packet_route::rule::{RuleAction, RuleAttribute, RuleMessage};
+use rtnetlink::{Handle, IpVersion, RouteMessageBuilder};
 
 use super::bridge::BridgeState;
 use super::cidr::Cidr;
+use super::rules::RuleEntry;
 use super::state::{Link, RouteEntry, State};
 
 /// Why the state could not be read.
@@ -24,7 +26,7 @@ pub enum ObserveError {
     /// A netlink dump failed.
     #[error("cannot list {what} over netlink: {source}")]
     Netlink {
-        /// `links`, `addresses` or `routes`.
+        /// `links`, `addresses`, `routes` or `rules`.
         what: &'static str,
         /// The netlink error.
         source: rtnetlink::Error,
@@ -76,7 +78,22 @@ pub async fn observe(handle: &Handle, sys_class_net: &Path) -> Result<State, Obs
             .map_err(err("routes"))?;
         routes.extend(msgs.iter().filter_map(route_from));
     }
-    Ok(State { links, routes })
+    let mut rules = Vec::new();
+    for version in [IpVersion::V4, IpVersion::V6] {
+        let msgs: Vec<RuleMessage> = handle
+            .rule()
+            .get(version)
+            .execute()
+            .try_collect()
+            .await
+            .map_err(err("rules"))?;
+        rules.extend(msgs.iter().filter_map(rule_from));
+    }
+    Ok(State {
+        links,
+        routes,
+        rules,
+    })
 }
 
 /// The kernel driver bound to a physical interface, if any.
@@ -170,6 +187,43 @@ fn address_from(msg: &AddressMessage) -> Option<Cidr> {
         addr: local.or(address)?,
         prefix: msg.header.prefix_len,
     })
+}
+
+fn rule_from(msg: &RuleMessage) -> Option<RuleEntry> {
+    if msg.header.action != RuleAction::ToTable {
+        return None;
+    }
+    let v6 = msg.header.family == rtnetlink::packet_route::AddressFamily::Inet6;
+    let mut entry = RuleEntry {
+        v6,
+        from: None,
+        to: None,
+        table: u32::from(msg.header.table),
+        priority: 0,
+        mark: 0,
+        tos: msg.header.tos,
+    };
+    for attr in &msg.attributes {
+        match attr {
+            RuleAttribute::Source(ip) => {
+                entry.from = Some(Cidr {
+                    addr: *ip,
+                    prefix: msg.header.src_len,
+                });
+            }
+            RuleAttribute::Destination(ip) => {
+                entry.to = Some(Cidr {
+                    addr: *ip,
+                    prefix: msg.header.dst_len,
+                });
+            }
+            RuleAttribute::Table(t) => entry.table = *t,
+            RuleAttribute::Priority(p) => entry.priority = *p,
+            RuleAttribute::FwMark(m) => entry.mark = *m,
+            _ => {}
+        }
+    }
+    Some(entry)
 }
 
 fn route_from(msg: &RouteMessage) -> Option<RouteEntry> {

@@ -8,6 +8,7 @@ use super::bond::BondSettings;
 use super::bridge::BridgeSettings;
 use super::cidr::Cidr;
 use super::routes::RouteSpec;
+use super::rules::RuleSpec;
 
 /// One change to the machine's network.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,6 +91,11 @@ pub enum Op {
         /// Address and prefix.
         address: Cidr,
     },
+    /// Add a policy routing rule.
+    AddRule {
+        /// The rule.
+        rule: RuleSpec,
+    },
     /// Add a route through a link.
     AddRoute {
         /// The output link.
@@ -114,6 +120,7 @@ impl fmt::Display for Op {
             Op::SetUp { link } => write!(f, "set up {link}"),
             Op::AddAddress { link, address } => write!(f, "add address {address} on {link}"),
             Op::AddRoute { link, route } => write!(f, "add route {route} dev {link}"),
+            Op::AddRule { rule } => write!(f, "add rule {rule}"),
         }
     }
 }

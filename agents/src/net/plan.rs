@@ -3,7 +3,7 @@
 //! planned, so applying a config to the state it produced plans nothing.
 //!
 //! Order: renames; bonds, then their members; VLANs; bridges, then their ports; MTUs and MACs
-//! (parents before children); `accept_ra`; links up; addresses; routes. Nothing is ever removed: addresses and
+//! (parents before children); `accept_ra`; links up; addresses; routes; policy rules. Nothing is ever removed: addresses and
 //! routes the config does not name (a DHCP lease's, an operator's) are left alone.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -18,6 +18,7 @@ use super::dhcp::DhcpClient;
 use super::ops::Op;
 use super::resolv::resolv_conf;
 use super::routes::desired_routes;
+use super::rules::{RuleSpec, rule_spec};
 use super::state::{Link, State};
 
 /// `accept_ra` for `accept-ra: true`: 2 accepts router advertisements even with forwarding on,
@@ -311,13 +312,6 @@ impl<'s> Planner<'s> {
                         .push(format!("{}.addresses[{i}]: {e}; not added", dev.path)),
                 }
             }
-            if !dev.common.routing_policy.is_empty() {
-                self.warnings.push(format!(
-                    "{}.routing-policy: not applied yet ({} rule(s))",
-                    dev.path,
-                    dev.common.routing_policy.len()
-                ));
-            }
         }
         for dev in self.present(devs) {
             let observed = self.observed(&dev.name);
@@ -331,6 +325,24 @@ impl<'s> Planner<'s> {
                         link: dev.name.clone(),
                         route,
                     });
+                }
+            }
+        }
+        let mut planned: Vec<RuleSpec> = Vec::new();
+        for dev in self.present(devs) {
+            for (i, policy) in dev.common.routing_policy.iter().enumerate() {
+                match rule_spec(policy) {
+                    Ok(rule) => {
+                        let present = self.state.rules.iter().any(|r| rule.is(r));
+                        if !present && !planned.contains(&rule) {
+                            planned.push(rule.clone());
+                            self.ops.push(Op::AddRule { rule });
+                        }
+                    }
+                    Err(why) => self.warnings.push(format!(
+                        "{}.routing-policy[{i}]: {why}; not added",
+                        dev.path
+                    )),
                 }
             }
         }
@@ -384,7 +396,7 @@ mod tests {
         net.ethernets.insert("eth0".into(), static_eth());
         let fresh = State {
             links: vec![nic(2, "eth0")],
-            routes: vec![],
+            ..State::default()
         };
         assert_eq!(
             ops(&plan(&net, &fresh)),
@@ -454,7 +466,7 @@ mod tests {
             &net,
             &State {
                 links: vec![port, bridge],
-                routes: vec![],
+                ..State::default()
             },
         );
         assert_eq!(ops(&p), ["set bridge br0 stp off"]);
@@ -488,7 +500,7 @@ mod tests {
             &net,
             &State {
                 links: vec![eth0, squatter],
-                routes: vec![],
+                ..State::default()
             },
         );
         assert!(p.ops.is_empty(), "{:?}", ops(&p));
@@ -523,7 +535,7 @@ mod tests {
             &net,
             &State {
                 links: vec![nic(2, "eth0"), eth1],
-                routes: vec![],
+                ..State::default()
             },
         );
         assert_eq!(ops(&p), ["set up eth0", "add address 192.0.2.2/24 on eth0"]);
@@ -567,7 +579,7 @@ mod tests {
             &net,
             &State {
                 links: vec![nic(2, "eth0"), nic(3, "eth1")],
-                routes: vec![],
+                ..State::default()
             },
         );
         assert_eq!(
@@ -600,7 +612,7 @@ mod tests {
         eth0.up = true;
         let mut state = State {
             links: vec![eth0],
-            routes: vec![],
+            ..State::default()
         };
         assert_eq!(
             ops(&plan(&net, &state)),

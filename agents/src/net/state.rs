@@ -5,6 +5,7 @@ use std::net::IpAddr;
 
 use super::bridge::BridgeState;
 use super::cidr::Cidr;
+use super::rules::RuleEntry;
 
 /// One network link as the kernel reports it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -55,6 +56,8 @@ pub struct State {
     pub links: Vec<Link>,
     /// Routes of the unicast tables (not `local`).
     pub routes: Vec<RouteEntry>,
+    /// Policy routing rules that look up a table.
+    pub rules: Vec<RuleEntry>,
 }
 
 impl State {

@@ -3,6 +3,7 @@
 //! The real kernel is exercised by the namespace test and in QEMU.
 
 use plinth_agents::net::bridge::{BridgeSettings, BridgeState};
+use plinth_agents::net::rules::RuleEntry;
 use plinth_agents::net::{Link, Op, RouteEntry, State};
 
 /// Applies `ops` to `state` as the kernel would.
@@ -55,6 +56,15 @@ pub fn apply(state: &mut State, ops: &[Op]) {
                 assert!(!l.addresses.contains(address), "{op}: exists");
                 l.addresses.push(*address);
             }
+            Op::AddRule { rule } => state.rules.push(RuleEntry {
+                v6: rule.v6,
+                from: rule.from,
+                to: rule.to,
+                table: rule.table,
+                priority: rule.priority.unwrap_or(32765),
+                mark: rule.mark.unwrap_or(0),
+                tos: rule.tos.unwrap_or(0),
+            }),
             Op::AddRoute { link: l, route } => {
                 let oif = index(state, l);
                 state.routes.push(RouteEntry {
