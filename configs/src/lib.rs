@@ -6,6 +6,7 @@
 
 pub mod cloud_init;
 pub mod config;
+pub mod decode;
 pub mod diagnostic;
 pub mod duration;
 pub mod genestack;

@@ -31,6 +31,24 @@ pub struct WriteFile {
     pub defer: bool,
 }
 
+impl WriteFile {
+    /// The bytes to write: `content` decoded as `encoding` says.
+    pub fn decoded(&self) -> Result<Vec<u8>, crate::decode::DecodeError> {
+        use crate::decode;
+        match self.encoding {
+            Encoding::Text => Ok(self.content.clone().into_bytes()),
+            Encoding::Base64 => decode::base64(&self.content),
+            Encoding::Gzip => decode::gunzip(self.content.as_bytes()),
+            Encoding::GzipBase64 => decode::gunzip(&decode::base64(&self.content)?),
+        }
+    }
+
+    /// The file mode (default 0644).
+    pub fn mode(&self) -> u32 {
+        self.permissions.map_or(0o644, |p| p.0)
+    }
+}
+
 /// cloud-init's content encodings.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum Encoding {

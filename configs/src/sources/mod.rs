@@ -33,22 +33,63 @@ pub fn load_path(path: &Path) -> Result<Parsed, Diagnostics> {
     parse(&name, &text)
 }
 
-/// Reads a UTF-8 text file, as a diagnostic on failure.
+/// Reads a text file (gzip-compressed or not), as a diagnostic on failure.
 pub(crate) fn read_text(path: &Path, name: &str) -> Result<String, Diagnostics> {
     let bytes = std::fs::read(path).map_err(|e| one_error(name, format!("cannot read: {e}")))?;
+    text_of(name, &bytes)
+}
+
+/// The text of a source's bytes, as cloud-init takes user-data: gzip-compressed or plain, UTF-8, and
+/// no larger than a config may be. For user-data fetched from anywhere (a URL, a disk).
+pub fn text_of(source: &str, bytes: &[u8]) -> Result<String, Diagnostics> {
+    let bytes = if crate::decode::is_gzip(bytes) {
+        std::borrow::Cow::Owned(
+            crate::decode::gunzip(bytes)
+                .map_err(|e| one_error(source, format!("compressed user-data is {e}")))?,
+        )
+    } else {
+        std::borrow::Cow::Borrowed(bytes)
+    };
     if bytes.len() > crate::yaml::MAX_DOCUMENT_BYTES {
         return Err(one_error(
-            name,
+            source,
             format!(
-                "file is {} bytes; the limit is {}",
+                "{} bytes; the limit is {}",
                 bytes.len(),
                 crate::yaml::MAX_DOCUMENT_BYTES
             ),
         ));
     }
-    String::from_utf8(bytes).map_err(|e| one_error(name, format!("not UTF-8 text: {e}")))
+    String::from_utf8(bytes.into_owned())
+        .map_err(|e| one_error(source, format!("not UTF-8 text: {e}")))
 }
 
 pub(crate) fn one_error(source: &str, message: String) -> Diagnostics {
     Diagnostics(vec![Diagnostic::error(source, Pos::new(1, 1), "", message)])
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    #[test]
+    fn user_data_may_be_gzip_compressed() {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(b"#cloud-config\nhostname: gz\n").unwrap();
+        let packed = enc.finish().unwrap();
+        let text = text_of("user-data", &packed).unwrap();
+        assert_eq!(
+            crate::parse("user-data", &text)
+                .unwrap()
+                .config
+                .hostname
+                .as_deref(),
+            Some("gz")
+        );
+        assert_eq!(text_of("u", b"plain").unwrap(), "plain");
+        let err = text_of("u", &[0xff, 0xfe]).unwrap_err().to_string();
+        assert!(err.starts_with("u:1:1: error: not UTF-8 text"), "{err}");
+    }
 }

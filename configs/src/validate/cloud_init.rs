@@ -1,23 +1,7 @@
 //! The cloud-init keys: user names, files to write (paths, owners, encoded content), the time zone.
 
 use super::{Finding, root};
-use crate::cloud_init::Encoding;
 use crate::config::MachineConfig;
-
-/// Whether `text` is well-formed base64 (whitespace ignored, padding only at the end).
-pub fn is_base64(text: &str) -> bool {
-    let compact: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    let body_len = compact
-        .iter()
-        .rposition(|&b| b != b'=')
-        .map_or(0, |i| i + 1);
-    let padding = compact.len() - body_len;
-    compact.len().is_multiple_of(4)
-        && padding <= 2
-        && compact[..body_len]
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || *b == b'+' || *b == b'/')
-}
 
 fn is_account_name(name: &str) -> bool {
     !name.is_empty()
@@ -45,12 +29,10 @@ pub(super) fn check(config: &MachineConfig, out: &mut Vec<Finding>) {
                 format!("`{}` must be an absolute path without `..`", file.path),
             ));
         }
-        if matches!(file.encoding, Encoding::Base64 | Encoding::GzipBase64)
-            && !is_base64(&file.content)
-        {
+        if let Err(problem) = file.decoded() {
             out.push(Finding::error(
                 at.key("content"),
-                "content is not valid base64, as `encoding` says it is",
+                format!("the content does not decode as `encoding` says: {problem}"),
             ));
         }
         if let Some(owner) = &file.owner {
@@ -78,21 +60,5 @@ pub(super) fn check(config: &MachineConfig, out: &mut Vec<Finding>) {
                 format!("`{tz}` is not a time zone name such as Etc/UTC or Europe/Paris"),
             ));
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base64_shapes() {
-        assert!(is_base64("aGVsbG8K"));
-        assert!(is_base64("aGVsbG8=\n"));
-        assert!(is_base64("aGk="));
-        assert!(is_base64(""));
-        assert!(!is_base64("aGVsbG8"));
-        assert!(!is_base64("a=bc"));
-        assert!(!is_base64("hello world!"));
     }
 }
