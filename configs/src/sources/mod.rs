@@ -6,6 +6,7 @@ pub mod cmdline;
 pub mod config_drive;
 pub mod merge;
 pub mod nocloud;
+pub mod select;
 
 use std::path::Path;
 
