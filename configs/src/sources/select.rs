@@ -56,10 +56,11 @@ pub fn candidates(cmdline: &CmdlineSource, found: &Discovered) -> Vec<Candidate>
     if let Some(seed) = &cmdline.nocloud
         && let Some(from) = &seed.seed_from
     {
-        if let Some(dir) = from
-            .strip_prefix("file://")
-            .or(from.strip_prefix('/').map(|_| from.as_str()))
-        {
+        let local = match from.strip_prefix("file://") {
+            Some(path) => Some(path),
+            None => from.starts_with('/').then_some(from.as_str()),
+        };
+        if let Some(dir) = local {
             out.push(Candidate::NoCloudDir(PathBuf::from(dir)));
         } else {
             let seed_from = if from.ends_with('/') {
