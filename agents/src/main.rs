@@ -40,6 +40,10 @@ struct NetArgs {
     /// The sysfs directory of network interfaces, read for drivers.
     #[arg(long, default_value = net::observe::SYS_CLASS_NET)]
     sys_class_net: PathBuf,
+    /// Write this file after each successful pass: one `<dhcp4|dhcp6|dhcp4+6> <interface>` line
+    /// per DHCP client wanted (PID 1's readiness probe and dhcpcd list).
+    #[arg(long)]
+    ready_file: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -60,6 +64,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             dry_run: a.dry_run,
             resolv_conf: a.resolv_conf,
             sys_class_net: a.sys_class_net,
+            ready_file: a.ready_file,
         })
         .context("net"),
     }

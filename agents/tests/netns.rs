@@ -226,10 +226,16 @@ network:
     let vx0 = one(&ns, &["link", "show", "vx0"]);
     assert!(!vx0["flags"].as_array().unwrap().contains(&"UP".into()));
 
-    let out = stdout(&agent(&ns, config, &["--once"]));
+    let ready = ns.dir.join("ready");
+    let ready_arg = ready.to_str().unwrap();
+    let out = stdout(&agent(&ns, config, &["--once", "--ready-file", ready_arg]));
     assert!(
         out.contains("net: dhcp dhcp4+6 vx0\nnet: dhcp dhcp4+6 vx1\n"),
         "{out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&ready).unwrap(),
+        "dhcp4+6 vx0\ndhcp4+6 vx1\n"
     );
     assert!(
         out.contains("DHCP wanted on vx0, vx1; resolv.conf left to DHCP"),

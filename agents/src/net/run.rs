@@ -4,6 +4,10 @@
 //! Output, one line each on stdout: `net: <operation>` for every operation as it runs,
 //! `net: dhcp <dhcp4|dhcp6|dhcp4+6> <interface>` for every DHCP client wanted, then the summary
 //! `net: <N> operations applied in <MS> ms; ...`. Warnings go to stderr as `net: warning: ...`.
+//!
+//! With `--ready-file PATH`, the file is written after every successful pass (atomically) with
+//! one line per DHCP client, `<dhcp4|dhcp6|dhcp4+6> <interface>`, and is empty when none is
+//! wanted: PID 1's readiness probe for the service, and its list of `dhcpcd`s to supervise.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -29,6 +33,8 @@ pub struct NetOptions {
     pub resolv_conf: PathBuf,
     /// sysfs network class directory, for drivers.
     pub sys_class_net: PathBuf,
+    /// Written after each successful pass with the DHCP clients wanted (see the module doc).
+    pub ready_file: Option<PathBuf>,
 }
 
 /// Why `plinth-agent net` failed.
@@ -46,9 +52,9 @@ pub enum NetError {
     /// An operation failed.
     #[error(transparent)]
     Apply(#[from] ApplyError),
-    /// resolv.conf could not be written.
+    /// resolv.conf or the ready file could not be written.
     #[error("cannot write {path}: {source}")]
-    ResolvConf {
+    Write {
         /// The file.
         path: PathBuf,
         /// The error.
@@ -64,8 +70,8 @@ pub struct Pass {
     pub plan: Plan,
     /// Whether resolv.conf was (re)written.
     pub resolv_written: bool,
-    /// Milliseconds from observing to done.
-    pub millis: u128,
+    /// Time from observing to done.
+    pub elapsed: std::time::Duration,
 }
 
 /// Runs `plinth-agent net` to completion (`--once`, `--dry-run`) or forever.
@@ -113,11 +119,14 @@ pub async fn pass(network: &Network, handle: &Handle, opts: &NetOptions) -> Resu
         if let Some(text) = &plan.resolv_conf {
             resolv_written = write_if_changed(&opts.resolv_conf, text)?;
         }
+        if let Some(path) = &opts.ready_file {
+            write_if_changed(path, &ready_text(&plan))?;
+        }
     }
     Ok(Pass {
         plan,
         resolv_written,
-        millis: start.elapsed().as_millis(),
+        elapsed: start.elapsed(),
     })
 }
 
@@ -150,11 +159,19 @@ pub fn summary(pass: &Pass, dry_run: bool) -> String {
         (Some(_), false) => "resolv.conf unchanged",
     };
     format!(
-        "{} operations {verb} in {} ms; {dhcp}; {resolv}; {} warnings",
+        "{} operations {verb} in {:.1} ms; {dhcp}; {resolv}; {} warnings",
         pass.plan.ops.len(),
-        pass.millis,
+        pass.elapsed.as_secs_f64() * 1000.0,
         pass.plan.warnings.len()
     )
+}
+
+/// The ready file's content: the DHCP clients wanted, one per line.
+pub fn ready_text(plan: &Plan) -> String {
+    plan.dhcp
+        .iter()
+        .map(|c| format!("{} {}\n", c.families(), c.interface))
+        .collect()
 }
 
 /// Whether the file at `path` already holds exactly `text`.
@@ -167,7 +184,7 @@ fn write_if_changed(path: &Path, text: &str) -> Result<bool, NetError> {
     if holds(path, text) {
         return Ok(false);
     }
-    let err = |source| NetError::ResolvConf {
+    let err = |source| NetError::Write {
         path: path.to_owned(),
         source,
     };
