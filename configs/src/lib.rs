@@ -3,22 +3,43 @@
 //! It holds the typed structs (cloud-init keys, netplan v2 network, and Plinth's own `plinth:` settings),
 //! parsing with `SOURCE:LINE:COL` errors, validation, the data-source readers, merging with the image's
 //! defaults, and the JSON Schema. It performs no effects on the machine: it reads strings and directories.
+//!
+//! The pipeline: [`yaml`] parses text (under limits) into a tree that knows every node's line and
+//! column; [`parse`](mod@parse) reads the typed [`MachineConfig`] from it through [`yaml::de`], reporting every
+//! type error and unknown key with its key path, then runs [`validate`]; [`sources`] feeds it from
+//! seeds, config drives and the command line and merges the results.
 
+/// The standard cloud-init keys Plinth implements (users, write_files, ntp, commands, ...).
 pub mod cloud_init;
+/// [`MachineConfig`], the whole typed config.
 pub mod config;
+/// base64 and size-capped gzip decoding (write_files content, compressed user-data).
 pub mod decode;
+/// [`Diagnostic`]s printed as `SOURCE:LINE:COL: severity: message (at key.path)`.
 pub mod diagnostic;
+/// Durations as users write them (`30s`, `500ms`).
 pub mod duration;
+/// Genestack roles → node labels and `ovn.openstack.org/*` annotations.
 pub mod genestack;
+/// The Genestack kernel modules and sysctls, merged with `plinth.kernel`.
 pub mod kernel;
+/// netplan version 2 network config, and the features refused as unsupported.
 pub mod network;
+/// Text → checked config: YAML, typed read with error recovery, unknown keys, validation.
 pub mod parse;
+/// Plinth's own `plinth:` settings.
 pub mod plinth;
+/// The config with secrets hidden, and as YAML.
 pub mod redact;
+/// The Markdown config reference generated from the schema.
 pub mod reference;
+/// The JSON Schema of the config.
 pub mod schema;
+/// Data sources: NoCloud seeds, config drives, the kernel command line, merging, order.
 pub mod sources;
+/// Validation beyond types, as findings with key paths.
 pub mod validate;
+/// YAML under limits into a position-aware tree, and the deserializer over it.
 pub mod yaml;
 
 pub use config::MachineConfig;

@@ -1,5 +1,5 @@
 //! Settings every netplan device shares: addressing, DHCP, routes, DNS, MTU; defined once through the
-//! [`device_struct!`] macro so each device type lists only what is its own.
+//! `device_struct!` macro so each device type lists only what is its own.
 
 use std::collections::BTreeMap;
 

@@ -2,7 +2,7 @@
 //!
 //! Server features are typed (ethernets, bonds, VLANs, bridges, routes, routing policy, VRFs, dummy and
 //! veth devices, VXLAN/GRE/IPIP tunnels). Features Plinth does not configure (Wi-Fi, modems, WireGuard,
-//! SR-IOV, InfiniBand, 802.1x, netplan's Open vSwitch) are refused by [`unsupported`] with an
+//! SR-IOV, InfiniBand, 802.1x, netplan's Open vSwitch) are refused by [`unsupported`](crate::network::unsupported) with an
 //! `unsupported: KEY` message before the typed read.
 
 pub mod bond;

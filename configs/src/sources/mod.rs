@@ -5,6 +5,7 @@
 pub mod cmdline;
 pub mod config_drive;
 pub mod merge;
+pub mod network_data;
 pub mod nocloud;
 pub mod select;
 

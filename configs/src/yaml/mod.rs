@@ -1,5 +1,5 @@
-//! YAML reading: text → [`Node`] tree through serde-saphyr, under limits that refuse alias bombs,
-//! deep nesting and huge documents before they cost memory; and the [`de`] deserializer that reads the
+//! YAML reading: text → [`Node`](crate::yaml::Node) tree through serde-saphyr, under limits that refuse alias bombs,
+//! deep nesting and huge documents before they cost memory; and the [`de`](crate::yaml::de) deserializer that reads the
 //! typed config from the tree with key paths and positions.
 
 pub mod de;
