@@ -108,11 +108,14 @@ pub fn scan(sys_class_block: &Path) -> Vec<BlockDev> {
 }
 
 /// The devices as one line for failure messages: `vda, vda1 "ESP", vda2 "plinth-root-a"`.
+/// Empty devices (unattached loop devices, drives without media) are left out.
 pub fn describe_all(devs: &[BlockDev]) -> String {
-    if devs.is_empty() {
-        return "no block devices at all".to_string();
+    let present: Vec<&BlockDev> = devs.iter().filter(|d| d.size > 0).collect();
+    if present.is_empty() {
+        return "no block devices with any content".to_string();
     }
-    devs.iter()
+    present
+        .into_iter()
         .map(BlockDev::describe)
         .collect::<Vec<_>>()
         .join(", ")
@@ -168,6 +171,14 @@ mod tests {
         assert_eq!(devs[1].disk.as_deref(), Some("vda"));
         assert_eq!((devs[1].start, devs[1].end()), (2048, 2048 + 262_144));
         assert_eq!(describe_all(&devs), "vda, vda1 \"ESP\"");
+        let empty_loop = BlockDev {
+            name: "loop0".into(),
+            ..BlockDev::default()
+        };
+        assert_eq!(
+            describe_all(&[empty_loop]),
+            "no block devices with any content"
+        );
         std::fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -115,17 +115,18 @@ fn run_in_root(root: &str, argv: &[&str], stdin: Option<&str>) -> Result<(), Cre
 /// `root` is the mounted root image (its tools run in a chroot). Returns the new device.
 pub fn create(root: &str, disk: &BlockDev) -> Result<BlockDev, CreateError> {
     let plan: StatePlan = state_plan::plan(disk, &blockdev::scan("/sys/class/block".as_ref()))?;
-    let head = read_head(&disk.name, plan.start * 512, 1024 * 1024).map_err(|source| {
-        CreateError::Read {
-            disk: disk.name.clone(),
-            source,
+    for (sector, len) in state_plan::probes(plan) {
+        let bytes =
+            read_head(&disk.name, sector * 512, len).map_err(|source| CreateError::Read {
+                disk: disk.name.clone(),
+                source,
+            })?;
+        if !state_plan::region_is_blank(&bytes) {
+            return Err(CreateError::NotBlank {
+                disk: disk.name.clone(),
+                start: sector,
+            });
         }
-    })?;
-    if !state_plan::region_is_blank(&head) {
-        return Err(CreateError::NotBlank {
-            disk: disk.name.clone(),
-            start: plan.start,
-        });
     }
     let binds = ["/dev", "/proc", "/sys"];
     for dir in binds {

@@ -64,7 +64,20 @@ pub fn plan(disk: &BlockDev, devs: &[BlockDev]) -> Result<StatePlan, NoStatePlan
     Ok(StatePlan { start, size })
 }
 
-/// True when `bytes` (read from the start of the planned region) hold nothing: all zeros.
+/// Where to look for leftover data in the planned region, as (sector, bytes): its whole first
+/// MiB, then 64 KiB every 64 MiB (a filesystem without a partition entry has metadata there).
+pub fn probes(plan: StatePlan) -> Vec<(u64, usize)> {
+    const STRIDE: u64 = 64 * ALIGN;
+    let mut out = vec![(plan.start, 1024 * 1024)];
+    let mut at = plan.start + STRIDE;
+    while at + 128 <= plan.start + plan.size {
+        out.push((at, 64 * 1024));
+        at += STRIDE;
+    }
+    out
+}
+
+/// True when `bytes` (read from one of the region's [`probes`]) hold nothing: all zeros.
 /// Anything else may be a filesystem someone left without a partition entry.
 pub fn region_is_blank(bytes: &[u8]) -> bool {
     bytes.iter().all(|b| *b == 0)
@@ -160,6 +173,23 @@ mod tests {
             plan(&devs[0], &devs),
             Err(NoStatePlan::NoRootSlots { .. })
         ));
+    }
+
+    #[test]
+    fn probes_cover_the_start_and_every_64_mib_inside_the_region() {
+        let plan = StatePlan {
+            start: 1000 * MIB,
+            size: 200 * MIB,
+        };
+        assert_eq!(
+            probes(plan),
+            [
+                (1000 * MIB, 1024 * 1024),
+                (1064 * MIB, 64 * 1024),
+                (1128 * MIB, 64 * 1024),
+                (1192 * MIB, 64 * 1024)
+            ]
+        );
     }
 
     #[test]

@@ -30,9 +30,9 @@ const MIB: u64 = 1024 * 1024;
 /// ESP size: the UKI plus the BIOS kernel and initramfs, with room for a second set.
 const ESP_MIB: u64 = 128;
 /// Each root slot; the release root is at most 160 MiB, `--dev` (lz4) somewhat more.
-const SLOT_MIB: u64 = 512;
+const SLOT_MIB: u64 = 384;
 /// Unpartitioned room after the slots for the state partition made on first boot.
-const STATE_ROOM_MIB: u64 = 1024;
+const STATE_ROOM_MIB: u64 = 512;
 
 /// Flags of `cargo xtask image`.
 #[derive(clap::Args, Debug, Clone)]
@@ -110,7 +110,7 @@ pub fn ensure_built(dev: bool) -> Result<ImagePaths> {
     let tree = tree::ensure(&image_dir, &out.join("mkosi"))?;
 
     step("Rust binaries (static, musl)", started);
-    let bins = binaries::build()?;
+    let bins = binaries::build(dev)?;
 
     let (config_source, config_path) = default_config(&root);
     let config = std::fs::read_to_string(&config_path)?;
