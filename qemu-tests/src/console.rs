@@ -36,6 +36,8 @@ pub enum WaitError {
     },
     #[error("QEMU closed the console before a line matched /{pattern}/; last lines:\n{tail}")]
     Closed { pattern: String, tail: String },
+    #[error("the boot cannot get there: {line:?}; last lines:\n{tail}")]
+    Hopeless { line: String, tail: String },
 }
 
 #[derive(Default)]

@@ -27,8 +27,13 @@ use crate::vm::{ExitError, StartError, Vm};
 /// The console line stage 2 prints when the boot reached ready.
 pub const READY_PATTERN: &str = r"plinth: ready in (\d+(?:\.\d+)?)s";
 
-/// How long a boot may take to reach ready under TCG with another VM beside it on a busy host.
-pub const READY_TIMEOUT: Duration = Duration::from_secs(300);
+/// How long a boot may take to reach ready under TCG with another VM beside it on a busy host
+/// (alone, a boot takes 10–20 s here).
+pub const READY_TIMEOUT: Duration = Duration::from_secs(150);
+
+/// Console lines after which a boot will not reach ready: waiting stops at once.
+pub const HOPELESS_PATTERN: &str =
+    r"Kernel panic - not syncing|plinth stage 1: FAILED|maintenance mode";
 
 /// How long a clean power-off or reboot may take once asked for.
 pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(120);
@@ -323,10 +328,18 @@ impl Node {
             .map(|f| SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, f.host)))
     }
 
-    /// Waits for `plinth: ready in X.XXs` on the console (after console line `from`).
+    /// Waits for `plinth: ready in X.XXs` on the console (after console line `from`); stops early
+    /// at a line that means the boot cannot get there ([`HOPELESS_PATTERN`]).
     pub fn wait_ready_after(&self, from: usize, timeout: Duration) -> Result<Ready, WaitError> {
         let re = Regex::new(READY_PATTERN).expect("valid pattern");
-        let line = self.console().wait_for_after(from, &re, timeout)?;
+        let either = Regex::new(&format!("{READY_PATTERN}|{HOPELESS_PATTERN}")).expect("valid");
+        let line = self.console().wait_for_after(from, &either, timeout)?;
+        if !re.is_match(&line.text) {
+            return Err(WaitError::Hopeless {
+                line: line.text,
+                tail: self.console().tail(40),
+            });
+        }
         let seconds = re
             .captures(&line.text)
             .and_then(|c| c[1].parse().ok())
@@ -375,6 +388,16 @@ impl Node {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hopeless_lines_are_recognised() {
+        let re = Regex::new(HOPELESS_PATTERN).unwrap();
+        assert!(re.is_match("[    3.1] Kernel panic - not syncing: Attempted to kill init!"));
+        assert!(re.is_match("[  32.0] plinth stage 1: FAILED: finding the root"));
+        assert!(re.is_match("plinth: phase config failed; staying up in maintenance mode"));
+        assert!(!re.is_match("plinth stage 1: loaded 36 modules in 2637 ms"));
+        assert!(!re.is_match("[node-exporter] msg=failed to read textfile"));
+    }
 
     #[test]
     fn ready_pattern_reads_the_boot_time() {
