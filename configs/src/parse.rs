@@ -189,6 +189,17 @@ fn precheck_network(source: &str, root: &mut Node, diags: &mut Vec<Diagnostic>) 
     let Some(network) = root.get("network") else {
         return;
     };
+    if network.get("config").and_then(Node::as_str) == Some("disabled") {
+        let pos = network.get("config").map_or(network.pos, |n| n.pos);
+        diags.push(Diagnostic::warning(
+            source,
+            pos,
+            "network.config",
+            "`config: disabled` gives no network config: the image default applies (DHCP on every ethernet)",
+        ));
+        root.prune(&path);
+        return;
+    }
     if let Some(version) = network.get("version") {
         let v = version.scalar_text().unwrap_or_default();
         if v == "1" {
@@ -319,6 +330,19 @@ mod tests {
         assert_eq!(
             v1.to_string(),
             "nc:1:10: error: network config version 1 is unsupported, use version 2 (netplan syntax: ethernets, bonds, vlans, bridges) (at network.version)"
+        );
+    }
+
+    #[test]
+    fn network_config_disabled() {
+        let p = parse_network("nc", "network:\n  config: disabled\n").unwrap();
+        assert_eq!(p.config.network, None);
+        assert!(
+            p.warnings[0]
+                .to_string()
+                .starts_with("nc:2:11: warning: `config: disabled`"),
+            "{:?}",
+            p.warnings
         );
     }
 
