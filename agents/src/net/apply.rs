@@ -95,8 +95,29 @@ impl Applier<'_> {
                     .await
             }
             Op::CreateBond { name, settings } => {
-                let msg = self.bond(name, settings).await?;
+                let msg = self.bond(name, settings, None).await?;
                 self.add(msg).await
+            }
+            Op::SetBond { name, settings } => {
+                let link = self.link(name).await?;
+                // The kernel changes a bond's mode only while it is down.
+                let bounce = settings.mode.is_some() && link.up;
+                if bounce {
+                    self.set(LinkUnspec::new_with_index(link.index).down().build())
+                        .await?;
+                }
+                let msg = self.bond(name, settings, Some(link.index)).await?;
+                self.handle
+                    .link()
+                    .change(msg)
+                    .execute()
+                    .await
+                    .map_err(|e| self.netlink(e))?;
+                if bounce {
+                    self.set(LinkUnspec::new_with_index(link.index).up().build())
+                        .await?;
+                }
+                Ok(())
             }
             Op::CreateVlan { name, link, id } => {
                 let parent = self.link(link).await?;
@@ -223,8 +244,16 @@ impl Applier<'_> {
             .map_err(|e| self.netlink(e))
     }
 
-    async fn bond(&self, name: &str, s: &BondSettings) -> Result<LinkMessage, ApplyError> {
+    async fn bond(
+        &self,
+        name: &str,
+        s: &BondSettings,
+        index: Option<u32>,
+    ) -> Result<LinkMessage, ApplyError> {
         let mut b = LinkBond::new(name);
+        if let Some(i) = index {
+            b = b.index(i);
+        }
         if let Some(mode) = s.mode {
             b = b.mode(match mode {
                 BondMode::BalanceRr => NlBondMode::BalanceRr,

@@ -69,6 +69,54 @@ pub struct BondSettings {
     pub min_links: Option<u32>,
 }
 
+/// A bond's parameters as the kernel reports them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BondState {
+    /// Mode (none: a value this agent does not know).
+    pub mode: Option<BondMode>,
+    /// MII monitoring interval, milliseconds.
+    pub miimon: u32,
+    /// LACP rate.
+    pub lacp_rate: Option<LacpRate>,
+    /// Transmit hash policy.
+    pub hash_policy: Option<HashPolicy>,
+    /// Primary member's name.
+    pub primary: Option<String>,
+    /// Up delay, milliseconds.
+    pub up_delay: u32,
+    /// Down delay, milliseconds.
+    pub down_delay: u32,
+    /// Minimum members up.
+    pub min_links: u32,
+}
+
+impl BondSettings {
+    /// The configured values `state` does not have yet (empty when it holds them all).
+    pub fn diff(&self, state: &BondState) -> BondSettings {
+        fn differ<T: PartialEq + Clone>(want: &Option<T>, have: T) -> Option<T> {
+            want.clone().filter(|w| *w != have)
+        }
+        BondSettings {
+            mode: self.mode.filter(|m| state.mode != Some(*m)),
+            miimon: differ(&self.miimon, state.miimon),
+            lacp_rate: self.lacp_rate.filter(|r| state.lacp_rate != Some(*r)),
+            hash_policy: self.hash_policy.filter(|h| state.hash_policy != Some(*h)),
+            primary: self
+                .primary
+                .clone()
+                .filter(|p| state.primary.as_deref() != Some(p.as_str())),
+            up_delay: differ(&self.up_delay, state.up_delay),
+            down_delay: differ(&self.down_delay, state.down_delay),
+            min_links: differ(&self.min_links, state.min_links),
+        }
+    }
+
+    /// Whether nothing is set.
+    pub fn is_empty(&self) -> bool {
+        *self == BondSettings::default()
+    }
+}
+
 const MODES: &[(&str, BondMode)] = &[
     ("balance-rr", BondMode::BalanceRr),
     ("active-backup", BondMode::ActiveBackup),
@@ -270,6 +318,37 @@ mod tests {
         assert_eq!(
             s.to_string(),
             " mode 802.3ad miimon 100 lacp_rate fast xmit_hash_policy layer3+4 updelay 2000 downdelay 200"
+        );
+    }
+
+    #[test]
+    fn diff_keeps_only_what_the_bond_lacks() {
+        let want = BondSettings {
+            mode: Some(BondMode::ActiveBackup),
+            miimon: Some(100),
+            primary: Some("lan1".into()),
+            ..BondSettings::default()
+        };
+        // A bond the bonding module made on load (max_bonds=1): balance-rr, no monitoring.
+        let fresh = BondState {
+            mode: Some(BondMode::BalanceRr),
+            ..BondState::default()
+        };
+        assert_eq!(want.diff(&fresh), want);
+        let done = BondState {
+            mode: Some(BondMode::ActiveBackup),
+            miimon: 100,
+            primary: Some("lan1".into()),
+            ..BondState::default()
+        };
+        assert!(want.diff(&done).is_empty());
+        let drifted = BondState { miimon: 50, ..done };
+        assert_eq!(
+            want.diff(&drifted),
+            BondSettings {
+                miimon: Some(100),
+                ..BondSettings::default()
+            }
         );
     }
 

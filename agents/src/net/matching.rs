@@ -54,9 +54,11 @@ pub fn link_matches(m: &Match, link: &Link, set_name: Option<&str>) -> bool {
     let name_ok = m.name.as_deref().is_none_or(|pattern| {
         glob_match(pattern, &link.name) || set_name == Some(link.name.as_str())
     });
+    // The permanent address, since a bond member carries the bond's MAC once enslaved.
     let mac_ok = m.macaddress.as_deref().is_none_or(|want| {
-        link.mac
+        link.perm_mac
             .as_deref()
+            .or(link.mac.as_deref())
             .is_some_and(|have| have.eq_ignore_ascii_case(want.trim()))
     });
     let driver_ok = m.driver.as_ref().is_none_or(|drivers| {
@@ -212,6 +214,22 @@ mod tests {
             ..Match::default()
         };
         assert!(!link_matches(&all_must_hold, &link, None));
+    }
+
+    #[test]
+    fn mac_matching_prefers_the_permanent_address() {
+        // Two bond members: the second took the first one's MAC when enslaved.
+        let mut first = nic(2, "lan1", "52:54:00:12:00:01", "virtio_net");
+        first.perm_mac = Some("52:54:00:12:00:01".into());
+        let mut second = nic(3, "lan2", "52:54:00:12:00:01", "virtio_net");
+        second.perm_mac = Some("52:54:00:12:00:02".into());
+        let by_mac = |mac: &str| Match {
+            macaddress: Some(mac.into()),
+            ..Match::default()
+        };
+        assert!(link_matches(&by_mac("52:54:00:12:00:01"), &first, None));
+        assert!(!link_matches(&by_mac("52:54:00:12:00:01"), &second, None));
+        assert!(link_matches(&by_mac("52:54:00:12:00:02"), &second, None));
     }
 
     #[test]

@@ -9,12 +9,14 @@ use std::path::Path;
 use futures_util::TryStreamExt;
 use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage};
 use rtnetlink::packet_route::link::{
-    BridgeStpState, InfoBridge, InfoData, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+    BondLacpRate, BondMode as NlBondMode, BondXmitHashPolicy, BridgeStpState, InfoBond, InfoBridge,
+    InfoData, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
 };
 use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, RouteType};
 use rtnetlink::packet_route::rule::{RuleAction, RuleAttribute, RuleMessage};
 use rtnetlink::{Handle, IpVersion, RouteMessageBuilder};
 
+use super::bond::{BondMode, BondState, HashPolicy, LacpRate};
 use super::bridge::BridgeState;
 use super::cidr::Cidr;
 use super::rules::RuleEntry;
@@ -47,7 +49,14 @@ pub async fn observe(handle: &Handle, sys_class_net: &Path) -> Result<State, Obs
         .try_collect()
         .await
         .map_err(err("links"))?;
+    let names: Vec<(u32, String)> = links.iter().map(|l| (l.index, l.name.clone())).collect();
     for link in &mut links {
+        if let (Some(bond), Some(index)) = (&mut link.bond, link.bond_primary) {
+            bond.primary = names
+                .iter()
+                .find(|(i, _)| *i == index)
+                .map(|(_, n)| n.clone());
+        }
         link.driver = driver(sys_class_net, &link.name);
         link.accept_ra = accept_ra(&link.name);
     }
@@ -129,12 +138,20 @@ pub fn link_from(msg: &LinkMessage) -> Link {
         match attr {
             LinkAttribute::IfName(name) => link.name.clone_from(name),
             LinkAttribute::Address(mac) if mac.len() == 6 => link.mac = Some(format_mac(mac)),
+            LinkAttribute::PermAddress(mac) if mac.len() == 6 => {
+                link.perm_mac = Some(format_mac(mac));
+            }
             LinkAttribute::Mtu(mtu) => link.mtu = *mtu,
             LinkAttribute::Controller(master) => link.master = Some(*master),
             LinkAttribute::LinkInfo(infos) => {
                 for info in infos {
                     match info {
                         LinkInfo::Kind(kind) => link.kind = Some(kind.to_string()),
+                        LinkInfo::Data(InfoData::Bond(data)) => {
+                            let (state, primary) = bond_state(data);
+                            link.bond = Some(state);
+                            link.bond_primary = primary;
+                        }
                         LinkInfo::Data(InfoData::Bridge(data)) => {
                             link.bridge = Some(bridge_state(data));
                         }
@@ -146,6 +163,53 @@ pub fn link_from(msg: &LinkMessage) -> Link {
         }
     }
     link
+}
+
+/// A bond's parameters from its link info, and its primary's index (named once all links are
+/// known).
+fn bond_state(data: &[InfoBond]) -> (BondState, Option<u32>) {
+    let mut state = BondState::default();
+    let mut primary = None;
+    for d in data {
+        match d {
+            InfoBond::Mode(m) => {
+                state.mode = match m {
+                    NlBondMode::BalanceRr => Some(BondMode::BalanceRr),
+                    NlBondMode::ActiveBackup => Some(BondMode::ActiveBackup),
+                    NlBondMode::BalanceXor => Some(BondMode::BalanceXor),
+                    NlBondMode::Broadcast => Some(BondMode::Broadcast),
+                    NlBondMode::Ieee8023Ad => Some(BondMode::Lacp),
+                    NlBondMode::BalanceTlb => Some(BondMode::BalanceTlb),
+                    NlBondMode::BalanceAlb => Some(BondMode::BalanceAlb),
+                    _ => None,
+                }
+            }
+            InfoBond::MiiMon(v) => state.miimon = *v,
+            InfoBond::UpDelay(v) => state.up_delay = *v,
+            InfoBond::DownDelay(v) => state.down_delay = *v,
+            InfoBond::MinLinks(v) => state.min_links = *v,
+            InfoBond::Primary(i) => primary = Some(*i),
+            InfoBond::AdLacpRate(r) => {
+                state.lacp_rate = match r {
+                    BondLacpRate::Slow => Some(LacpRate::Slow),
+                    BondLacpRate::Fast => Some(LacpRate::Fast),
+                    _ => None,
+                }
+            }
+            InfoBond::XmitHashPolicy(h) => {
+                state.hash_policy = match h {
+                    BondXmitHashPolicy::Layer2 => Some(HashPolicy::Layer2),
+                    BondXmitHashPolicy::Layer34 => Some(HashPolicy::Layer34),
+                    BondXmitHashPolicy::Layer23 => Some(HashPolicy::Layer23),
+                    BondXmitHashPolicy::Encap23 => Some(HashPolicy::Encap23),
+                    BondXmitHashPolicy::Encap34 => Some(HashPolicy::Encap34),
+                    _ => None,
+                }
+            }
+            _ => {}
+        }
+    }
+    (state, primary)
 }
 
 /// A bridge's STP state, timers and priority from its link info.

@@ -27,6 +27,14 @@ pub enum Op {
         /// Its parameters.
         settings: BondSettings,
     },
+    /// Change an existing bond's parameters (only those given; a mode change takes the bond down
+    /// and back up, as the kernel requires).
+    SetBond {
+        /// The bond.
+        name: String,
+        /// The parameters to change.
+        settings: BondSettings,
+    },
     /// Create an 802.1Q VLAN on a link.
     CreateVlan {
         /// Its name.
@@ -110,6 +118,7 @@ impl fmt::Display for Op {
         match self {
             Op::Rename { from, to } => write!(f, "rename {from} to {to}"),
             Op::CreateBond { name, settings } => write!(f, "create bond {name}{settings}"),
+            Op::SetBond { name, settings } => write!(f, "set bond {name}{settings}"),
             Op::CreateVlan { name, link, id } => write!(f, "create vlan {name} id {id} on {link}"),
             Op::CreateBridge { name, settings } => write!(f, "create bridge {name} {settings}"),
             Op::SetBridge { name, settings } => write!(f, "set bridge {name} {settings}"),

@@ -159,10 +159,37 @@ impl<'s> Planner<'s> {
                 devs.resolve(id).into_iter().next().unwrap_or_default()
             });
             self.warnings.extend(warnings);
-            let name = dev.name.clone();
-            if self.ensure(dev, "bond", || Op::CreateBond { name, settings }) {
-                self.enslave(dev, &bond.interfaces, devs);
+            let (name, create) = (dev.name.clone(), settings.clone());
+            if !self.ensure(dev, "bond", || Op::CreateBond {
+                name,
+                settings: create,
+            }) {
+                continue;
             }
+            if let Some(link) = self.observed(&dev.name)
+                && let Some(state) = &link.bond
+            {
+                let mut change = settings.diff(state);
+                let has_members = self
+                    .state
+                    .links
+                    .iter()
+                    .any(|l| l.master == Some(link.index));
+                if change.mode.is_some() && has_members {
+                    self.warnings.push(format!(
+                        "{}: the bond has members, so the kernel cannot change its mode; delete it to recreate it",
+                        dev.path
+                    ));
+                    change.mode = None;
+                }
+                if !change.is_empty() {
+                    self.ops.push(Op::SetBond {
+                        name: dev.name.clone(),
+                        settings: change,
+                    });
+                }
+            }
+            self.enslave(dev, &bond.interfaces, devs);
         }
         for dev in &devs.list {
             let Kind::Vlan(vlan) = dev.kind else { continue };
@@ -596,6 +623,78 @@ mod tests {
                 "set up bond0",
             ]
         );
+    }
+
+    fn bond_net(mode: &str) -> Network {
+        let mut net = Network::default();
+        net.ethernets.insert("eth0".into(), Ethernet::default());
+        net.bonds.insert(
+            "bond0".into(),
+            Bond {
+                interfaces: vec!["eth0".into()],
+                parameters: Some(plinth_config::network::BondParameters {
+                    mode: Some(mode.into()),
+                    mii_monitor_interval: Some("100".into()),
+                    ..Default::default()
+                }),
+                ..Bond::default()
+            },
+        );
+        net
+    }
+
+    fn module_made_bond0(index: u32) -> Link {
+        Link {
+            index,
+            name: "bond0".into(),
+            kind: Some("bond".into()),
+            mtu: 1500,
+            bond: Some(crate::net::bond::BondState {
+                mode: Some(crate::net::bond::BondMode::BalanceRr),
+                ..Default::default()
+            }),
+            ..Link::default()
+        }
+    }
+
+    #[test]
+    fn a_bond_the_module_made_on_load_is_given_its_parameters() {
+        // Loading `bonding` creates an empty balance-rr bond0 (max_bonds=1).
+        let net = bond_net("active-backup");
+        let p = plan(
+            &net,
+            &State {
+                links: vec![nic(2, "eth0"), module_made_bond0(6)],
+                ..State::default()
+            },
+        );
+        assert_eq!(
+            ops(&p)[..2],
+            [
+                "set bond bond0 mode active-backup miimon 100",
+                "enslave eth0 to bond0"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_populated_bond_keeps_its_mode_with_a_warning() {
+        let net = bond_net("802.3ad");
+        let mut eth0 = nic(2, "eth0");
+        eth0.master = Some(6);
+        eth0.up = true;
+        let mut bond0 = module_made_bond0(6);
+        bond0.up = true;
+        let p = plan(
+            &net,
+            &State {
+                links: vec![eth0, bond0],
+                ..State::default()
+            },
+        );
+        assert_eq!(ops(&p), ["set bond bond0 miimon 100"]);
+        assert_eq!(p.warnings.len(), 1);
+        assert!(p.warnings[0].contains("cannot change its mode"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::net::IpAddr;
 
+use super::bond::BondState;
 use super::bridge::BridgeState;
 use super::cidr::Cidr;
 use super::rules::RuleEntry;
@@ -16,6 +17,9 @@ pub struct Link {
     pub name: String,
     /// MAC address, lowercase `aa:bb:cc:dd:ee:ff`.
     pub mac: Option<String>,
+    /// Permanent (burnt-in) MAC address, when the device has one: bond members take the bond's
+    /// MAC, so `match: macaddress` looks here first.
+    pub perm_mac: Option<String>,
     /// Kernel driver (from `/sys/class/net/<if>/device/driver`), for physical devices.
     pub driver: Option<String>,
     /// `IFLA_INFO_KIND` (`bond`, `bridge`, `vlan`, `veth`, ...); none for plain physical devices.
@@ -28,6 +32,10 @@ pub struct Link {
     pub master: Option<u32>,
     /// `net.ipv6.conf.<if>.accept_ra` (none when IPv6 is off on the link).
     pub accept_ra: Option<u8>,
+    /// For bonds: the bonding parameters.
+    pub bond: Option<BondState>,
+    /// For bonds: the primary member's index as reported (named in `bond.primary`).
+    pub bond_primary: Option<u32>,
     /// For bridges: STP and its timers, priority.
     pub bridge: Option<BridgeState>,
     /// Addresses on the link.

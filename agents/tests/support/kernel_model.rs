@@ -2,6 +2,7 @@
 //! to check the planner's idempotency for devices this host's kernel cannot create (bonds, VLANs).
 //! The real kernel is exercised by the namespace test and in QEMU.
 
+use plinth_agents::net::bond::{BondMode, BondSettings, BondState};
 use plinth_agents::net::bridge::{BridgeSettings, BridgeState};
 use plinth_agents::net::rules::RuleEntry;
 use plinth_agents::net::{Link, Op, RouteEntry, State};
@@ -23,7 +24,17 @@ pub fn apply(state: &mut State, ops: &[Op]) {
                 assert!(state.link(to).is_none(), "{op}: {to} exists");
                 link(state, from).name.clone_from(to);
             }
-            Op::CreateBond { name, .. } => state.links.push(virtual_link(next, name, "bond")),
+            Op::CreateBond { name, settings } => {
+                let mut bond = virtual_link(next, name, "bond");
+                let mut state_of = BondState::default();
+                set_bond(&mut state_of, settings);
+                bond.bond = Some(state_of);
+                state.links.push(bond);
+            }
+            Op::SetBond { name, settings } => {
+                let bond = link(state, name).bond.as_mut().expect("a bond");
+                set_bond(bond, settings);
+            }
             Op::CreateVlan {
                 name, link: parent, ..
             } => {
@@ -107,4 +118,16 @@ fn bridge_state(s: &BridgeSettings) -> BridgeState {
         ageing_time: s.ageing_time.unwrap_or(30000),
         priority: s.priority.unwrap_or(32768),
     }
+}
+
+/// A bond's state after the kernel took `s` (a new bond starts as balance-rr, all zero).
+fn set_bond(b: &mut BondState, s: &BondSettings) {
+    b.mode = s.mode.or(b.mode).or(Some(BondMode::BalanceRr));
+    b.miimon = s.miimon.unwrap_or(b.miimon);
+    b.lacp_rate = s.lacp_rate.or(b.lacp_rate);
+    b.hash_policy = s.hash_policy.or(b.hash_policy);
+    b.primary = s.primary.clone().or(b.primary.take());
+    b.up_delay = s.up_delay.unwrap_or(b.up_delay);
+    b.down_delay = s.down_delay.unwrap_or(b.down_delay);
+    b.min_links = s.min_links.unwrap_or(b.min_links);
 }
