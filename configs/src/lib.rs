@@ -37,6 +37,8 @@ pub mod reference;
 pub mod schema;
 /// Data sources: NoCloud seeds, config drives, the kernel command line, merging, order.
 pub mod sources;
+/// "Did you mean ...?" for misspelt keys.
+pub mod suggest;
 /// Validation beyond types, as findings with key paths.
 pub mod validate;
 /// YAML under limits into a position-aware tree, and the deserializer over it.

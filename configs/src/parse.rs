@@ -261,45 +261,52 @@ fn drop_default_user(root: &mut Node) {
 
 fn unknown_key(source: &str, u: &UnknownKey) -> Diagnostic {
     let path = u.parent.key(&u.key).to_string();
+    let suggestion = crate::suggest::closest(&u.key, &u.expected);
+    let expected = match suggestion {
+        Some(k) => format!("did you mean `{k}`?"),
+        None => format!("expected one of {}", one_of(&u.expected)),
+    };
+    let hint = suggestion
+        .map(|k| format!(" (did you mean `{k}`?)"))
+        .unwrap_or_default();
+    let key = &u.key;
     match u.parent.first_key() {
+        // A misspelt Plinth section would silently drop the node's whole Plinth or network config.
+        None if crate::suggest::closest(key, &["plinth", "network"]).is_some() => {
+            Diagnostic::error(
+                source,
+                u.pos,
+                path,
+                format!(
+                    "unknown key `{key}`: {expected} As written, the whole section would be ignored"
+                ),
+            )
+        }
         None => Diagnostic::warning(
             source,
             u.pos,
             path,
-            format!(
-                "cloud-init key `{}` is not implemented by Plinth and is ignored",
-                u.key
-            ),
+            format!("cloud-init key `{key}` is not implemented by Plinth and is ignored{hint}"),
         ),
         Some("plinth") => Diagnostic::error(
             source,
             u.pos,
             path,
-            format!(
-                "unknown key `{}` in {}: expected one of {}",
-                u.key,
-                u.parent,
-                one_of(&u.expected)
-            ),
+            format!("unknown key `{key}` in {}: {expected}", u.parent),
         ),
         Some("network") => Diagnostic::error(
             source,
             u.pos,
             path,
-            format!(
-                "unknown netplan key `{}` in {}: expected one of {}",
-                u.key,
-                u.parent,
-                one_of(&u.expected)
-            ),
+            format!("unknown netplan key `{key}` in {}: {expected}", u.parent),
         ),
         Some(_) => Diagnostic::warning(
             source,
             u.pos,
             path,
             format!(
-                "key `{}` in {} is not implemented by Plinth and is ignored",
-                u.key, u.parent
+                "key `{key}` in {} is not implemented by Plinth and is ignored{hint}",
+                u.parent
             ),
         ),
     }
