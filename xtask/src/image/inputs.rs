@@ -1,5 +1,5 @@
 //! The cache key of the Debian tree: a sha256 over every file under `image/` that mkosi reads
-//! (path, mode and contents), the mkosi version, and the module-pruning policy's version, so the
+//! (path, executable bits and contents), the mkosi version, and the module-pruning policy's version, so the
 //! tree is rebuilt exactly when one of them changes.
 
 use std::path::Path;
@@ -63,7 +63,9 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<(String, u32, Vec<u8>)>) -> Re
         } else if !ignored(&rel) {
             let contents =
                 std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-            out.push((rel, meta.permissions().mode(), contents));
+            // Only the executable bit: git keeps nothing else, so clones with another umask
+            // get the same key.
+            out.push((rel, meta.permissions().mode() & 0o111, contents));
         }
     }
     Ok(())
@@ -90,7 +92,21 @@ mod tests {
         std::fs::write(dir.join("README.md"), "docs only").unwrap();
         assert_eq!(first, tree_key(&dir, "mkosi 24.3").unwrap());
         assert_ne!(first, tree_key(&dir, "mkosi 25").unwrap());
-        std::fs::write(dir.join("sub/packages"), "udev\nkmod\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        let packages = dir.join("sub/packages");
+        std::fs::set_permissions(&packages, std::fs::Permissions::from_mode(0o664)).unwrap();
+        assert_eq!(
+            first,
+            tree_key(&dir, "mkosi 24.3").unwrap(),
+            "umask must not matter"
+        );
+        std::fs::set_permissions(&packages, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert_ne!(
+            first,
+            tree_key(&dir, "mkosi 24.3").unwrap(),
+            "executable bit matters"
+        );
+        std::fs::write(&packages, "udev\nkmod\n").unwrap();
         assert_ne!(first, tree_key(&dir, "mkosi 24.3").unwrap());
         std::fs::remove_dir_all(&dir).unwrap();
     }
