@@ -37,9 +37,13 @@ impl MachineConfig {
         v
     }
 
-    /// The config as YAML (secrets included: for writing the state copy, not for showing).
+    /// The config as a `#cloud-config` document (secrets included: for writing the state copy, not
+    /// for showing). [`crate::parse`] reads it back to an equal config.
     pub fn to_yaml(&self) -> String {
-        serde_saphyr::to_string(self).unwrap_or_default()
+        format!(
+            "#cloud-config\n{}",
+            serde_saphyr::to_string(self).unwrap_or_default()
+        )
     }
 }
 

@@ -218,7 +218,7 @@ fn value() -> impl Strategy<Value = serde_json::Value> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
 
     /// JSON is YAML: random documents built from real key names. Whatever parses must survive
     /// `to_yaml` and parse back to the same config.

@@ -12,9 +12,11 @@ fn examples_round_trip_through_yaml() {
         }
         let config = plinth_config::load_path(&path).unwrap().config;
         let yaml = config.to_yaml();
-        let again = plinth_config::parse("roundtrip", &format!("#cloud-config\n{yaml}"))
+        let again = plinth_config::parse("roundtrip", &yaml)
             .unwrap_or_else(|e| panic!("{}: re-parse failed:\n{e}\n---\n{yaml}", path.display()))
             .config;
         assert_eq!(config, again, "{}", path.display());
+        let warnings = plinth_config::parse("roundtrip", &yaml).unwrap().warnings;
+        assert!(warnings.is_empty(), "{}: {warnings:?}", path.display());
     }
 }
