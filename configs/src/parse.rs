@@ -124,10 +124,13 @@ pub fn check(
             }
             Err(err) => {
                 let path = err.path.clone().unwrap_or_default();
-                let cascade = err
-                    .missing_field
-                    .as_deref()
-                    .is_some_and(|f| pruned.contains(&path.key(f)));
+                // An error caused by an earlier pruning is not reported again: a required key
+                // that was pruned is now "missing", and a mapping that lost its only key (an enum
+                // such as `ready: {tcp: ...}`) is now empty.
+                let cascade = match err.missing_field.as_deref() {
+                    Some(field) => pruned.contains(&path.key(field)),
+                    None => pruned.iter().any(|p| p != &path && p.starts_with(&path)),
+                };
                 if !cascade {
                     reported += 1;
                     let pos = err.pos.unwrap_or_else(|| original.locate(&path));
@@ -337,6 +340,18 @@ mod tests {
         assert_eq!(
             v1.to_string(),
             "nc:1:10: error: network config version 1 is unsupported, use version 2 (netplan syntax: ethernets, bonds, vlans, bridges) (at network.version)"
+        );
+    }
+
+    #[test]
+    fn pruning_cascades_are_not_reported() {
+        let text =
+            "#cloud-config\nplinth:\n  services:\n    - name: x\n      ready: {tcp: 99999}\n";
+        let err = parse("c", text).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "c:4:7: error: missing required key `exec` (at plinth.services[0])\n\
+             c:5:20: error: invalid value integer `99999`: expected an integer from 0 to 65535 (at plinth.services[0].ready.tcp)"
         );
     }
 
