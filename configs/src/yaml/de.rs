@@ -87,11 +87,15 @@ impl de::Error for DeError {
     }
 
     fn invalid_type(unexp: Unexpected<'_>, exp: &dyn de::Expected) -> Self {
-        DeError::new(format!(
-            "expected {}, found {}",
-            friendly_expected(&exp.to_string()),
-            unexp
-        ))
+        let expected = friendly_expected(&exp.to_string());
+        let hint = match (&unexp, expected.as_str()) {
+            (Unexpected::Str(s), e) if e.starts_with("a list") => {
+                format!(": write a list, such as [{s}]")
+            }
+            (Unexpected::Str(_), "a boolean") => ": write true or false".to_owned(),
+            _ => String::new(),
+        };
+        DeError::new(format!("expected {expected}, found {unexp}{hint}"))
     }
 
     fn invalid_value(unexp: Unexpected<'_>, exp: &dyn de::Expected) -> Self {
