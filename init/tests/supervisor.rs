@@ -435,6 +435,13 @@ plinth:
     - name: c
       exec: {}
       after: [b]
+    - name: gate
+      oneshot: true
+      exec: [true]
+      after: [a]
+    - name: d
+      exec: [sh, -c, "trap 'sleep 1; echo stop-d >> $D/order; exit 0' TERM; while :; do sleep 0.1; done"]
+      after: [gate]
     - name: stubborn
       exec: [sh, -c, "trap '' TERM; while :; do sleep 0.1; done"]
       stop_timeout: 1s
@@ -454,10 +461,20 @@ plinth:
         "PID 1 exited with {status}; console:\n{}",
         node.console()
     );
-    assert_eq!(
-        read(&dir.join("order")).lines().collect::<Vec<_>>(),
-        ["stop-c", "stop-b", "stop-a"]
+    let order = read(&dir.join("order"));
+    let at = |name: &str| {
+        order
+            .lines()
+            .position(|l| l == name)
+            .unwrap_or_else(|| panic!("{name} not stopped: {order}"))
+    };
+    assert!(
+        at("stop-c") < at("stop-b") && at("stop-b") < at("stop-a"),
+        "{order}"
     );
+    // d comes after a through a finished oneshot and takes a second to stop: a still waits for it.
+    assert!(at("stop-d") < at("stop-a"), "{order}");
+    assert_eq!(order.lines().count(), 4, "{order}");
     let console = node.console();
     assert!(
         console.contains("service stubborn: still running"),

@@ -76,10 +76,7 @@ async fn check(
             .await
             .map(drop)
             .map_err(|e| e.to_string()),
-        Probe::Unix(path) => UnixStream::connect(path)
-            .await
-            .map(drop)
-            .map_err(|e| format!("{path}: {e}")),
+        Probe::Unix(path) => connect_unix(path).await.map_err(|e| format!("{path}: {e}")),
         Probe::File(path) => {
             if std::path::Path::new(path).exists() {
                 Ok(())
@@ -108,6 +105,27 @@ async fn check(
             }
         }
     }
+}
+
+/// Connects to a unix socket of any type: stream first, then seqpacket (udev's control socket) and
+/// datagram when the socket says the type is wrong.
+async fn connect_unix(path: &str) -> std::io::Result<()> {
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, UnixAddr, connect, socket};
+    match UnixStream::connect(path).await {
+        Err(e) if e.raw_os_error() == Some(libc::EPROTOTYPE) => {}
+        other => return other.map(drop),
+    }
+    let addr = UnixAddr::new(path).map_err(std::io::Error::from)?;
+    let mut last = std::io::Error::from_raw_os_error(libc::EPROTOTYPE);
+    for kind in [SockType::SeqPacket, SockType::Datagram] {
+        let fd = socket(AddressFamily::Unix, kind, SockFlag::SOCK_CLOEXEC, None)
+            .map_err(std::io::Error::from)?;
+        match connect(std::os::fd::AsRawFd::as_raw_fd(&fd), &addr) {
+            Ok(()) => return Ok(()),
+            Err(e) => last = e.into(),
+        }
+    }
+    Err(last)
 }
 
 /// An `http://host[:port][/path]` URL split into its parts.
@@ -249,6 +267,24 @@ mod tests {
                 .await
                 .is_err()
         );
+        let dir = std::env::temp_dir().join(format!("plinth-probe-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let seqpacket = dir.join("seq.sock");
+        let _ = std::fs::remove_file(&seqpacket);
+        let listener = nix::sys::socket::socket(
+            nix::sys::socket::AddressFamily::Unix,
+            nix::sys::socket::SockType::SeqPacket,
+            nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+            None,
+        )
+        .unwrap();
+        let addr = nix::sys::socket::UnixAddr::new(&seqpacket).unwrap();
+        nix::sys::socket::bind(std::os::fd::AsRawFd::as_raw_fd(&listener), &addr).unwrap();
+        nix::sys::socket::listen(&listener, nix::sys::socket::Backlog::new(4).unwrap()).unwrap();
+        let unix = Probe::Unix(seqpacket.to_str().unwrap().into());
+        assert_eq!(wait_ready(&unix, short, &reaper, &env).await, Ok(()));
+        drop(listener);
+        std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(
             wait_ready(&Probe::File("/".into()), short, &reaper, &env).await,
             Ok(())

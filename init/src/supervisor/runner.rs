@@ -661,18 +661,14 @@ impl Supervisor {
         }
     }
 
-    /// During shutdown: stops each service once everything that comes after it is down.
+    /// During shutdown: stops each service once everything that comes after it, even through a
+    /// finished oneshot, is down.
     fn advance_shutdown(&mut self) {
         for name in self.order.clone().iter().rev() {
             let Some(unit) = self.units.get(name) else {
                 continue;
             };
-            let dependents_down = self
-                .dependents
-                .get(name)
-                .into_iter()
-                .flatten()
-                .all(|d| self.units.get(d).is_none_or(|u| !u.state.has_process()));
+            let dependents_down = !self.dependent_running(name);
             let idle = matches!(unit.state, State::Waiting | State::Backoff);
             if idle || (dependents_down && matches!(unit.state, State::Starting | State::Ready)) {
                 if let Some(unit) = self.units.get_mut(name) {
@@ -681,6 +677,29 @@ impl Supervisor {
                 self.stop(name);
             }
         }
+    }
+
+    /// Whether anything that comes after `name`, directly or through services without a process
+    /// (a finished oneshot), still has a process.
+    fn dependent_running(&self, name: &str) -> bool {
+        let mut stack: Vec<&str> = vec![name];
+        let mut seen = std::collections::BTreeSet::new();
+        while let Some(current) = stack.pop() {
+            for dependent in self.dependents.get(current).into_iter().flatten() {
+                if !seen.insert(dependent.as_str()) {
+                    continue;
+                }
+                if self
+                    .units
+                    .get(dependent)
+                    .is_some_and(|u| u.state.has_process())
+                {
+                    return true;
+                }
+                stack.push(dependent);
+            }
+        }
+        false
     }
 
     fn answer_waiters(&mut self) {

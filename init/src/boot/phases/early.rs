@@ -1,5 +1,5 @@
-//! Phase `early`: runtime directories. Hostname, machine-id, kernel modules, sysctls and udev join
-//! here as their issues land (udev runs as a built-in service).
+//! Phase `early`: runtime directories and the loopback interface. Hostname, machine-id, kernel
+//! modules and sysctls join here as their issues land (udev runs as a built-in service).
 
 use crate::boot::BootContext;
 use crate::boot::sequence::{PhaseError, PhaseResult};
@@ -16,5 +16,6 @@ pub async fn run(ctx: &mut BootContext) -> PhaseResult {
         std::fs::create_dir_all(dir)
             .map_err(|e| PhaseError(format!("cannot create {dir}: {e}")))?;
     }
-    Ok(format!("created {}", RUNTIME_DIRS.join(", ")))
+    crate::pid1::loopback::up().map_err(|e| PhaseError(format!("cannot bring lo up: {e}")))?;
+    Ok(format!("created {}; lo up", RUNTIME_DIRS.join(", ")))
 }
