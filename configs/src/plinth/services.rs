@@ -7,12 +7,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::Duration;
 
-/// Names of the services Plinth itself runs. User services may name them in `after`, and may not take
-/// these names. Keep in step with the supervisor's built-in service list.
+/// Names of the services Plinth itself runs (as plinth-init names them). User services may name them
+/// in `after`, and may not take these names. Keep in step with the supervisor's built-in services.
 pub const BUILTIN_SERVICES: &[&str] = &[
     "udevd",
-    "network",
+    "udev-trigger",
+    "udev-settle",
     "dhcp",
+    "network",
     "time",
     "chronyd",
     "iscsid",
@@ -23,6 +25,14 @@ pub const BUILTIN_SERVICES: &[&str] = &[
     "node-exporter",
     "cluster-agent",
 ];
+
+/// Prefixes of built-in service families (`dhcp-eth0`: one DHCP client per configured interface).
+pub const BUILTIN_SERVICE_PREFIXES: &[&str] = &["dhcp-"];
+
+/// Whether `name` is, or could be, the name of a built-in service.
+pub fn is_builtin(name: &str) -> bool {
+    BUILTIN_SERVICES.contains(&name) || BUILTIN_SERVICE_PREFIXES.iter().any(|p| name.starts_with(p))
+}
 
 /// One user service.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use super::{Finding, root};
 use crate::plinth::Service;
-use crate::plinth::services::BUILTIN_SERVICES;
+use crate::plinth::services::{BUILTIN_SERVICES, is_builtin};
 
 pub(super) fn check(services: &[Service], out: &mut Vec<Finding>) {
     let path = root("plinth").key("services");
@@ -26,7 +26,7 @@ pub(super) fn check(services: &[Service], out: &mut Vec<Finding>) {
                 ),
             ));
         }
-        if BUILTIN_SERVICES.contains(&s.name.as_str()) {
+        if is_builtin(&s.name) {
             out.push(Finding::error(
                 at.key("name"),
                 format!(
@@ -65,8 +65,7 @@ pub(super) fn check(services: &[Service], out: &mut Vec<Finding>) {
                     path.index(i).key("after").index(j),
                     format!("service `{dep}` cannot depend on itself"),
                 ));
-            } else if !index.contains_key(dep.as_str()) && !BUILTIN_SERVICES.contains(&dep.as_str())
-            {
+            } else if !index.contains_key(dep.as_str()) && !is_builtin(dep) {
                 let mut known: Vec<&str> = index.keys().copied().collect();
                 known.extend(BUILTIN_SERVICES);
                 out.push(Finding::error(
@@ -189,7 +188,13 @@ mod tests {
             m[1].starts_with("plinth.services[1].after[0]: no service named `ghost`"),
             "{m:?}"
         );
-        assert!(messages(&[svc("a", &[]), svc("b", &["a", "etcd"])]).is_empty());
+        assert!(
+            messages(&[
+                svc("a", &[]),
+                svc("b", &["a", "etcd", "udev-settle", "dhcp-eth0"])
+            ])
+            .is_empty()
+        );
         assert_eq!(
             messages(&[svc("a", &["a"])]),
             vec!["plinth.services[0].after[0]: service `a` cannot depend on itself"]
