@@ -1,6 +1,7 @@
 //! Where stage 2 gets its machine config, and reading it through `plinth_config::load_path`: the
 //! `--config` file, else (on a machine) a NoCloud seed, else the image's embedded default. Also
-//! the redacted JSON form that the control API shows.
+//! the redacted JSON form that the control API shows (`MachineConfig::redacted`, owned by the
+//! config crate).
 
 use std::path::{Path, PathBuf};
 
@@ -38,7 +39,7 @@ pub struct LoadedConfig {
     pub config: MachineConfig,
     /// Warnings, one line each.
     pub warnings: Vec<String>,
-    /// The config as JSON with secrets redacted.
+    /// The config as JSON with secrets redacted (`MachineConfig::redacted`).
     pub redacted: serde_json::Value,
 }
 
@@ -71,7 +72,7 @@ pub fn load(source: &Source) -> Result<LoadedConfig, ConfigError> {
             let config = MachineConfig::default();
             return Ok(LoadedConfig {
                 source: "no config found: the empty config".into(),
-                redacted: redact(serde_json::to_value(&config).unwrap_or_default()),
+                redacted: config.redacted(),
                 config,
                 warnings: Vec::new(),
             });
@@ -80,67 +81,15 @@ pub fn load(source: &Source) -> Result<LoadedConfig, ConfigError> {
     let parsed = plinth_config::load_path(path).map_err(|d| ConfigError::Invalid(d.to_string()))?;
     Ok(LoadedConfig {
         source: label,
-        redacted: redact(serde_json::to_value(&parsed.config).unwrap_or_default()),
+        redacted: parsed.config.redacted(),
         warnings: parsed.warnings.iter().map(ToString::to_string).collect(),
         config: parsed.config,
     })
 }
 
-/// Keys whose values are secrets.
-fn is_secret(key: &str) -> bool {
-    let key = key.to_ascii_lowercase();
-    ["token", "password", "passwd", "secret", "private", "key"]
-        .iter()
-        .any(|s| key == *s || key.ends_with(&format!("_{s}")) || key.starts_with(&format!("{s}_")))
-        && key != "ssh_authorized_keys"
-        && !key.ends_with("_file")
-        && !key.ends_with("_path")
-}
-
-/// Replaces every secret value (tokens, passwords, private keys) with `"<redacted>"`.
-pub fn redact(value: serde_json::Value) -> serde_json::Value {
-    use serde_json::Value;
-    match value {
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| {
-                    let v = if is_secret(&k) && !v.is_null() {
-                        Value::String("<redacted>".into())
-                    } else {
-                        redact(v)
-                    };
-                    (k, v)
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.into_iter().map(redact).collect()),
-        other => other,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redacts_secrets_only() {
-        let value = serde_json::json!({
-            "hostname": "n1",
-            "ssh_authorized_keys": ["ssh-ed25519 AAAA"],
-            "plinth": {"cluster": {"token": "s3cret", "token_file": "/x", "join_token": "t"}},
-            "users": [{"name": "ops", "passwd": "hash"}],
-            "write_files": [{"path": "/k", "private_key": "-----BEGIN"}]
-        });
-        let r = redact(value);
-        assert_eq!(r["hostname"], "n1");
-        assert_eq!(r["ssh_authorized_keys"][0], "ssh-ed25519 AAAA");
-        assert_eq!(r["plinth"]["cluster"]["token"], "<redacted>");
-        assert_eq!(r["plinth"]["cluster"]["join_token"], "<redacted>");
-        assert_eq!(r["plinth"]["cluster"]["token_file"], "/x");
-        assert_eq!(r["users"][0]["passwd"], "<redacted>");
-        assert_eq!(r["write_files"][0]["private_key"], "<redacted>");
-        assert_eq!(r["users"][0]["name"], "ops");
-    }
 
     #[test]
     fn container_mode_without_config_uses_the_empty_config() {
