@@ -1,7 +1,6 @@
-//! Cluster and node-level Plinth settings: role vs endpoint and token, etcd ports, exporters, install,
-//! kernel names.
+//! `plinth.cluster`: role versus endpoint and token, the cluster name, etcd ports and paths.
 
-use super::addresses::{check_endpoint, check_listen};
+use super::addresses::check_endpoint;
 use super::{Finding, root};
 use crate::config::MachineConfig;
 use crate::plinth::Role;
@@ -114,78 +113,6 @@ pub(super) fn check(config: &MachineConfig, out: &mut Vec<Finding>) {
         out.push(Finding::error(
             path.key("etcd").key("member"),
             "the `init` node bootstraps etcd and must be a member",
-        ));
-    }
-
-    let exporter = &config.plinth.exporters.node_exporter;
-    if let Err(problem) = check_listen(&exporter.listen) {
-        out.push(Finding::error(
-            root("plinth")
-                .key("exporters")
-                .key("node_exporter")
-                .key("listen"),
-            problem,
-        ));
-    }
-
-    if let Some(install) = &config.plinth.install {
-        let given = [&install.serial, &install.wwn, &install.path]
-            .iter()
-            .filter(|v| v.is_some())
-            .count();
-        if given != 1 {
-            out.push(Finding::error(
-                root("plinth").key("install"),
-                format!("choose the install disk with exactly one of `serial`, `wwn` or `path` ({given} given)"),
-            ));
-        }
-        if let Some(p) = &install.path
-            && !p.starts_with("/dev/")
-        {
-            out.push(Finding::error(
-                root("plinth").key("install").key("path"),
-                format!("`{p}` is not a device path under /dev/"),
-            ));
-        }
-    }
-
-    let kernel = root("plinth").key("kernel");
-    for (name, _) in config.plinth.kernel.modules.entries() {
-        if name.is_empty()
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        {
-            out.push(Finding::error(
-                kernel.key("modules"),
-                format!("`{name}` is not a kernel module name"),
-            ));
-        }
-    }
-    for key in config.plinth.kernel.sysctls.keys() {
-        let ok = !key.is_empty()
-            && !key.starts_with(['.', '/'])
-            && !key.contains("..")
-            && key
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/' | '*'));
-        if !ok {
-            out.push(
-                Finding::error(
-                    kernel.key("sysctls").key(key),
-                    format!("`{key}` is not a sysctl name"),
-                )
-                .at_key(),
-            );
-        }
-    }
-    let ovs = root("plinth").key("ovs");
-    if config.plinth.ovs.mode == crate::plinth::OvsMode::KubeOvn
-        && !config.plinth.ovs.bridges.is_empty()
-    {
-        out.push(Finding::warning(
-            ovs.key("bridges"),
-            "bridges are created only in `mode: host`; in `kube-ovn` mode Kube-OVN's pods own OVS",
         ));
     }
 }

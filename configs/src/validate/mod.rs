@@ -7,6 +7,7 @@ pub mod cluster;
 pub mod genestack;
 pub mod hostname;
 pub mod network;
+pub mod node;
 pub mod services;
 pub mod storage;
 
@@ -71,6 +72,7 @@ pub fn validate(config: &MachineConfig) -> Vec<Finding> {
     hostname::check(config, &mut out);
     cloud_init::check(config, &mut out);
     cluster::check(config, &mut out);
+    node::check(config, &mut out);
     storage::check(config, &mut out);
     genestack::check(config, &mut out);
     services::check(&config.plinth.services, &mut out);
