@@ -541,3 +541,95 @@ fn plinthctl_refuses_callers_who_may_not_use_the_socket() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_probe_timeout_fails_the_start_and_the_boot() {
+    if !can_run() {
+        return;
+    }
+    let dir = scratch("probe-timeout");
+    let node = Node::start(
+        &dir,
+        r#"#cloud-config
+plinth:
+  services:
+    - name: deaf
+      exec: [sleep, infinity]
+      restart: never
+      ready:
+        tcp: 1
+    - name: after-deaf
+      exec: [sleep, infinity]
+      after: [deaf]
+"#,
+        &["--ready-timeout", "1s"],
+    );
+    node.wait_state("deaf", "failed", LONG);
+    let deaf = node.service("deaf");
+    assert!(
+        deaf["last_exit"]
+            .as_str()
+            .unwrap()
+            .contains("not ready after"),
+        "{deaf}"
+    );
+    assert!(deaf["pid"].is_null());
+    assert_eq!(node.state("after-deaf"), "waiting");
+    node.wait_console("phase ready: FAILED", LONG);
+    assert!(
+        node.console()
+            .contains("services not ready: deaf, after-deaf"),
+        "{}",
+        node.console()
+    );
+}
+
+#[test]
+fn logs_follow_prints_new_lines_as_they_come() {
+    if !can_run() {
+        return;
+    }
+    let dir = scratch("follow");
+    let node = Node::start(
+        &dir,
+        r#"#cloud-config
+plinth:
+  services:
+    - name: ticker
+      exec: [sh, -c, "i=0; while :; do echo tick $i; i=$((i+1)); sleep 0.2; done"]
+"#,
+        &["--quiet-services"],
+    );
+    node.wait_state("ticker", "ready", LONG);
+    let mut follow = std::process::Command::new("nsenter")
+        .args(["--target", &node.host_pid.to_string(), "--pid", "--"])
+        .arg(env!("CARGO_BIN_EXE_plinthctl"))
+        .arg("--socket")
+        .arg(&node.socket)
+        .args(["logs", "ticker", "-f"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = follow.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let first = rx.recv_timeout(LONG).expect("a first line");
+    let first_tick: u64 = first.rsplit(' ').next().unwrap().parse().unwrap();
+    let mut last = first_tick;
+    while last < first_tick + 5 {
+        let line = rx.recv_timeout(LONG).expect("more lines while following");
+        last = line.rsplit(' ').next().unwrap().parse().unwrap();
+    }
+    let _ = follow.kill();
+    let _ = follow.wait();
+}

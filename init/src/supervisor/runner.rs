@@ -415,7 +415,13 @@ impl Supervisor {
                         .get(&name)
                         .is_some_and(|u| u.state == State::Backoff)
                 {
-                    self.set_state(&name, State::Waiting, "");
+                    // Back to waiting without a console line: the next line is its start (or,
+                    // when a dependency went away meanwhile, nothing until that returns).
+                    if let Some(unit) = self.units.get_mut(&name) {
+                        unit.state = State::Waiting;
+                        unit.since = Instant::now();
+                        self.metrics_dirty = true;
+                    }
                 }
             }
             Event::StopTimedOut { name, generation } => {
