@@ -52,7 +52,7 @@ pub fn is_stage1() -> bool {
 
 /// Runs stage 1 to the exec of stage 2; never returns.
 pub fn run() -> Infallible {
-    step("starting");
+    step(&format!("plinth-init {} starting", env!("CARGO_PKG_VERSION")));
     if let Err(e) = mounts::mount_pseudo() {
         halt(
             "mounting the pseudo filesystems",

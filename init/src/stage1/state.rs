@@ -259,7 +259,7 @@ fn partition_and_format(
             "-L",
             LABEL,
             "-E",
-            "lazy_itable_init=1",
+            "lazy_itable_init=1,lazy_journal_init=1",
             &part_node,
         ],
         None,

@@ -53,6 +53,9 @@ const DROPPED: &[&str] = &[
 /// What stage 1 needs to reach a root and read config media: disk controllers, the root and
 /// state filesystems, overlay, loop, and vfat/iso9660 for seeds. Named as in `modules.dep`
 /// (file stem); listed before anything that wants them (`crc32c` is ext4's softdep).
+///
+/// Not xfs: nothing in stage 1 mounts it (the root is squashfs, the state ext4), and loading it
+/// took 2.0 s of a 4.8 s module step under TCG; the root has it for the storage phase.
 pub const INITRAMFS: &[&str] = &[
     "crc32c_generic",
     "virtio_blk",
@@ -69,7 +72,6 @@ pub const INITRAMFS: &[&str] = &[
     "overlay",
     "loop",
     "ext4",
-    "xfs",
     "nls_cp437",
     "nls_utf8",
     "vfat",
