@@ -102,6 +102,7 @@ pub fn ensure_built(dev: bool) -> Result<ImagePaths> {
     let work = out.join("work");
     std::fs::create_dir_all(work.join("scratch"))?;
     std::fs::create_dir_all(out.join("pxe"))?;
+    let _lock = lock(&out)?;
     let cmdline =
         std::fs::read_to_string(image_dir.join("cmdline")).context("reading image/cmdline")?;
     let paths = ImagePaths::new(&out, cmdline.trim().to_string());
@@ -276,6 +277,21 @@ fn default_config(root: &Path) -> (String, PathBuf) {
     let fallback = "image/defaults/fallback-config.yaml";
     eprintln!("image: WARNING: {example} does not exist; embedding {fallback} instead");
     (fallback.to_string(), root.join(fallback))
+}
+
+/// Holds an exclusive lock on `out/.lock` for the whole build, so two builds (a test run and a
+/// `cargo xtask run`, say) never write the same files at once. Released when dropped.
+fn lock(out: &Path) -> Result<std::fs::File> {
+    use rustix::fs::{FlockOperation, flock};
+    let file = std::fs::File::create(out.join(".lock"))?;
+    if flock(&file, FlockOperation::NonBlockingLockExclusive).is_err() {
+        eprintln!(
+            "image: another image build holds {}/.lock; waiting for it",
+            out.display()
+        );
+        flock(&file, FlockOperation::LockExclusive).context("locking the image directory")?;
+    }
+    Ok(file)
 }
 
 fn step(what: &str, started: Instant) {
