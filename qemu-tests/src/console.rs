@@ -203,7 +203,7 @@ impl Console {
     }
 
     /// The first line at index `from` or later matching `pattern`, waiting up to `timeout`.
-    /// A partial line (no newline yet, such as a prompt) matches too.
+    /// Only complete lines match: a line still arriving could match with half its value.
     pub fn wait_for_after(
         &self,
         from: usize,
@@ -223,16 +223,6 @@ impl Console {
                 return Ok(line.clone());
             }
             next = state.lines.len().max(from);
-            if let Some((at, bytes)) = &state.partial {
-                let text = clean(bytes);
-                if pattern.is_match(&text) {
-                    return Ok(Line {
-                        index: state.lines.len(),
-                        at: *at,
-                        text,
-                    });
-                }
-            }
             if state.closed {
                 return Err(WaitError::Closed {
                     pattern: pattern.to_string(),

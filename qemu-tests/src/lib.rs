@@ -10,6 +10,9 @@
 //! It does not build the image (that is `cargo xtask image`) and never lets a QEMU process outlive
 //! the value that owns it.
 
+/// The regex type the console waits take, re-exported for callers.
+pub use regex::Regex;
+
 pub mod accel;
 pub mod cmdline;
 pub mod console;

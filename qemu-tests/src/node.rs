@@ -102,6 +102,9 @@ pub struct BootOptions {
     pub guest_ports: Vec<u16>,
     /// Exit instead of resetting when the guest reboots.
     pub no_reboot: bool,
+    /// PXE only: this initrd instead of the image's two, and this kernel command line instead
+    /// of the image's (for booting the same kernel with another init).
+    pub pxe_override: Option<(PathBuf, String)>,
 }
 
 impl BootOptions {
@@ -114,6 +117,7 @@ impl BootOptions {
             memory_mib: 1024,
             guest_ports: vec![NODE_EXPORTER_PORT],
             no_reboot: false,
+            pxe_override: None,
         }
     }
 }
@@ -224,11 +228,17 @@ impl Fixture {
         let boot = match opts.variant {
             Variant::Uefi => Boot::Uefi,
             Variant::Bios => Boot::Bios,
-            Variant::Pxe => Boot::Kernel {
-                kernel: self.image.kernel.clone(),
-                initrd: Some(self.pxe_initrd()?.into()),
-                append: self.image.cmdline.clone(),
-            },
+            Variant::Pxe => {
+                let (initrd, append) = match &opts.pxe_override {
+                    Some((initrd, append)) => (initrd.clone(), append.clone()),
+                    None => (self.pxe_initrd()?, self.image.cmdline.clone()),
+                };
+                Boot::Kernel {
+                    kernel: self.image.kernel.clone(),
+                    initrd: Some(initrd.into()),
+                    append,
+                }
+            }
         };
         if opts.variant != Variant::Pxe && opts.disk.is_none() {
             return Err(FixtureError::NoDisk(opts.variant));

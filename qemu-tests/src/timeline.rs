@@ -30,11 +30,29 @@ pub enum TimelineError {
 }
 
 const KERNEL_BANNER: &str = r"Linux version \d";
-const STAGE1_START: &str = r"\[\s*(\d+\.\d+)\] plinth stage 1: starting";
-const READY: &str = r"plinth: ready in \d";
 
-/// The timeline of the first boot in `lines`.
+/// The console lines that mark PID 1's start (with the kernel's uptime as capture 1) and ready.
+#[derive(Clone, Copy, Debug)]
+pub struct Markers {
+    pub pid1_start: &'static str,
+    pub ready: &'static str,
+}
+
+/// Plinth's: stage 1's first line and stage 2's ready line.
+pub const PLINTH: Markers = Markers {
+    pid1_start: r"\[\s*(\d+\.\d+)\] plinth stage 1: starting",
+    ready: r"plinth: ready in \d",
+};
+
+/// The timeline of the first Plinth boot in `lines`.
 pub fn boot_times(lines: &[Line]) -> Result<BootTimes, TimelineError> {
+    boot_times_with(lines, PLINTH)
+}
+
+/// The timeline of the first boot in `lines`, by `markers`.
+pub fn boot_times_with(lines: &[Line], markers: Markers) -> Result<BootTimes, TimelineError> {
+    const STAGE1_START: &str = "the PID 1 start marker";
+    const READY: &str = "the ready marker";
     let find = |pattern: &'static str| -> Result<&Line, TimelineError> {
         let re = Regex::new(pattern).expect("valid pattern");
         lines
@@ -43,9 +61,9 @@ pub fn boot_times(lines: &[Line]) -> Result<BootTimes, TimelineError> {
             .ok_or(TimelineError::Missing(pattern))
     };
     let banner = find(KERNEL_BANNER)?;
-    let stage1 = find(STAGE1_START)?;
-    let ready = find(READY)?;
-    let stage1_uptime: f64 = Regex::new(STAGE1_START)
+    let stage1 = find(markers.pid1_start).map_err(|_| TimelineError::Missing(STAGE1_START))?;
+    let ready = find(markers.ready).map_err(|_| TimelineError::Missing(READY))?;
+    let stage1_uptime: f64 = Regex::new(markers.pid1_start)
         .expect("valid pattern")
         .captures(&stage1.text)
         .and_then(|c| c[1].parse().ok())
@@ -128,7 +146,27 @@ mod tests {
     fn a_boot_that_never_got_ready_has_no_timeline() {
         let mut lines = uefi_boot();
         lines.pop();
-        assert_eq!(boot_times(&lines), Err(TimelineError::Missing(READY)));
+        assert_eq!(
+            boot_times(&lines),
+            Err(TimelineError::Missing("the ready marker"))
+        );
+    }
+
+    #[test]
+    fn other_markers_read_other_inits() {
+        let floor = Markers {
+            pid1_start: r"\[(\d+\.\d+)\] floor: init starting",
+            ready: r"floor: ready",
+        };
+        let lines = vec![
+            line(0, 1000, "[    0.000000] Linux version 6.12.118"),
+            line(1, 3000, "[1.75] floor: init starting"),
+            line(2, 6000, "[4.80] floor: ready"),
+        ];
+        let t = boot_times_with(&lines, floor).unwrap();
+        assert_eq!(t.kernel_to_pid1, Duration::from_millis(1750));
+        assert_eq!(t.kernel_to_ready, Duration::from_millis(5000));
+        assert!(boot_times(&lines).is_err());
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! (stage 1's start by the kernel's clock), PID 1 → ready and kernel → ready; from the node
 //! exporter, when it answers, `plinth_boot_phase_seconds`; from the probe service of the seed,
 //! when stage 2 runs it, PID 1's resident memory. Each boot uses a fresh disk, so each is a first
-//! boot (state partition created). Then the medians.
+//! boot (state partition created). Then the same for the floor ([`crate::boot_floor`]: same
+//! kernel and root, a shell-script init starting the same daemons in parallel), the medians, and
+//! the ratio Plinth/floor.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -16,7 +18,8 @@ use qemu_tests::metrics;
 use qemu_tests::node::{BootOptions, Fixture, READY_TIMEOUT, Variant};
 use qemu_tests::timeline::{self, BootTimes};
 
-use crate::{image, prereqs};
+use crate::prereqs::Prereq;
+use crate::{boot_floor, image, prereqs};
 
 /// Flags of `cargo xtask bench boot`.
 #[derive(clap::Args)]
@@ -44,6 +47,10 @@ struct Run {
 
 pub fn run(args: &BootArgs) -> Result<ExitCode> {
     prereqs::ensure(&prereqs::QEMU)?;
+    prereqs::ensure(&[Prereq::Deb {
+        package: "busybox-static",
+        from_backports: false,
+    }])?;
     let dir = if args.no_build {
         qemu_tests::paths::image_dir()
     } else {
@@ -65,14 +72,78 @@ pub fn run(args: &BootArgs) -> Result<ExitCode> {
         qemu_tests::accel::name(fx.accel),
         fx.dir.path().display()
     );
+    let kver = kernel_release(&fx.image)?;
+    let floor_initrd = boot_floor::build(&fx.image, &kver, &fx.dir.join("floor"))?;
+    // A boot that fails is reported and left out of the medians; the others still count.
     let mut runs = Vec::new();
+    let mut floors = Vec::new();
     for n in 1..=args.runs {
-        let run = boot_once(&mut fx, variant, n)?;
-        print_run(n, &run);
-        runs.push(run);
+        match boot_once(&mut fx, variant, n) {
+            Ok(run) => {
+                print_run(&format!("plinth {n}"), &run);
+                runs.push(run);
+            }
+            Err(e) => println!("plinth {n}: failed: {e:#}"),
+        }
+        match boot_floor_once(&mut fx, &floor_initrd, n) {
+            Ok(run) => {
+                print_run(&format!("floor {n}"), &run);
+                floors.push(run);
+            }
+            Err(e) => println!("floor {n}: failed: {e:#}"),
+        }
     }
-    print_medians(&runs);
+    let plinth = print_medians("plinth", &runs);
+    let floor = print_medians("floor", &floors);
+    if let (Some(p), Some(f)) = (plinth, floor) {
+        println!(
+            "plinth/floor: kernel→ready {:.2}x, PID 1→ready {:.2}x",
+            p.0 / f.0,
+            p.1 / f.1
+        );
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The kernel release the manifest records.
+fn kernel_release(image: &ImageSet) -> Result<String> {
+    let text = std::fs::read_to_string(&image.manifest)?;
+    let manifest: serde_json::Value = serde_json::from_str(&text)?;
+    manifest["kernel_release"]
+        .as_str()
+        .map(str::to_string)
+        .context("manifest.json has no kernel_release")
+}
+
+/// One floor boot: the PXE kernel with the floor initrd.
+fn boot_floor_once(fx: &mut Fixture, initrd: &std::path::Path, n: u32) -> Result<Run> {
+    let mut opts = BootOptions::new(Variant::Pxe);
+    opts.pxe_override = Some((initrd.to_path_buf(), boot_floor::CMDLINE.to_string()));
+    let mut node = fx.boot(&opts)?;
+    let re = regex_lite(boot_floor::MARKERS.ready);
+    node.console()
+        .wait_for(&re, READY_TIMEOUT)
+        .with_context(|| format!("floor boot {n}"))?;
+    let times = timeline::boot_times_with(&node.console().lines(), boot_floor::MARKERS)?;
+    let rss = node
+        .console()
+        .wait_for(
+            &regex_lite(r"floor: pid1-rss-kib=\d+"),
+            Duration::from_secs(10),
+        )
+        .ok()
+        .and_then(|l| l.text.rsplit('=').next()?.trim().parse().ok());
+    node.qmp()?.quit()?;
+    node.wait_exit(Duration::from_secs(30))?;
+    Ok(Run {
+        times,
+        phases: BTreeMap::new(),
+        rss_kib: rss,
+    })
+}
+
+fn regex_lite(pattern: &str) -> qemu_tests::Regex {
+    qemu_tests::Regex::new(pattern).expect("valid pattern")
 }
 
 fn boot_once(fx: &mut Fixture, variant: Variant, n: u32) -> Result<Run> {
@@ -113,17 +184,17 @@ fn secs(d: Duration) -> String {
     format!("{:6.2}s", d.as_secs_f64())
 }
 
-fn print_run(n: u32, run: &Run) {
+fn print_run(label: &str, run: &Run) {
     let t = &run.times;
     println!(
-        "boot {n}: firmware {}  kernel→PID 1 {}  PID 1→ready {}  kernel→ready {}  PID 1 RSS {}",
+        "{label}: firmware {}  kernel→PID 1 {}  PID 1→ready {}  kernel→ready {}  PID 1 RSS {}",
         secs(t.firmware),
         secs(t.kernel_to_pid1),
         secs(t.pid1_to_ready),
         secs(t.kernel_to_ready),
         run.rss_kib
             .map(|k| format!("{:.1} MiB", k / 1024.0))
-            .unwrap_or_else(|| "n/a (the seed's probe did not run)".into())
+            .unwrap_or_else(|| "n/a".into())
     );
     if run.phases.is_empty() {
         println!("        boot phases: n/a (no plinth_boot_phase_seconds from the node exporter)");
@@ -137,22 +208,27 @@ fn print_run(n: u32, run: &Run) {
     }
 }
 
-fn print_medians(runs: &[Run]) {
-    let med = |f: &dyn Fn(&Run) -> f64| {
-        timeline::median(&runs.iter().map(f).collect::<Vec<_>>())
-            .map(|m| format!("{m:6.2}s"))
+/// Prints the medians; returns those of kernel→ready and PID 1→ready.
+fn print_medians(label: &str, runs: &[Run]) -> Option<(f64, f64)> {
+    let median =
+        |f: &dyn Fn(&Run) -> f64| timeline::median(&runs.iter().map(f).collect::<Vec<_>>());
+    let show = |m: Option<f64>| {
+        m.map(|m| format!("{m:6.2}s"))
             .unwrap_or_else(|| "   n/a".into())
     };
+    let to_ready = median(&|r| r.times.kernel_to_ready.as_secs_f64());
+    let pid1_to_ready = median(&|r| r.times.pid1_to_ready.as_secs_f64());
     println!(
-        "median ({} boots): firmware {}  kernel→PID 1 {}  PID 1→ready {}  kernel→ready {}",
+        "{label} median ({} boots): firmware {}  kernel→PID 1 {}  PID 1→ready {}  kernel→ready {}",
         runs.len(),
-        med(&|r| r.times.firmware.as_secs_f64()),
-        med(&|r| r.times.kernel_to_pid1.as_secs_f64()),
-        med(&|r| r.times.pid1_to_ready.as_secs_f64()),
-        med(&|r| r.times.kernel_to_ready.as_secs_f64()),
+        show(median(&|r| r.times.firmware.as_secs_f64())),
+        show(median(&|r| r.times.kernel_to_pid1.as_secs_f64())),
+        show(pid1_to_ready),
+        show(to_ready),
     );
     if let Some(rss) = timeline::median(&runs.iter().filter_map(|r| r.rss_kib).collect::<Vec<_>>())
     {
-        println!("median PID 1 RSS: {:.1} MiB", rss / 1024.0);
+        println!("{label} median PID 1 RSS: {:.1} MiB", rss / 1024.0);
     }
+    Some((to_ready?, pid1_to_ready?))
 }

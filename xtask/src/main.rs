@@ -3,6 +3,7 @@
 
 mod bench;
 mod boot_bench;
+mod boot_floor;
 mod cmd;
 mod config;
 mod image;
