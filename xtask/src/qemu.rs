@@ -26,8 +26,13 @@ use qemu_tests::{accel, disk, ports};
 
 use crate::{image, prereqs};
 
+/// Guest memory unless `--mem` says otherwise.
+const DEFAULT_MEM_MIB: u32 = 1024;
+/// Disk overlay size unless `--disk-size` says otherwise.
+const DEFAULT_DISK_GIB: u64 = 8;
+
 /// Flags of `cargo xtask qemu`.
-#[derive(clap::Args, Debug, Clone, Default)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct Args {
     /// Boot the disk with UEFI firmware (OVMF): the default.
     #[arg(long, conflicts_with_all = ["bios", "pxe"])]
@@ -51,13 +56,13 @@ pub struct Args {
     #[arg(long)]
     pub no_validate: bool,
     /// Guest memory in MiB.
-    #[arg(long, default_value_t = 1024, value_name = "MiB")]
+    #[arg(long, default_value_t = DEFAULT_MEM_MIB, value_name = "MiB")]
     pub mem: u32,
     /// Virtual CPUs.
     #[arg(long, default_value_t = 1)]
     pub cpus: u32,
     /// Size of the disk overlay in GiB (room beyond the image for the state partition).
-    #[arg(long, default_value_t = 8, value_name = "GiB")]
+    #[arg(long, default_value_t = DEFAULT_DISK_GIB, value_name = "GiB")]
     pub disk_size: u64,
     /// Reuse the disk overlay of the previous run of this variant (state survives).
     #[arg(long)]
@@ -68,6 +73,27 @@ pub struct Args {
     /// Boot whatever is in target/image/ without checking whether it is stale.
     #[arg(long)]
     pub no_build: bool,
+}
+
+/// What `cargo xtask run` boots with: the same defaults as the flags.
+impl Default for Args {
+    fn default() -> Self {
+        Self {
+            uefi: false,
+            bios: false,
+            pxe: false,
+            seed: None,
+            config: None,
+            iso: false,
+            no_validate: false,
+            mem: DEFAULT_MEM_MIB,
+            cpus: 1,
+            disk_size: DEFAULT_DISK_GIB,
+            keep_disk: false,
+            release: false,
+            no_build: false,
+        }
+    }
 }
 
 impl Args {
@@ -255,5 +281,51 @@ fn validate(source: &Path) -> Result<()> {
                 source.display()
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn parse(argv: &[&str]) -> Result<Args, clap::Error> {
+        Cli::try_parse_from(std::iter::once("qemu").chain(argv.iter().copied())).map(|c| c.args)
+    }
+
+    #[test]
+    fn uefi_is_the_default_and_one_boot_path_at_a_time() {
+        assert_eq!(parse(&[]).unwrap().variant(), "uefi");
+        assert_eq!(parse(&["--bios"]).unwrap().variant(), "bios");
+        assert_eq!(parse(&["--pxe"]).unwrap().variant(), "pxe");
+        assert!(parse(&["--bios", "--pxe"]).is_err());
+        assert!(parse(&["--uefi", "--bios"]).is_err());
+    }
+
+    #[test]
+    fn a_seed_directory_or_a_config_not_both() {
+        let a = parse(&["--config", "node.yaml", "--mem", "768", "--disk-size", "12"]).unwrap();
+        assert_eq!(a.config.as_deref(), Some(Path::new("node.yaml")));
+        assert_eq!((a.mem, a.disk_size), (768, 12));
+        assert!(parse(&["--seed", "dir", "--config", "node.yaml"]).is_err());
+    }
+
+    #[test]
+    fn run_boots_like_qemu_with_its_defaults() {
+        let d = Args::default();
+        let flags = parse(&[]).unwrap();
+        assert_eq!(d.variant(), "uefi");
+        assert!(d.seed.is_none() && d.config.is_none());
+        assert_eq!(
+            (d.mem, d.cpus, d.disk_size, d.no_build),
+            (flags.mem, flags.cpus, flags.disk_size, flags.no_build)
+        );
+        assert_eq!(d.mem, 1024);
     }
 }
