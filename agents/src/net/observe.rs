@@ -10,7 +10,7 @@ use futures_util::TryStreamExt;
 use rtnetlink::packet_route::address::{AddressAttribute, AddressMessage};
 use rtnetlink::packet_route::link::{
     BondLacpRate, BondMode as NlBondMode, BondXmitHashPolicy, BridgeStpState, InfoBond, InfoBridge,
-    InfoData, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+    InfoData, InfoVlan, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
 };
 use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, RouteType};
 use rtnetlink::packet_route::rule::{RuleAction, RuleAttribute, RuleMessage};
@@ -143,10 +143,17 @@ pub fn link_from(msg: &LinkMessage) -> Link {
             }
             LinkAttribute::Mtu(mtu) => link.mtu = *mtu,
             LinkAttribute::Controller(master) => link.master = Some(*master),
+            LinkAttribute::Link(parent) => link.parent = Some(*parent),
             LinkAttribute::LinkInfo(infos) => {
                 for info in infos {
                     match info {
                         LinkInfo::Kind(kind) => link.kind = Some(kind.to_string()),
+                        LinkInfo::Data(InfoData::Vlan(data)) => {
+                            link.vlan_id = data.iter().find_map(|d| match d {
+                                InfoVlan::Id(id) => Some(*id),
+                                _ => None,
+                            });
+                        }
                         LinkInfo::Data(InfoData::Bond(data)) => {
                             let (state, primary) = bond_state(data);
                             link.bond = Some(state);

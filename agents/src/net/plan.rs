@@ -204,8 +204,27 @@ impl<'s> Planner<'s> {
                 self.skipped.insert(dev.name.clone());
                 continue;
             }
-            let (name, id) = (dev.name.clone(), vlan.id);
-            self.ensure(dev, "vlan", || Op::CreateVlan { name, link, id });
+            let (name, id, parent) = (dev.name.clone(), vlan.id, link.clone());
+            if !self.ensure(dev, "vlan", || Op::CreateVlan {
+                name,
+                link: parent,
+                id,
+            }) {
+                continue;
+            }
+            // The kernel cannot change a VLAN's id or link in place; deleting a live link is
+            // left to the operator.
+            if let Some(have) = self.observed(&dev.name) {
+                let parent_index = self.view.get(&link).map(|l| l.index);
+                if have.vlan_id != Some(id) || have.parent != parent_index {
+                    self.warnings.push(format!(
+                        "{}: {} exists as VLAN {} on another link or with another id than {id} on {link}; delete it to have it recreated",
+                        dev.path,
+                        dev.name,
+                        have.vlan_id.map_or("?".to_owned(), |v| v.to_string()),
+                    ));
+                }
+            }
         }
         for dev in &devs.list {
             let Kind::Bridge(bridge) = dev.kind else {
@@ -695,6 +714,57 @@ mod tests {
         assert_eq!(ops(&p), ["set bond bond0 miimon 100"]);
         assert_eq!(p.warnings.len(), 1);
         assert!(p.warnings[0].contains("cannot change its mode"));
+    }
+
+    #[test]
+    fn a_vlan_with_another_id_is_reported() {
+        let mut net = Network::default();
+        net.ethernets.insert("eth0".into(), Ethernet::default());
+        net.vlans.insert(
+            "vlan15".into(),
+            Vlan {
+                id: 15,
+                link: "eth0".into(),
+                ..Vlan::default()
+            },
+        );
+        let mut eth0 = nic(2, "eth0");
+        eth0.up = true;
+        let vlan = |id| Link {
+            index: 5,
+            name: "vlan15".into(),
+            kind: Some("vlan".into()),
+            up: true,
+            parent: Some(2),
+            vlan_id: Some(id),
+            mtu: 1500,
+            ..Link::default()
+        };
+        let right = plan(
+            &net,
+            &State {
+                links: vec![eth0.clone(), vlan(15)],
+                ..State::default()
+            },
+        );
+        assert!(
+            right.ops.is_empty() && right.warnings.is_empty(),
+            "{right:?}"
+        );
+        let wrong = plan(
+            &net,
+            &State {
+                links: vec![eth0, vlan(16)],
+                ..State::default()
+            },
+        );
+        assert!(wrong.ops.is_empty());
+        assert_eq!(wrong.warnings.len(), 1);
+        assert!(
+            wrong.warnings[0].contains("VLAN 16"),
+            "{:?}",
+            wrong.warnings
+        );
     }
 
     #[test]

@@ -78,7 +78,15 @@ pub struct Pass {
 pub fn run(opts: &NetOptions) -> Result<(), NetError> {
     let parsed =
         plinth_config::load_path(&opts.config).map_err(|d| NetError::Config(d.to_string()))?;
-    let network = parsed.config.network.unwrap_or_default();
+    for w in &parsed.warnings {
+        eprintln!("net: config warning: {w}");
+    }
+    let network = parsed.config.network.unwrap_or_else(|| {
+        println!(
+            "net: the config has no network section; nothing to configure (PID 1 runs DHCP on every interface)"
+        );
+        Network::default()
+    });
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -32,6 +32,10 @@ pub struct Link {
     pub master: Option<u32>,
     /// `net.ipv6.conf.<if>.accept_ra` (none when IPv6 is off on the link).
     pub accept_ra: Option<u8>,
+    /// The underlying link's index (`IFLA_LINK`), for VLANs and other stacked devices.
+    pub parent: Option<u32>,
+    /// For VLANs: the VLAN id.
+    pub vlan_id: Option<u16>,
     /// For bonds: the bonding parameters.
     pub bond: Option<BondState>,
     /// For bonds: the primary member's index as reported (named in `bond.primary`).

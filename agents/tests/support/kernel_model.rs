@@ -36,11 +36,18 @@ pub fn apply(state: &mut State, ops: &[Op]) {
                 set_bond(bond, settings);
             }
             Op::CreateVlan {
-                name, link: parent, ..
+                name,
+                link: parent,
+                id,
             } => {
-                let mtu = link(state, parent).mtu;
+                let (mtu, index) = {
+                    let p = link(state, parent);
+                    (p.mtu, p.index)
+                };
                 let mut vlan = virtual_link(next, name, "vlan");
                 vlan.mtu = mtu;
+                vlan.parent = Some(index);
+                vlan.vlan_id = Some(*id);
                 state.links.push(vlan);
             }
             Op::CreateBridge { name, settings } => {
