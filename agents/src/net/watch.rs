@@ -30,6 +30,8 @@ pub async fn watch(network: &Network, handle: &Handle, opts: &NetOptions) -> Res
         }
         tokio::time::sleep(SETTLE).await;
         while messages.next().now_or_never().flatten().is_some() {}
+        // Taken before the pass: a link that appears during it still triggers the next pass
+        // (links the pass itself creates cost one extra pass that plans nothing).
         known = current_indexes(handle).await;
         match pass(network, handle, opts).await {
             Ok(p) => report(&p, false),
