@@ -1,26 +1,28 @@
-//! Where stage 2 gets its machine config, and reading it through `plinth_config::load_path`: the
-//! `--config` file, else (on a machine) a NoCloud seed, else the image's embedded default. Also
-//! the redacted JSON form that the control API shows (`MachineConfig::redacted`, owned by the
-//! config crate).
+//! Where stage 2 gets its machine config. With `--config` it reads that file or seed directory.
+//! On a machine it follows DESIGN.md's order through the config crate's
+//! `sources::select::candidates`: the kernel command line, a NoCloud seed (`cidata`), an OpenStack
+//! config drive (`config-2`), the copy persisted on the state partition after the last successful
+//! boot, and the image's embedded default; what the config leaves out is filled from the image's
+//! default (`sources::merge::with_defaults`). In a container without `--config`, the empty config.
+//!
+//! Discovery (reading /proc/cmdline, mounting labelled filesystems) is the effect here; the order and
+//! the parsing are the config crate's. The redacted JSON the control API shows is
+//! `MachineConfig::redacted`.
 
 use std::path::{Path, PathBuf};
 
 use plinth_config::MachineConfig;
+use plinth_config::sources::cmdline::{self, CmdlineSource};
+use plinth_config::sources::merge;
+use plinth_config::sources::select::{Candidate, Discovered, candidates};
 
+use crate::console;
 use crate::pid1::Mode;
 
-/// A place a config can come from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Source {
-    /// A `#cloud-config` file or a NoCloud seed directory given on the command line.
-    File(PathBuf),
-    /// A mounted NoCloud seed (`cidata`) directory.
-    Seed(PathBuf),
-    /// The default embedded in the image.
-    Embedded(PathBuf),
-    /// Nothing found: the empty config.
-    Empty,
-}
+/// Where labelled config filesystems are mounted: `<this>/<label>`.
+pub const MEDIA_DIR: &str = "/run/plinth/media";
+/// The copy of the last config that booted to ready.
+pub const PERSISTED: &str = "/var/lib/plinth/config.yaml";
 
 /// Why no usable config was read.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +30,9 @@ pub enum ConfigError {
     /// The config has errors (each with source, line and column).
     #[error("invalid machine config:\n{0}")]
     Invalid(String),
+    /// The image's own default does not parse (a broken build).
+    #[error("the image's default config is invalid:\n{0}")]
+    ImageDefault(String),
 }
 
 /// A config read and validated.
@@ -41,55 +46,142 @@ pub struct LoadedConfig {
     pub warnings: Vec<String>,
     /// The config as JSON with secrets redacted (`MachineConfig::redacted`).
     pub redacted: serde_json::Value,
+    /// Whether to keep it on the state partition once the boot is ready: not for the image's own
+    /// default, which every boot has anyway (and a newer image may change).
+    pub persist: bool,
 }
 
-/// Where a NoCloud seed is mounted.
-pub const SEED_MOUNT: &str = "/run/plinth/seed";
-
-/// The source to use when no `--config` was given: on a machine, a NoCloud seed (mounted here),
-/// else the image's embedded default; in a container, the empty config.
-pub fn find(mode: Mode, default_config: &Path) -> Source {
-    if !mode.owns_machine() {
-        return Source::Empty;
-    }
-    if let Some(dir) = super::seed::find_and_mount(Path::new(SEED_MOUNT)) {
-        return Source::Seed(dir);
-    }
-    if default_config.exists() {
-        Source::Embedded(default_config.to_path_buf())
-    } else {
-        Source::Empty
-    }
-}
-
-/// Reads and validates the config of `source`.
-pub fn load(source: &Source) -> Result<LoadedConfig, ConfigError> {
-    let (path, label) = match source {
-        Source::File(p) => (p, format!("file {}", p.display())),
-        Source::Seed(p) => (p, format!("NoCloud seed {}", p.display())),
-        Source::Embedded(p) => (p, format!("embedded default {}", p.display())),
-        Source::Empty => {
-            let config = MachineConfig::default();
-            return Ok(LoadedConfig {
-                source: "no config found: the empty config".into(),
-                redacted: config.redacted(),
-                config,
-                warnings: Vec::new(),
-            });
+impl LoadedConfig {
+    fn new(source: String, config: MachineConfig, warnings: Vec<String>) -> LoadedConfig {
+        LoadedConfig {
+            source,
+            redacted: config.redacted(),
+            config,
+            warnings,
+            persist: true,
         }
-    };
+    }
+
+    fn not_persisted(self) -> LoadedConfig {
+        LoadedConfig {
+            persist: false,
+            ..self
+        }
+    }
+}
+
+/// Reads `--config PATH` (a file, a NoCloud seed or a config drive directory) as given.
+pub fn load_given(path: &Path) -> Result<LoadedConfig, ConfigError> {
     let parsed = plinth_config::load_path(path).map_err(|d| ConfigError::Invalid(d.to_string()))?;
-    Ok(LoadedConfig {
-        source: label,
-        redacted: parsed.config.redacted(),
-        warnings: parsed.warnings.iter().map(ToString::to_string).collect(),
-        config: parsed.config,
-    })
+    let warnings = parsed.warnings.iter().map(ToString::to_string).collect();
+    Ok(LoadedConfig::new(
+        format!("file {}", path.display()),
+        parsed.config,
+        warnings,
+    ))
+}
+
+/// The config of this node when no `--config` was given.
+pub fn discover_and_load(mode: Mode, default_config: &Path) -> Result<LoadedConfig, ConfigError> {
+    if !mode.owns_machine() {
+        return Ok(LoadedConfig::new(
+            "no --config: the empty config".into(),
+            MachineConfig::default(),
+            Vec::new(),
+        )
+        .not_persisted());
+    }
+    let cmdline_text = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
+    let cmdline = cmdline::parse(&cmdline_text).unwrap_or_else(|e| {
+        console::say(&format!(
+            "ignoring the config arguments of the kernel command line: {e}"
+        ));
+        CmdlineSource::default()
+    });
+    let found = Discovered {
+        labelled: super::media::mount_labelled(Path::new(MEDIA_DIR), &["cidata", "config-2"]),
+        persisted: Some(PathBuf::from(PERSISTED)).filter(|p| p.is_file()),
+    };
+    resolve(&candidates(&cmdline, &found), default_config)
+}
+
+/// Tries `candidates` in order: the first that exists decides (an invalid one is an error, not a
+/// reason to fall back silently); then the image default fills what it leaves out.
+pub fn resolve(
+    candidates: &[Candidate],
+    default_config: &Path,
+) -> Result<LoadedConfig, ConfigError> {
+    let defaults = image_default(default_config)?;
+    for candidate in candidates {
+        let (label, path) = match candidate {
+            Candidate::Url { url, .. } => {
+                console::say(&format!(
+                    "config: plinth.config={url} skipped: this build cannot fetch configs"
+                ));
+                continue;
+            }
+            Candidate::NoCloudUrl { seed_from, .. } => {
+                console::say(&format!(
+                    "config: ds=nocloud seed {seed_from} skipped: this build cannot fetch seeds"
+                ));
+                continue;
+            }
+            Candidate::NoCloudDir(dir) => ("NoCloud seed", dir),
+            Candidate::ConfigDrive(dir) => ("config drive", dir),
+            Candidate::Persisted(file) => ("persisted copy", file),
+            Candidate::ImageDefault => {
+                let (source, parsed) = defaults;
+                let warnings = parsed.warnings.iter().map(ToString::to_string).collect();
+                return Ok(LoadedConfig::new(source, parsed.config, warnings).not_persisted());
+            }
+        };
+        let parsed =
+            plinth_config::load_path(path).map_err(|d| ConfigError::Invalid(d.to_string()))?;
+        let warnings = parsed.warnings.iter().map(ToString::to_string).collect();
+        let config = merge::with_defaults(parsed.config, &defaults.1.config);
+        return Ok(LoadedConfig::new(
+            format!("{label} {}", path.display()),
+            config,
+            warnings,
+        ));
+    }
+    let (source, parsed) = defaults;
+    Ok(LoadedConfig::new(source, parsed.config, Vec::new()).not_persisted())
+}
+
+/// The image's default: the embedded file when the image has one, else the config crate's copy.
+fn image_default(path: &Path) -> Result<(String, plinth_config::Parsed), ConfigError> {
+    if path.is_file() {
+        let parsed =
+            plinth_config::load_path(path).map_err(|d| ConfigError::ImageDefault(d.to_string()))?;
+        return Ok((format!("embedded default {}", path.display()), parsed));
+    }
+    let parsed = merge::image_default().map_err(|d| ConfigError::ImageDefault(d.to_string()))?;
+    Ok(("built-in default".into(), parsed))
+}
+
+/// Keeps `config` on the state partition for the next boots (written once the boot is ready).
+pub fn persist(config: &MachineConfig, path: &Path) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, config.to_yaml())?;
+    std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    std::fs::rename(&tmp, path)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("plinth-cfg-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
 
     #[test]
     fn container_mode_without_config_uses_the_empty_config() {
@@ -97,27 +189,102 @@ mod tests {
             container: true,
             pid1: true,
         };
-        assert_eq!(find(mode, Path::new("/")), Source::Empty);
-        let loaded = load(&Source::Empty).unwrap();
-        assert!(loaded.config.plinth.services.is_empty());
+        let loaded = discover_and_load(mode, Path::new("/nonexistent")).unwrap();
+        assert_eq!(loaded.config, MachineConfig::default());
     }
 
     #[test]
     fn reads_a_file_and_reports_errors_with_positions() {
-        let dir = std::env::temp_dir().join(format!("plinth-cfg-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = scratch("file");
         let good = dir.join("good.yaml");
         std::fs::write(
             &good,
             "#cloud-config\nplinth:\n  services:\n    - name: web\n      exec: [/bin/true]\n",
         )
         .unwrap();
-        let loaded = load(&Source::File(good)).unwrap();
-        assert_eq!(loaded.config.plinth.services[0].name, "web");
+        assert_eq!(
+            load_given(&good).unwrap().config.plinth.services[0].name,
+            "web"
+        );
         let bad = dir.join("bad.yaml");
         std::fs::write(&bad, "#cloud-config\nplinth:\n  services: 7\n").unwrap();
-        let err = load(&Source::File(bad)).unwrap_err().to_string();
+        let err = load_given(&bad).unwrap_err().to_string();
         assert!(err.contains("bad.yaml"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_first_candidate_found_wins_and_defaults_fill_the_rest() {
+        let dir = scratch("resolve");
+        let seed = dir.join("cidata");
+        std::fs::create_dir_all(&seed).unwrap();
+        std::fs::write(
+            seed.join("user-data"),
+            "#cloud-config\nhostname: from-seed\n",
+        )
+        .unwrap();
+        std::fs::write(seed.join("meta-data"), "instance-id: i-1\n").unwrap();
+        let persisted = dir.join("config.yaml");
+        std::fs::write(&persisted, "#cloud-config\nhostname: from-state\n").unwrap();
+        let none = Path::new("/nonexistent/default.yaml");
+
+        let order = [
+            Candidate::Url {
+                url: "http://10.0.0.1/x.yaml".into(),
+                sha256: None,
+            },
+            Candidate::NoCloudDir(seed.clone()),
+            Candidate::Persisted(persisted.clone()),
+            Candidate::ImageDefault,
+        ];
+        let loaded = resolve(&order, none).unwrap();
+        assert_eq!(loaded.config.hostname.as_deref(), Some("from-seed"));
+        assert!(
+            loaded.source.starts_with("NoCloud seed"),
+            "{}",
+            loaded.source
+        );
+        assert!(
+            loaded.config.network.is_some(),
+            "the image default's network fills a config without one"
+        );
+
+        let loaded = resolve(&order[2..], none).unwrap();
+        assert_eq!(loaded.config.hostname.as_deref(), Some("from-state"));
+
+        let loaded = resolve(&[Candidate::ImageDefault], none).unwrap();
+        assert_eq!(loaded.source, "built-in default");
+        assert!(!loaded.persist, "the image default is not worth keeping");
+        assert!(resolve(&order, none).unwrap().persist);
+
+        std::fs::write(
+            seed.join("user-data"),
+            "#cloud-config\nplinth: [not, a, map]\n",
+        )
+        .unwrap();
+        assert!(
+            resolve(&order, none).is_err(),
+            "an invalid seed must not fall back silently"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn persists_a_config_that_reads_back_equal() {
+        let dir = scratch("persist");
+        let path = dir.join("lib/plinth/config.yaml");
+        let config = plinth_config::parse(
+            "t",
+            "#cloud-config\nhostname: n1\nplinth:\n  cluster:\n    token: s3cret\n",
+        )
+        .unwrap()
+        .config;
+        persist(&config, &path).unwrap();
+        assert_eq!(load_given(&path).unwrap().config, config);
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&path).unwrap().permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600, "the persisted copy holds secrets");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -5,8 +5,8 @@
 pub mod config_source;
 pub mod context;
 pub mod maintenance;
+pub mod media;
 pub mod phases;
-pub mod seed;
 pub mod sequence;
 pub mod timeline;
 

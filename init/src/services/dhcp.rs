@@ -1,11 +1,11 @@
-//! DHCP: `dhcpcd` in the foreground (`-B`), one service per ethernet entry of the netplan config
-//! that asks for DHCP (`dhcp-<key>`), or, with no network config at all, one `dhcp` service for
-//! every interface (dhcpcd's manager mode). Interfaces are named after udev has settled, so these
-//! come after `udev-settle` (dropped when udev is not installed).
+//! DHCP: one `dhcp` service, `dhcpcd` in the foreground (`-B`) in its manager mode, which runs a
+//! client on each interface it is allowed: those of the netplan ethernets that ask for DHCP
+//! (`--allowinterfaces`), or, with no network config at all, every interface. `-4`/`-6` when every
+//! such entry asks for one family only. Interfaces are named after udev has settled, so it comes
+//! after `udev-settle` (dropped when udev is not installed).
 //!
-//! An entry selects its interface by its key, by a `match: name:` glob (dhcpcd's
-//! `--allowinterfaces`), or by `match: macaddress:`/`driver:`, resolved against the machine's
-//! interfaces when the services are planned.
+//! An entry selects its interface by its key (or `set-name`), by a `match: name:` glob, or by
+//! `match: macaddress:`/`driver:`, resolved against the machine's interfaces at plan time.
 
 use plinth_config::MachineConfig;
 use plinth_config::network::Ethernet as EthernetConfig;
@@ -18,38 +18,47 @@ use crate::supervisor::spec::{Probe, ServiceSpec};
 
 /// The DHCP client.
 pub const DHCPCD: &str = "/usr/sbin/dhcpcd";
+/// The service name (one of the config crate's `BUILTIN_SERVICES`, so users may come `after` it).
+pub const NAME: &str = "dhcp";
 
-/// The DHCP services the config asks for.
+/// The DHCP service the config asks for, if any.
 pub fn plan(config: &MachineConfig, facts: &Facts) -> Vec<ServiceSpec> {
     let Some(network) = &config.network else {
-        return vec![daemon("dhcp", &[DHCPCD, "-B"], Probe::Running, &[SETTLED])];
+        return vec![daemon(NAME, &[DHCPCD, "-B"], Probe::Running, &[SETTLED])];
     };
-    let mut specs = Vec::new();
+    let mut patterns: Vec<String> = Vec::new();
+    let (mut any_v4, mut any_v6, mut all_v4, mut all_v6) = (false, false, true, true);
     for (key, eth) in &network.ethernets {
         let (v4, v6) = (eth.dhcp4 == Some(true), eth.dhcp6 == Some(true));
         if !v4 && !v6 {
             continue;
         }
-        let mut argv = vec![DHCPCD.to_string(), "-B".to_string()];
-        match (v4, v6) {
-            (true, false) => argv.push("-4".into()),
-            (false, true) => argv.push("-6".into()),
-            _ => {}
+        let selected = match select(key, eth, &facts.ethernets) {
+            Selection::Names(names) => names,
+            Selection::Glob(glob) => vec![glob],
+        };
+        if selected.is_empty() {
+            continue;
         }
-        match select(key, eth, &facts.ethernets) {
-            Selection::Names(names) if names.is_empty() => continue,
-            Selection::Names(names) => argv.extend(names),
-            Selection::Glob(glob) => argv.extend(["--allowinterfaces".to_string(), glob]),
+        (any_v4, any_v6, all_v4, all_v6) = (any_v4 || v4, any_v6 || v6, all_v4 && v4, all_v6 && v6);
+        for pattern in selected {
+            if !patterns.contains(&pattern) {
+                patterns.push(pattern);
+            }
         }
-        let exec: Vec<&str> = argv.iter().map(String::as_str).collect();
-        specs.push(daemon(
-            &format!("dhcp-{}", safe(key)),
-            &exec,
-            Probe::Running,
-            &[SETTLED],
-        ));
     }
-    specs
+    if patterns.is_empty() {
+        return Vec::new();
+    }
+    let mut argv = vec![DHCPCD.to_string(), "-B".to_string()];
+    match (any_v4 && all_v4 && !any_v6, any_v6 && all_v6 && !any_v4) {
+        (true, _) => argv.push("-4".into()),
+        (_, true) => argv.push("-6".into()),
+        _ => {}
+    }
+    argv.extend(["--allowinterfaces".to_string(), patterns.join(",")]);
+    let exec: Vec<&str> = argv.iter().map(String::as_str).collect();
+    vec![daemon(NAME, &exec, Probe::Running, &[SETTLED])]
 }
 
 /// How an ethernet entry names its interface(s) for dhcpcd.
@@ -91,19 +100,6 @@ fn select(key: &str, eth: &EthernetConfig, machine: &[Ethernet]) -> Selection {
     Selection::Names(names)
 }
 
-/// A netplan key as a service-name suffix.
-fn safe(key: &str) -> String {
-    key.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,59 +138,62 @@ mod tests {
     }
 
     #[test]
-    fn one_client_per_ethernet_asking_for_dhcp() {
+    fn only_the_ethernets_asking_for_dhcp_are_allowed() {
         let specs = plan(
             &config(
-                "network:\n  version: 2\n  ethernets:\n    eno1:\n      dhcp4: true\n    eno2:\n      addresses: [10.0.0.2/24]\n    eno3:\n      dhcp6: true\n",
+                "network:\n  version: 2\n  ethernets:\n    eno1:\n      dhcp4: true\n    eno2:\n      addresses: [10.0.0.2/24]\n    eno3:\n      dhcp4: true\n",
             ),
             &facts(),
         );
-        let argv: Vec<(String, Vec<String>)> =
-            specs.into_iter().map(|s| (s.name, s.exec)).collect();
+        assert_eq!(specs.len(), 1);
+        assert_eq!(specs[0].name, "dhcp");
         assert_eq!(
-            argv,
-            [
-                (
-                    "dhcp-eno1".to_string(),
-                    vec![DHCPCD.to_string(), "-B".into(), "-4".into(), "eno1".into()]
-                ),
-                (
-                    "dhcp-eno3".to_string(),
-                    vec![DHCPCD.to_string(), "-B".into(), "-6".into(), "eno3".into()]
-                ),
-            ]
+            specs[0].exec,
+            [DHCPCD, "-B", "-4", "--allowinterfaces", "eno1,eno3"]
         );
+        let mixed = plan(
+            &config(
+                "network:\n  version: 2\n  ethernets:\n    eno1:\n      dhcp4: true\n    eno3:\n      dhcp6: true\n",
+            ),
+            &facts(),
+        );
+        assert_eq!(
+            mixed[0].exec,
+            [DHCPCD, "-B", "--allowinterfaces", "eno1,eno3"]
+        );
+        let static_only = plan(
+            &config(
+                "network:\n  version: 2\n  ethernets:\n    eno2:\n      addresses: [10.0.0.2/24]\n",
+            ),
+            &facts(),
+        );
+        assert!(static_only.is_empty());
     }
 
     #[test]
     fn match_clauses_select_interfaces() {
-        let by_glob = plan(
-            &config(
-                "network:\n  version: 2\n  ethernets:\n    lan:\n      match:\n        name: enp*\n      dhcp4: true\n      dhcp6: true\n",
-            ),
-            &facts(),
+        let exec = |yaml: &str| {
+            plan(&config(yaml), &facts())
+                .first()
+                .map(|s| s.exec.clone())
+        };
+        assert_eq!(
+            exec("network:\n  version: 2\n  ethernets:\n    lan:\n      match:\n        name: enp*\n      dhcp4: true\n      dhcp6: true\n").unwrap(),
+            [DHCPCD, "-B", "--allowinterfaces", "enp*"]
         );
-        assert_eq!(by_glob[0].exec, [DHCPCD, "-B", "--allowinterfaces", "enp*"]);
-        let by_mac = plan(
-            &config(
-                "network:\n  version: 2\n  ethernets:\n    lan:\n      match:\n        macaddress: 52:54:00:00:00:02\n      dhcp4: true\n",
-            ),
-            &facts(),
+        assert_eq!(
+            exec("network:\n  version: 2\n  ethernets:\n    lan:\n      match:\n        macaddress: 52:54:00:00:00:02\n      dhcp4: true\n").unwrap(),
+            [DHCPCD, "-B", "-4", "--allowinterfaces", "enp0s4"]
         );
-        assert_eq!(by_mac[0].exec, [DHCPCD, "-B", "-4", "enp0s4"]);
-        let by_driver = plan(
-            &config(
-                "network:\n  version: 2\n  ethernets:\n    lan:\n      match:\n        driver: virtio*\n      dhcp4: true\n",
-            ),
-            &facts(),
+        assert_eq!(
+            exec("network:\n  version: 2\n  ethernets:\n    lan:\n      match:\n        driver: virtio*\n      set-name: lan0\n      dhcp4: true\n").unwrap(),
+            [DHCPCD, "-B", "-4", "--allowinterfaces", "lan0"]
         );
-        assert_eq!(by_driver[0].exec, [DHCPCD, "-B", "-4", "enp0s3"]);
-        let nothing = plan(
-            &config(
-                "network:\n  version: 2\n  ethernets:\n    lan:\n      match:\n        driver: ixgbe\n      dhcp4: true\n",
+        assert_eq!(
+            exec(
+                "network:\n  version: 2\n  ethernets:\n    lan:\n      match:\n        driver: ixgbe\n      dhcp4: true\n"
             ),
-            &facts(),
+            None
         );
-        assert!(nothing.is_empty());
     }
 }

@@ -146,6 +146,8 @@ struct Unit {
     state: State,
     since: Instant,
     pid: Option<i32>,
+    /// The process group of the last run (its main pid), kept after the main process exits.
+    pgid: Option<i32>,
     generation: u64,
     spawned_once: bool,
     started_at: Instant,
@@ -311,6 +313,7 @@ impl Supervisor {
                 state: State::Waiting,
                 since: now,
                 pid: None,
+                pgid: None,
                 generation: 0,
                 spawned_once: false,
                 started_at: now,
@@ -466,6 +469,11 @@ impl Supervisor {
             probe_failed,
         );
         let restart_requested = std::mem::take(&mut unit.restart_requested);
+        // A stop takes the whole service down: what its main process left behind (daemonised
+        // children, other sessions) dies with it, as its process group and cgroup.
+        if decision == AfterExit::Stopped {
+            kill_leftovers(unit);
+        }
         if decision != AfterExit::Restart
             && unit.cgroup.as_ref().is_some_and(|c| c.pids().is_empty())
             && let Some(cgroup) = unit.cgroup.take()
@@ -582,6 +590,7 @@ impl Supervisor {
             }
         };
         unit.pid = Some(started.pid);
+        unit.pgid = Some(started.pid);
         let sinks = Sinks {
             name: Arc::from(name),
             ring: unit.ring.clone(),
@@ -794,6 +803,16 @@ impl Supervisor {
             console::say(&format!("metrics: cannot write {}: {e}", path.display()));
             self.settings.metrics_file = None;
         }
+    }
+}
+
+/// After the main process of a stopped service exited: SIGKILL to its process group and cgroup.
+fn kill_leftovers(unit: &Unit) {
+    if let Some(pgid) = unit.pgid {
+        let _ = kill(Pid::from_raw(-pgid), Signal::SIGKILL);
+    }
+    if let Some(cgroup) = &unit.cgroup {
+        cgroup.kill_all();
     }
 }
 

@@ -1,7 +1,10 @@
 //! Phase `ready`: wait until every service has come to rest; the boot is ready when none failed.
+//! On a machine, the config that got this far is then kept on the state partition for the next
+//! boots (see `config_source`).
 
-use crate::boot::BootContext;
 use crate::boot::sequence::{PhaseError, PhaseResult};
+use crate::boot::{BootContext, config_source};
+use crate::console;
 
 /// Waits for the services to settle.
 pub async fn run(ctx: &mut BootContext) -> PhaseResult {
@@ -11,6 +14,18 @@ pub async fn run(ctx: &mut BootContext) -> PhaseResult {
         .await
         .map_err(|e| PhaseError(e.to_string()))?;
     if failed.is_empty() {
+        if let (true, Some(loaded)) = (
+            ctx.mode.owns_machine(),
+            ctx.config.as_ref().filter(|c| c.persist),
+        ) {
+            let path = std::path::Path::new(config_source::PERSISTED);
+            if let Err(e) = config_source::persist(&loaded.config, path) {
+                console::say(&format!(
+                    "cannot keep the config in {}: {e}",
+                    path.display()
+                ));
+            }
+        }
         Ok("every service is ready".into())
     } else {
         Err(PhaseError(format!(

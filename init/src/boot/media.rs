@@ -1,6 +1,7 @@
-//! The NoCloud seed: a filesystem labelled `cidata`/`CIDATA` (ISO 9660 as `cloud-localds` and
-//! genisoimage make it, or FAT), found by reading the label from each block device's first
-//! sectors (udev is not running yet when the config is read) and mounted read-only.
+//! Config media: filesystems labelled `cidata` (a NoCloud seed, ISO 9660 as `cloud-localds` and
+//! genisoimage make it, or FAT) or `config-2` (an OpenStack config drive), found by reading the label
+//! from each block device's first sectors (udev is not running yet when the config is read) and
+//! mounted read-only.
 
 use std::fs::File;
 use std::io::Read;
@@ -34,15 +35,14 @@ pub fn label_of(head: &[u8]) -> Option<(&'static str, String)> {
     None
 }
 
-/// Whether a label names a NoCloud seed.
-pub fn is_seed_label(label: &str) -> bool {
-    label.eq_ignore_ascii_case("cidata")
-}
-
-/// Finds a seed among `/sys/class/block` and mounts it read-only on `target`.
-pub fn find_and_mount(target: &Path) -> Option<PathBuf> {
-    let mut names: Vec<String> = std::fs::read_dir("/sys/class/block")
-        .ok()?
+/// Finds the filesystems labelled with one of `labels` (case-insensitive; the first device for each)
+/// among `/sys/class/block`, mounts each read-only on `dir/<label>`, and returns (label, mount point).
+pub fn mount_labelled(dir: &Path, labels: &[&str]) -> Vec<(String, PathBuf)> {
+    let mut mounted: Vec<(String, PathBuf)> = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/sys/class/block") else {
+        return mounted;
+    };
+    let mut names: Vec<String> = entries
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| !n.starts_with("loop") && !n.starts_with("ram"))
@@ -53,32 +53,36 @@ pub fn find_and_mount(target: &Path) -> Option<PathBuf> {
         let Some((fstype, label)) = read_head(&device).as_deref().and_then(label_of) else {
             continue;
         };
-        if !is_seed_label(&label) {
+        let Some(wanted) = labels.iter().find(|l| l.eq_ignore_ascii_case(&label)) else {
+            continue;
+        };
+        if mounted.iter().any(|(l, _)| l.eq_ignore_ascii_case(wanted)) {
             continue;
         }
-        let _ = std::fs::create_dir_all(target);
+        let target = dir.join(wanted);
+        let _ = std::fs::create_dir_all(&target);
         let flags =
             MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
         match mount(
             Some(device.as_str()),
-            target,
+            &target,
             Some(fstype),
             flags,
             None::<&str>,
         ) {
             Ok(()) => {
                 crate::console::say(&format!(
-                    "NoCloud seed {device} ({fstype}, {label}) on {}",
+                    "config media {device} ({fstype}, {label}) on {}",
                     target.display()
                 ));
-                return Some(target.to_path_buf());
+                mounted.push((label, target));
             }
             Err(e) => crate::console::say(&format!(
-                "cannot mount the NoCloud seed {device} ({fstype}): {e}"
+                "cannot mount config media {device} ({fstype}, {label}): {e}"
             )),
         }
     }
-    None
+    mounted
 }
 
 fn read_head(device: &str) -> Option<Vec<u8>> {
@@ -122,7 +126,6 @@ mod tests {
         assert_eq!(label_of(&fat32), Some(("vfat", "cidata".into())));
 
         assert_eq!(label_of(&[0u8; 100]), None);
-        assert!(is_seed_label("CIDATA") && !is_seed_label("config-2"));
     }
 
     #[test]
