@@ -40,8 +40,8 @@ struct NetArgs {
     /// The sysfs directory of network interfaces, read for drivers.
     #[arg(long, default_value = net::observe::SYS_CLASS_NET)]
     sys_class_net: PathBuf,
-    /// Write this file after each successful pass: one `<dhcp4|dhcp6|dhcp4+6> <interface>` line
-    /// per DHCP client wanted (PID 1's readiness probe and dhcpcd list).
+    /// Write this file after each successful pass: one `<dhcp4|dhcp6|dhcp4+6> <interface>[
+    /// metric=<N>][ nodns]` line per DHCP client wanted (PID 1's readiness probe and dhcpcd list).
     #[arg(long)]
     ready_file: Option<PathBuf>,
 }

@@ -4,7 +4,9 @@
 
 use std::collections::BTreeMap;
 
-use plinth_config::network::{Bond, Bridge, Nameservers, Network, Route, RoutingPolicy, Vlan};
+use plinth_config::network::{
+    Bond, Bridge, DhcpOverrides, Nameservers, Network, Route, RoutingPolicy, Vlan,
+};
 
 use super::matching::{Claim, resolve_ethernets};
 use super::state::Link;
@@ -47,6 +49,10 @@ pub struct Common<'a> {
     pub dhcp6: bool,
     /// Static DNS settings.
     pub nameservers: Option<&'a Nameservers>,
+    /// What to take from the DHCPv4 lease.
+    pub dhcp4_overrides: Option<&'a DhcpOverrides>,
+    /// What to take from the DHCPv6 lease.
+    pub dhcp6_overrides: Option<&'a DhcpOverrides>,
 }
 
 macro_rules! common_of {
@@ -63,6 +69,8 @@ macro_rules! common_of {
             dhcp4: $dev.dhcp4 == Some(true),
             dhcp6: $dev.dhcp6 == Some(true),
             nameservers: $dev.nameservers.as_ref(),
+            dhcp4_overrides: $dev.dhcp4_overrides.as_ref(),
+            dhcp6_overrides: $dev.dhcp6_overrides.as_ref(),
         }
     };
 }

@@ -3,7 +3,7 @@
 
 use plinth_config::network::Network;
 
-use super::devices::devices;
+use super::devices::{Device, devices};
 use super::state::Link;
 
 /// One DHCP client to run.
@@ -15,9 +15,43 @@ pub struct DhcpClient {
     pub v4: bool,
     /// Run DHCPv6.
     pub v6: bool,
+    /// Metric of the routes from the lease (`dhcp4-overrides`, else `dhcp6-overrides`,
+    /// `route-metric`).
+    pub route_metric: Option<u32>,
+    /// Take DNS servers from the lease (false when an override says `use-dns: false`).
+    pub use_dns: bool,
 }
 
 impl DhcpClient {
+    /// The client of one device.
+    pub fn of(device: &Device<'_>) -> DhcpClient {
+        let c = &device.common;
+        let overrides = [
+            c.dhcp4_overrides.filter(|_| c.dhcp4),
+            c.dhcp6_overrides.filter(|_| c.dhcp6),
+        ];
+        DhcpClient {
+            interface: device.name.clone(),
+            v4: c.dhcp4,
+            v6: c.dhcp6,
+            route_metric: overrides.iter().flatten().find_map(|o| o.route_metric),
+            use_dns: !overrides.iter().flatten().any(|o| o.use_dns == Some(false)),
+        }
+    }
+
+    /// The line PID 1 reads: `<dhcp4|dhcp6|dhcp4+6> <interface>`, then ` metric=<N>` and ` nodns`
+    /// when the config asks for them.
+    pub fn line(&self) -> String {
+        let mut line = format!("{} {}", self.families(), self.interface);
+        if let Some(m) = self.route_metric {
+            line.push_str(&format!(" metric={m}"));
+        }
+        if !self.use_dns {
+            line.push_str(" nodns");
+        }
+        line
+    }
+
     /// `dhcp4`, `dhcp6` or `dhcp4+6`, for logs.
     pub fn families(&self) -> &'static str {
         match (self.v4, self.v6) {
@@ -34,11 +68,7 @@ pub fn dhcp_interfaces(network: &Network, links: &[Link]) -> Vec<DhcpClient> {
         .list
         .iter()
         .filter(|d| d.common.dhcp4 || d.common.dhcp6)
-        .map(|d| DhcpClient {
-            interface: d.name.clone(),
-            v4: d.common.dhcp4,
-            v6: d.common.dhcp6,
-        })
+        .map(DhcpClient::of)
         .collect()
 }
 
@@ -98,15 +128,49 @@ mod tests {
                 DhcpClient {
                     interface: "lan0".into(),
                     v4: false,
-                    v6: true
+                    v6: true,
+                    route_metric: None,
+                    use_dns: true,
                 },
                 DhcpClient {
                     interface: "br0".into(),
                     v4: true,
-                    v6: false
+                    v6: false,
+                    route_metric: None,
+                    use_dns: true,
                 },
             ]
         );
         assert_eq!(clients[0].families(), "dhcp6");
+        assert_eq!(clients[1].line(), "dhcp4 br0");
+    }
+
+    #[test]
+    fn lease_overrides_reach_the_line() {
+        let mut net = Network::default();
+        net.ethernets.insert(
+            "enred".into(),
+            Ethernet {
+                dhcp4: Some(true),
+                dhcp4_overrides: Some(plinth_config::network::DhcpOverrides {
+                    route_metric: Some(100),
+                    use_dns: Some(false),
+                    ..Default::default()
+                }),
+                // Overrides of a family that is not run do not count.
+                dhcp6_overrides: Some(plinth_config::network::DhcpOverrides {
+                    route_metric: Some(7),
+                    ..Default::default()
+                }),
+                ..Ethernet::default()
+            },
+        );
+        let links = [Link {
+            index: 2,
+            name: "enred".into(),
+            ..Link::default()
+        }];
+        let clients = dhcp_interfaces(&net, &links);
+        assert_eq!(clients[0].line(), "dhcp4 enred metric=100 nodns");
     }
 }

@@ -57,11 +57,7 @@ pub fn plan(network: &Network, state: &State) -> Plan {
         .list
         .iter()
         .filter(|d| (d.common.dhcp4 || d.common.dhcp6) && !p.skipped.contains(&d.name))
-        .map(|d| DhcpClient {
-            interface: d.name.clone(),
-            v4: d.common.dhcp4,
-            v6: d.common.dhcp6,
-        })
+        .map(|d| DhcpClient::of(d))
         .collect();
     Plan {
         ops: p.ops,

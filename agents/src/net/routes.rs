@@ -183,6 +183,8 @@ mod tests {
             dhcp4: false,
             dhcp6: false,
             nameservers: None,
+            dhcp4_overrides: None,
+            dhcp6_overrides: None,
         };
         let (routes, warnings) = desired_routes("ethernets.e", &common);
         assert_eq!(routes.len(), 1);

@@ -2,11 +2,12 @@
 //! DHCP clients wanted; then, unless `--once`, stay up and apply again whenever a link appears.
 //!
 //! Output, one line each on stdout: `net: <operation>` for every operation as it runs,
-//! `net: dhcp <dhcp4|dhcp6|dhcp4+6> <interface>` for every DHCP client wanted, then the summary
+//! `net: dhcp <dhcp4|dhcp6|dhcp4+6> <interface>[ metric=<N>][ nodns]` for every DHCP client wanted, then the summary
 //! `net: <N> operations applied in <MS> ms; ...`. Warnings go to stderr as `net: warning: ...`.
 //!
 //! With `--ready-file PATH`, the file is written after every successful pass (atomically) with
-//! one line per DHCP client, `<dhcp4|dhcp6|dhcp4+6> <interface>`, and is empty when none is
+//! one line per DHCP client, `<dhcp4|dhcp6|dhcp4+6> <interface>[ metric=<N>][ nodns]` (the
+//! lease's route metric, and `use-dns: false`), and is empty when none is
 //! wanted: PID 1's readiness probe for the service, and its list of `dhcpcd`s to supervise.
 
 use std::path::{Path, PathBuf};
@@ -141,7 +142,7 @@ pub async fn pass(network: &Network, handle: &Handle, opts: &NetOptions) -> Resu
 /// Prints the DHCP clients wanted and the summary line.
 pub fn report(pass: &Pass, dry_run: bool) {
     for client in &pass.plan.dhcp {
-        println!("net: dhcp {} {}", client.families(), client.interface);
+        println!("net: dhcp {}", client.line());
     }
     println!("net: {}", summary(pass, dry_run));
 }
@@ -178,7 +179,7 @@ pub fn summary(pass: &Pass, dry_run: bool) -> String {
 pub fn ready_text(plan: &Plan) -> String {
     plan.dhcp
         .iter()
-        .map(|c| format!("{} {}\n", c.families(), c.interface))
+        .map(|c| format!("{}\n", c.line()))
         .collect()
 }
 
