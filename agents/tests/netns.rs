@@ -37,6 +37,8 @@ network:
         - to: default
           via: 10.50.0.1
           table: 100
+        - to: 10.200.0.0/16
+          type: blackhole
       routing-policy:
         - from: 10.50.0.0/24
           table: 100
@@ -152,6 +154,11 @@ fn static_config_is_applied_and_a_second_run_changes_nothing() {
     };
     assert!(has(&v4, "default", "10.50.0.1", 100), "{v4:?}");
     assert!(has(&v4, "10.60.0.0/16", "10.50.0.254", 50), "{v4:?}");
+    assert!(
+        v4.iter()
+            .any(|r| r["type"] == "blackhole" && r["dst"] == "10.200.0.0/16"),
+        "{v4:?}"
+    );
     let v6 = ns.json(&["-6", "route", "show", "table", "main"]);
     assert!(has(&v6, "default", "2001:db8:50::1", 1024), "{v6:?}");
 

@@ -7,7 +7,7 @@ use futures_util::TryStreamExt;
 use rtnetlink::packet_route::link::{
     BondLacpRate, BondMode as NlBondMode, BondXmitHashPolicy, BridgeStpState, LinkMessage,
 };
-use rtnetlink::packet_route::route::RouteScope;
+use rtnetlink::packet_route::route::{RouteScope, RouteType};
 use rtnetlink::packet_route::rule::RuleAction;
 use rtnetlink::{Handle, LinkBond, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVlan};
 use rtnetlink::{RouteMessageBuilder, packet_route::link::InfoBond};
@@ -16,7 +16,7 @@ use super::bond::{BondMode, BondSettings, HashPolicy, LacpRate};
 use super::bridge::BridgeSettings;
 use super::observe::{accept_ra_path, link_from};
 use super::ops::Op;
-use super::routes::RouteSpec;
+use super::routes::{RouteKind, RouteSpec};
 use super::rules::RuleSpec;
 use super::state::Link;
 
@@ -302,12 +302,24 @@ impl Applier<'_> {
         let mut b = RouteMessageBuilder::<IpAddr>::new()
             .destination_prefix(r.dst.addr, r.dst.prefix)
             .map_err(|e| self.invalid(&e.to_string()))?
-            .output_interface(oif)
             .priority(r.metric)
             .table_id(r.table);
-        match r.gateway {
-            Some(gw) => b = b.gateway(gw).map_err(|e| self.invalid(&e.to_string()))?,
-            None => b = b.scope(RouteScope::Link),
+        let drop = match r.kind {
+            RouteKind::Unicast => None,
+            RouteKind::Blackhole => Some(RouteType::BlackHole),
+            RouteKind::Unreachable => Some(RouteType::Unreachable),
+            RouteKind::Prohibit => Some(RouteType::Prohibit),
+        };
+        match (drop, r.gateway) {
+            // A drop route has no device and no gateway.
+            (Some(kind), _) => b = b.kind(kind),
+            (None, Some(gw)) => {
+                b = b
+                    .output_interface(oif)
+                    .gateway(gw)
+                    .map_err(|e| self.invalid(&e.to_string()))?;
+            }
+            (None, None) => b = b.output_interface(oif).scope(RouteScope::Link),
         }
         if let Some(src) = r.source {
             b = b

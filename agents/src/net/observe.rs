@@ -19,6 +19,7 @@ use rtnetlink::{Handle, IpVersion, RouteMessageBuilder};
 use super::bond::{BondMode, BondState, HashPolicy, LacpRate};
 use super::bridge::BridgeState;
 use super::cidr::Cidr;
+use super::routes::RouteKind;
 use super::rules::RuleEntry;
 use super::state::{Link, RouteEntry, State};
 
@@ -298,9 +299,13 @@ fn rule_from(msg: &RuleMessage) -> Option<RuleEntry> {
 }
 
 fn route_from(msg: &RouteMessage) -> Option<RouteEntry> {
-    if msg.header.kind != RouteType::Unicast {
-        return None;
-    }
+    let kind = match msg.header.kind {
+        RouteType::Unicast => RouteKind::Unicast,
+        RouteType::BlackHole => RouteKind::Blackhole,
+        RouteType::Unreachable => RouteKind::Unreachable,
+        RouteType::Prohibit => RouteKind::Prohibit,
+        _ => return None,
+    };
     let ip = |a: &RouteAddress| match a {
         RouteAddress::Inet(v4) => Some(IpAddr::V4(*v4)),
         RouteAddress::Inet6(v6) => Some(IpAddr::V6(*v6)),
@@ -313,6 +318,7 @@ fn route_from(msg: &RouteMessage) -> Option<RouteEntry> {
         gateway: None,
         metric: 0,
         table: u32::from(msg.header.table),
+        kind,
     };
     for attr in &msg.attributes {
         match attr {

@@ -459,6 +459,7 @@ mod tests {
             gateway: Some("10.0.0.1".parse().unwrap()),
             metric: 100,
             table: MAIN_TABLE,
+            kind: crate::net::routes::RouteKind::Unicast,
         });
         let again = plan(&net, &done);
         assert!(again.ops.is_empty(), "{:?}", ops(&again));

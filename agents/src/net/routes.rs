@@ -13,6 +13,20 @@ use super::state::{MAIN_TABLE, RouteEntry};
 /// The kernel's metric for an IPv6 route added without one (`IP6_RT_PRIO_USER`).
 pub const IPV6_DEFAULT_METRIC: u32 = 1024;
 
+/// What a route does with matching packets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RouteKind {
+    /// Forward them (through a gateway or on the link).
+    #[default]
+    Unicast,
+    /// Drop them silently.
+    Blackhole,
+    /// Drop them with "network unreachable".
+    Unreachable,
+    /// Drop them with "prohibited".
+    Prohibit,
+}
+
 /// One route to install.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RouteSpec {
@@ -28,12 +42,19 @@ pub struct RouteSpec {
     pub source: Option<IpAddr>,
     /// The gateway is on the link even without a covering address.
     pub on_link: bool,
+    /// Unicast, or a route that drops (which belongs to no device).
+    pub kind: RouteKind,
 }
 
 impl RouteSpec {
     /// Whether `entry`, on the link with index `oif`, is this route.
     pub fn is(&self, entry: &RouteEntry, oif: u32) -> bool {
-        entry.oif == Some(oif)
+        let device_ok = match self.kind {
+            RouteKind::Unicast => entry.oif == Some(oif),
+            _ => true,
+        };
+        device_ok
+            && entry.kind == self.kind
             && entry.dst == self.dst
             && entry.gateway == self.gateway
             && entry.metric == self.metric
@@ -43,6 +64,12 @@ impl RouteSpec {
 
 impl fmt::Display for RouteSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            RouteKind::Unicast => {}
+            RouteKind::Blackhole => f.write_str("blackhole ")?,
+            RouteKind::Unreachable => f.write_str("unreachable ")?,
+            RouteKind::Prohibit => f.write_str("prohibit ")?,
+        }
         write!(f, "{}", self.dst)?;
         if let Some(gw) = self.gateway {
             write!(f, " via {gw}")?;
@@ -76,6 +103,7 @@ pub fn desired_routes(path: &str, common: &Common<'_>) -> (Vec<RouteSpec>, Vec<S
                 table: MAIN_TABLE,
                 source: None,
                 on_link: false,
+                kind: RouteKind::Unicast,
             }),
             _ => warnings.push(format!(
                 "{path}.gateway{}: `{text}` is not an IPv{} address; no default route",
@@ -95,10 +123,15 @@ pub fn desired_routes(path: &str, common: &Common<'_>) -> (Vec<RouteSpec>, Vec<S
 
 /// One netplan route as the kernel will store it.
 pub fn route_spec(route: &Route) -> Result<RouteSpec, String> {
-    if let Some(kind) = route.kind.as_deref()
-        && kind != "unicast"
-    {
-        return Err(format!("route type `{kind}` is not applied yet"));
+    let kind = match route.kind.as_deref() {
+        None | Some("unicast") => RouteKind::Unicast,
+        Some("blackhole") => RouteKind::Blackhole,
+        Some("unreachable") => RouteKind::Unreachable,
+        Some("prohibit") => RouteKind::Prohibit,
+        Some(other) => return Err(format!("route type `{other}` is not one Linux knows")),
+    };
+    if kind != RouteKind::Unicast && route.via.is_some() {
+        return Err("a route that drops packets has no `via`".to_owned());
     }
     let gateway = match route.via.as_deref() {
         Some(via) => Some(parse_ip(via).ok_or_else(|| format!("via `{via}` is not an address"))?),
@@ -126,6 +159,7 @@ pub fn route_spec(route: &Route) -> Result<RouteSpec, String> {
         table: route.table.unwrap_or(MAIN_TABLE),
         source,
         on_link: route.on_link == Some(true),
+        kind,
     })
 }
 
@@ -164,9 +198,25 @@ mod tests {
     #[test]
     fn bad_routes_are_refused_with_a_reason() {
         assert!(route_spec(&route("10.0.0.0/8", Some("fe80::1"), None)).is_err());
-        let mut blackhole = route("10.0.0.0/8", None, None);
+        let mut bogus = route("10.0.0.0/8", None, None);
+        bogus.kind = Some("nat".into());
+        assert!(route_spec(&bogus).unwrap_err().contains("nat"));
+        let mut blackhole = route("10.0.0.0/8", Some("10.0.0.1"), None);
         blackhole.kind = Some("blackhole".into());
-        assert!(route_spec(&blackhole).unwrap_err().contains("blackhole"));
+        assert!(route_spec(&blackhole).is_err());
+        blackhole.via = None;
+        let spec = route_spec(&blackhole).unwrap();
+        assert_eq!(spec.to_string(), "blackhole 10.0.0.0/8 metric 0");
+        // A drop route belongs to no device: it is present whatever device listed it.
+        let entry = RouteEntry {
+            oif: None,
+            dst: spec.dst,
+            gateway: None,
+            metric: 0,
+            table: MAIN_TABLE,
+            kind: RouteKind::Blackhole,
+        };
+        assert!(spec.is(&entry, 9));
     }
 
     #[test]
@@ -202,6 +252,7 @@ mod tests {
             gateway: Some("10.0.0.1".parse().unwrap()),
             metric: 100,
             table: MAIN_TABLE,
+            kind: RouteKind::Unicast,
         };
         assert!(spec.is(&entry, 4));
         assert!(!spec.is(&entry, 5));

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use super::bond::BondState;
 use super::bridge::BridgeState;
 use super::cidr::Cidr;
+use super::routes::RouteKind;
 use super::rules::RuleEntry;
 
 /// One network link as the kernel reports it.
@@ -59,6 +60,8 @@ pub struct RouteEntry {
     pub metric: u32,
     /// Routing table.
     pub table: u32,
+    /// Unicast or a drop route.
+    pub kind: RouteKind,
 }
 
 /// Everything the planner looks at.

@@ -91,6 +91,7 @@ pub fn apply(state: &mut State, ops: &[Op]) {
                     gateway: route.gateway,
                     metric: route.metric,
                     table: route.table,
+                    kind: route.kind,
                 });
             }
         }
