@@ -305,12 +305,14 @@ mod tests {
         assert_eq!(clean(b"caf\xc3\xa9 \xff"), "caf\u{e9} \u{fffd}");
     }
 
-    fn console_from(bytes: &'static [u8]) -> Console {
+    /// A console fed `bytes`, logging to `<name>.log` (one file per test: tests run in parallel
+    /// processes, which share thread ids).
+    fn console_from(name: &str, bytes: &'static [u8]) -> Console {
         let dir = crate::paths::target_dir()
             .join("qemu-tests")
             .join("unit-console");
         std::fs::create_dir_all(&dir).unwrap();
-        let log = dir.join(format!("{:?}.log", std::thread::current().id()));
+        let log = dir.join(format!("{name}.log"));
         let (console, handle) = Console::capture(bytes, Instant::now(), &log, false).unwrap();
         handle.join().unwrap();
         console
@@ -318,7 +320,10 @@ mod tests {
 
     #[test]
     fn wait_for_returns_the_first_matching_line() {
-        let console = console_from(b"a\nplinth: ready in 7.25s\nplinth: ready in 9.00s\n");
+        let console = console_from(
+            "first-match",
+            b"a\nplinth: ready in 7.25s\nplinth: ready in 9.00s\n",
+        );
         let re = Regex::new(r"plinth: ready in (\d+\.\d+)s").unwrap();
         let line = console.wait_for(&re, Duration::from_secs(1)).unwrap();
         assert_eq!(line.index, 1);
@@ -333,7 +338,7 @@ mod tests {
 
     #[test]
     fn wait_for_fails_at_once_when_the_console_closed() {
-        let console = console_from(b"Kernel panic - not syncing\n");
+        let console = console_from("closed", b"Kernel panic - not syncing\n");
         let started = Instant::now();
         let err = console
             .wait_for(&Regex::new("ready").unwrap(), Duration::from_secs(30))

@@ -2,8 +2,8 @@
 //!
 //! Per boot, from the captured console: firmware (QEMU start to the kernel banner), kernel → PID 1
 //! (stage 1's start by the kernel's clock), PID 1 → ready and kernel → ready; from the node
-//! exporter, when it answers, `plinth_boot_phase_seconds`; from the probe service of the seed,
-//! when stage 2 runs it, PID 1's resident memory. Each boot uses a fresh disk, so each is a first
+//! exporter, when it answers, `plinth_boot_phase_seconds` and PID 1's resident memory
+//! (`plinth_init_rss_bytes`, else the seed's probe service reading `/proc/1/status`). Each boot uses a fresh disk, so each is a first
 //! boot (state partition created). Then the same for the floor ([`crate::boot_floor`]: same
 //! kernel and root, a shell-script init starting the same daemons in parallel), the medians, and
 //! the ratio Plinth/floor.
@@ -156,21 +156,23 @@ fn boot_once(fx: &mut Fixture, variant: Variant, n: u32) -> Result<Run> {
     node.wait_ready(READY_TIMEOUT)?;
     let times = timeline::boot_times(&node.console().lines())
         .with_context(|| format!("boot {n}: {}", node.console().log_path().display()))?;
-    let phases = node
+    let samples = node
         .metrics(Duration::from_secs(20), |s| {
             !metrics::all(s, "plinth_boot_phase_seconds").is_empty()
         })
-        .map(|samples| {
-            metrics::all(&samples, "plinth_boot_phase_seconds")
-                .into_iter()
-                .filter_map(|s| Some((s.labels.get("phase")?.clone(), s.value)))
-                .collect()
-        })
         .unwrap_or_default();
-    let rss_kib = node
-        .probe_report(Duration::from_secs(5))
-        .ok()
-        .and_then(|r| r.get("pid1-rss-kib")?.parse().ok());
+    let phases = metrics::all(&samples, "plinth_boot_phase_seconds")
+        .into_iter()
+        .filter_map(|s| Some((s.labels.get("phase")?.clone(), s.value)))
+        .collect();
+    // PID 1's own figure, else what the seed's probe read from /proc/1/status.
+    let rss_kib = metrics::find(&samples, "plinth_init_rss_bytes", &[])
+        .map(|b| b / 1024.0)
+        .or_else(|| {
+            node.probe_report(Duration::from_secs(5))
+                .ok()
+                .and_then(|r| r.get("pid1-rss-kib")?.parse().ok())
+        });
     node.qmp()?.quit()?;
     node.wait_exit(Duration::from_secs(30))?;
     Ok(Run {
