@@ -152,6 +152,17 @@ pub fn next_partition_number(disk: &BlockDev, devs: &[BlockDev]) -> u32 {
         + 1
 }
 
+/// The sfdisk script line for the state partition. sfdisk counts in the disk's logical
+/// sectors, the plan in 512-byte units (as sysfs does).
+pub fn sfdisk_line(plan: StatePlan, logical_block_size: u64) -> String {
+    let per = logical_block_size.max(512) / 512;
+    format!(
+        "start={}, size={}, type={LINUX_DATA}, name=\"{LABEL}\"\n",
+        plan.start / per,
+        plan.size / per
+    )
+}
+
 /// `BLKPG` ioctl and its "add partition" operation (linux/blkpg.h).
 const BLKPG: libc::c_ulong = 0x1269;
 const BLKPG_ADD_PARTITION: libc::c_int = 1;
@@ -219,10 +230,14 @@ fn partition_and_format(
     run_in_root(root, &relocate, None)?;
     let pno = next_partition_number(disk, &blockdev::scan("/sys/class/block".as_ref()));
     let pno_text = pno.to_string();
-    let script = format!(
-        "start={}, size={}, type={LINUX_DATA}, name=\"{LABEL}\"\n",
-        plan.start, plan.size
-    );
+    let block_size = std::fs::read_to_string(format!(
+        "/sys/class/block/{}/queue/logical_block_size",
+        disk.name
+    ))
+    .ok()
+    .and_then(|s| s.trim().parse().ok())
+    .unwrap_or(512);
+    let script = sfdisk_line(plan, block_size);
     let mut add = vec!["/usr/sbin/sfdisk"];
     add.extend(quiet);
     add.extend(["-N", &pno_text, &node]);
@@ -313,6 +328,19 @@ mod tests {
         ];
         assert_eq!(next_partition_number(&vda, &devs), 4);
         assert_eq!(next_partition_number(&vda, &devs[..1]), 1);
+    }
+
+    #[test]
+    fn sfdisk_counts_in_logical_sectors() {
+        let plan = StatePlan {
+            start: 2048 * 1153,
+            size: 2048 * 512,
+        };
+        assert_eq!(
+            sfdisk_line(plan, 512),
+            "start=2361344, size=1048576, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=\"PLINTH_STATE\"\n"
+        );
+        assert!(sfdisk_line(plan, 4096).starts_with("start=295168, size=131072,"));
     }
 
     #[test]
