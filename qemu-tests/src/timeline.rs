@@ -38,9 +38,9 @@ pub struct Markers {
     pub ready: &'static str,
 }
 
-/// Plinth's: stage 1's first line and stage 2's ready line.
+/// Plinth's: stage 1's first line (whatever it says) and stage 2's ready line.
 pub const PLINTH: Markers = Markers {
-    pid1_start: r"\[\s*(\d+\.\d+)\] plinth stage 1: starting",
+    pid1_start: r"\[\s*(\d+\.\d+)\] plinth stage 1: ",
     ready: r"plinth: ready in \d",
 };
 
@@ -118,7 +118,16 @@ mod tests {
                 4400,
                 "[    0.000000] Linux version 6.12.118+deb13-amd64 (debian-kernel@lists.debian.org)",
             ),
-            line(2, 6867, "[   2.450] plinth stage 1: starting"),
+            line(
+                2,
+                6867,
+                "[   2.450] plinth stage 1: plinth-init 0.1.0 starting",
+            ),
+            line(
+                3,
+                6900,
+                "[   2.476] plinth stage 1: mounted /proc /sys /dev; slot A",
+            ),
             line(
                 3,
                 10105,
