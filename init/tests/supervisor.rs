@@ -639,3 +639,39 @@ plinth:
     let _ = follow.kill();
     let _ = follow.wait();
 }
+
+#[test]
+fn a_flood_of_output_is_cut_short_on_the_console_but_kept_in_the_ring() {
+    if !can_run() {
+        return;
+    }
+    let dir = scratch("flood");
+    let node = Node::start(
+        &dir,
+        r#"#cloud-config
+plinth:
+  services:
+    - name: flood
+      exec: [sh, -c, "i=0; while [ $i -lt 5000 ]; do echo flood line $i; i=$((i+1)); done; exec sleep infinity"]
+"#,
+        &[],
+    );
+    node.wait_until("the last line in the ring", LONG, || {
+        node.ctl_ok(&["logs", "flood", "--tail", "1"])
+            .contains("flood line 4999")
+    });
+    let console = node.console();
+    assert!(
+        console.contains("[flood] ... too chatty for the console, pausing"),
+        "{console}"
+    );
+    let mirrored = console
+        .lines()
+        .filter(|l| l.starts_with("[flood] flood line"))
+        .count();
+    assert!(
+        (500..=700).contains(&mirrored),
+        "{mirrored} lines reached the console"
+    );
+    assert_eq!(node.ctl_ok(&["logs", "flood"]).lines().count(), 1000);
+}

@@ -5,6 +5,7 @@
 //! `probe`, `cgroup`, `log_file`, `runner`).
 
 pub mod cgroup;
+pub mod console_budget;
 pub mod graph;
 pub mod handle;
 pub mod log_file;

@@ -1,10 +1,12 @@
 //! Readers of a service's stdout and stderr: each line goes to the service's ring, to its log file
-//! when there is one, and to the console with the service's name.
+//! when there is one, and to the console with the service's name (within the service's
+//! [`ConsoleBudget`]).
 
 use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 
+use super::console_budget::{ConsoleBudget, Mirror};
 use super::log_file::RotatingFile;
 use super::logs::{LineSplitter, LogRing, Stream};
 use crate::console;
@@ -21,14 +23,38 @@ pub struct Sinks {
     pub ring: Arc<Mutex<LogRing>>,
     /// Its log file, when /var is writable.
     pub file: Option<Arc<Mutex<RotatingFile>>>,
-    /// Mirror to the console.
-    pub console: bool,
+    /// Mirror to the console, within this budget (`None`: not at all).
+    pub console: Option<Arc<Mutex<ConsoleBudget>>>,
 }
 
 impl Sinks {
     fn line(&self, stream: Stream, text: String) {
-        if self.console {
-            console::service_output(&self.name, &text);
+        if let Some(budget) = &self.console {
+            let decision = budget
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(std::time::Instant::now());
+            match decision {
+                Mirror::Print => console::service_output(&self.name, &text),
+                Mirror::PrintAfterSkipping(n) => {
+                    console::service_output(
+                        &self.name,
+                        &format!(
+                            "... {n} lines not shown here (plinthctl logs {})",
+                            self.name
+                        ),
+                    );
+                    console::service_output(&self.name, &text);
+                }
+                Mirror::StartSkipping => console::service_output(
+                    &self.name,
+                    &format!(
+                        "... too chatty for the console, pausing (plinthctl logs {})",
+                        self.name
+                    ),
+                ),
+                Mirror::Skip => {}
+            }
         }
         if let Some(file) = &self.file {
             file.lock()

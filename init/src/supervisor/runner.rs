@@ -13,6 +13,7 @@ use nix::unistd::Pid;
 use tokio::sync::{mpsc, oneshot};
 
 use super::cgroup::{Cgroups, ServiceCgroup};
+use super::console_budget::{self, ConsoleBudget};
 use super::handle::{ControlError, Handle};
 use super::log_file::RotatingFile;
 use super::logs::{LogLine, LogRing, RingLimits, Stream};
@@ -595,7 +596,13 @@ impl Supervisor {
             name: Arc::from(name),
             ring: unit.ring.clone(),
             file: unit.log_file.clone(),
-            console: self.settings.console_output,
+            console: self.settings.console_output.then(|| {
+                Arc::new(Mutex::new(ConsoleBudget::new(
+                    console_budget::RATE,
+                    console_budget::BURST,
+                    Instant::now(),
+                )))
+            }),
         };
         if let Some(stdout) = started.stdout {
             spawn_reader(stdout, Stream::Stdout, sinks.clone());
