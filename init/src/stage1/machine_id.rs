@@ -38,13 +38,26 @@ pub fn ensure(path: &Path) -> std::io::Result<MachineId> {
     let id = format_id(bytes);
     // The image may ship it as a symlink or an empty file; replace whatever is there.
     let _ = std::fs::remove_file(path);
-    std::fs::write(path, format!("{id}\n"))?;
+    write_durably(path, &format!("{id}\n"))?;
     Ok(MachineId::Generated(id))
+}
+
+/// Writes `contents` to `path` and flushes it to the disk before returning: an id that a power
+/// cut turns into an empty file (ext4's delayed allocation) would be generated again.
+pub fn write_durably(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut file = std::fs::File::create(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }
 
 /// 16 random bytes without waiting for the kernel's entropy pool (`GRND_INSECURE`): early in
 /// boot under emulation that wait is about a second, and an id need not be a secret.
-fn random_bytes() -> std::io::Result<[u8; 16]> {
+pub fn random_bytes() -> std::io::Result<[u8; 16]> {
     const GRND_INSECURE: libc::c_uint = 0x0004;
     let mut bytes = [0u8; 16];
     let mut filled = 0;

@@ -11,11 +11,13 @@
 //! [`MODULE_LIST`] and `/usr/lib/modules/<release>/modules.dep` with the module files; the root
 //! has the mount point [`STATE_MOUNT`], under which `etc/{upper,work}` and `var/{upper,work}`
 //! (and `opt`, `root`) hold the overlays' writable layers;
+//! `/etc/machine-id` and the iSCSI initiator name are made there once per node;
 //! `/tmp` is a tmpfs.
 
 pub mod blockdev;
 pub mod cmdline;
 pub mod console;
+pub mod iscsi_name;
 pub mod machine_id;
 pub mod modules;
 pub mod mounts;
@@ -52,7 +54,10 @@ pub fn is_stage1() -> bool {
 
 /// Runs stage 1 to the exec of stage 2; never returns.
 pub fn run() -> Infallible {
-    step(&format!("plinth-init {} starting", env!("CARGO_PKG_VERSION")));
+    step(&format!(
+        "plinth-init {} starting",
+        env!("CARGO_PKG_VERSION")
+    ));
     if let Err(e) = mounts::mount_pseudo() {
         halt(
             "mounting the pseudo filesystems",
@@ -113,6 +118,18 @@ pub fn run() -> Infallible {
         Ok(machine_id::MachineId::Generated(id)) => step(&format!("machine-id {id} (generated)")),
         Err(e) => step(&format!("warning: /etc/machine-id: {e}")),
     }
+    let random = machine_id::random_bytes().unwrap_or_default();
+    let iscsi = format!("{SYSROOT}/etc/iscsi/initiatorname.iscsi");
+    let six = [
+        random[0], random[1], random[2], random[3], random[4], random[5],
+    ];
+    match iscsi_name::ensure(Path::new(&iscsi), six) {
+        Ok((name, true)) => step(&format!("iSCSI initiator {name} (generated)")),
+        Ok((name, false)) => step(&format!("iSCSI initiator {name} (kept)")),
+        Err(e) => step(&format!("warning: {iscsi}: {e}")),
+    }
+    // Everything stage 1 wrote to the state filesystem reaches the disk before stage 2 runs.
+    nix::unistd::sync();
     free_initramfs();
     for dir in ["/dev", "/proc", "/sys"] {
         if let Err(e) = mounts::move_mount(dir, &format!("{SYSROOT}{dir}")) {
