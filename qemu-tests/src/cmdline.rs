@@ -91,6 +91,8 @@ pub struct MachineSpec {
     pub boot: Boot,
     /// In order: with disk boots, the first is the boot disk.
     pub drives: Vec<Drive>,
+    /// An iso9660 image in a CD-ROM drive on the q35 AHCI controller.
+    pub cdrom: Option<PathBuf>,
     pub forwards: Vec<Forward>,
     pub console: Console,
     /// A unix socket path for QMP (server, no wait).
@@ -109,6 +111,7 @@ impl MachineSpec {
             cpus: 1,
             boot,
             drives: Vec::new(),
+            cdrom: None,
             forwards: Vec::new(),
             console: Console::Stdout,
             qmp: None,
@@ -192,6 +195,14 @@ pub fn qemu_args(spec: &MachineSpec) -> Vec<OsString> {
         };
         args.push("-device".into());
         args.push(format!("virtio-blk-pci,drive=disk{index}{boot_index}").into());
+    }
+    if let Some(iso) = &spec.cdrom {
+        let mut value = OsString::from("file=");
+        value.push(escape_commas(iso));
+        value.push(",format=raw,if=none,id=cd0,media=cdrom,readonly=on");
+        args.push("-drive".into());
+        args.push(value);
+        push(&mut args, &["-device", "ide-cd,drive=cd0,bus=ide.0"]);
     }
     let mut netdev = String::from("user,id=net0,restrict=on");
     for f in &spec.forwards {
@@ -352,6 +363,16 @@ mod tests {
         let pos = args.iter().position(|a| a == "-qmp").unwrap();
         assert_eq!(args[pos + 1], "unix:/run dir/q,,mp.sock,server=on,wait=off");
         assert!(args.iter().any(|a| a == "-no-reboot"));
+    }
+
+    #[test]
+    fn an_iso_goes_in_a_cdrom_drive_on_the_ahci_bus() {
+        let mut spec = MachineSpec::new("t", Accel::Tcg, Boot::Uefi);
+        assert!(!joined(&spec).contains("cdrom"));
+        spec.cdrom = Some("/r/seed.iso".into());
+        assert!(joined(&spec).contains(
+            "-drive file=/r/seed.iso,format=raw,if=none,id=cd0,media=cdrom,readonly=on -device ide-cd,drive=cd0,bus=ide.0"
+        ));
     }
 
     #[test]

@@ -95,8 +95,10 @@ pub struct BootOptions {
     pub variant: Variant,
     /// The boot disk (or, for PXE, an optional extra disk).
     pub disk: Option<Drive>,
-    /// A seed volume made with [`Fixture::seed`].
+    /// A seed volume made with [`Fixture::seed`], as a virtio disk.
     pub seed: Option<PathBuf>,
+    /// An iso9660 seed in a CD-ROM drive.
+    pub cdrom: Option<PathBuf>,
     pub memory_mib: u32,
     /// Guest TCP ports to forward from free host ports.
     pub guest_ports: Vec<u16>,
@@ -114,6 +116,7 @@ impl BootOptions {
             variant,
             disk: None,
             seed: None,
+            cdrom: None,
             memory_mib: 1024,
             guest_ports: vec![NODE_EXPORTER_PORT],
             no_reboot: false,
@@ -174,8 +177,13 @@ impl Fixture {
 
     /// Writes a vfat seed `<name>.img` whose config runs the [`probe`](crate::probe) service.
     pub fn probe_seed(&self, name: &str) -> Result<PathBuf, FixtureError> {
+        self.probe_seed_as(name, SeedFormat::Vfat)
+    }
+
+    /// Writes a seed in `format` whose config runs the [`probe`](crate::probe) service.
+    pub fn probe_seed_as(&self, name: &str, format: SeedFormat) -> Result<PathBuf, FixtureError> {
         let seed = Seed::new(&crate::probe::user_data(name), name, name);
-        self.seed(name, &seed, SeedFormat::Vfat)
+        self.seed(name, &seed, format)
     }
 
     /// A sparse raw copy `<name>.raw` of the image's disk, for tests that edit it from the host.
@@ -266,6 +274,7 @@ impl Fixture {
             let mut spec = MachineSpec::new(&name, self.accel, boot.clone());
             spec.memory_mib = opts.memory_mib;
             spec.drives = drives.clone();
+            spec.cdrom = opts.cdrom.clone();
             spec.forwards = forwards.clone();
             spec.qmp = Some(qmp_path(self.dir.path(), &name));
             spec.no_reboot = opts.no_reboot;

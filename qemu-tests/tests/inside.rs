@@ -1,10 +1,12 @@
 //! What only the guest can see, reported by the probe service of the test's seed: `/` is mounted
-//! read-only and refuses writes, and PID 1 is plinth-init (`/sbin/init` resolves to it).
+//! read-only and refuses writes, and PID 1 is plinth-init (`/sbin/init` resolves to it); the seed
+//! is read from a vfat virtio disk and from an iso9660 CD-ROM.
 
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use qemu_tests::node::{BootOptions, Fixture, READY_TIMEOUT, Variant};
+use qemu_tests::seed::SeedFormat;
 
 #[test]
 fn root_is_read_only_and_pid_1_is_plinth_init() -> Result<()> {
@@ -20,16 +22,9 @@ fn root_is_read_only_and_pid_1_is_plinth_init() -> Result<()> {
     let report = node
         .probe_report(Duration::from_secs(30))
         .with_context(|| {
-            let config = node
-                .console()
-                .lines()
-                .into_iter()
-                .filter(|l| l.text.contains("phase config"))
-                .map(|l| l.text)
-                .collect::<Vec<_>>()
-                .join("\n");
             format!(
-                "the probe service of the seed did not report; the config phase said:\n{config}"
+                "the probe service of the seed did not report; the config phase said:\n{}",
+                config_phase(&node)
             )
         })?;
     ensure!(
@@ -45,4 +40,39 @@ fn root_is_read_only_and_pid_1_is_plinth_init() -> Result<()> {
         "PID 1 is not plinth-init: {report:?}"
     );
     Ok(())
+}
+
+/// The same probe from an iso9660 seed (as `genisoimage -V cidata` makes it) in a CD-ROM drive:
+/// the seed is read from there too.
+#[test]
+fn an_iso9660_seed_on_a_cdrom_is_read() -> Result<()> {
+    let Some(mut fx) = Fixture::for_test("inside-cdrom") else {
+        return Ok(());
+    };
+    let mut opts = BootOptions::new(Variant::Uefi);
+    opts.disk = Some(fx.overlay("disk", 4)?);
+    opts.cdrom = Some(fx.probe_seed_as("inside-cdrom", SeedFormat::Iso9660)?);
+    let node = fx.boot(&opts)?;
+    node.wait_ready(READY_TIMEOUT)?;
+    let report = node
+        .probe_report(Duration::from_secs(30))
+        .with_context(|| {
+            format!(
+                "the probe service of the CD-ROM seed did not report; the config phase said:\n{}",
+                config_phase(&node)
+            )
+        })?;
+    ensure!(report.done, "{report:?}");
+    Ok(())
+}
+
+/// The console lines of stage 2's config phase (which say where the config came from).
+fn config_phase(node: &qemu_tests::node::Node) -> String {
+    node.console()
+        .lines()
+        .into_iter()
+        .filter(|l| l.text.contains("phase config"))
+        .map(|l| l.text)
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -49,7 +49,7 @@ pub struct Args {
     /// A machine config (`#cloud-config`) to attach as the user-data of a `cidata` seed.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Write the seed as iso9660 instead of vfat.
+    /// Write the seed as iso9660 and put it in a CD-ROM drive (instead of a vfat virtio disk).
     #[arg(long)]
     pub iso: bool,
     /// Boot the seed even if plinth-config rejects it (to see how the node handles it).
@@ -167,12 +167,17 @@ pub fn boot(image: &ImageSet, args: &Args) -> Result<ExitCode> {
         }
     };
 
+    let mut cdrom = None;
     if let Some(seed) = make_seed(args, &dir)? {
-        drives.push(Drive {
-            path: seed,
-            format: DiskFormat::Raw,
-            read_only: true,
-        });
+        if args.iso {
+            cdrom = Some(seed);
+        } else {
+            drives.push(Drive {
+                path: seed,
+                format: DiskFormat::Raw,
+                read_only: true,
+            });
+        }
     }
 
     let exporter = ports::free_port()?;
@@ -181,6 +186,7 @@ pub fn boot(image: &ImageSet, args: &Args) -> Result<ExitCode> {
     spec.memory_mib = args.mem;
     spec.cpus = args.cpus;
     spec.drives = drives;
+    spec.cdrom = cdrom;
     spec.forwards = vec![Forward {
         host: exporter,
         guest: NODE_EXPORTER_PORT,
