@@ -49,6 +49,8 @@ pub struct LoadedConfig {
     /// Whether to keep it on the state partition once the boot is ready: not for the image's own
     /// default, which every boot has anyway (and a newer image may change).
     pub persist: bool,
+    /// The instance-id the source gives (`crate::node::instance::of_source`), if any.
+    pub instance_id: Option<String>,
 }
 
 impl LoadedConfig {
@@ -59,6 +61,14 @@ impl LoadedConfig {
             config,
             warnings,
             persist: true,
+            instance_id: None,
+        }
+    }
+
+    fn with_instance_id(self, instance_id: Option<String>) -> LoadedConfig {
+        LoadedConfig {
+            instance_id,
+            ..self
         }
     }
 
@@ -74,11 +84,14 @@ impl LoadedConfig {
 pub fn load_given(path: &Path) -> Result<LoadedConfig, ConfigError> {
     let parsed = plinth_config::load_path(path).map_err(|d| ConfigError::Invalid(d.to_string()))?;
     let warnings = parsed.warnings.iter().map(ToString::to_string).collect();
-    Ok(LoadedConfig::new(
-        format!("file {}", path.display()),
-        parsed.config,
-        warnings,
-    ))
+    Ok(
+        LoadedConfig::new(format!("file {}", path.display()), parsed.config, warnings)
+            .with_instance_id(
+                path.is_dir()
+                    .then(|| crate::node::instance::of_source(path))
+                    .flatten(),
+            ),
+    )
 }
 
 /// The config of this node when no `--config` was given.
@@ -139,11 +152,10 @@ pub fn resolve(
             plinth_config::load_path(path).map_err(|d| ConfigError::Invalid(d.to_string()))?;
         let warnings = parsed.warnings.iter().map(ToString::to_string).collect();
         let config = merge::with_defaults(parsed.config, &defaults.1.config);
-        return Ok(LoadedConfig::new(
-            format!("{label} {}", path.display()),
-            config,
-            warnings,
-        ));
+        return Ok(
+            LoadedConfig::new(format!("{label} {}", path.display()), config, warnings)
+                .with_instance_id(crate::node::instance::of_source(path)),
+        );
     }
     let (source, parsed) = defaults;
     Ok(LoadedConfig::new(source, parsed.config, Vec::new()).not_persisted())

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use super::config_source::LoadedConfig;
 use crate::pid1::Mode;
+use crate::pid1::reaper::Reaper;
 use crate::services::BuiltinOptions;
 use crate::supervisor::Handle;
 use crate::supervisor::planner::PlanDefaults;
@@ -34,4 +35,8 @@ pub struct BootContext {
     pub builtins: BuiltinOptions,
     /// Set once the service graph is handed to the supervisor.
     pub services_loaded: bool,
+    /// PID 1's reaper, for the commands the boot runs itself (bootcmd, runcmd).
+    pub reaper: Arc<Reaper>,
+    /// Where service and command logs are written (none in a container).
+    pub log_dir: Option<PathBuf>,
 }

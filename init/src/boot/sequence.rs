@@ -49,6 +49,10 @@ pub const SEQUENCE: &[Phase] = &[
         run: |c| Box::pin(phases::config::run(c)),
     },
     Phase {
+        name: "identity",
+        run: |c| Box::pin(phases::identity::run(c)),
+    },
+    Phase {
         name: "network",
         run: |c| Box::pin(phases::network::run(c)),
     },
@@ -63,6 +67,10 @@ pub const SEQUENCE: &[Phase] = &[
     Phase {
         name: "services",
         run: |c| Box::pin(phases::services::run(c)),
+    },
+    Phase {
+        name: "runcmd",
+        run: |c| Box::pin(phases::runcmd::run(c)),
     },
     Phase {
         name: "ready",
@@ -127,7 +135,8 @@ mod tests {
         assert_eq!(
             names,
             [
-                "early", "config", "network", "time", "storage", "services", "ready"
+                "early", "config", "identity", "network", "time", "storage", "services", "runcmd",
+                "ready"
             ]
         );
     }

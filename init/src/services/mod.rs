@@ -9,6 +9,7 @@ pub mod builtin;
 pub mod dhcp;
 pub mod facts;
 pub mod node_exporter;
+pub mod sshd;
 pub mod udevd;
 
 use std::collections::BTreeSet;
@@ -33,7 +34,7 @@ pub struct BuiltinOptions {
 pub type Builtin = fn(&MachineConfig, &Facts) -> Vec<ServiceSpec>;
 
 /// Every built-in, in start-order preference.
-pub const BUILTINS: &[Builtin] = &[udevd::plan, dhcp::plan, node_exporter::plan];
+pub const BUILTINS: &[Builtin] = &[udevd::plan, dhcp::plan, node_exporter::plan, sshd::plan];
 
 /// The specs of every built-in the config asks for, minus those whose program is missing.
 pub fn plan_builtins(config: &MachineConfig, options: &BuiltinOptions) -> Vec<ServiceSpec> {

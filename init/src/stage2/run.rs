@@ -85,7 +85,7 @@ async fn run(args: &Args, mode: Mode) -> io::Result<PowerAction> {
         base_env: pid1::env::base_env(std::env::vars()),
         timeline: timeline.clone(),
     };
-    let (supervisor, handle) = Supervisor::new(settings, reaper);
+    let (supervisor, handle) = Supervisor::new(settings, reaper.clone());
     tokio::spawn(supervisor.run());
 
     let effective_config = Arc::new(Mutex::new(None));
@@ -114,6 +114,8 @@ async fn run(args: &Args, mode: Mode) -> io::Result<PowerAction> {
             ready_timeout: args.ready_timeout,
         },
         services_loaded: false,
+        reaper,
+        log_dir: args.log_dir(),
         builtins: BuiltinOptions {
             container: mode.container,
             enable_in_container: args.builtins,

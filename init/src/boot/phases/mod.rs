@@ -2,8 +2,10 @@
 
 pub mod config;
 pub mod early;
+pub mod identity;
 pub mod network;
 pub mod ready;
+pub mod runcmd;
 pub mod services;
 pub mod storage;
 pub mod time;

@@ -1,0 +1,32 @@
+//! Phase `identity`: the node's name and the cloud-init steps that set it up (see `crate::node`):
+//! hostname and /etc/hosts, `bootcmd`, and for a new instance `write_files` and users; `ca_certs`
+//! and `timezone`.
+//!
+//! A phase of its own right after `config`, not part of `config`: reading a config has no effects
+//! and is re-run by `plinthctl config apply`, while these write /etc and run commands; and it comes
+//! before `network` so DHCP already sends the node's hostname. A failing step is an error line on
+//! the console, not a failed phase: a bad `write_files` entry must not keep the node from booting.
+
+use std::path::Path;
+
+use crate::boot::BootContext;
+use crate::boot::sequence::{PhaseError, PhaseResult};
+use crate::node::{self, Target, instance};
+
+/// Names the node and runs the early cloud-init steps.
+pub async fn run(ctx: &mut BootContext) -> PhaseResult {
+    if !ctx.mode.owns_machine() {
+        return Ok("container mode: the host's identity is left alone".into());
+    }
+    let Some(loaded) = &ctx.config else {
+        return Err(PhaseError("no config was loaded".into()));
+    };
+    let id = instance::id_of(loaded.instance_id.as_deref(), &loaded.config);
+    let target = Target {
+        root: Path::new("/"),
+        machine: true,
+        reaper: &ctx.reaper,
+        log_dir: ctx.log_dir.clone(),
+    };
+    Ok(node::early(&target, &loaded.config, &id).await.summary())
+}

@@ -1,0 +1,28 @@
+//! Phase `runcmd`: the config's `runcmd`, once per instance (see `crate::node`). It comes after
+//! `network` and `services`, as cloud-init's final stage does, so commands can reach the network
+//! and talk to the control API; it does not wait for the services to be ready (a command that
+//! needs one waits for it itself). Failing commands are error lines, not a failed phase.
+
+use std::path::Path;
+
+use crate::boot::BootContext;
+use crate::boot::sequence::{PhaseError, PhaseResult};
+use crate::node::{self, Target, instance};
+
+/// Runs runcmd when this instance has not run it yet.
+pub async fn run(ctx: &mut BootContext) -> PhaseResult {
+    if !ctx.mode.owns_machine() {
+        return Ok("container mode: no runcmd".into());
+    }
+    let Some(loaded) = &ctx.config else {
+        return Err(PhaseError("no config was loaded".into()));
+    };
+    let id = instance::id_of(loaded.instance_id.as_deref(), &loaded.config);
+    let target = Target {
+        root: Path::new("/"),
+        machine: true,
+        reaper: &ctx.reaper,
+        log_dir: ctx.log_dir.clone(),
+    };
+    Ok(node::late(&target, &loaded.config, &id).await.summary())
+}
