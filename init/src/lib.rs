@@ -14,6 +14,8 @@ pub mod boot;
 pub mod console;
 /// plinthctl, the control API's client.
 pub mod ctl;
+/// The kernel and host contract: modules, sysctls, kvm group, host paths, chrony config.
+pub mod host;
 /// The node's identity and cloud-init steps: hostname, users, write_files, commands, CAs, time zone.
 pub mod node;
 /// PID-1 duties.

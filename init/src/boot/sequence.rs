@@ -53,6 +53,10 @@ pub const SEQUENCE: &[Phase] = &[
         run: |c| Box::pin(phases::identity::run(c)),
     },
     Phase {
+        name: "kernel",
+        run: |c| Box::pin(phases::kernel::run(c)),
+    },
+    Phase {
         name: "network",
         run: |c| Box::pin(phases::network::run(c)),
     },
@@ -135,8 +139,8 @@ mod tests {
         assert_eq!(
             names,
             [
-                "early", "config", "identity", "network", "time", "storage", "services", "runcmd",
-                "ready"
+                "early", "config", "identity", "kernel", "network", "time", "storage", "services",
+                "runcmd", "ready"
             ]
         );
     }

@@ -6,8 +6,10 @@
 //! lists of the others).
 
 pub mod builtin;
+pub mod chronyd;
 pub mod dhcp;
 pub mod facts;
+pub mod net;
 pub mod node_exporter;
 pub mod sshd;
 pub mod udevd;
@@ -34,7 +36,14 @@ pub struct BuiltinOptions {
 pub type Builtin = fn(&MachineConfig, &Facts) -> Vec<ServiceSpec>;
 
 /// Every built-in, in start-order preference.
-pub const BUILTINS: &[Builtin] = &[udevd::plan, dhcp::plan, node_exporter::plan, sshd::plan];
+pub const BUILTINS: &[Builtin] = &[
+    udevd::plan,
+    net::plan,
+    dhcp::plan,
+    chronyd::plan,
+    node_exporter::plan,
+    sshd::plan,
+];
 
 /// The specs of every built-in the config asks for, minus those whose program is missing.
 pub fn plan_builtins(config: &MachineConfig, options: &BuiltinOptions) -> Vec<ServiceSpec> {
@@ -100,7 +109,13 @@ mod tests {
         let skipped: Vec<&str> = skipped.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(
             skipped,
-            ["udevd", "udev-trigger", "udev-settle", "node-exporter"]
+            [
+                "udevd",
+                "udev-trigger",
+                "udev-settle",
+                "chronyd",
+                "node-exporter"
+            ]
         );
     }
 

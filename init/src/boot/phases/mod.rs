@@ -3,6 +3,7 @@
 pub mod config;
 pub mod early;
 pub mod identity;
+pub mod kernel;
 pub mod network;
 pub mod ready;
 pub mod runcmd;

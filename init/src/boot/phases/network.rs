@@ -1,14 +1,92 @@
-//! Phase `network`: links, addresses and routes from the netplan config; DHCP runs as a built-in service.
-//! The host-wide setup of this phase belongs to a later issue; until then the phase reports that it
-//! applied nothing, so the timeline stays truthful.
+//! Phase `network`: hand the config's netplan to the network agent. The phase writes the network part
+//! of the config (no secrets) to `services::net::CONFIG` and has `plinth-agent net --dry-run` check it
+//! against this machine's links, so a config the agent cannot apply stops the boot here (maintenance
+//! mode, with the agent's own words on the console). The agent then runs as the built-in `net` service
+//! after udev has loaded the NIC drivers and named the interfaces — before that the names the config
+//! uses (`ens3`, …) do not exist yet — and `dhcp` comes after it.
+
+use std::path::Path;
+use std::time::Duration;
+
+use plinth_config::MachineConfig;
 
 use crate::boot::BootContext;
-use crate::boot::sequence::PhaseResult;
+use crate::boot::sequence::{PhaseError, PhaseResult};
+use crate::console;
+use crate::services::net::{AGENT, CONFIG};
 
-/// Reports what this phase applied.
+/// How long the agent's check may take.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Writes the agent's config and checks it with a dry run.
 pub async fn run(ctx: &mut BootContext) -> PhaseResult {
     if !ctx.mode.owns_machine() {
         return Ok("container mode: nothing to apply".into());
     }
-    Ok("nothing applied by this phase yet".into())
+    let Some(loaded) = &ctx.config else {
+        return Err(PhaseError("no config was loaded".into()));
+    };
+    let Some(network) = &loaded.config.network else {
+        return Ok("no network config: DHCP on every interface".into());
+    };
+    let only_network = MachineConfig {
+        network: Some(network.clone()),
+        ..MachineConfig::default()
+    };
+    write_private(Path::new(CONFIG), &only_network.to_yaml())
+        .map_err(|e| PhaseError(format!("cannot write {CONFIG}: {e}")))?;
+    if !Path::new(AGENT).exists() {
+        return Ok(format!(
+            "{AGENT} is not installed: the network config is not applied"
+        ));
+    }
+    let mut command = tokio::process::Command::new(AGENT);
+    command
+        .args(["net", "--config", CONFIG, "--dry-run"])
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(CHECK_TIMEOUT, command.output())
+        .await
+        .map_err(|_| {
+            PhaseError(format!(
+                "plinth-agent net --dry-run did not finish in {}s",
+                CHECK_TIMEOUT.as_secs()
+            ))
+        })?
+        .map_err(|e| PhaseError(format!("cannot run {AGENT}: {e}")))?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() {
+        return Err(PhaseError(format!(
+            "the network agent refuses the config ({}):\n{}",
+            output.status,
+            stderr.trim_end()
+        )));
+    }
+    for line in stderr.lines().filter(|l| !l.trim().is_empty()) {
+        console::say(&format!("network check (links as before udev): {line}"));
+    }
+    let ethernets = network.ethernets.len();
+    Ok(format!(
+        "network config checked by the agent ({ethernets} ethernets, {} bonds, {} VLANs, {} bridges); the `net` service applies it after udev",
+        network.bonds.len(),
+        network.vlans.len(),
+        network.bridges.len()
+    ))
+}
+
+/// Writes `text` to `path` readable by root only.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    std::io::Write::write_all(&mut file, text.as_bytes())?;
+    std::fs::rename(&tmp, path)
 }

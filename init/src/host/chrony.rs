@@ -1,0 +1,148 @@
+//! chrony's config from the machine config: the servers of cloud-init's `ntp.servers` and
+//! `plinth.time.servers`, the pools of `ntp.pools`, and how long the `time` phase waits for a first
+//! sync (`plinth.time.boot_timeout`, 30 s by default). With no server the file has no source: chronyd
+//! then only keeps the drift and the RTC, and the phase says so instead of waiting. `ntp.enabled:
+//! false` turns time sync off altogether. Pure; the phase writes the file and runs chronyd.
+
+use std::time::Duration;
+
+use plinth_config::MachineConfig;
+
+/// chronyd.
+pub const CHRONYD: &str = "/usr/sbin/chronyd";
+/// The generated config (on /run: it is rebuilt every boot from the machine config).
+pub const CONF: &str = "/run/plinth/chrony.conf";
+/// chrony's drift file directory (on the state partition).
+pub const STATE_DIR: &str = "/var/lib/chrony";
+/// The default wait for a first sync.
+pub const DEFAULT_BOOT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What time sync the config asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimePlan {
+    /// `server` lines' hosts.
+    pub servers: Vec<String>,
+    /// `pool` lines' hosts.
+    pub pools: Vec<String>,
+    /// How long the boot waits for a first sync.
+    pub boot_timeout: Duration,
+}
+
+impl TimePlan {
+    /// Whether any source is configured.
+    pub fn has_sources(&self) -> bool {
+        !self.servers.is_empty() || !self.pools.is_empty()
+    }
+}
+
+/// The time plan of `config`, or `None` when `ntp.enabled` is false.
+pub fn plan(config: &MachineConfig) -> Option<TimePlan> {
+    let ntp = config.ntp.clone().unwrap_or_default();
+    if ntp.enabled == Some(false) {
+        return None;
+    }
+    let mut servers: Vec<String> = Vec::new();
+    for s in ntp.servers.iter().chain(&config.plinth.time.servers) {
+        if !servers.contains(s) {
+            servers.push(s.clone());
+        }
+    }
+    Some(TimePlan {
+        servers,
+        pools: ntp.pools,
+        boot_timeout: config
+            .plinth
+            .time
+            .boot_timeout
+            .map_or(DEFAULT_BOOT_TIMEOUT, |d| d.get()),
+    })
+}
+
+/// The text of chrony.conf for `plan`.
+pub fn conf(plan: &TimePlan) -> String {
+    let mut out =
+        String::from("# Written by plinth-init from the machine config (ntp, plinth.time).\n");
+    for server in &plan.servers {
+        out.push_str(&format!("server {server} iburst\n"));
+    }
+    for pool in &plan.pools {
+        out.push_str(&format!("pool {pool} iburst\n"));
+    }
+    out.push_str(&format!(
+        "driftfile {STATE_DIR}/chrony.drift\n\
+         # Step the clock on the first updates: a node may boot far off.\n\
+         makestep 1.0 3\n\
+         rtcsync\n\
+         # No NTP server and no remote command port; chronyc talks over the local socket.\n\
+         cmdport 0\n"
+    ));
+    out
+}
+
+/// The arguments of chronyd's one-shot sync of the `time` phase: set the clock once (`-q`), giving
+/// up after `timeout` (`-t`, whole seconds, at least one).
+pub fn sync_once_args(timeout: Duration) -> Vec<String> {
+    let secs = timeout.as_secs_f64().ceil().max(1.0) as u64;
+    ["-q", "-t", &secs.to_string(), "-f", CONF]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(yaml: &str) -> MachineConfig {
+        plinth_config::parse("test", &format!("#cloud-config\n{yaml}"))
+            .unwrap_or_else(|d| panic!("{d}"))
+            .config
+    }
+
+    #[test]
+    fn servers_come_from_ntp_and_plinth_time_once_each() {
+        let plan = plan(&config(
+            "ntp:\n  servers: [ntp1.example, ntp2.example]\n  pools: [pool.example]\nplinth:\n  time:\n    servers: [ntp2.example, 10.0.0.1]\n    boot_timeout: 5s\n",
+        ))
+        .unwrap();
+        assert_eq!(plan.servers, ["ntp1.example", "ntp2.example", "10.0.0.1"]);
+        assert_eq!(plan.boot_timeout, Duration::from_secs(5));
+        let text = conf(&plan);
+        assert!(text.contains("server ntp1.example iburst\n"), "{text}");
+        assert!(text.contains("server 10.0.0.1 iburst\n"), "{text}");
+        assert!(text.contains("pool pool.example iburst\n"), "{text}");
+        assert!(
+            text.contains("driftfile /var/lib/chrony/chrony.drift\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn no_servers_means_no_sources_and_the_default_timeout() {
+        let plan = plan(&MachineConfig::default()).unwrap();
+        assert!(!plan.has_sources());
+        assert_eq!(plan.boot_timeout, DEFAULT_BOOT_TIMEOUT);
+        assert!(
+            !conf(&plan)
+                .lines()
+                .any(|l| l.starts_with("server ") || l.starts_with("pool "))
+        );
+    }
+
+    #[test]
+    fn ntp_disabled_turns_time_sync_off() {
+        assert_eq!(
+            plan(&config("ntp:\n  enabled: false\n  servers: [a]\n")),
+            None
+        );
+    }
+
+    #[test]
+    fn the_one_shot_sync_is_bounded() {
+        assert_eq!(
+            sync_once_args(Duration::from_millis(2500)),
+            ["-q", "-t", "3", "-f", CONF]
+        );
+        assert_eq!(sync_once_args(Duration::ZERO)[2], "1");
+    }
+}

@@ -1,0 +1,42 @@
+//! Time sync: `chronyd` in the foreground (`-d`) with the config the `time` phase writes from the
+//! machine config (`host::chrony`), restarted always; ready once running. Not planned when
+//! `ntp.enabled` is false.
+
+use plinth_config::MachineConfig;
+
+use super::builtin::daemon;
+use super::facts::Facts;
+use crate::host::chrony::{self, CHRONYD, CONF};
+use crate::supervisor::spec::{Probe, ServiceSpec};
+
+/// The service name.
+pub const NAME: &str = "chronyd";
+
+/// chronyd, unless time sync is turned off.
+pub fn plan(config: &MachineConfig, _: &Facts) -> Vec<ServiceSpec> {
+    if chrony::plan(config).is_none() {
+        return Vec::new();
+    }
+    vec![daemon(
+        NAME,
+        &[CHRONYD, "-d", "-f", CONF],
+        Probe::Running,
+        &[],
+    )]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_in_the_foreground_with_the_generated_config_unless_off() {
+        let specs = plan(&MachineConfig::default(), &Facts::default());
+        assert_eq!(specs[0].name, "chronyd");
+        assert_eq!(specs[0].exec, [CHRONYD, "-d", "-f", CONF]);
+        let off = plinth_config::parse("t", "#cloud-config\nntp:\n  enabled: false\n")
+            .unwrap()
+            .config;
+        assert!(plan(&off, &Facts::default()).is_empty());
+    }
+}

@@ -1,0 +1,66 @@
+//! The network agent: `plinth-agent net` applies the netplan config the `network` phase wrote
+//! (links, bonds, VLANs, bridges, addresses, routes, resolv.conf) and stays up re-applying when links
+//! appear. It comes after `udev-settle`, because udev loads the NIC drivers and gives interfaces the
+//! names the config uses; it is ready once its first pass has written the ready file (the DHCP clients
+//! it wants), and the `dhcp` service comes after it, so DHCP starts only on links that exist.
+//! Planned only when the config has a `network` section.
+
+use plinth_config::MachineConfig;
+
+use super::builtin::daemon;
+use super::facts::Facts;
+use super::udevd::SETTLED;
+use crate::supervisor::spec::{Probe, ServiceSpec};
+
+/// The agent binary.
+pub const AGENT: &str = "/usr/bin/plinth-agent";
+/// The service name.
+pub const NAME: &str = "net";
+/// The network-only config the `network` phase writes for the agent.
+pub const CONFIG: &str = "/run/plinth/network.yaml";
+/// Written by the agent after each successful pass: the DHCP clients it wants.
+pub const READY_FILE: &str = "/run/plinth/net.dhcp";
+
+/// The agent's command line.
+pub fn argv() -> Vec<String> {
+    [AGENT, "net", "--config", CONFIG, "--ready-file", READY_FILE]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
+/// The agent, when the config has a network.
+pub fn plan(config: &MachineConfig, _: &Facts) -> Vec<ServiceSpec> {
+    if config.network.is_none() {
+        return Vec::new();
+    }
+    let argv = argv();
+    let exec: Vec<&str> = argv.iter().map(String::as_str).collect();
+    vec![daemon(
+        NAME,
+        &exec,
+        Probe::File(READY_FILE.into()),
+        &[SETTLED],
+    )]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn planned_after_udev_with_its_ready_file_only_for_a_network_config() {
+        assert!(plan(&MachineConfig::default(), &Facts::default()).is_empty());
+        let config = plinth_config::parse(
+            "t",
+            "#cloud-config\nnetwork:\n  version: 2\n  ethernets:\n    ens3:\n      dhcp4: true\n",
+        )
+        .unwrap()
+        .config;
+        let specs = plan(&config, &Facts::default());
+        assert_eq!(specs[0].name, NAME);
+        assert_eq!(specs[0].after, [SETTLED]);
+        assert_eq!(specs[0].probe, Probe::File(READY_FILE.into()));
+        assert_eq!(&specs[0].exec[..2], [AGENT, "net"]);
+    }
+}
