@@ -16,8 +16,11 @@ use plinth_config::sources::cmdline::{self, CmdlineSource};
 use plinth_config::sources::merge;
 use plinth_config::sources::select::{Candidate, Discovered, candidates};
 
+use super::url::retry;
+use super::url::source::{self, Outcome, SourceError};
 use crate::console;
 use crate::pid1::Mode;
+use crate::pid1::reaper::Reaper;
 
 /// Where labelled config filesystems are mounted: `<this>/<label>`.
 pub const MEDIA_DIR: &str = "/run/plinth/media";
@@ -33,6 +36,9 @@ pub enum ConfigError {
     /// The image's own default does not parse (a broken build).
     #[error("the image's default config is invalid:\n{0}")]
     ImageDefault(String),
+    /// A URL source answered with something unusable (wrong checksum, refused for good).
+    #[error("{0}")]
+    Fetch(String),
 }
 
 /// A config read and validated.
@@ -94,8 +100,14 @@ pub fn load_given(path: &Path) -> Result<LoadedConfig, ConfigError> {
     )
 }
 
-/// The config of this node when no `--config` was given.
-pub fn discover_and_load(mode: Mode, default_config: &Path) -> Result<LoadedConfig, ConfigError> {
+/// The config of this node when no `--config` was given. URL sources (first on the kernel command
+/// line) are fetched first, with the network brought up for them; one that cannot be reached gives
+/// way to the next source.
+pub async fn discover_and_load(
+    mode: Mode,
+    default_config: &Path,
+    reaper: &Reaper,
+) -> Result<LoadedConfig, ConfigError> {
     if !mode.owns_machine() {
         return Ok(LoadedConfig::new(
             "no --config: the empty config".into(),
@@ -115,7 +127,39 @@ pub fn discover_and_load(mode: Mode, default_config: &Path) -> Result<LoadedConf
         labelled: super::media::mount_labelled(Path::new(MEDIA_DIR), &["cidata", "config-2"]),
         persisted: Some(PathBuf::from(PERSISTED)).filter(|p| p.is_file()),
     };
-    resolve(&candidates(&cmdline, &found), default_config)
+    let (remote, local): (Vec<Candidate>, Vec<Candidate>) = candidates(&cmdline, &found)
+        .into_iter()
+        .partition(|c| matches!(c, Candidate::Url { .. } | Candidate::NoCloudUrl { .. }));
+    if !remote.is_empty() {
+        super::url::network::bring_up(reaper).await;
+    }
+    for candidate in &remote {
+        let outcome = match candidate {
+            Candidate::Url { url, sha256 } => {
+                source::config_url(url, sha256.as_deref(), retry::BUDGET).await
+            }
+            Candidate::NoCloudUrl { seed_from, .. } => {
+                source::nocloud_url(seed_from, retry::BUDGET).await
+            }
+            _ => continue,
+        };
+        match outcome {
+            Ok(Outcome::Parsed {
+                label,
+                parsed,
+                instance_id,
+            }) => {
+                let defaults = image_default(default_config)?;
+                let warnings = parsed.warnings.iter().map(ToString::to_string).collect();
+                let config = merge::with_defaults(parsed.config, &defaults.1.config);
+                return Ok(LoadedConfig::new(label, config, warnings).with_instance_id(instance_id));
+            }
+            Ok(Outcome::Unreachable) => {}
+            Err(SourceError::Invalid(d)) => return Err(ConfigError::Invalid(d)),
+            Err(e) => return Err(ConfigError::Fetch(e.to_string())),
+        }
+    }
+    resolve(&local, default_config)
 }
 
 /// Tries `candidates` in order: the first that exists decides (an invalid one is an error, not a
@@ -127,18 +171,8 @@ pub fn resolve(
     let defaults = image_default(default_config)?;
     for candidate in candidates {
         let (label, path) = match candidate {
-            Candidate::Url { url, .. } => {
-                console::say(&format!(
-                    "config: plinth.config={url} skipped: this build cannot fetch configs"
-                ));
-                continue;
-            }
-            Candidate::NoCloudUrl { seed_from, .. } => {
-                console::say(&format!(
-                    "config: ds=nocloud seed {seed_from} skipped: this build cannot fetch seeds"
-                ));
-                continue;
-            }
+            // Fetched by `discover_and_load` before the local sources are tried.
+            Candidate::Url { .. } | Candidate::NoCloudUrl { .. } => continue,
             Candidate::NoCloudDir(dir) => ("NoCloud seed", dir),
             Candidate::ConfigDrive(dir) => ("config drive", dir),
             Candidate::Persisted(file) => ("persisted copy", file),
@@ -195,13 +229,16 @@ mod tests {
         dir
     }
 
-    #[test]
-    fn container_mode_without_config_uses_the_empty_config() {
+    #[tokio::test]
+    async fn container_mode_without_config_uses_the_empty_config() {
         let mode = Mode {
             container: true,
             pid1: true,
         };
-        let loaded = discover_and_load(mode, Path::new("/nonexistent")).unwrap();
+        let reaper = Reaper::start().unwrap();
+        let loaded = discover_and_load(mode, Path::new("/nonexistent"), &reaper)
+            .await
+            .unwrap();
         assert_eq!(loaded.config, MachineConfig::default());
     }
 

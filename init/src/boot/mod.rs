@@ -9,6 +9,7 @@ pub mod media;
 pub mod phases;
 pub mod sequence;
 pub mod timeline;
+pub mod url;
 
 pub use context::BootContext;
 pub use sequence::{PhaseError, SEQUENCE};

@@ -9,7 +9,7 @@ use crate::console;
 pub async fn run(ctx: &mut BootContext) -> PhaseResult {
     let loaded = match &ctx.config_path {
         Some(path) => config_source::load_given(path),
-        None => config_source::discover_and_load(ctx.mode, &ctx.default_config),
+        None => config_source::discover_and_load(ctx.mode, &ctx.default_config, &ctx.reaper).await,
     }
     .map_err(|e| PhaseError(e.to_string()))?;
     for warning in &loaded.warnings {

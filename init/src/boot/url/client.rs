@@ -1,0 +1,188 @@
+//! The effect side of a URL fetch: one GET over a tokio `TcpStream` with connect and read timeouts,
+//! redirects to other `http://` URLs followed a few times, and retries on the schedule of
+//! [`super::retry`] within a budget. `file://` URLs are read from the local filesystem.
+
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::http::{self, Parse, Response};
+use super::retry;
+
+/// How long one connection attempt may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long one whole request may take once connected.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+/// Redirects followed per fetch.
+const MAX_REDIRECTS: u32 = 5;
+
+/// Why one attempt failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// Worth another try (no route yet, refused, timeout, 5xx, 404).
+    Transient(String),
+    /// Will not change (bad URL, https, 403).
+    Permanent(String),
+    /// The server says the file is not there (404), for optional files.
+    NotFound(String),
+}
+
+impl Failure {
+    /// The message.
+    pub fn message(&self) -> &str {
+        match self {
+            Failure::Transient(m) | Failure::Permanent(m) | Failure::NotFound(m) => m,
+        }
+    }
+}
+
+/// GETs `url` once (following redirects) and returns the body of a 2xx answer.
+pub async fn get_once(url: &str) -> Result<Vec<u8>, Failure> {
+    if let Some(path) = url.strip_prefix("file://") {
+        return std::fs::read(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => Failure::NotFound(format!("{url}: {e}")),
+            _ => Failure::Permanent(format!("{url}: {e}")),
+        });
+    }
+    let mut current = url.to_string();
+    for _ in 0..=MAX_REDIRECTS {
+        let response = request(&current).await?;
+        match response.status {
+            200..=299 => return Ok(response.body),
+            301 | 302 | 303 | 307 | 308 => {
+                let location = response.location.ok_or_else(|| {
+                    Failure::Permanent(format!("{current}: redirect without a Location"))
+                })?;
+                current = resolve_location(&current, &location);
+            }
+            404 => {
+                return Err(Failure::NotFound(format!(
+                    "{current}: HTTP 404 {}",
+                    response.reason
+                )));
+            }
+            status => {
+                let message = format!("{current}: HTTP {status} {}", response.reason);
+                return Err(if retry::status_retryable(status) {
+                    Failure::Transient(message)
+                } else {
+                    Failure::Permanent(message)
+                });
+            }
+        }
+    }
+    Err(Failure::Permanent(format!(
+        "{url}: more than {MAX_REDIRECTS} redirects"
+    )))
+}
+
+/// An absolute `Location` as is; a path is taken relative to `base`'s host.
+fn resolve_location(base: &str, location: &str) -> String {
+    if location.contains("://") {
+        return location.to_string();
+    }
+    match http::parse_url(base) {
+        Ok(t) if location.starts_with('/') => format!("http://{}{location}", t.authority()),
+        Ok(t) => {
+            let dir = t.path.rsplit_once('/').map_or("", |(d, _)| d);
+            format!("http://{}{dir}/{location}", t.authority())
+        }
+        Err(_) => location.to_string(),
+    }
+}
+
+async fn request(url: &str) -> Result<Response, Failure> {
+    let target = http::parse_url(url).map_err(Failure::Permanent)?;
+    let authority = target.authority();
+    let mut stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&authority))
+        .await
+        .map_err(|_| {
+            Failure::Transient(format!(
+                "{url}: no connection to {authority} within {}s",
+                CONNECT_TIMEOUT.as_secs()
+            ))
+        })?
+        .map_err(|e| Failure::Transient(format!("{url}: cannot connect to {authority}: {e}")))?;
+    let exchange = async {
+        stream.write_all(&http::request(&target)).await?;
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 16 * 1024];
+        loop {
+            let n = stream.read(&mut chunk).await?;
+            buf.extend_from_slice(&chunk[..n]);
+            match http::parse_response(&buf, n == 0) {
+                Ok(Parse::Done(response)) => return Ok::<_, std::io::Error>(Ok(response)),
+                Ok(Parse::Incomplete) => {}
+                Err(e) => return Ok(Err(e)),
+            }
+        }
+    };
+    match tokio::time::timeout(REQUEST_TIMEOUT, exchange).await {
+        Err(_) => Err(Failure::Transient(format!(
+            "{url}: no complete answer within {}s",
+            REQUEST_TIMEOUT.as_secs()
+        ))),
+        Ok(Err(e)) => Err(Failure::Transient(format!("{url}: {e}"))),
+        Ok(Ok(Err(e))) => Err(Failure::Transient(format!("{url}: bad response: {e}"))),
+        Ok(Ok(Ok(response))) => Ok(response),
+    }
+}
+
+/// What a fetch with retries gives.
+#[derive(Debug)]
+pub struct Fetched {
+    /// The body.
+    pub body: Vec<u8>,
+    /// Attempts made.
+    pub attempts: u32,
+}
+
+/// GETs `url`, retrying transient failures (and a 404) on the backoff schedule until `budget` is
+/// spent; each failed attempt is reported through `say`.
+pub async fn fetch(
+    url: &str,
+    budget: Duration,
+    say: &(dyn Fn(&str) + Sync),
+) -> Result<Fetched, String> {
+    let started = Instant::now();
+    let mut attempt = 1;
+    loop {
+        let failure = match get_once(url).await {
+            Ok(body) => {
+                return Ok(Fetched {
+                    body,
+                    attempts: attempt,
+                });
+            }
+            Err(Failure::Permanent(m)) => return Err(m),
+            Err(f) => f,
+        };
+        let Some(wait) = retry::next(attempt, started.elapsed(), budget) else {
+            return Err(format!(
+                "{} (gave up after {attempt} attempts in {:.1}s)",
+                failure.message(),
+                started.elapsed().as_secs_f64()
+            ));
+        };
+        say(&format!(
+            "attempt {attempt} failed: {}; retrying in {:.1}s",
+            failure.message(),
+            wait.as_secs_f64()
+        ));
+        tokio::time::sleep(wait).await;
+        attempt += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_locations() {
+        assert_eq!(resolve_location("http://h:81/a/b", "/c"), "http://h:81/c");
+        assert_eq!(resolve_location("http://h/a/b", "c"), "http://h:80/a/c");
+        assert_eq!(resolve_location("http://h/a", "http://x/y"), "http://x/y");
+    }
+}

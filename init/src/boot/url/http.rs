@@ -1,0 +1,323 @@
+//! A minimal HTTP/1.1 GET, as pure functions: parse an `http://` URL, write the request, and parse
+//! the response (status line, headers, a body delimited by `Content-Length`, `chunked` transfer
+//! coding, or the end of the connection). PID 1 fetches plain `http://` only: https would need a
+//! TLS stack in the static PID 1, so an `https://` URL is refused with an error that says so.
+
+/// The largest response body accepted (a machine config is at most 1 MiB of text; gzip is smaller).
+pub const MAX_BODY: usize = 4 * 1024 * 1024;
+/// The largest header block accepted.
+const MAX_HEAD: usize = 64 * 1024;
+
+/// Where to connect and what to ask for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// Host name or address, as written (IPv6 without brackets).
+    pub host: String,
+    /// TCP port (80 by default).
+    pub port: u16,
+    /// Path and query, starting with `/`.
+    pub path: String,
+}
+
+impl Target {
+    /// `host:port` for connecting (brackets around an IPv6 address).
+    pub fn authority(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// Parses an `http://host[:port][/path]` URL.
+pub fn parse_url(url: &str) -> Result<Target, String> {
+    if url.starts_with("https://") {
+        return Err(format!(
+            "{url}: https is not supported by PID 1 (no TLS in the boot path); serve the config over plain http:// and pin it with plinth.config.sha256="
+        ));
+    }
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("{url}: not an http:// URL"))?;
+    let (authority, path) = match rest.find(['/', '?']) {
+        Some(i) if rest.as_bytes()[i] == b'/' => (&rest[..i], rest[i..].to_string()),
+        Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
+        None => (rest, "/".to_string()),
+    };
+    let path = path.split('#').next().unwrap_or("/").to_string();
+    if authority.contains('@') {
+        return Err(format!("{url}: credentials in the URL are not supported"));
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (host, after) = v6
+            .split_once(']')
+            .ok_or_else(|| format!("{url}: unterminated [IPv6] address"))?;
+        (host, after.strip_prefix(':'))
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return Err(format!("{url}: no host"));
+    }
+    let port = match port {
+        None | Some("") => 80,
+        Some(p) => p
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| format!("{url}: bad port `{p}`"))?,
+    };
+    Ok(Target {
+        host: host.to_string(),
+        port,
+        path,
+    })
+}
+
+/// The request bytes for a GET of `target`.
+pub fn request(target: &Target) -> Vec<u8> {
+    let host = if target.port == 80 {
+        target.host.clone()
+    } else {
+        target.authority()
+    };
+    format!(
+        "GET {} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: plinth-init/{}\r\nAccept: */*\r\nConnection: close\r\n\r\n",
+        target.path,
+        env!("CARGO_PKG_VERSION")
+    )
+    .into_bytes()
+}
+
+/// A complete response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Response {
+    /// The status code.
+    pub status: u16,
+    /// The reason phrase.
+    pub reason: String,
+    /// `Location`, for redirects.
+    pub location: Option<String>,
+    /// The body, transfer coding removed.
+    pub body: Vec<u8>,
+}
+
+/// What the bytes received so far amount to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Parse {
+    /// More bytes are needed.
+    Incomplete,
+    /// The whole response.
+    Done(Response),
+}
+
+/// Parses `buf`, the bytes received so far; `eof` when the peer has closed the connection (which
+/// ends a body that has neither a length nor chunks, and makes a short one an error).
+pub fn parse_response(buf: &[u8], eof: bool) -> Result<Parse, String> {
+    let Some(head_end) = find(buf, b"\r\n\r\n") else {
+        if buf.len() > MAX_HEAD {
+            return Err(format!("response headers longer than {MAX_HEAD} bytes"));
+        }
+        return if eof {
+            Err(format!(
+                "the connection closed after {} bytes, before the headers ended",
+                buf.len()
+            ))
+        } else {
+            Ok(Parse::Incomplete)
+        };
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]);
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or_default();
+    let mut parts = status_line.splitn(3, ' ');
+    let version = parts.next().unwrap_or_default();
+    if !version.starts_with("HTTP/1.") {
+        return Err(format!("not an HTTP/1.x response: `{status_line}`"));
+    }
+    let status = parts
+        .next()
+        .and_then(|s| s.parse::<u16>().ok())
+        .ok_or_else(|| format!("bad status line `{status_line}`"))?;
+    let reason = parts.next().unwrap_or_default().to_string();
+    let (mut length, mut chunked, mut location) = (None, false, None);
+    for line in lines {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        match name.trim().to_ascii_lowercase().as_str() {
+            "content-length" => {
+                length = Some(
+                    value
+                        .parse::<usize>()
+                        .map_err(|_| format!("bad Content-Length `{value}`"))?,
+                );
+            }
+            "transfer-encoding" => {
+                chunked = value
+                    .rsplit(',')
+                    .next()
+                    .is_some_and(|c| c.trim().eq_ignore_ascii_case("chunked"));
+            }
+            "location" => location = Some(value.to_string()),
+            _ => {}
+        }
+    }
+    let rest = &buf[head_end + 4..];
+    let done = |body: Vec<u8>| {
+        Ok(Parse::Done(Response {
+            status,
+            reason: reason.clone(),
+            location: location.clone(),
+            body,
+        }))
+    };
+    if chunked {
+        return match dechunk(rest)? {
+            Some(body) => done(body),
+            None if eof => Err("the connection closed inside a chunked body".into()),
+            None => Ok(Parse::Incomplete),
+        };
+    }
+    match length {
+        Some(n) if n > MAX_BODY => Err(format!("body of {n} bytes; the limit is {MAX_BODY}")),
+        Some(n) if rest.len() >= n => done(rest[..n].to_vec()),
+        Some(n) if eof => Err(format!(
+            "the connection closed after {} of {n} body bytes",
+            rest.len()
+        )),
+        Some(_) => Ok(Parse::Incomplete),
+        None if rest.len() > MAX_BODY => Err(format!("body larger than {MAX_BODY} bytes")),
+        None if eof || status == 204 || status == 304 => done(rest.to_vec()),
+        None => Ok(Parse::Incomplete),
+    }
+}
+
+/// The body of a complete `chunked` encoding, `None` while incomplete.
+fn dechunk(mut rest: &[u8]) -> Result<Option<Vec<u8>>, String> {
+    let mut body = Vec::new();
+    loop {
+        let Some(line_end) = find(rest, b"\r\n") else {
+            return Ok(None);
+        };
+        let line = String::from_utf8_lossy(&rest[..line_end]);
+        let size_text = line.split(';').next().unwrap_or_default().trim();
+        let size = usize::from_str_radix(size_text, 16)
+            .map_err(|_| format!("bad chunk size `{size_text}`"))?;
+        rest = &rest[line_end + 2..];
+        if size == 0 {
+            // Trailers (ignored) end with an empty line.
+            return Ok(find(rest, b"\r\n").map(|_| body));
+        }
+        if body.len() + size > MAX_BODY {
+            return Err(format!("chunked body larger than {MAX_BODY} bytes"));
+        }
+        if rest.len() < size + 2 {
+            return Ok(None);
+        }
+        if &rest[size..size + 2] != b"\r\n" {
+            return Err("a chunk does not end with CRLF".into());
+        }
+        body.extend_from_slice(&rest[..size]);
+        rest = &rest[size + 2..];
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            parse_url("http://10.0.2.2:8080/cfg?node=1#x").unwrap(),
+            Target {
+                host: "10.0.2.2".into(),
+                port: 8080,
+                path: "/cfg?node=1".into()
+            }
+        );
+        let t = parse_url("http://boot.example").unwrap();
+        assert_eq!((t.port, t.path.as_str()), (80, "/"));
+        let t = parse_url("http://[fd00::1]:81/a").unwrap();
+        assert_eq!(t.host, "fd00::1");
+        assert_eq!(t.authority(), "[fd00::1]:81");
+        let https = parse_url("https://x/cfg").unwrap_err();
+        assert!(https.contains("https is not supported"), "{https}");
+        assert!(parse_url("http://x:0/").is_err());
+        assert!(parse_url("http://x:port/").is_err());
+        assert!(parse_url("http:///a").is_err());
+        assert!(parse_url("ftp://x/").is_err());
+    }
+
+    #[test]
+    fn the_request_closes_the_connection() {
+        let text = String::from_utf8(request(&parse_url("http://h:81/a/b").unwrap())).unwrap();
+        assert!(
+            text.starts_with("GET /a/b HTTP/1.1\r\nHost: h:81\r\n"),
+            "{text}"
+        );
+        assert!(text.ends_with("Connection: close\r\n\r\n"));
+    }
+
+    #[test]
+    fn content_length_bodies() {
+        let full = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+        assert_eq!(parse_response(&full[..20], false), Ok(Parse::Incomplete));
+        assert_eq!(parse_response(&full[..40], false), Ok(Parse::Incomplete));
+        let Ok(Parse::Done(r)) = parse_response(full, false) else {
+            panic!()
+        };
+        assert_eq!(
+            (r.status, r.reason.as_str(), r.body.as_slice()),
+            (200, "OK", &b"hello"[..])
+        );
+        let short = parse_response(&full[..40], true).unwrap_err();
+        assert!(short.contains("closed after"), "{short}");
+    }
+
+    #[test]
+    fn chunked_and_close_delimited_bodies() {
+        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4;x=y\r\nWiki\r\n5\r\npedia\r\n0\r\n\r\n";
+        let Ok(Parse::Done(r)) = parse_response(chunked, false) else {
+            panic!()
+        };
+        assert_eq!(r.body, b"Wikipedia");
+        assert_eq!(
+            parse_response(&chunked[..chunked.len() - 2], false),
+            Ok(Parse::Incomplete)
+        );
+        assert!(parse_response(&chunked[..60], true).is_err());
+        let bad = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n";
+        assert!(parse_response(bad, false).is_err());
+
+        let close = b"HTTP/1.0 404 Not Found\r\nLocation: /x\r\n\r\nnope";
+        assert_eq!(parse_response(close, false), Ok(Parse::Incomplete));
+        let Ok(Parse::Done(r)) = parse_response(close, true) else {
+            panic!()
+        };
+        assert_eq!((r.status, r.body.as_slice()), (404, &b"nope"[..]));
+        assert_eq!(r.location.as_deref(), Some("/x"));
+    }
+
+    #[test]
+    fn garbage_and_oversize_are_errors() {
+        assert!(parse_response(b"SSH-2.0-OpenSSH\r\n\r\n", false).is_err());
+        assert!(parse_response(b"HTTP/1.1 abc\r\n\r\n", false).is_err());
+        let huge = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
+            MAX_BODY + 1
+        );
+        assert!(parse_response(huge.as_bytes(), false).is_err());
+        assert!(parse_response(b"HTTP/1.1 200", true).is_err());
+    }
+}
