@@ -24,6 +24,33 @@ pub struct ImageSet {
     pub cmdline: String,
 }
 
+/// A shared lock on the image directory (`.lock`, which `cargo xtask image` holds exclusively
+/// while it writes): while it is held, no build rewrites the files a running machine reads.
+#[derive(Debug)]
+pub struct ImageLock {
+    _file: std::fs::File,
+}
+
+impl ImageLock {
+    /// Waits for any build in `dir` to finish, then holds the lock until dropped.
+    pub fn shared(dir: &Path) -> std::io::Result<Self> {
+        use rustix::fs::{FlockOperation, flock};
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(".lock"))?;
+        if flock(&file, FlockOperation::NonBlockingLockShared).is_err() {
+            eprintln!(
+                "qemu-tests: an image build holds {}/.lock; waiting for it",
+                dir.display()
+            );
+            flock(&file, FlockOperation::LockShared)?;
+        }
+        Ok(Self { _file: file })
+    }
+}
+
 /// Why the image could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
@@ -203,6 +230,22 @@ mod tests {
             "console=tty0 console=ttyS0,115200"
         );
         assert_eq!(with_serial_console(""), "console=ttyS0");
+    }
+
+    /// Machines share the image; a build (exclusive) must wait for them.
+    #[test]
+    fn the_image_lock_is_shared_by_machines_and_excludes_a_build() {
+        use rustix::fs::{FlockOperation, flock};
+        let dir = crate::paths::target_dir()
+            .join("qemu-tests")
+            .join("unit-image-lock");
+        std::fs::create_dir_all(&dir).unwrap();
+        let first = ImageLock::shared(&dir).unwrap();
+        let second = ImageLock::shared(&dir).unwrap();
+        let build = std::fs::File::create(dir.join(".lock")).unwrap();
+        assert!(flock(&build, FlockOperation::NonBlockingLockExclusive).is_err());
+        drop((first, second));
+        assert!(flock(&build, FlockOperation::NonBlockingLockExclusive).is_ok());
     }
 
     #[test]

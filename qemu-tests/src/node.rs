@@ -80,9 +80,11 @@ pub enum FixtureError {
     NoDisk(Variant),
 }
 
-/// The test's run directory, image and accelerator.
+/// The test's run directory, image and accelerator; it holds a shared lock on the image
+/// directory so no build rewrites the image under its machines.
 pub struct Fixture {
     pub image: ImageSet,
+    _lock: crate::image::ImageLock,
     pub dir: RunDir,
     pub accel: Accel,
     boots: usize,
@@ -132,8 +134,18 @@ impl Fixture {
         Some(Self::new(test, image).unwrap_or_else(|e| panic!("{test}: {e}")))
     }
 
-    /// A fixture with a fresh `target/qemu-tests/<name>/`.
+    /// A fixture with a fresh `target/qemu-tests/<name>/`, holding the image's lock.
     pub fn new(name: &str, image: ImageSet) -> Result<Self, FixtureError> {
+        let lock =
+            crate::image::ImageLock::shared(&image.dir).map_err(|source| FixtureError::Io {
+                path: image.dir.join(".lock"),
+                source,
+            })?;
+        // Read the image again under the lock: a build may have finished while we waited.
+        let image = ImageSet::locate(&image.dir).map_err(|e| FixtureError::Io {
+            path: image.dir.clone(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
         let dir = RunDir::fresh(name).map_err(|source| FixtureError::Io {
             path: crate::paths::target_dir().join("qemu-tests").join(name),
             source,
@@ -141,6 +153,7 @@ impl Fixture {
         let accel = accel::choose(Some(&image.kernel));
         Ok(Self {
             image,
+            _lock: lock,
             dir,
             accel,
             boots: 0,
