@@ -17,6 +17,7 @@
 pub mod blockdev;
 pub mod cmdline;
 pub mod console;
+pub mod hardware;
 pub mod iscsi_name;
 pub mod machine_id;
 pub mod modules;
@@ -36,7 +37,8 @@ use self::root::RootChoice;
 
 /// Present only in Plinth's initramfs: its existence (with PID 1) selects stage 1.
 pub const MARKER: &str = "/plinth-initrd";
-/// The modules stage 1 loads, one name per line, in order.
+/// The modules stage 1 may load, one name per line, in order; a leading `?` marks one loaded
+/// only when no root appears without it.
 pub const MODULE_LIST: &str = "/usr/lib/plinth/stage1-modules";
 /// Where the real root is assembled before the switch.
 const SYSROOT: &str = "/sysroot";
@@ -80,8 +82,8 @@ pub fn run() -> Infallible {
     for word in &args.unknown {
         step(&format!("ignoring invalid {word}"));
     }
-    load_modules();
-    let (root_dev, boot_disk) = find_root(&args);
+    let unloaded = load_modules();
+    let (root_dev, boot_disk) = find_root(&args, unloaded);
     if let Err(e) = mounts::mount_fs(&root_dev, SYSROOT, "squashfs", MsFlags::MS_RDONLY, None) {
         halt(
             "mounting the root read-only",
@@ -155,37 +157,73 @@ pub fn run() -> Infallible {
     )
 }
 
-/// Loads every module of [`MODULE_LIST`] and its dependencies.
-fn load_modules() {
-    let started = Instant::now();
+/// The initramfs's modules: their directory, `modules.dep` text, and the list of wanted names.
+struct ModuleSet {
+    dir: String,
+    dep: String,
+    wanted: Vec<String>,
+}
+
+fn module_set() -> Option<ModuleSet> {
     let release = nix::sys::utsname::uname()
         .map(|u| u.release().to_string_lossy().into_owned())
         .unwrap_or_default();
-    let moddir = format!("/usr/lib/modules/{release}");
-    let dep = std::fs::read_to_string(format!("{moddir}/modules.dep"));
-    let wanted: Vec<String> = std::fs::read_to_string(MODULE_LIST)
+    let dir = format!("/usr/lib/modules/{release}");
+    let dep = match std::fs::read_to_string(format!("{dir}/modules.dep")) {
+        Ok(dep) => dep,
+        Err(e) => {
+            step(&format!(
+                "warning: no {dir}/modules.dep ({e}); loading no modules"
+            ));
+            return None;
+        }
+    };
+    let wanted = std::fs::read_to_string(MODULE_LIST)
         .unwrap_or_default()
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(str::to_string)
         .collect();
-    let dep = match dep {
-        Ok(dep) => dep,
-        Err(e) => {
-            step(&format!(
-                "warning: no {moddir}/modules.dep ({e}); loading no modules"
-            ));
-            return;
-        }
+    Some(ModuleSet { dir, dep, wanted })
+}
+
+/// Loads the modules this machine's devices need (see `hardware`); returns the wanted modules
+/// it left out, for [`find_root`] to load when no root shows up without them.
+fn load_modules() -> Vec<String> {
+    let Some(set) = module_set() else {
+        return Vec::new();
     };
-    let order = match modules::load_order(&dep, &wanted) {
+    let aliases = std::fs::read_to_string(format!("{}/modules.alias", set.dir)).unwrap_or_default();
+    let devices = hardware::modaliases(Path::new("/sys/bus"));
+    let (later, primary): (Vec<String>, Vec<String>) =
+        set.wanted.iter().cloned().partition(|w| w.starts_with('?'));
+    let chosen = if aliases.is_empty() {
+        primary.clone()
+    } else {
+        hardware::select(&primary, &aliases, &set.dep, &devices)
+    };
+    let rest: Vec<String> = primary
+        .iter()
+        .filter(|w| !chosen.contains(w))
+        .cloned()
+        .chain(later.iter().map(|w| w.trim_start_matches('?').to_string()))
+        .collect();
+    load_named(&set, &chosen, &format!("for {} devices", devices.len()));
+    rest
+}
+
+/// Loads `names` and their dependencies, printing one line.
+fn load_named(set: &ModuleSet, names: &[String], why: &str) {
+    let started = Instant::now();
+    let order = match modules::load_order(&set.dep, names) {
         Ok(order) => order,
         Err(e) => {
             step(&format!("warning: {e}; loading no modules"));
             return;
         }
     };
+    let moddir = &set.dir;
     let (mut loaded, mut refused, mut slow) = (0, Vec::new(), Vec::new());
     for path in &order {
         let one = Instant::now();
@@ -206,7 +244,7 @@ fn load_modules() {
         }
     }
     step(&format!(
-        "loaded {loaded} modules in {} ms{}{}",
+        "loaded {loaded} modules {why} in {} ms{}{}",
         started.elapsed().as_millis(),
         if slow.is_empty() {
             String::new()
@@ -222,8 +260,13 @@ fn load_modules() {
 }
 
 /// Waits for the root and returns the device to mount and the boot disk (none for PXE).
-fn find_root(args: &cmdline::Stage1Args) -> (String, Option<blockdev::BlockDev>) {
+fn find_root(
+    args: &cmdline::Stage1Args,
+    mut unloaded: Vec<String>,
+) -> (String, Option<blockdev::BlockDev>) {
     let started = Instant::now();
+    // Hardware the alias match missed: after this long without a root, load the rest too.
+    let fallback_after = args.root_wait.min(std::time::Duration::from_secs(3));
     let sys = Path::new("/sys/class/block");
     let (choice, devs) = loop {
         let devs = blockdev::scan(sys);
@@ -238,6 +281,16 @@ fn find_root(args: &cmdline::Stage1Args) -> (String, Option<blockdev::BlockDev>)
                 ),
                 &blockdev::describe_all(&devs),
             ),
+            Err(_) if !unloaded.is_empty() && started.elapsed() >= fallback_after => {
+                if let Some(set) = module_set() {
+                    load_named(
+                        &set,
+                        &unloaded,
+                        "left out by the hardware match, as no root appeared",
+                    );
+                }
+                unloaded.clear();
+            }
             Err(_) => std::thread::sleep(std::time::Duration::from_millis(100)),
         }
     };

@@ -1,8 +1,9 @@
 //! The stage-1 initramfs: only what stage 1 needs — `plinth-init` as `/init`, the marker that
-//! tells it it is stage 1, the modules of `modules::INITRAMFS` with their dependencies and a
-//! `modules.dep` listing just those, and the directories it mounts on. The modules stay `.ko.xz`
-//! (stage 1 has the kernel decompress them; storing them decompressed tripled the initramfs and
-//! saved no measurable boot time under TCG), and the cpio itself is uncompressed.
+//! tells it it is stage 1, the modules of `modules::INITRAMFS` with their dependencies, a
+//! `modules.dep` and a `modules.alias` listing just those, and the directories it mounts on.
+//! The modules stay `.ko.xz` (stage 1 has the kernel decompress them; storing them decompressed
+//! tripled the initramfs and saved no measurable boot time under TCG), and the cpio itself is
+//! uncompressed.
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -57,7 +58,14 @@ pub fn build(out: &Path, tree: &Path, kernel_release: &str, init: &Path) -> Resu
     let list: String = list
         .lines()
         .filter(|m| !builtin.contains(*m))
-        .map(|m| format!("{m}\n"))
+        .map(|m| {
+            let mark = if modules::FALLBACK_ONLY.contains(&m) {
+                "?"
+            } else {
+                ""
+            };
+            format!("{mark}{m}\n")
+        })
         .collect();
     w.file_bytes("usr/lib/plinth/stage1-modules", 0o644, list.as_bytes())?;
     let base = format!("usr/lib/modules/{kernel_release}");
@@ -77,6 +85,12 @@ pub fn build(out: &Path, tree: &Path, kernel_release: &str, init: &Path) -> Resu
     };
     mkdirs(&mut w, &format!("usr/lib/modules/{kernel_release}"))?;
     w.file_bytes(&format!("{base}/modules.dep"), 0o644, dep_subset.as_bytes())?;
+    let names: BTreeSet<String> = files.iter().map(|f| modules::module_name(f)).collect();
+    let aliases = modules::alias_subset(
+        &std::fs::read_to_string(moddir.join("modules.alias")).unwrap_or_default(),
+        &names,
+    );
+    w.file_bytes(&format!("{base}/modules.alias"), 0o644, aliases.as_bytes())?;
     for file in &files {
         if let Some((dir, _)) = file.rsplit_once('/') {
             mkdirs(&mut w, &format!("{base}/{dir}"))?;
