@@ -4,14 +4,33 @@
 use tokio::sync::mpsc;
 
 use super::types::{LogEntry, PhaseInfo, ServiceInfo, TimelineInfo};
+use crate::boot::apply::{Applier, ApplyRequest};
 use crate::boot::context::EffectiveConfig;
 use crate::boot::timeline::Timeline;
 use crate::pid1::shutdown::PowerAction;
 use crate::supervisor::{ControlError, Handle};
 
+/// Why `config apply` did not take a config.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ApplyError {
+    /// The config has errors: every diagnostic, one per line (`SOURCE:LINE:COL: ...`).
+    #[error("{0}")]
+    Invalid(String),
+    /// The boot phases are running; the config was not taken.
+    #[error(
+        "the boot phases are still running: apply again once the node is ready or in maintenance mode"
+    )]
+    Busy,
+    /// The boot task refused it or is gone.
+    #[error("{0}")]
+    Failed(String),
+}
+
 /// Everything the API can act on.
 #[derive(Clone, Debug)]
 pub struct Controller {
+    /// Hands applied configs to the boot task.
+    pub applier: Applier,
     /// The supervisor.
     pub supervisor: Handle,
     /// The boot timeline.
@@ -89,6 +108,31 @@ impl Controller {
             .unwrap_or_else(|e| e.into_inner())
             .clone();
         serde_json::to_string_pretty(&config.unwrap_or(serde_json::Value::Null)).unwrap_or_default()
+    }
+
+    /// Validates `text` (named `source` in diagnostics) and, when it has no errors and the boot
+    /// phases have finished, hands it to the boot task, which keeps it and re-runs the boot from
+    /// phase `config`. Returns the boot task's summary.
+    pub async fn apply_config(&self, source: &str, text: &str) -> Result<String, ApplyError> {
+        let parsed =
+            plinth_config::parse(source, text).map_err(|d| ApplyError::Invalid(d.to_string()))?;
+        if !self.applier.idle() {
+            return Err(ApplyError::Busy);
+        }
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let request = ApplyRequest {
+            source: source.to_string(),
+            warnings: parsed.warnings.iter().map(ToString::to_string).collect(),
+            config: parsed.config,
+            reply,
+        };
+        if !self.applier.send(request) {
+            return Err(ApplyError::Failed("the boot task is gone".into()));
+        }
+        answer
+            .await
+            .map_err(|_| ApplyError::Failed("the boot task dropped the request".into()))?
+            .map_err(ApplyError::Failed)
     }
 
     /// Asks for a reboot or poweroff; the main loop stops the services and does it.

@@ -3,7 +3,7 @@
 
 use zbus::fdo;
 
-use super::controller::Controller;
+use super::controller::{ApplyError, Controller};
 use super::types::{LogEntry, ServiceInfo, TimelineInfo};
 use crate::pid1::shutdown::PowerAction;
 use crate::supervisor::ControlError;
@@ -73,6 +73,18 @@ impl ControlApi {
         self.controller.config_json()
     }
 
+    /// Validates a config (`source` names it in diagnostics), keeps it and re-runs the boot from
+    /// phase `config`; an invalid one is refused with every `SOURCE:LINE:COL` diagnostic.
+    async fn apply_config(&self, source: String, text: String) -> fdo::Result<String> {
+        self.controller
+            .apply_config(&source, &text)
+            .await
+            .map_err(|e| match e {
+                ApplyError::Invalid(d) => fdo::Error::InvalidArgs(d),
+                e => fdo::Error::Failed(e.to_string()),
+            })
+    }
+
     /// Stops every service and reboots.
     async fn reboot(&self) -> fdo::Result<()> {
         self.controller.power(PowerAction::Reboot).map_err(to_fdo)
@@ -112,6 +124,8 @@ pub trait Control {
     fn timeline(&self) -> fdo::Result<TimelineInfo>;
     /// The effective config.
     fn config(&self) -> fdo::Result<String>;
+    /// Apply a config.
+    fn apply_config(&self, source: &str, text: &str) -> fdo::Result<String>;
     /// Reboot.
     fn reboot(&self) -> fdo::Result<()>;
     /// Power off.

@@ -60,7 +60,11 @@ pub struct LoadedConfig {
 }
 
 impl LoadedConfig {
-    fn new(source: String, config: MachineConfig, warnings: Vec<String>) -> LoadedConfig {
+    pub(crate) fn new(
+        source: String,
+        config: MachineConfig,
+        warnings: Vec<String>,
+    ) -> LoadedConfig {
         LoadedConfig {
             source,
             redacted: config.redacted(),
@@ -196,7 +200,7 @@ pub fn resolve(
 }
 
 /// The image's default: the embedded file when the image has one, else the config crate's copy.
-fn image_default(path: &Path) -> Result<(String, plinth_config::Parsed), ConfigError> {
+pub(crate) fn image_default(path: &Path) -> Result<(String, plinth_config::Parsed), ConfigError> {
     if path.is_file() {
         let parsed =
             plinth_config::load_path(path).map_err(|d| ConfigError::ImageDefault(d.to_string()))?;

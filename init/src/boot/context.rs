@@ -37,6 +37,10 @@ pub struct BootContext {
     pub services_loaded: bool,
     /// PID 1's reaper, for the commands the boot runs itself (bootcmd, runcmd).
     pub reaper: Arc<Reaper>,
+    /// Where an applied config is kept for the next boots (none in a container unless given).
+    pub persisted: Option<PathBuf>,
+    /// A config given by `plinthctl config apply`, taken by the next `config` phase.
+    pub applied: Option<LoadedConfig>,
     /// Where service and command logs are written (none in a container).
     pub log_dir: Option<PathBuf>,
 }

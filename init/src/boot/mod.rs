@@ -2,6 +2,7 @@
 //! plain functions in `phases/`. A failed phase stops the sequence and leaves the node up in
 //! maintenance mode (control API and console working), never takes PID 1 down.
 
+pub mod apply;
 pub mod config_source;
 pub mod context;
 pub mod maintenance;

@@ -75,12 +75,29 @@ pub enum Verb {
         #[arg(short, long, value_enum, default_value_t)]
         output: Format,
     },
-    /// The effective machine config, secrets redacted.
-    Config,
+    /// The effective machine config, secrets redacted; `config apply FILE` to change it.
+    Config {
+        /// What to do with the config (default: show it).
+        #[command(subcommand)]
+        action: Option<ConfigAction>,
+    },
     /// Stop every service and reboot.
     Reboot,
     /// Stop every service and power off.
     Poweroff,
     /// plinthctl's and plinth-init's versions.
     Version,
+}
+
+/// `plinthctl config ...`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Show the effective config, secrets redacted.
+    Show,
+    /// Validate FILE (a #cloud-config document), keep it on the state partition and re-run the boot
+    /// from phase `config` with it; an invalid FILE is refused with every error's line and column.
+    Apply {
+        /// The config file.
+        file: PathBuf,
+    },
 }

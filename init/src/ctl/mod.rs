@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Parser;
 
-use self::args::{Cli, Format, Verb};
+use self::args::{Cli, ConfigAction, Format, Verb};
 use crate::api::interface::ControlProxy;
 
 /// The entry point of `plinthctl`.
@@ -87,7 +87,29 @@ async fn run(cli: Cli) -> Result<()> {
                 Format::Table => print!("{}", output::timeline_table(&timeline)),
             }
         }
-        Verb::Config => println!("{}", proxy.config().await?),
+        Verb::Config { action: None }
+        | Verb::Config {
+            action: Some(ConfigAction::Show),
+        } => {
+            println!("{}", proxy.config().await?);
+        }
+        Verb::Config {
+            action: Some(ConfigAction::Apply { file }),
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let source = file.display().to_string();
+            match proxy.apply_config(&source, &text).await {
+                Ok(summary) => println!("{summary}"),
+                Err(zbus::fdo::Error::InvalidArgs(diagnostics)) => {
+                    anyhow::bail!("{source} is not applied:\n{}", diagnostics.trim_end())
+                }
+                Err(zbus::fdo::Error::Failed(why)) => {
+                    anyhow::bail!("{source} is not applied: {why}")
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         Verb::Reboot => proxy.reboot().await?,
         Verb::Poweroff => proxy.poweroff().await?,
         Verb::Version => println!("plinth-init {}", proxy.version().await?),

@@ -25,6 +25,10 @@ pub struct Args {
         default_value = "/usr/lib/plinth/default-config.yaml"
     )]
     pub default_config: PathBuf,
+    /// Where `plinthctl config apply` keeps the config it accepted, read back on the next boots
+    /// [default: /var/lib/plinth/config.yaml, none with --container].
+    #[arg(long, value_name = "PATH")]
+    pub persisted_config: Option<PathBuf>,
     /// Where to serve the control API.
     #[arg(long, value_name = "PATH", default_value = crate::api::DEFAULT_SOCKET)]
     pub control_socket: PathBuf,
@@ -92,6 +96,13 @@ impl Args {
         })
     }
 
+    /// The persisted config, after mode defaults.
+    pub fn persisted_config(&self) -> Option<PathBuf> {
+        self.persisted_config
+            .clone()
+            .or_else(|| (!self.container).then(|| crate::boot::config_source::PERSISTED.into()))
+    }
+
     /// The log directory, after mode defaults.
     pub fn log_dir(&self) -> Option<PathBuf> {
         self.log_dir
@@ -117,6 +128,7 @@ mod tests {
         assert_eq!(args.metrics_file(), None);
         assert_eq!(args.log_dir(), None);
         assert_eq!(args.cgroup_root(), None);
+        assert_eq!(args.persisted_config(), None);
         let machine = Args::parse_from(["plinth-init"]);
         assert_eq!(
             machine.metrics_file().unwrap(),

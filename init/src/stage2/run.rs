@@ -89,7 +89,9 @@ async fn run(args: &Args, mode: Mode) -> io::Result<PowerAction> {
     tokio::spawn(supervisor.run());
 
     let effective_config = Arc::new(Mutex::new(None));
+    let (applier, apply_requests) = boot::apply::channel();
     let controller = Controller {
+        applier,
         supervisor: handle.clone(),
         timeline: timeline.clone(),
         config: effective_config.clone(),
@@ -103,7 +105,7 @@ async fn run(args: &Args, mode: Mode) -> io::Result<PowerAction> {
         )),
     }
 
-    let mut ctx = BootContext {
+    let ctx = BootContext {
         mode,
         config_path: args.config.clone(),
         default_config: args.default_config.clone(),
@@ -114,6 +116,8 @@ async fn run(args: &Args, mode: Mode) -> io::Result<PowerAction> {
             ready_timeout: args.ready_timeout,
         },
         services_loaded: false,
+        persisted: args.persisted_config(),
+        applied: None,
         reaper,
         log_dir: args.log_dir(),
         builtins: BuiltinOptions {
@@ -121,16 +125,11 @@ async fn run(args: &Args, mode: Mode) -> io::Result<PowerAction> {
             enable_in_container: args.builtins,
         },
     };
-    let boot_timeline = timeline.clone();
-    let boot = tokio::spawn(async move {
-        if boot::sequence::run(SEQUENCE, &mut ctx, &boot_timeline)
-            .await
-            .is_some()
-        {
-            boot::maintenance::enter(&mut ctx).await;
-        }
-        ctx
-    });
+    let boot = tokio::spawn(boot::apply::boot_and_apply(
+        ctx,
+        timeline.clone(),
+        apply_requests,
+    ));
 
     let action = power_rx.recv().await.unwrap_or(PowerAction::Poweroff);
     console::say(&format!("{action} requested"));

@@ -98,6 +98,12 @@ impl Handle {
         self.ask(|reply| Request::WaitSettled { reply }).await
     }
 
+    /// Stops every service in reverse dependency order and forgets them all, so that a new plan can
+    /// be loaded (`plinthctl config apply`); returns when all are down.
+    pub async fn unload(&self) -> Result<(), ControlError> {
+        self.ask(|reply| Request::Unload { reply }).await
+    }
+
     /// Stops every service in reverse dependency order and returns when all are down.
     pub async fn shutdown(&self) -> Result<(), ControlError> {
         self.ask(|reply| Request::Shutdown { reply }).await

@@ -112,6 +112,10 @@ pub(super) enum Request {
     WaitSettled {
         reply: oneshot::Sender<Vec<String>>,
     },
+    /// Stop every service (as for a shutdown) and forget them, so a new plan can be loaded.
+    Unload {
+        reply: oneshot::Sender<()>,
+    },
     Shutdown {
         reply: oneshot::Sender<()>,
     },
@@ -175,7 +179,10 @@ pub struct Supervisor {
     events: mpsc::UnboundedReceiver<Event>,
     settle_waiters: Vec<oneshot::Sender<Vec<String>>>,
     shutdown_waiters: Vec<oneshot::Sender<()>>,
+    unload_waiters: Vec<oneshot::Sender<()>>,
     shutting_down: bool,
+    /// Stopping everything for an unload, not a shutdown: nothing is refused once it is done.
+    unloading: bool,
     metrics_dirty: bool,
     ready_written: bool,
 }
@@ -196,7 +203,9 @@ impl Supervisor {
             events,
             settle_waiters: Vec::new(),
             shutdown_waiters: Vec::new(),
+            unload_waiters: Vec::new(),
             shutting_down: false,
+            unloading: false,
             metrics_dirty: true,
             ready_written: false,
         };
@@ -283,7 +292,17 @@ impl Supervisor {
                 let _ = reply.send(result);
             }
             Request::WaitSettled { reply } => self.settle_waiters.push(reply),
+            Request::Unload { reply } => {
+                if !self.shutting_down {
+                    console::say("stopping every service to load a new plan");
+                    self.shutting_down = true;
+                    self.unloading = true;
+                }
+                self.unload_waiters.push(reply);
+                self.advance_shutdown();
+            }
             Request::Shutdown { reply } => {
+                self.unloading = false;
                 if !self.shutting_down {
                     console::say("stopping services");
                 }
@@ -736,6 +755,19 @@ impl Supervisor {
         {
             self.write_metrics();
             for waiter in self.shutdown_waiters.drain(..) {
+                let _ = waiter.send(());
+            }
+        }
+        if !self.unload_waiters.is_empty() && self.units.values().all(|u| !u.state.has_process()) {
+            if self.unloading {
+                self.units.clear();
+                self.order.clear();
+                self.dependents.clear();
+                self.shutting_down = false;
+                self.unloading = false;
+                self.metrics_dirty = true;
+            }
+            for waiter in self.unload_waiters.drain(..) {
                 let _ = waiter.send(());
             }
         }

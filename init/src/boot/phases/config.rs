@@ -1,15 +1,20 @@
-//! Phase `config`: find, read and validate the machine config, and publish its redacted form.
+//! Phase `config`: find, read and validate the machine config (or take the one `plinthctl config
+//! apply` gave), and publish its redacted form.
 
 use crate::boot::BootContext;
 use crate::boot::config_source;
 use crate::boot::sequence::{PhaseError, PhaseResult};
 use crate::console;
 
-/// Loads the config from `--config`, else from the first source found on the machine.
+/// Takes the config `plinthctl config apply` gave, else loads it from `--config`, else from the
+/// first source found on the machine.
 pub async fn run(ctx: &mut BootContext) -> PhaseResult {
-    let loaded = match &ctx.config_path {
-        Some(path) => config_source::load_given(path),
-        None => config_source::discover_and_load(ctx.mode, &ctx.default_config, &ctx.reaper).await,
+    let loaded = match (ctx.applied.take(), &ctx.config_path) {
+        (Some(applied), _) => Ok(applied),
+        (None, Some(path)) => config_source::load_given(path),
+        (None, None) => {
+            config_source::discover_and_load(ctx.mode, &ctx.default_config, &ctx.reaper).await
+        }
     }
     .map_err(|e| PhaseError(e.to_string()))?;
     for warning in &loaded.warnings {
