@@ -82,10 +82,19 @@ const fn concat<const A: usize, const B: usize, const N: usize>(
 
 /// What `cargo xtask qemu|run` and the qemu-tests need: QEMU with SeaBIOS, OVMF for UEFI boots,
 /// `qemu-img` for the disk overlays, mtools/dosfstools and genisoimage for NoCloud seeds.
+///
+/// QEMU comes from backports: this kind of machine ships `qemu-utils` 10.x from bookworm-backports,
+/// and bookworm's own `qemu-system-x86` 7.2 cannot be installed beside it.
 pub const QEMU: [Prereq; 6] = [
-    deb("qemu-system-x86"),
+    Deb {
+        package: "qemu-system-x86",
+        from_backports: true,
+    },
     deb("ovmf"),
-    deb("qemu-utils"),
+    Deb {
+        package: "qemu-utils",
+        from_backports: true,
+    },
     deb("mtools"),
     deb("dosfstools"),
     deb("genisoimage"),
