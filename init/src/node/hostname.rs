@@ -40,8 +40,9 @@ pub fn default_name(mac: Option<&str>) -> String {
     }
 }
 
-/// Decides hostname, FQDN and /etc/hosts from the config; `mac` is the first ethernet's address.
-pub fn plan(config: &MachineConfig, mac: Option<&str>) -> Identity {
+/// Decides hostname, FQDN and /etc/hosts from the config; `mac` is the first ethernet's address,
+/// `existing_hosts` the current /etc/hosts (kept apart from its loopback lines in `localhost` mode).
+pub fn plan(config: &MachineConfig, mac: Option<&str>, existing_hosts: &str) -> Identity {
     let prefer_fqdn = config.prefer_fqdn_over_hostname.unwrap_or(false);
     // cloud-init: `fqdn` wins; a dotted `hostname` is an FQDN too.
     let fqdn = config.fqdn.clone().or_else(|| {
@@ -61,7 +62,13 @@ pub fn plan(config: &MachineConfig, mac: Option<&str>) -> Identity {
         Some(f) if prefer_fqdn => f.clone(),
         _ => short.clone(),
     };
-    let hosts = hosts_text(config.manage_etc_hosts, fqdn.as_deref(), &short, &hostname);
+    let hosts = hosts_text(
+        config.manage_etc_hosts,
+        fqdn.as_deref(),
+        &short,
+        &hostname,
+        existing_hosts,
+    );
     Identity {
         hostname,
         fqdn,
@@ -73,34 +80,47 @@ fn first_label(name: &str) -> &str {
     name.split('.').next().unwrap_or(name)
 }
 
-/// /etc/hosts: written unless `manage_etc_hosts: false`. Genestack wants `127.0.0.1 <fqdn> <short>`;
-/// `localhost` mode uses cloud-init's `127.0.1.1` line instead.
+/// The first line of the /etc/hosts Plinth writes.
+const HOSTS_HEADER: &str = "# Written by Plinth from the machine config (manage_etc_hosts).";
+
+/// /etc/hosts, unless `manage_etc_hosts: false`. The name line is `127.0.0.1 <fqdn> <short>` in
+/// both other modes, because Genestack requires the FQDN on 127.0.0.1 (cloud-init's `localhost`
+/// mode would use 127.0.1.1). `true` (and the default) writes the whole file; `localhost` keeps the
+/// existing file's other lines and replaces only its IPv4 loopback lines.
 fn hosts_text(
     manage: Option<ManageEtcHosts>,
     fqdn: Option<&str>,
     short: &str,
     hostname: &str,
+    existing: &str,
 ) -> Option<String> {
-    let address = match manage {
-        Some(ManageEtcHosts::False) => return None,
-        Some(ManageEtcHosts::Localhost) => "127.0.1.1",
-        Some(ManageEtcHosts::True) | None => "127.0.0.1",
-    };
     let mut names: Vec<&str> = Vec::new();
     for name in [fqdn.unwrap_or(hostname), short, hostname] {
         if !names.contains(&name) {
             names.push(name);
         }
     }
-    Some(format!(
-        "# Written by Plinth from the machine config (manage_etc_hosts).\n\
-         127.0.0.1 localhost\n\
-         {address} {}\n\
-         ::1 localhost ip6-localhost ip6-loopback\n\
-         ff02::1 ip6-allnodes\n\
-         ff02::2 ip6-allrouters\n",
+    let head = format!(
+        "{HOSTS_HEADER}\n127.0.0.1 localhost\n127.0.0.1 {}\n",
         names.join(" ")
-    ))
+    );
+    match manage {
+        Some(ManageEtcHosts::False) => None,
+        Some(ManageEtcHosts::Localhost) => {
+            let kept: String = existing
+                .lines()
+                .filter(|l| {
+                    let first = l.split_whitespace().next().unwrap_or("");
+                    l.trim() != HOSTS_HEADER && first != "127.0.0.1" && first != "127.0.1.1"
+                })
+                .map(|l| format!("{l}\n"))
+                .collect();
+            Some(head + &kept)
+        }
+        Some(ManageEtcHosts::True) | None => Some(
+            head + "::1 localhost ip6-localhost ip6-loopback\nff02::1 ip6-allnodes\nff02::2 ip6-allrouters\n",
+        ),
+    }
 }
 
 /// The MAC of the first ethernet (by interface name) that has a device behind it, from
@@ -156,6 +176,7 @@ mod tests {
         let id = plan(
             &config("hostname: node1\nfqdn: node1.cluster.local\n"),
             None,
+            "",
         );
         assert_eq!(id.hostname, "node1");
         assert_eq!(id.fqdn.as_deref(), Some("node1.cluster.local"));
@@ -172,6 +193,7 @@ mod tests {
         let id = plan(
             &config("hostname: n1\nfqdn: n1.example.com\nprefer_fqdn_over_hostname: true\n"),
             None,
+            "",
         );
         assert_eq!(id.hostname, "n1.example.com");
         assert!(id.hosts.unwrap().contains("127.0.0.1 n1.example.com n1\n"));
@@ -179,12 +201,12 @@ mod tests {
 
     #[test]
     fn fqdn_alone_gives_its_first_label_and_a_dotted_hostname_is_an_fqdn() {
-        let id = plan(&config("fqdn: a.b.c\n"), None);
+        let id = plan(&config("fqdn: a.b.c\n"), None, "");
         assert_eq!(
             (id.hostname.as_str(), id.fqdn.as_deref()),
             ("a", Some("a.b.c"))
         );
-        let id = plan(&config("hostname: x.y.z\n"), None);
+        let id = plan(&config("hostname: x.y.z\n"), None, "");
         assert_eq!(
             (id.hostname.as_str(), id.fqdn.as_deref()),
             ("x", Some("x.y.z"))
@@ -193,7 +215,7 @@ mod tests {
 
     #[test]
     fn without_names_the_first_mac_names_the_node() {
-        let id = plan(&MachineConfig::default(), Some("52:54:00:12:34:AB"));
+        let id = plan(&MachineConfig::default(), Some("52:54:00:12:34:AB"), "");
         assert_eq!(id.hostname, "plinth-5254001234ab");
         assert!(
             id.hosts
@@ -204,14 +226,17 @@ mod tests {
     }
 
     #[test]
-    fn manage_etc_hosts_false_leaves_hosts_and_localhost_uses_127_0_1_1() {
-        let id = plan(&config("hostname: h\nmanage_etc_hosts: false\n"), None);
-        assert_eq!(id.hosts, None);
-        let id = plan(
-            &config("hostname: h\nfqdn: h.d\nmanage_etc_hosts: localhost\n"),
-            None,
+    fn manage_etc_hosts_false_leaves_hosts_and_localhost_keeps_the_other_lines() {
+        let id = plan(&config("hostname: h\nmanage_etc_hosts: false\n"), None, "");
+        assert_eq!(id.hosts, None, "");
+        let existing = "127.0.0.1 localhost\n127.0.1.1 debian\n10.0.0.5 registry\n";
+        let c = config("hostname: h\nfqdn: h.d\nmanage_etc_hosts: localhost\n");
+        let hosts = plan(&c, None, existing).hosts.unwrap();
+        assert_eq!(
+            hosts,
+            format!("{HOSTS_HEADER}\n127.0.0.1 localhost\n127.0.0.1 h.d h\n10.0.0.5 registry\n")
         );
-        assert!(id.hosts.unwrap().contains("127.0.1.1 h.d h\n"));
+        assert_eq!(plan(&c, None, &hosts).hosts.unwrap(), hosts, "stable");
     }
 
     #[test]
@@ -224,7 +249,10 @@ mod tests {
                 local_hostname: Some("from-meta".into()),
             },
         );
-        assert_eq!(plan(&c, Some("52:54:00:00:00:01")).hostname, "from-meta");
+        assert_eq!(
+            plan(&c, Some("52:54:00:00:00:01"), "").hostname,
+            "from-meta"
+        );
     }
 
     #[test]
@@ -255,7 +283,7 @@ mod tests {
     fn apply_writes_hostname_and_hosts_under_the_root() {
         let dir = std::env::temp_dir().join(format!("plinth-hn-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let id = plan(&config("hostname: n\nfqdn: n.d\n"), None);
+        let id = plan(&config("hostname: n\nfqdn: n.d\n"), None, "");
         apply(&dir, &id, false).unwrap();
         assert_eq!(
             std::fs::read_to_string(dir.join("etc/hostname")).unwrap(),

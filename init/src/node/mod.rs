@@ -83,7 +83,8 @@ pub async fn early(target: &Target<'_>, config: &MachineConfig, instance_id: &st
         .machine
         .then(|| hostname::first_ethernet_mac(Path::new("/sys/class/net")))
         .flatten();
-    let identity = hostname::plan(config, mac.as_deref());
+    let existing_hosts = std::fs::read_to_string(root.join("etc/hosts")).unwrap_or_default();
+    let identity = hostname::plan(config, mac.as_deref(), &existing_hosts);
     match hostname::apply(root, &identity, target.machine) {
         Ok(()) => report.done.push(format!(
             "hostname {}{}",
