@@ -71,6 +71,18 @@ pub struct Forward {
     pub guest: u16,
 }
 
+/// A guest address and port whose TCP connections QEMU relays to a port on the host's loopback
+/// (`guestfwd` with `cmd:busybox nc`, one relay per connection), the one way a `restrict=on` guest
+/// reaches the host: a test's HTTP server, at [`GUEST_FORWARD_ADDR`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GuestForward {
+    pub guest: u16,
+    pub host: u16,
+}
+
+/// The guest-side address of [`GuestForward`]s (inside QEMU's 10.0.2.0/24, not a real host).
+pub const GUEST_FORWARD_ADDR: &str = "10.0.2.100";
+
 /// Where the serial console goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Console {
@@ -94,6 +106,8 @@ pub struct MachineSpec {
     /// An iso9660 image in a CD-ROM drive on the q35 AHCI controller.
     pub cdrom: Option<PathBuf>,
     pub forwards: Vec<Forward>,
+    /// Guest connections relayed to host loopback ports.
+    pub guest_forwards: Vec<GuestForward>,
     pub console: Console,
     /// A unix socket path for QMP (server, no wait).
     pub qmp: Option<PathBuf>,
@@ -113,6 +127,7 @@ impl MachineSpec {
             drives: Vec::new(),
             cdrom: None,
             forwards: Vec::new(),
+            guest_forwards: Vec::new(),
             console: Console::Stdout,
             qmp: None,
             no_reboot: false,
@@ -207,6 +222,12 @@ pub fn qemu_args(spec: &MachineSpec) -> Vec<OsString> {
     let mut netdev = String::from("user,id=net0,restrict=on");
     for f in &spec.forwards {
         netdev += &format!(",hostfwd=tcp:127.0.0.1:{}-:{}", f.host, f.guest);
+    }
+    for f in &spec.guest_forwards {
+        netdev += &format!(
+            ",guestfwd=tcp:{GUEST_FORWARD_ADDR}:{}-cmd:busybox nc 127.0.0.1 {}",
+            f.guest, f.host
+        );
     }
     args.push("-netdev".into());
     args.push(netdev.into());
@@ -333,6 +354,15 @@ mod tests {
         assert!(line.contains(
             "-netdev user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:40001-:9100,hostfwd=tcp:127.0.0.1:40002-:22 "
         ), "{line}");
+        spec.guest_forwards = vec![GuestForward {
+            guest: 80,
+            host: 40003,
+        }];
+        let line = joined(&spec);
+        assert!(
+            line.contains(",guestfwd=tcp:10.0.2.100:80-cmd:busybox nc 127.0.0.1 40003 "),
+            "{line}"
+        );
     }
 
     #[test]

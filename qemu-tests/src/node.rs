@@ -104,6 +104,8 @@ pub struct BootOptions {
     pub memory_mib: u32,
     /// Guest TCP ports to forward from free host ports.
     pub guest_ports: Vec<u16>,
+    /// Connections from the guest to `GUEST_FORWARD_ADDR:guest` relayed to `127.0.0.1:host`.
+    pub guest_forwards: Vec<crate::cmdline::GuestForward>,
     /// Exit instead of resetting when the guest reboots.
     pub no_reboot: bool,
     /// PXE only: this initrd instead of the image's two, and this kernel command line instead
@@ -121,6 +123,7 @@ impl BootOptions {
             cdrom: None,
             memory_mib: 1024,
             guest_ports: vec![NODE_EXPORTER_PORT],
+            guest_forwards: Vec::new(),
             no_reboot: false,
             pxe_override: None,
         }
@@ -289,6 +292,7 @@ impl Fixture {
             spec.drives = drives.clone();
             spec.cdrom = opts.cdrom.clone();
             spec.forwards = forwards.clone();
+            spec.guest_forwards = opts.guest_forwards.clone();
             spec.qmp = Some(qmp_path(self.dir.path(), &name));
             spec.no_reboot = opts.no_reboot;
             match Vm::start(&spec, &self.dir.join(&name), self.echo) {
