@@ -41,9 +41,9 @@ pub async fn run(ctx: &mut BootContext) -> PhaseResult {
         console::say(&format!("kernel warning: {warning}"));
     }
     Ok(format!(
-        "{} of {} modules loaded ({} built in), {} of {} sysctls set, {kvm}, {} host paths; {} warnings",
-        loaded_modules.loaded,
+        "{} modules wanted ({} files loaded with their dependencies, {} built in), {} of {} sysctls set, {kvm}, {} host paths; {} warnings",
         wanted.len(),
+        loaded_modules.loaded,
         loaded_modules.builtin,
         applied.written,
         sysctls.len(),
