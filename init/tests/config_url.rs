@@ -193,7 +193,11 @@ fn a_nocloud_seed_under_a_url_prefix() {
     ]));
     let seed = format!("{base}/seed/");
     let outcome = runtime()
-        .block_on(source::nocloud_url(&seed, Duration::from_secs(5)))
+        .block_on(source::nocloud_url(
+            &seed,
+            Some("from-h"),
+            Duration::from_secs(5),
+        ))
         .unwrap();
     let Outcome::Parsed {
         parsed,
@@ -206,4 +210,38 @@ fn a_nocloud_seed_under_a_url_prefix() {
     assert_eq!(instance_id.as_deref(), Some("iid-url-1"));
     assert_eq!(parsed.config.hostname.as_deref(), Some("seeded"));
     assert_eq!(label, format!("NoCloud seed {seed}"));
+
+    // No local-hostname in meta-data: the command line's `h=` names the node.
+    let (base, _) = serve(BTreeMap::from([
+        ("/s2/user-data", "#cloud-config\n".to_string()),
+        ("/s2/meta-data", "instance-id: iid-2\n".to_string()),
+    ]));
+    let outcome = runtime()
+        .block_on(source::nocloud_url(
+            &format!("{base}/s2/"),
+            Some("from-h"),
+            Duration::from_secs(5),
+        ))
+        .unwrap();
+    let Outcome::Parsed { parsed, .. } = outcome else {
+        panic!("not fetched")
+    };
+    assert_eq!(parsed.config.hostname.as_deref(), Some("from-h"));
+    let err = runtime()
+        .block_on(source::nocloud_url(
+            &format!("{base}/s2/"),
+            Some("bad_name!"),
+            Duration::from_secs(5),
+        ))
+        .unwrap_err();
+    assert!(matches!(err, SourceError::Invalid(_)), "{err}");
+    // A seed without meta-data is not a seed: it gives way after the budget.
+    let outcome = runtime()
+        .block_on(source::nocloud_url(
+            &format!("{base}/none/"),
+            None,
+            Duration::from_secs(2),
+        ))
+        .unwrap();
+    assert!(matches!(outcome, Outcome::Unreachable));
 }

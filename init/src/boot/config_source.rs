@@ -142,9 +142,10 @@ pub async fn discover_and_load(
             Candidate::Url { url, sha256 } => {
                 source::config_url(url, sha256.as_deref(), retry::BUDGET).await
             }
-            Candidate::NoCloudUrl { seed_from, .. } => {
-                source::nocloud_url(seed_from, retry::BUDGET).await
-            }
+            Candidate::NoCloudUrl {
+                seed_from,
+                local_hostname,
+            } => source::nocloud_url(seed_from, local_hostname.as_deref(), retry::BUDGET).await,
             _ => continue,
         };
         match outcome {

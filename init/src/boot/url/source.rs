@@ -93,8 +93,13 @@ fn is_permanent(url: &str) -> bool {
     super::http::parse_url(url).is_err() && !url.starts_with("file://")
 }
 
-/// Fetches the NoCloud seed under `seed_from` (ending in `/`) and reads it as cloud-init would.
-pub async fn nocloud_url(seed_from: &str, budget: Duration) -> Result<Outcome, SourceError> {
+/// Fetches the NoCloud seed under `seed_from` (ending in `/`) and reads it as cloud-init would;
+/// `local_hostname` (the command line's `h=`) names the node when neither user-data nor meta-data do.
+pub async fn nocloud_url(
+    seed_from: &str,
+    local_hostname: Option<&str>,
+    budget: Duration,
+) -> Result<Outcome, SourceError> {
     say(&format!("fetching the NoCloud seed {seed_from}"));
     let mut files = SeedFiles::default();
     for (name, slot) in [
@@ -137,8 +142,18 @@ pub async fn nocloud_url(seed_from: &str, budget: Duration) -> Result<Outcome, S
         }
     }
     let base = seed_from.trim_end_matches('/');
-    let parsed =
+    let mut parsed =
         nocloud::from_files(base, &files).map_err(|d| SourceError::Invalid(d.to_string()))?;
+    if parsed.config.hostname.is_none()
+        && let Some(name) = local_hostname
+    {
+        if let Some(problem) = plinth_config::validate::hostname::hostname_problem(name) {
+            return Err(SourceError::Invalid(format!(
+                "kernel command line: ds=nocloud h={name}: {problem}"
+            )));
+        }
+        parsed.config.hostname = Some(name.to_string());
+    }
     let instance_id = files
         .meta_data
         .as_deref()
