@@ -254,11 +254,14 @@ mod tests {
     async fn probes_real_sockets_and_files() {
         let reaper = Reaper::start().unwrap();
         let env = vec![("PATH".to_string(), "/usr/bin:/bin".to_string())];
+        // Probes that must fail get a short timeout; probes that must succeed get a long one, so a
+        // loaded machine (a fork of `true` can take a second there) cannot fail them.
         let short = Duration::from_millis(300);
+        let long = Duration::from_secs(20);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         assert_eq!(
-            wait_ready(&Probe::Tcp(port), short, &reaper, &env).await,
+            wait_ready(&Probe::Tcp(port), long, &reaper, &env).await,
             Ok(())
         );
         drop(listener);
@@ -282,11 +285,11 @@ mod tests {
         nix::sys::socket::bind(std::os::fd::AsRawFd::as_raw_fd(&listener), &addr).unwrap();
         nix::sys::socket::listen(&listener, nix::sys::socket::Backlog::new(4).unwrap()).unwrap();
         let unix = Probe::Unix(seqpacket.to_str().unwrap().into());
-        assert_eq!(wait_ready(&unix, short, &reaper, &env).await, Ok(()));
+        assert_eq!(wait_ready(&unix, long, &reaper, &env).await, Ok(()));
         drop(listener);
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(
-            wait_ready(&Probe::File("/".into()), short, &reaper, &env).await,
+            wait_ready(&Probe::File("/".into()), long, &reaper, &env).await,
             Ok(())
         );
         assert!(
@@ -295,7 +298,7 @@ mod tests {
                 .is_err()
         );
         assert_eq!(
-            wait_ready(&Probe::Exec(vec!["true".into()]), short, &reaper, &env).await,
+            wait_ready(&Probe::Exec(vec!["true".into()]), long, &reaper, &env).await,
             Ok(())
         );
         assert!(
