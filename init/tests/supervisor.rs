@@ -423,9 +423,11 @@ fn sigterm_stops_services_in_reverse_order_and_pid1_exits_0() {
         return;
     }
     let dir = scratch("shutdown");
+    // Each service is ready only once its TERM trap is installed (the file probe), so SIGTERM can
+    // never reach a shell that has not yet set its trap, however loaded the machine is.
     let trap = |name: &str| {
         format!(
-            "[sh, -c, \"trap 'echo stop-{name} >> $D/order; exit 0' TERM; while :; do sleep 0.1; done\"]"
+            "[sh, -c, \"trap 'echo stop-{name} >> $D/order; exit 0' TERM; touch $D/up-{name}; while :; do sleep 0.1; done\"]\n      ready:\n        file: $D/up-{name}"
         )
     };
     let config = format!(
@@ -445,10 +447,14 @@ plinth:
       exec: [true]
       after: [a]
     - name: d
-      exec: [sh, -c, "trap 'sleep 1; echo stop-d >> $D/order; exit 0' TERM; while :; do sleep 0.1; done"]
+      exec: [sh, -c, "trap 'sleep 1; echo stop-d >> $D/order; exit 0' TERM; touch $D/up-d; while :; do sleep 0.1; done"]
+      ready:
+        file: $D/up-d
       after: [gate]
     - name: stubborn
-      exec: [sh, -c, "trap '' TERM; while :; do sleep 0.1; done"]
+      exec: [sh, -c, "trap '' TERM; touch $D/up-stubborn; while :; do sleep 0.1; done"]
+      ready:
+        file: $D/up-stubborn
       stop_timeout: 1s
 "#,
         trap("a"),
