@@ -1,8 +1,9 @@
 //! chrony's config from the machine config: the servers of cloud-init's `ntp.servers` and
 //! `plinth.time.servers`, the pools of `ntp.pools`, and how long the `time` phase waits for a first
-//! sync (`plinth.time.boot_timeout`, 30 s by default). With no server the file has no source: chronyd
-//! then only keeps the drift and the RTC, and the phase says so instead of waiting. `ntp.enabled:
-//! false` turns time sync off altogether. Pure; the phase writes the file and runs chronyd.
+//! sync (`plinth.time.boot_timeout`, 30 s by default). With no server the file has no source:
+//! chronyd then only keeps the drift and the RTC, and the phase says so instead of waiting.
+//! `ntp.enabled: false` turns time sync off altogether. Pure; the phase writes the file and runs
+//! chronyd.
 
 use std::time::Duration;
 

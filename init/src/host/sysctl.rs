@@ -1,6 +1,6 @@
 //! Sysctls: the effective set (Genestack defaults plus the config, keys switched off dropped; see
-//! `plinth_config::kernel::sysctls`) written to `/proc/sys`, one file per key. A key that cannot
-//! be written (no such key on this kernel, a value it refuses) is a warning naming the key.
+//! `plinth_config::kernel::sysctls`) written to `/proc/sys`, one file per key. A key that cannot be
+//! written (no such key on this kernel, a value it refuses) is a warning naming the key.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

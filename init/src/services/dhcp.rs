@@ -2,8 +2,8 @@
 //! client on each interface it is allowed: those of the netplan ethernets that ask for DHCP
 //! (`--allowinterfaces`), or, with no network config at all, every interface. `-4`/`-6` when every
 //! such entry asks for one family only. Interfaces are named after udev has settled, so it comes
-//! after `udev-settle` (dropped when udev is not installed), and after the network agent `net` when
-//! the config has a network (links it creates exist first).
+//! after `udev-settle` (dropped when udev is not installed), and after the network agent
+//! (`network`) when the config has a network (links it creates exist first).
 //!
 //! An entry selects its interface by its key (or `set-name`), by a `match: name:` glob, or by
 //! `match: macaddress:`/`driver:`, resolved against the machine's interfaces at plan time.

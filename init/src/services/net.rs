@@ -1,9 +1,9 @@
 //! The network agent: `plinth-agent net` applies the netplan config the `network` phase wrote
-//! (links, bonds, VLANs, bridges, addresses, routes, resolv.conf) and stays up re-applying when links
-//! appear. It comes after `udev-settle`, because udev loads the NIC drivers and gives interfaces the
-//! names the config uses; it is ready once its first pass has written the ready file (the DHCP clients
-//! it wants), and the `dhcp` service comes after it, so DHCP starts only on links that exist.
-//! Planned only when the config has a `network` section.
+//! (links, bonds, VLANs, bridges, addresses, routes, resolv.conf) and stays up re-applying when
+//! links appear. It comes after `udev-settle`, because udev loads the NIC drivers and gives
+//! interfaces the names the config uses; it is ready once its first pass has written the ready file
+//! (the DHCP clients it wants), and the `dhcp` service comes after it, so DHCP starts only on links
+//! that exist. Planned only when the config has a `network` section.
 
 use plinth_config::MachineConfig;
 
@@ -14,8 +14,8 @@ use crate::supervisor::spec::{Probe, ServiceSpec};
 
 /// The agent binary.
 pub const AGENT: &str = "/usr/bin/plinth-agent";
-/// The service name.
-pub const NAME: &str = "net";
+/// The service name (one of the config crate's `BUILTIN_SERVICES`, so users may come `after` it).
+pub const NAME: &str = "network";
 /// The network-only config the `network` phase writes for the agent.
 pub const CONFIG: &str = "/run/plinth/network.yaml";
 /// Written by the agent after each successful pass: the DHCP clients it wants.

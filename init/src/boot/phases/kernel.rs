@@ -5,7 +5,8 @@
 //! It runs right after `config` rather than inside `early` because the config decides part of it
 //! (extra modules, sysctls switched off or added, the Longhorn path), and before `network` because
 //! bonds, VLANs and bridges need their modules. Missing modules, unknown sysctls and paths that
-//! cannot be made are warnings naming them: the phase fails only when /etc cannot take the kvm group.
+//! cannot be made are warnings naming them: the phase fails only when /etc cannot take the kvm
+//! group.
 
 use std::path::Path;
 

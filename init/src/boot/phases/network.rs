@@ -1,9 +1,9 @@
-//! Phase `network`: hand the config's netplan to the network agent. The phase writes the network part
-//! of the config (no secrets) to `services::net::CONFIG` and has `plinth-agent net --dry-run` check it
-//! against this machine's links, so a config the agent cannot apply stops the boot here (maintenance
-//! mode, with the agent's own words on the console). The agent then runs as the built-in `net` service
-//! after udev has loaded the NIC drivers and named the interfaces — before that the names the config
-//! uses (`ens3`, …) do not exist yet — and `dhcp` comes after it.
+//! Phase `network`: hand the config's netplan to the network agent. The phase writes the network
+//! part of the config (no secrets) to `services::net::CONFIG` and has `plinth-agent net --dry-run`
+//! check it against this machine's links, so a config the agent cannot apply stops the boot here
+//! (maintenance mode, with the agent's own words on the console). The agent then runs as the
+//! built-in `network` service after udev has loaded the NIC drivers and named the interfaces —
+//! before that the names the config uses (`ens3`, …) do not exist yet — and `dhcp` comes after it.
 
 use std::path::Path;
 use std::time::Duration;
@@ -66,7 +66,7 @@ pub async fn run(ctx: &mut BootContext) -> PhaseResult {
     }
     let ethernets = network.ethernets.len();
     Ok(format!(
-        "network config checked by the agent ({ethernets} ethernets, {} bonds, {} VLANs, {} bridges); the `net` service applies it after udev",
+        "network config checked by the agent ({ethernets} ethernets, {} bonds, {} VLANs, {} bridges); the `network` service applies it after udev",
         network.bonds.len(),
         network.vlans.len(),
         network.bridges.len()

@@ -1,8 +1,8 @@
 //! Phase `time`: write chrony's config from the machine config (`host::chrony`) and, when it names
-//! servers or pools, set the clock once with `chronyd -q`, giving up after `plinth.time.boot_timeout`
-//! (30 s by default) and saying so: the boot never waits on the network's clock forever. With no
-//! source configured the phase says so and goes on at once. The `chronyd` built-in service keeps
-//! the clock in sync afterwards.
+//! servers or pools, set the clock once with `chronyd -q`, giving up after
+//! `plinth.time.boot_timeout` (30 s by default) and saying so: the boot never waits on the
+//! network's clock forever. With no source configured the phase says so and goes on at once. The
+//! `chronyd` built-in service keeps the clock in sync afterwards.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
