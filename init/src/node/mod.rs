@@ -45,6 +45,18 @@ pub struct Target<'a> {
     pub log_dir: Option<PathBuf>,
 }
 
+impl<'a> Target<'a> {
+    /// The real machine's root, where the boot phases act.
+    pub fn machine(reaper: &'a Reaper, log_dir: Option<PathBuf>) -> Self {
+        Target {
+            root: Path::new("/"),
+            machine: true,
+            reaper,
+            log_dir,
+        }
+    }
+}
+
 /// What the steps did: a summary and the errors (each already printed).
 #[derive(Debug, Default)]
 pub struct Report {

@@ -7,8 +7,6 @@
 //! before `network` so DHCP already sends the node's hostname. A failing step is an error line on
 //! the console, not a failed phase: a bad `write_files` entry must not keep the node from booting.
 
-use std::path::Path;
-
 use crate::boot::BootContext;
 use crate::boot::sequence::{PhaseError, PhaseResult};
 use crate::node::{self, Target, instance};
@@ -22,11 +20,6 @@ pub async fn run(ctx: &mut BootContext) -> PhaseResult {
         return Err(PhaseError("no config was loaded".into()));
     };
     let id = instance::id_of(loaded.instance_id.as_deref(), &loaded.config);
-    let target = Target {
-        root: Path::new("/"),
-        machine: true,
-        reaper: &ctx.reaper,
-        log_dir: ctx.log_dir.clone(),
-    };
+    let target = Target::machine(&ctx.reaper, ctx.log_dir.clone());
     Ok(node::early(&target, &loaded.config, &id).await.summary())
 }

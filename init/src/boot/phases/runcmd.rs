@@ -3,8 +3,6 @@
 //! and talk to the control API; it does not wait for the services to be ready (a command that
 //! needs one waits for it itself). Failing commands are error lines, not a failed phase.
 
-use std::path::Path;
-
 use crate::boot::BootContext;
 use crate::boot::sequence::{PhaseError, PhaseResult};
 use crate::node::{self, Target, instance};
@@ -18,11 +16,6 @@ pub async fn run(ctx: &mut BootContext) -> PhaseResult {
         return Err(PhaseError("no config was loaded".into()));
     };
     let id = instance::id_of(loaded.instance_id.as_deref(), &loaded.config);
-    let target = Target {
-        root: Path::new("/"),
-        machine: true,
-        reaper: &ctx.reaper,
-        log_dir: ctx.log_dir.clone(),
-    };
+    let target = Target::machine(&ctx.reaper, ctx.log_dir.clone());
     Ok(node::late(&target, &loaded.config, &id).await.summary())
 }
