@@ -9,12 +9,12 @@
 //! cpio with the script, busybox and the modules the script loads (decompressed, since busybox
 //! `insmod` does not read `.ko.xz`).
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
+use plinth_kmod::{ModulesDep, module_name};
 use qemu_tests::image::ImageSet;
 use qemu_tests::timeline::Markers;
 
@@ -37,50 +37,7 @@ pub const CMDLINE: &str = "console=ttyS0,115200 rdinit=/init";
 
 /// `name`'s module file and those it needs, dependencies first, from `modules.dep`.
 pub fn module_closure(modules_dep: &str, names: &[&str]) -> Result<Vec<String>> {
-    let deps: BTreeMap<String, (String, Vec<String>)> = modules_dep
-        .lines()
-        .filter_map(|line| {
-            let (path, rest) = line.split_once(':')?;
-            let needs = rest.split_whitespace().map(str::to_string).collect();
-            Some((module_name(path), (path.to_string(), needs)))
-        })
-        .collect();
-    let by_path: BTreeMap<&str, &str> = deps
-        .iter()
-        .map(|(name, (path, _))| (path.as_str(), name.as_str()))
-        .collect();
-    let mut order = Vec::new();
-    fn visit(
-        name: &str,
-        deps: &BTreeMap<String, (String, Vec<String>)>,
-        by_path: &BTreeMap<&str, &str>,
-        order: &mut Vec<String>,
-    ) -> Result<()> {
-        let (path, needs) = deps
-            .get(name)
-            .with_context(|| format!("module {name} is not in modules.dep"))?;
-        if order.contains(path) {
-            return Ok(());
-        }
-        for need in needs {
-            let dep = by_path
-                .get(need.as_str())
-                .with_context(|| format!("{need} (needed by {name}) is not in modules.dep"))?;
-            visit(dep, deps, by_path, order)?;
-        }
-        order.push(path.clone());
-        Ok(())
-    }
-    for name in names {
-        visit(name, &deps, &by_path, &mut order)?;
-    }
-    Ok(order)
-}
-
-/// `kernel/fs/overlayfs/overlay.ko.xz` → `overlay`; hyphens become underscores.
-fn module_name(path: &str) -> String {
-    let file = path.rsplit('/').next().unwrap_or(path);
-    file.split(".ko").next().unwrap_or(file).replace('-', "_")
+    Ok(ModulesDep::parse(modules_dep).load_order(names)?)
 }
 
 /// `/init`: mount the root from `/rootfs.squashfs` with tmpfs overlays and switch to PID 1's script.
@@ -256,13 +213,14 @@ mod tests {
 
     #[test]
     fn modules_come_after_what_they_need_and_once() {
+        // The same order as the image's own boot (modprobe's: listed dependencies last to first).
         let order = module_closure(DEP, &["ext4", "loop", "jbd2"]).unwrap();
         assert_eq!(
             order,
             [
-                "kernel/lib/crc16.ko.xz",
-                "kernel/fs/mbcache.ko.xz",
                 "kernel/fs/jbd2/jbd2.ko.xz",
+                "kernel/fs/mbcache.ko.xz",
+                "kernel/lib/crc16.ko.xz",
                 "kernel/fs/ext4/ext4.ko.xz",
                 "kernel/drivers/block/loop.ko.xz",
             ]

@@ -1,52 +1,21 @@
 //! Kernel modules of the host contract: the Genestack set plus the config's extras (the list is
 //! `plinth_config::kernel::modules`), loaded with `finit_module` from `/usr/lib/modules/<release>`
-//! in `modules.dep` order. The resolver and the loader are stage 1's (`stage1::modules`); this file
-//! adds what stage 2 needs around them: a module built into the kernel counts as present, and a
-//! module the kernel does not have is a warning naming it, never a reason to load nothing.
+//! in `modules.dep` order. The resolver is `plinth_kmod` and the loader stage 1's
+//! (`stage1::modules`); here a module built into the kernel counts as present, and a module the
+//! kernel does not have is a warning naming it, never a reason to load nothing.
 
 use std::path::Path;
 
-use crate::stage1::modules::{self, Loaded, load_order, module_name};
+use plinth_kmod::{ModulesDep, module_name, parse_builtin};
 
-/// What to do with the wanted modules.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct ModulePlan {
-    /// Module files (relative to the module directory) in load order, dependencies first.
-    pub files: Vec<String>,
-    /// Wanted modules built into the kernel: nothing to load.
-    pub builtin: Vec<String>,
-    /// Wanted modules this kernel has neither as a file nor built in.
-    pub missing: Vec<String>,
-}
+use crate::stage1::modules::{self, Loaded};
+
+/// What to do with the wanted modules: files in load order, built-in and missing names.
+pub type ModulePlan = plinth_kmod::Resolved;
 
 /// Plans loading `wanted` from the texts of `modules.dep` and `modules.builtin`.
 pub fn plan(wanted: &[String], modules_dep: &str, modules_builtin: &str) -> ModulePlan {
-    let normal = |n: &str| n.replace('-', "_");
-    let known: std::collections::HashSet<String> = modules_dep
-        .lines()
-        .filter_map(|l| l.split_once(':'))
-        .map(|(path, _)| module_name(path.trim()))
-        .collect();
-    let builtin: std::collections::HashSet<String> = modules_builtin
-        .lines()
-        .map(|l| module_name(l.trim()))
-        .collect();
-    let mut out = ModulePlan::default();
-    let mut loadable = Vec::new();
-    for name in wanted {
-        let n = normal(name);
-        if known.contains(&n) {
-            loadable.push(n);
-        } else if builtin.contains(&n) {
-            out.builtin.push(name.clone());
-        } else {
-            out.missing.push(name.clone());
-        }
-    }
-    // Every name is in modules.dep now, so the resolver cannot fail; an error would be a bug in
-    // this filter and leaves the list empty rather than half-resolved.
-    out.files = load_order(modules_dep, &loadable).unwrap_or_default();
-    out
+    ModulesDep::parse(modules_dep).resolve(&parse_builtin(modules_builtin), wanted)
 }
 
 /// What loading did.

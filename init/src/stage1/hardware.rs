@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use super::modules::module_name;
+use plinth_kmod::{ModulesDep, module_name};
 
 /// Shell-style match of `pattern` against `text` with `*` and `?` (what modalias patterns use).
 pub fn glob_match(pattern: &str, text: &str) -> bool {
@@ -75,11 +75,9 @@ fn kind(name: &str, aliases: &[(String, String)]) -> Kind {
 
 /// Dependencies (module names) of `name` in `modules.dep` text.
 fn deps_of(modules_dep: &str, name: &str) -> Vec<String> {
-    modules_dep
-        .lines()
-        .filter_map(|l| l.split_once(':'))
-        .find(|(path, _)| module_name(path.trim()) == name)
-        .map(|(_, deps)| deps.split_whitespace().map(module_name).collect())
+    let dep = ModulesDep::parse(modules_dep);
+    dep.path_of(name)
+        .map(|path| dep.needs(path).iter().map(|p| module_name(p)).collect())
         .unwrap_or_default()
 }
 

@@ -216,7 +216,7 @@ fn load_modules() -> Vec<String> {
 /// Loads `names` and their dependencies, printing one line.
 fn load_named(set: &ModuleSet, names: &[String], why: &str) {
     let started = Instant::now();
-    let order = match modules::load_order(&set.dep, names) {
+    let order = match plinth_kmod::ModulesDep::parse(&set.dep).load_order(names) {
         Ok(order) => order,
         Err(e) => {
             step(&format!("warning: {e}; loading no modules"));
@@ -231,14 +231,14 @@ fn load_named(set: &ModuleSet, names: &[String], why: &str) {
         if one.elapsed().as_millis() >= 200 {
             slow.push(format!(
                 "{} {} ms",
-                modules::module_name(path),
+                plinth_kmod::module_name(path),
                 one.elapsed().as_millis()
             ));
         }
         match result {
             Ok(modules::Loaded::Loaded | modules::Loaded::AlreadyThere) => loaded += 1,
             Ok(modules::Loaded::Refused(errno)) => {
-                refused.push(format!("{} ({errno})", modules::module_name(path)));
+                refused.push(format!("{} ({errno})", plinth_kmod::module_name(path)));
             }
             Err(e) => refused.push(e.to_string()),
         }

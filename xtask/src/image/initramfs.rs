@@ -12,6 +12,8 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 
+use plinth_kmod::ModulesDep;
+
 use super::cpio::CpioWriter;
 use super::modules;
 
@@ -21,16 +23,16 @@ pub fn build(out: &Path, tree: &Path, kernel_release: &str, init: &Path) -> Resu
     let moddir = tree.join("usr/lib/modules").join(kernel_release);
     let dep_text = std::fs::read_to_string(moddir.join("modules.dep"))
         .with_context(|| format!("reading {}/modules.dep", moddir.display()))?;
-    let deps = modules::parse_dep(&dep_text);
-    let builtin = modules::parse_builtin(
+    let deps = ModulesDep::parse(&dep_text);
+    let builtin = plinth_kmod::parse_builtin(
         &std::fs::read_to_string(moddir.join("modules.builtin")).unwrap_or_default(),
     );
     let files = modules::closure(&deps, &builtin, modules::INITRAMFS)?;
     let included: BTreeSet<&String> = files.iter().collect();
     let dep_subset: String = deps
-        .iter()
-        .filter(|(path, _)| included.contains(path))
-        .map(|(path, d)| format!("{path}: {}\n", d.join(" ")).replace(": \n", ":\n"))
+        .paths()
+        .filter(|path| included.contains(&path.to_string()))
+        .map(|path| format!("{path}: {}\n", deps.needs(path).join(" ")).replace(": \n", ":\n"))
         .collect();
 
     let mut w = CpioWriter::new(BufWriter::new(
@@ -85,7 +87,7 @@ pub fn build(out: &Path, tree: &Path, kernel_release: &str, init: &Path) -> Resu
     };
     mkdirs(&mut w, &format!("usr/lib/modules/{kernel_release}"))?;
     w.file_bytes(&format!("{base}/modules.dep"), 0o644, dep_subset.as_bytes())?;
-    let names: BTreeSet<String> = files.iter().map(|f| modules::module_name(f)).collect();
+    let names: BTreeSet<String> = files.iter().map(|f| plinth_kmod::module_name(f)).collect();
     let aliases = modules::alias_subset(
         &std::fs::read_to_string(moddir.join("modules.alias")).unwrap_or_default(),
         &names,

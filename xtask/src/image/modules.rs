@@ -6,10 +6,11 @@
 //! wireless, media, GPU and other desktop hardware. Anything a kept module depends on is kept, so
 //! pruning can never leave a module that fails to load for want of a dependency.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
+use plinth_kmod::ModulesDep;
 
 /// Directories under `kernel/` whose modules servers never need.
 const DROPPED: &[&str] = &[
@@ -91,68 +92,36 @@ pub const INITRAMFS: &[&str] = &[
 /// only for SATA controllers left in legacy IDE mode.
 pub const FALLBACK_ONLY: &[&str] = &["ata_piix"];
 
-/// `modules.dep`: module path (relative to the module directory) → its dependencies' paths,
-/// in the file's order.
-pub type DepMap = BTreeMap<String, Vec<String>>;
-
-/// Parses `modules.dep` text.
-pub fn parse_dep(text: &str) -> DepMap {
-    text.lines()
-        .filter_map(|line| {
-            let (module, deps) = line.split_once(':')?;
-            Some((
-                module.trim().to_string(),
-                deps.split_whitespace().map(str::to_string).collect(),
-            ))
-        })
-        .collect()
-}
-
-/// The module name of a path: file stem without `.ko*`, hyphens as underscores.
-pub fn module_name(path: &str) -> String {
-    let file = path.rsplit('/').next().unwrap_or(path);
-    let stem = file.split(".ko").next().unwrap_or(file);
-    stem.replace('-', "_")
-}
-
 /// The modules the root keeps: every module outside `DROPPED`, plus whatever those depend on.
-pub fn kept(deps: &DepMap) -> BTreeSet<String> {
+pub fn kept(deps: &ModulesDep) -> BTreeSet<String> {
     let mut keep: BTreeSet<String> = deps
-        .keys()
+        .paths()
         .filter(|path| {
             let rel = path.strip_prefix("kernel/").unwrap_or(path);
             !DROPPED.iter().any(|d| rel.starts_with(d))
         })
-        .cloned()
+        .map(str::to_string)
         .collect();
-    let wanted_deps: Vec<String> = keep.iter().flat_map(|m| deps[m].iter().cloned()).collect();
+    let wanted_deps: Vec<String> = keep.iter().flat_map(|m| deps.needs(m).to_vec()).collect();
     keep.extend(wanted_deps);
     keep
 }
 
-/// The module files for `names` and all their dependencies, in load order (dependencies first,
-/// as modprobe does: the listed dependencies from last to first, then the module). Names found
-/// in `builtin` (module names of `modules.builtin`) are skipped; any other unknown name fails.
-pub fn closure(deps: &DepMap, builtin: &BTreeSet<String>, names: &[&str]) -> Result<Vec<String>> {
-    let by_name: BTreeMap<String, &String> =
-        deps.keys().map(|path| (module_name(path), path)).collect();
-    let mut order = Vec::new();
-    let mut seen = BTreeSet::new();
-    for name in names {
-        let name = name.replace('-', "_");
-        let Some(path) = by_name.get(&name) else {
-            if builtin.contains(&name) {
-                continue;
-            }
-            bail!("module {name} is neither in modules.dep nor built in");
-        };
-        for dep in deps[*path].iter().rev().chain(std::iter::once(*path)) {
-            if seen.insert(dep.clone()) {
-                order.push(dep.clone());
-            }
-        }
+/// The module files for `names` and all their dependencies, in load order (dependencies first).
+/// Names built into the kernel are skipped; any other name the kernel lacks fails the build.
+pub fn closure(
+    deps: &ModulesDep,
+    builtin: &BTreeSet<String>,
+    names: &[&str],
+) -> Result<Vec<String>> {
+    let resolved = deps.resolve(builtin, names);
+    if !resolved.missing.is_empty() {
+        bail!(
+            "modules neither in modules.dep nor built in: {}",
+            resolved.missing.join(", ")
+        );
     }
-    Ok(order)
+    Ok(resolved.files)
 }
 
 /// Deletes from `moddir` (`…/lib/modules/<kver>`) every module the policy drops; returns how
@@ -161,10 +130,10 @@ pub fn prune(moddir: &Path) -> Result<(usize, u64)> {
     let dep_path = moddir.join("modules.dep");
     let text = std::fs::read_to_string(&dep_path)
         .with_context(|| format!("reading {}", dep_path.display()))?;
-    let deps = parse_dep(&text);
+    let deps = ModulesDep::parse(&text);
     let keep = kept(&deps);
     let (mut count, mut bytes) = (0, 0);
-    for path in deps.keys().filter(|p| !keep.contains(*p)) {
+    for path in deps.paths().filter(|p| !keep.contains(*p)) {
         let file = moddir.join(path);
         bytes += file.metadata().map(|m| m.len()).unwrap_or(0);
         std::fs::remove_file(&file).with_context(|| format!("removing {}", file.display()))?;
@@ -185,13 +154,10 @@ pub fn alias_subset(alias_text: &str, modules: &BTreeSet<String>) -> String {
         .collect()
 }
 
-/// Module names listed in `modules.builtin`.
-pub fn parse_builtin(text: &str) -> BTreeSet<String> {
-    text.lines().map(module_name).collect()
-}
-
 #[cfg(test)]
 mod tests {
+    use plinth_kmod::parse_builtin;
+
     use super::*;
 
     const DEP: &str = "\
@@ -212,44 +178,14 @@ kernel/drivers/video/backlight/odd.ko.xz: kernel/drivers/gpu/drm/drm_panel_orien
 ";
 
     #[test]
-    fn names_use_underscores_and_drop_suffixes() {
-        assert_eq!(
-            module_name("kernel/drivers/md/dm-thin-pool.ko.xz"),
-            "dm_thin_pool"
-        );
-        assert_eq!(module_name("kernel/fs/ext4/ext4.ko"), "ext4");
-    }
-
-    #[test]
     fn prune_drops_sound_and_gpu_but_keeps_what_kept_modules_need() {
-        let keep = kept(&parse_dep(DEP));
+        let keep = kept(&ModulesDep::parse(DEP));
         assert!(keep.contains("kernel/fs/ext4/ext4.ko.xz"));
         assert!(keep.contains("kernel/drivers/md/dm-thin-pool.ko.xz"));
         assert!(!keep.contains("kernel/sound/core/snd.ko.xz"));
         assert!(!keep.contains("kernel/drivers/gpu/drm/drm.ko.xz"));
         // A GPU module that a kept module depends on survives the prune.
         assert!(keep.contains("kernel/drivers/gpu/drm/drm_panel_orientation_quirks.ko.xz"));
-    }
-
-    #[test]
-    fn closure_loads_dependencies_first_without_repeats() {
-        let deps = parse_dep(DEP);
-        let order = closure(&deps, &BTreeSet::new(), &["sd_mod", "ext4", "dm-thin-pool"]).unwrap();
-        let names: Vec<String> = order.iter().map(|p| module_name(p)).collect();
-        assert_eq!(
-            names,
-            [
-                "scsi_common",
-                "scsi_mod",
-                "sd_mod",
-                "jbd2",
-                "mbcache",
-                "crc16",
-                "ext4",
-                "dm_mod",
-                "dm_thin_pool"
-            ]
-        );
     }
 
     #[test]
@@ -267,7 +203,7 @@ alias pci:v00008086d*sv*sd*bc04sc03i00* snd_hda_intel\n";
 
     #[test]
     fn closure_skips_builtins_and_rejects_unknown_modules() {
-        let deps = parse_dep(DEP);
+        let deps = ModulesDep::parse(DEP);
         let builtin = parse_builtin("kernel/drivers/virtio/virtio_pci.ko\n");
         assert!(
             closure(&deps, &builtin, &["virtio_pci"])
