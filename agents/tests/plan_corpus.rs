@@ -88,6 +88,17 @@ fn links_for(net: &Network) -> Vec<Link> {
     links
 }
 
+/// The plan for `net` on a machine that has just its physical links, unconfigured.
+fn plan_fresh(net: &Network) -> Plan {
+    plan(
+        net,
+        &State {
+            links: links_for(net),
+            ..State::default()
+        },
+    )
+}
+
 fn ops_text(plan: &Plan) -> Vec<String> {
     plan.ops.iter().map(ToString::to_string).collect()
 }
@@ -137,13 +148,7 @@ fn every_accepted_example_plans_and_converges() {
 fn bonding_example_creates_the_bond_then_enslaves() {
     let Some(dir) = corpus_dir() else { return };
     let net = load(&dir, "bonding.yaml").unwrap();
-    let p = plan(
-        &net,
-        &State {
-            links: links_for(&net),
-            ..State::default()
-        },
-    );
+    let p = plan_fresh(&net);
     assert_eq!(
         ops_text(&p),
         [
@@ -206,13 +211,7 @@ fn vlan_example_renames_by_mac_and_stacks_vlans() {
 fn bridge_over_vlan_creates_the_vlan_first() {
     let Some(dir) = corpus_dir() else { return };
     let net = load(&dir, "bridge_vlan.yaml").unwrap();
-    let p = plan(
-        &net,
-        &State {
-            links: links_for(&net),
-            ..State::default()
-        },
-    );
+    let p = plan_fresh(&net);
     assert_eq!(
         ops_text(&p),
         [
@@ -233,13 +232,7 @@ fn bridge_over_vlan_creates_the_vlan_first() {
 fn two_default_gateways_keep_their_metrics() {
     let Some(dir) = corpus_dir() else { return };
     let net = load(&dir, "static_singlenic_multiip_multigateway.yaml").unwrap();
-    let p = plan(
-        &net,
-        &State {
-            links: links_for(&net),
-            ..State::default()
-        },
-    );
+    let p = plan_fresh(&net);
     let routes: Vec<String> = ops_text(&p)
         .into_iter()
         .filter(|o| o.starts_with("add route"))
@@ -257,13 +250,7 @@ fn two_default_gateways_keep_their_metrics() {
 fn bonding_router_example_builds_three_bonds() {
     let Some(dir) = corpus_dir() else { return };
     let net = load(&dir, "bonding_router.yaml").unwrap();
-    let p = plan(
-        &net,
-        &State {
-            links: links_for(&net),
-            ..State::default()
-        },
-    );
+    let p = plan_fresh(&net);
     let creates: Vec<String> = ops_text(&p)
         .into_iter()
         .filter(|o| o.starts_with("create"))
