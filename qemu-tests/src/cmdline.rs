@@ -83,6 +83,59 @@ pub struct GuestForward {
 /// The guest-side address of [`GuestForward`]s (inside QEMU's 10.0.2.0/24, not a real host).
 pub const GUEST_FORWARD_ADDR: &str = "10.0.2.100";
 
+/// One network card: where its frames go, its MAC (QEMU's default when `None`), and optionally an
+/// SMBIOS type 41 "onboard device" entry with this instance number, which makes udev name it
+/// `eno<N>` as on a server's built-in ports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Nic {
+    pub backend: NicBackend,
+    pub mac: Option<String>,
+    pub onboard: Option<u32>,
+}
+
+impl Nic {
+    /// A NIC on QEMU's user network (the one the port forwards go through).
+    pub fn user() -> Self {
+        Self {
+            backend: NicBackend::User,
+            mac: None,
+            onboard: None,
+        }
+    }
+
+    /// A NIC on the lab segment `port` (see [`NicBackend::Segment`]).
+    pub fn segment(port: u16) -> Self {
+        Self {
+            backend: NicBackend::Segment { port },
+            mac: None,
+            onboard: None,
+        }
+    }
+
+    /// The same NIC with `mac`.
+    pub fn with_mac(mut self, mac: &str) -> Self {
+        self.mac = Some(mac.to_string());
+        self
+    }
+
+    /// The same NIC as onboard device `instance` (named `eno<instance>` by udev).
+    pub fn onboard(mut self, instance: u32) -> Self {
+        self.onboard = Some(instance);
+        self
+    }
+}
+
+/// Where a NIC's frames go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NicBackend {
+    /// QEMU's user network (slirp): DHCP, the forwards, `restrict=on` so nothing leaves the host.
+    /// A machine has at most one; it carries [`MachineSpec::forwards`] and `guest_forwards`.
+    User,
+    /// A private Ethernet segment shared by every NIC on the same port: a QEMU socket network,
+    /// multicast group 230.0.0.1 on the loopback interface. No DHCP, nothing leaves the host.
+    Segment { port: u16 },
+}
+
 /// Where the serial console goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Console {
@@ -113,6 +166,10 @@ pub struct MachineSpec {
     pub qmp: Option<PathBuf>,
     /// Exit instead of resetting when the guest reboots.
     pub no_reboot: bool,
+    /// The network cards, in PCI order.
+    pub nics: Vec<Nic>,
+    /// A unix socket path (server, no wait) for a second serial port, the guest's `ttyS1`.
+    pub serial2: Option<PathBuf>,
 }
 
 impl MachineSpec {
@@ -131,6 +188,8 @@ impl MachineSpec {
             console: Console::Stdout,
             qmp: None,
             no_reboot: false,
+            nics: vec![Nic::user()],
+            serial2: None,
         }
     }
 }
@@ -170,6 +229,14 @@ pub fn qemu_args(spec: &MachineSpec) -> Vec<OsString> {
             );
         }
         Console::Stdout => push(&mut args, &["-serial", "stdio", "-monitor", "none"]),
+    }
+    if let Some(path) = &spec.serial2 {
+        let mut chardev = OsString::from("socket,id=serial2,path=");
+        chardev.push(escape_commas(path));
+        chardev.push(",server=on,wait=off");
+        args.push("-chardev".into());
+        args.push(chardev);
+        push(&mut args, &["-serial", "chardev:serial2"]);
     }
     if spec.no_reboot {
         push(&mut args, &["-no-reboot"]);
@@ -219,21 +286,9 @@ pub fn qemu_args(spec: &MachineSpec) -> Vec<OsString> {
         args.push(value);
         push(&mut args, &["-device", "ide-cd,drive=cd0,bus=ide.0"]);
     }
-    let mut netdev = String::from("user,id=net0,restrict=on");
-    for f in &spec.forwards {
-        netdev += &format!(",hostfwd=tcp:127.0.0.1:{}-:{}", f.host, f.guest);
+    for (index, nic) in spec.nics.iter().enumerate() {
+        push_nic(&mut args, spec, index, nic);
     }
-    for f in &spec.guest_forwards {
-        netdev += &format!(
-            ",guestfwd=tcp:{GUEST_FORWARD_ADDR}:{}-cmd:busybox nc 127.0.0.1 {}",
-            f.guest, f.host
-        );
-    }
-    args.push("-netdev".into());
-    args.push(netdev.into());
-    // No option ROM: the firmware need not try to PXE-boot over the emulated NIC.
-    args.push("-device".into());
-    args.push("virtio-net-pci,netdev=net0,romfile=".into());
     args.push("-device".into());
     args.push("virtio-rng-pci".into());
     if let Some(qmp) = &spec.qmp {
@@ -244,6 +299,46 @@ pub fn qemu_args(spec: &MachineSpec) -> Vec<OsString> {
         args.push(value);
     }
     args
+}
+
+/// `-netdev`, `-device` and, for an onboard NIC, `-smbios` for NIC number `index`.
+fn push_nic(args: &mut Vec<OsString>, spec: &MachineSpec, index: usize, nic: &Nic) {
+    let netdev = match nic.backend {
+        NicBackend::User => {
+            let mut netdev = format!("user,id=net{index},restrict=on");
+            for f in &spec.forwards {
+                netdev += &format!(",hostfwd=tcp:127.0.0.1:{}-:{}", f.host, f.guest);
+            }
+            for f in &spec.guest_forwards {
+                netdev += &format!(
+                    ",guestfwd=tcp:{GUEST_FORWARD_ADDR}:{}-cmd:busybox nc 127.0.0.1 {}",
+                    f.guest, f.host
+                );
+            }
+            netdev
+        }
+        NicBackend::Segment { port } => {
+            format!("socket,id=net{index},mcast=230.0.0.1:{port},localaddr=127.0.0.1")
+        }
+    };
+    push(args, &["-netdev", &netdev]);
+    // No option ROM: the firmware need not try to PXE-boot over the emulated NIC.
+    let mut device = format!("virtio-net-pci,netdev=net{index},id=nic{index},romfile=");
+    if let Some(mac) = &nic.mac {
+        device += &format!(",mac={mac}");
+    }
+    push(args, &["-device", &device]);
+    if let Some(instance) = nic.onboard {
+        push(
+            args,
+            &[
+                "-smbios",
+                &format!(
+                    "type=41,designation=Onboard LAN {instance},instance={instance},kind=ethernet,pcidev=nic{index}"
+                ),
+            ],
+        );
+    }
 }
 
 fn push(args: &mut Vec<OsString>, parts: &[&str]) {
@@ -403,6 +498,50 @@ mod tests {
         assert!(joined(&spec).contains(
             "-drive file=/r/seed.iso,format=raw,if=none,id=cd0,media=cdrom,readonly=on -device ide-cd,drive=cd0,bus=ide.0"
         ));
+    }
+
+    #[test]
+    fn the_default_machine_has_one_user_nic_without_an_option_rom() {
+        let line = joined(&MachineSpec::new("t", Accel::Tcg, Boot::Bios));
+        assert!(
+            line.contains("-netdev user,id=net0,restrict=on -device virtio-net-pci,netdev=net0,id=nic0,romfile= "),
+            "{line}"
+        );
+        assert!(
+            !line.contains("socket") && !line.contains("-smbios"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn segment_nics_share_a_loopback_multicast_group_and_onboard_ones_get_smbios_entries() {
+        let mut spec = MachineSpec::new("t", Accel::Tcg, Boot::Bios);
+        spec.forwards = vec![Forward {
+            host: 40001,
+            guest: 9100,
+        }];
+        spec.nics = vec![
+            Nic::segment(41000).with_mac("52:54:00:0c:00:11").onboard(1),
+            Nic::user().with_mac("52:54:00:0c:01:11"),
+        ];
+        let line = joined(&spec);
+        assert!(line.contains(
+            "-netdev socket,id=net0,mcast=230.0.0.1:41000,localaddr=127.0.0.1 -device virtio-net-pci,netdev=net0,id=nic0,romfile=,mac=52:54:00:0c:00:11 -smbios type=41,designation=Onboard LAN 1,instance=1,kind=ethernet,pcidev=nic0 "
+        ), "{line}");
+        assert!(line.contains(
+            "-netdev user,id=net1,restrict=on,hostfwd=tcp:127.0.0.1:40001-:9100 -device virtio-net-pci,netdev=net1,id=nic1,romfile=,mac=52:54:00:0c:01:11 "
+        ), "{line}");
+    }
+
+    #[test]
+    fn a_second_serial_port_comes_after_the_console() {
+        let mut spec = MachineSpec::new("t", Accel::Tcg, Boot::Bios);
+        assert!(!joined(&spec).contains("serial2"));
+        spec.serial2 = Some("/r/sh,ell.sock".into());
+        let line = joined(&spec);
+        assert!(line.contains(
+            "-serial stdio -monitor none -chardev socket,id=serial2,path=/r/sh,,ell.sock,server=on,wait=off -serial chardev:serial2 "
+        ), "{line}");
     }
 
     #[test]

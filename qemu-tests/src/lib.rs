@@ -5,7 +5,8 @@
 //! disks ([`disk`]), choosing the accelerator ([`accel`]), building the QEMU command line
 //! ([`cmdline`], pure), running QEMU with its serial console captured and timestamped ([`vm`],
 //! [`console`]), QMP ([`qmp`]), host ports ([`ports`]), polling the guest over forwarded ports
-//! ([`http`], [`metrics`]), a probe service for test seeds ([`probe`]), boot timing from the
+//! ([`http`], [`metrics`]), a probe service for test seeds ([`probe`]), a shell on the guest's
+//! second serial port ([`shell`]), boot timing from the
 //! console ([`timeline`]) and the per-test fixture that ties them together ([`node`]).
 //! It does not build the image (that is `cargo xtask image`) and never lets a QEMU process outlive
 //! the value that owns it.
@@ -26,5 +27,6 @@ pub mod ports;
 pub mod probe;
 pub mod qmp;
 pub mod seed;
+pub mod shell;
 pub mod timeline;
 pub mod vm;

@@ -12,7 +12,7 @@ use std::time::Duration;
 use regex::Regex;
 
 use crate::accel;
-use crate::cmdline::{Accel, Boot, DiskFormat, Drive, Forward, MachineSpec};
+use crate::cmdline::{Accel, Boot, DiskFormat, Drive, Forward, MachineSpec, Nic};
 use crate::console::{Console, Line, WaitError};
 use crate::disk::{self, DiskError};
 use crate::http::{self, HttpError};
@@ -78,6 +78,8 @@ pub enum FixtureError {
     Start(#[from] StartError),
     #[error("a {0:?} boot needs a disk")]
     NoDisk(Variant),
+    #[error("a {0:?} boot's kernel command line is fixed in the image; extra arguments need PXE")]
+    FixedCmdline(Variant),
 }
 
 /// The test's run directory, image and accelerator; it holds a shared lock on the image
@@ -111,6 +113,13 @@ pub struct BootOptions {
     /// PXE only: this initrd instead of the image's two, and this kernel command line instead
     /// of the image's (for booting the same kernel with another init).
     pub pxe_override: Option<(PathBuf, String)>,
+    /// PXE only: words appended to the kernel command line (a disk boot's command line is
+    /// inside the UKI or the boot loader's config).
+    pub extra_cmdline: Option<String>,
+    /// The network cards, in PCI order: by default one on the user network.
+    pub nics: Vec<Nic>,
+    /// A second serial port (the guest's ttyS1) on a unix socket, for [`Node::shell`].
+    pub serial2: bool,
 }
 
 impl BootOptions {
@@ -126,6 +135,9 @@ impl BootOptions {
             guest_forwards: Vec::new(),
             no_reboot: false,
             pxe_override: None,
+            extra_cmdline: None,
+            nics: vec![Nic::user()],
+            serial2: false,
         }
     }
 }
@@ -253,10 +265,13 @@ impl Fixture {
             Variant::Uefi => Boot::Uefi,
             Variant::Bios => Boot::Bios,
             Variant::Pxe => {
-                let (initrd, append) = match &opts.pxe_override {
+                let (initrd, mut append) = match &opts.pxe_override {
                     Some((initrd, append)) => (initrd.clone(), append.clone()),
                     None => (self.pxe_initrd()?, self.image.cmdline.clone()),
                 };
+                if let Some(extra) = &opts.extra_cmdline {
+                    append = format!("{append} {extra}");
+                }
                 Boot::Kernel {
                     kernel: self.image.kernel.clone(),
                     initrd: Some(initrd.into()),
@@ -267,6 +282,12 @@ impl Fixture {
         if opts.variant != Variant::Pxe && opts.disk.is_none() {
             return Err(FixtureError::NoDisk(opts.variant));
         }
+        if opts.variant != Variant::Pxe && opts.extra_cmdline.is_some() {
+            return Err(FixtureError::FixedCmdline(opts.variant));
+        }
+        let serial2 = opts
+            .serial2
+            .then(|| socket_path(self.dir.path(), &name, "serial2"));
         let mut drives: Vec<Drive> = opts.disk.iter().cloned().collect();
         if let Some(seed) = &opts.seed {
             drives.push(Drive {
@@ -293,8 +314,10 @@ impl Fixture {
             spec.cdrom = opts.cdrom.clone();
             spec.forwards = forwards.clone();
             spec.guest_forwards = opts.guest_forwards.clone();
-            spec.qmp = Some(qmp_path(self.dir.path(), &name));
+            spec.qmp = Some(socket_path(self.dir.path(), &name, "qmp"));
             spec.no_reboot = opts.no_reboot;
+            spec.nics = opts.nics.clone();
+            spec.serial2 = serial2.clone();
             match Vm::start(&spec, &self.dir.join(&name), self.echo) {
                 Ok(vm) => {
                     eprintln!(
@@ -303,7 +326,11 @@ impl Fixture {
                         accel::name(self.accel),
                         vm.console().log_path().display()
                     );
-                    return Ok(Node { vm, forwards });
+                    return Ok(Node {
+                        vm,
+                        forwards,
+                        serial2,
+                    });
                 }
                 Err(StartError::PortTaken(_)) if attempts < 5 => continue,
                 Err(e) => return Err(e.into()),
@@ -312,13 +339,14 @@ impl Fixture {
     }
 }
 
-/// The QMP socket path: in the run directory when it fits a unix socket address, else in /tmp.
-fn qmp_path(dir: &Path, name: &str) -> PathBuf {
-    let path = dir.join(format!("{name}.qmp"));
+/// A unix socket path `<name>.<ext>`: in the run directory when it fits a unix socket address,
+/// else in /tmp.
+fn socket_path(dir: &Path, name: &str, ext: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.{ext}"));
     if path.as_os_str().len() < 100 {
         path
     } else {
-        std::env::temp_dir().join(format!("plinth-{}-{name}.qmp", std::process::id()))
+        std::env::temp_dir().join(format!("plinth-{}-{name}.{ext}", std::process::id()))
     }
 }
 
@@ -338,6 +366,7 @@ pub fn concat_initrds(parts: &[&Path], out: &Path) -> std::io::Result<()> {
 pub struct Node {
     vm: Vm,
     forwards: Vec<Forward>,
+    serial2: Option<PathBuf>,
 }
 
 /// The ready line and the boot time it reports.
@@ -410,6 +439,19 @@ impl Node {
         Ok(crate::probe::Report::from_console(&self.console().lines()))
     }
 
+    /// A session with the shell the guest runs on its second serial port (booted with
+    /// [`BootOptions::serial2`] and a kernel command line that asks for a shell on ttyS1).
+    pub fn shell(
+        &self,
+        timeout: Duration,
+    ) -> Result<crate::shell::Shell, crate::shell::ShellError> {
+        let path = self
+            .serial2
+            .as_deref()
+            .ok_or(crate::shell::ShellError::NoPort)?;
+        crate::shell::Shell::connect(path, timeout)
+    }
+
     /// A QMP session with this node's QEMU.
     pub fn qmp(&self) -> Result<Qmp, QmpError> {
         self.vm.qmp()
@@ -460,10 +502,10 @@ mod tests {
     #[test]
     fn long_run_dirs_put_the_qmp_socket_in_tmp() {
         assert_eq!(
-            qmp_path(Path::new("/w/t"), "boot-1-uefi"),
+            socket_path(Path::new("/w/t"), "boot-1-uefi", "qmp"),
             PathBuf::from("/w/t/boot-1-uefi.qmp")
         );
         let long = PathBuf::from(format!("/{}", "x".repeat(120)));
-        assert!(qmp_path(&long, "boot-1-uefi").starts_with(std::env::temp_dir()));
+        assert!(socket_path(&long, "boot-1-uefi", "qmp").starts_with(std::env::temp_dir()));
     }
 }
