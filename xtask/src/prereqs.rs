@@ -34,8 +34,14 @@ const fn deb(package: &'static str) -> Prereq {
 }
 
 /// What `cargo xtask test` needs beyond the Rust toolchain: `unshare` for the PID-namespace tests,
-/// the musl target for the static PID 1.
-pub const TEST: [Prereq; 2] = [deb("util-linux"), RustTarget("x86_64-unknown-linux-musl")];
+/// the musl target for the static PID 1, and a DHCP server and client (dnsmasq, dhcpcd) for the
+/// network-namespace test of the image's dhcpcd hook that hands DHCP-provided NTP servers to chrony.
+pub const TEST: [Prereq; 4] = [
+    deb("util-linux"),
+    RustTarget("x86_64-unknown-linux-musl"),
+    deb("dnsmasq-base"),
+    deb("dhcpcd-base"),
+];
 
 /// What `cargo xtask image` needs: mkosi 24+ and bubblewrap (from backports on Debian 12) for the
 /// Debian tree, squashfs-tools for the root, mtools, dosfstools and syslinux for the ESP without
