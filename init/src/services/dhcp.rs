@@ -132,6 +132,7 @@ mod tests {
                     driver: "e1000".into(),
                 },
             ],
+            ..Facts::default()
         }
     }
 

@@ -1,5 +1,7 @@
 //! What the built-in planners need to know about the machine: its ethernet interfaces (name, MAC,
-//! driver), read from `/sys/class/net` at plan time. Gathering is the only effect here.
+//! driver), read from `/sys/class/net`, the kernel command line's arguments (`/proc/cmdline`, split
+//! as the kernel does by `plinth_config::sources::cmdline::split`) and whether bash is installed,
+//! all read at plan time. Gathering is the only effect here.
 
 use std::path::Path;
 
@@ -19,13 +21,29 @@ pub struct Ethernet {
 pub struct Facts {
     /// Physical ethernet interfaces, by name.
     pub ethernets: Vec<Ethernet>,
+    /// The kernel command line, one argument each (quotes removed).
+    pub cmdline: Vec<String>,
+    /// `/bin/bash` exists.
+    pub bash: bool,
 }
 
-/// Reads the facts from `/sys`.
+/// Reads the facts from `/sys`, `/proc/cmdline` and `/bin`.
 pub fn gather() -> Facts {
     Facts {
         ethernets: ethernets(Path::new("/sys/class/net")),
+        cmdline: cmdline_args(&std::fs::read_to_string("/proc/cmdline").unwrap_or_default()),
+        bash: Path::new("/bin/bash").exists(),
     }
+}
+
+/// The arguments of a kernel command line; an unterminated quote (which the kernel would not have
+/// passed) keeps the arguments before it.
+pub fn cmdline_args(text: &str) -> Vec<String> {
+    use plinth_config::sources::cmdline::split;
+    split(text).unwrap_or_else(|_| {
+        let before = text.rfind('"').map_or(text, |at| &text[..at]);
+        split(before).unwrap_or_default()
+    })
 }
 
 /// Physical (backed by a device) ARPHRD_ETHER interfaces under `sys_class_net`.
@@ -56,6 +74,18 @@ pub fn ethernets(sys_class_net: &Path) -> Vec<Ethernet> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn splits_the_kernel_command_line_like_the_kernel() {
+        assert_eq!(
+            cmdline_args("console=ttyS0 \"a b\" plinth.autologin=ttyS1\n"),
+            ["console=ttyS0", "a b", "plinth.autologin=ttyS1"]
+        );
+        assert_eq!(
+            cmdline_args("quiet plinth.autologin=tty1 \"broken"),
+            ["quiet", "plinth.autologin=tty1"]
+        );
+    }
 
     #[test]
     fn reads_physical_ethernets_from_a_sysfs_tree() {
