@@ -1,7 +1,9 @@
 //! Maintenance mode: after a failed phase the node stays up with the console, the control API and
 //! network — the built-in services (udev, DHCP on every link unless the config says otherwise, the
-//! node exporter) are started if the failure came before the service graph was loaded — and the
-//! console says what failed, every config error as `SOURCE:LINE:COL: ...`, and how to fix it.
+//! node exporter, and the root shells of `plinth.autologin`: the built-ins come from the kernel
+//! command line and the machine, so the empty fallback config still plans them) are started if the
+//! failure came before the service graph was loaded — and the console says what failed, every
+//! config error as `SOURCE:LINE:COL: ...`, and how to fix it.
 
 use plinth_config::MachineConfig;
 
@@ -52,6 +54,9 @@ pub fn explain(phase: &str, why: &str) -> Vec<String> {
     lines.push(
         "  - or, on the node, `plinthctl config apply FILE`: it validates FILE, keeps it and re-runs the boot from phase `config`, no reboot needed".into(),
     );
+    lines.push(
+        "    (a shell on the node: a user's SSH key, or, in a lab, boot with plinth.autologin=ttyS0 for a root shell on that console)".into(),
+    );
     lines.push("the control API (plinthctl) and the console keep working meanwhile".into());
     lines
 }
@@ -71,6 +76,7 @@ mod tests {
         assert!(lines.contains(&"  /seed/user-data:5:1: error: unknown key `hostnme`".to_string()));
         let text = lines.join("\n");
         assert!(text.contains("plinthctl config apply FILE"), "{text}");
+        assert!(text.contains("plinth.autologin=ttyS0"), "{text}");
         assert!(
             text.contains("cidata") && text.contains("plinthctl reboot"),
             "{text}"

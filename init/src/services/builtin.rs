@@ -18,6 +18,7 @@ pub fn daemon(name: &str, exec: &[&str], probe: Probe, after: &[&str]) -> Servic
         stop_signal: libc::SIGTERM,
         stop_timeout: DEFAULT_STOP_TIMEOUT,
         origin: Origin::Builtin,
+        tty: None,
     }
 }
 

@@ -5,6 +5,7 @@
 //! missing (a file's services stand or fall together, and a skipped one is dropped from the `after`
 //! lists of the others).
 
+pub mod autologin;
 pub mod builtin;
 pub mod chronyd;
 pub mod dhcp;
@@ -37,6 +38,7 @@ pub type Builtin = fn(&MachineConfig, &Facts) -> Vec<ServiceSpec>;
 
 /// Every built-in, in start-order preference.
 pub const BUILTINS: &[Builtin] = &[
+    autologin::plan,
     udevd::plan,
     net::plan,
     dhcp::plan,
@@ -50,9 +52,9 @@ pub fn plan_builtins(config: &MachineConfig, options: &BuiltinOptions) -> Vec<Se
     if options.container && !options.enable_in_container {
         return Vec::new();
     }
-    let (specs, skipped) = plan_from(BUILTINS, config, &facts::gather(), |p| {
-        Path::new(p).exists()
-    });
+    let facts = facts::gather();
+    autologin::announce(&facts);
+    let (specs, skipped) = plan_from(BUILTINS, config, &facts, |p| Path::new(p).exists());
     for (name, program) in skipped {
         console::say(&format!(
             "built-in {name}: skipped, {program} is not installed"

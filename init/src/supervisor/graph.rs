@@ -152,6 +152,7 @@ mod tests {
             stop_signal: libc::SIGTERM,
             stop_timeout: std::time::Duration::from_secs(1),
             origin: Origin::User,
+            tty: None,
         }
     }
 

@@ -91,6 +91,7 @@ fn user_spec(service: &Service, defaults: PlanDefaults) -> ServiceSpec {
             .stop_timeout
             .map_or(DEFAULT_STOP_TIMEOUT, |d| d.get()),
         origin: Origin::User,
+        tty: None,
     }
 }
 

@@ -22,7 +22,7 @@ use super::output::{Sinks, spawn_reader};
 use super::planner::Plan;
 use super::probe::wait_ready;
 use super::restart::Backoff;
-use super::spawn::{Launch, launch};
+use super::spawn::{Launch, launch_on};
 use super::spec::{Probe, ServiceSpec};
 use super::state::{AfterExit, ExitOutcome, State, after_exit};
 use crate::boot::timeline::Timeline;
@@ -320,12 +320,23 @@ impl Supervisor {
     }
 
     fn load(&mut self, plan: Plan) {
+        let kept = std::mem::take(&mut self.order);
         self.order = plan.graph.start_order().to_vec();
+        for name in kept {
+            if !self.order.contains(&name) {
+                self.order.push(name);
+            }
+        }
         for spec in plan.specs {
             self.dependents.insert(
                 spec.name.clone(),
                 plan.graph.dependents(&spec.name).to_vec(),
             );
+            // A terminal session kept across the reload goes on; the new spec is for its next start.
+            if let Some(unit) = self.units.get_mut(&spec.name) {
+                unit.spec = spec;
+                continue;
+            }
             let now = Instant::now();
             let unit = Unit {
                 ring: Arc::new(Mutex::new(LogRing::new(self.settings.ring))),
@@ -476,7 +487,8 @@ impl Supervisor {
         };
         unit.pid = None;
         let uptime = unit.started_at.elapsed();
-        let stopping = unit.state == State::Stopping || !unit.wanted || shutting_down;
+        let kept = self.unloading && survives_reload(unit);
+        let stopping = unit.state == State::Stopping || !unit.wanted || (shutting_down && !kept);
         let probe_failed = std::mem::take(&mut unit.probe_failed);
         if !probe_failed {
             unit.last_exit = Some(outcome.to_string());
@@ -586,7 +598,7 @@ impl Supervisor {
             unit.log_file = RotatingFile::open(dir, name, self.settings.log_max_bytes)
                 .map(|f| Arc::new(Mutex::new(f)));
         }
-        let launched = launch(
+        let launched = launch_on(
             &self.reaper,
             &Launch {
                 argv: &unit.spec.exec,
@@ -595,6 +607,7 @@ impl Supervisor {
                 capture: true,
                 cgroup_procs: unit.cgroup.as_ref().map(|c| c.procs_file()),
             },
+            unit.spec.tty.as_deref(),
         );
         let started = match launched {
             Ok(started) => started,
@@ -709,6 +722,9 @@ impl Supervisor {
             let Some(unit) = self.units.get(name) else {
                 continue;
             };
+            if self.unloading && survives_reload(unit) {
+                continue;
+            }
             let dependents_down = !self.dependent_running(name);
             let idle = matches!(unit.state, State::Waiting | State::Backoff);
             if idle || (dependents_down && matches!(unit.state, State::Starting | State::Ready)) {
@@ -758,10 +774,15 @@ impl Supervisor {
                 let _ = waiter.send(());
             }
         }
-        if !self.unload_waiters.is_empty() && self.units.values().all(|u| !u.state.has_process()) {
+        let unloaded = self
+            .units
+            .values()
+            .all(|u| !u.state.has_process() || (self.unloading && survives_reload(u)));
+        if !self.unload_waiters.is_empty() && unloaded {
             if self.unloading {
-                self.units.clear();
-                self.order.clear();
+                self.units.retain(|_, u| survives_reload(u));
+                let units = &self.units;
+                self.order.retain(|n| units.contains_key(n));
                 self.dependents.clear();
                 self.shutting_down = false;
                 self.unloading = false;
@@ -843,6 +864,12 @@ impl Supervisor {
             self.settings.metrics_file = None;
         }
     }
+}
+
+/// Whether `unit` is kept running when the plan is unloaded for a new one: a terminal session (an
+/// operator may be typing `plinthctl config apply` in it).
+fn survives_reload(unit: &Unit) -> bool {
+    unit.spec.tty.is_some()
 }
 
 /// After the main process of a stopped service exited: SIGKILL to its process group and cgroup.

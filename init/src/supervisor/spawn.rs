@@ -1,10 +1,15 @@
 //! Starting processes: argv and environment, stdin from /dev/null, stdout and stderr captured (or
 //! discarded), each in its own process group and, when given, moved into its cgroup before it execs.
+//! A login session on a terminal instead gets the terminal as stdin, stdout and stderr, and starts a
+//! new session (its own process group too) with the terminal as its controlling terminal — done
+//! here rather than with `setsid --ctty`, so that the supervised process is the shell itself: its
+//! exit is the service's exit and the stop signal reaches it.
 //! Every child is registered with the [`Reaper`], which hands back its exit.
 
 use std::collections::BTreeMap;
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
@@ -33,6 +38,14 @@ pub enum SpawnError {
     Pipes {
         /// The program.
         program: String,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The session's terminal cannot be opened.
+    #[error("cannot open the terminal {tty}: {source}; check that the device exists (ls -l {tty})")]
+    Tty {
+        /// The terminal's path.
+        tty: String,
         /// The OS error.
         source: io::Error,
     },
@@ -66,21 +79,74 @@ pub struct Started {
     pub exit: oneshot::Receiver<ExitOutcome>,
 }
 
+/// Makes `command` a login session on `tty`: the terminal as stdin, stdout and stderr, then, in the
+/// child, a new session (which is also a new process group, so no `process_group`: a group leader
+/// cannot call setsid) that takes the terminal as its controlling terminal.
+fn on_terminal(command: &mut Command, tty: &str) -> Result<(), SpawnError> {
+    let failed = |source| SpawnError::Tty {
+        tty: tty.to_string(),
+        source,
+    };
+    // O_NONBLOCK: a serial line without carrier would block the open; cleared right after.
+    let terminal = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOCTTY | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(tty)
+        .map_err(failed)?;
+    let flags = nix::fcntl::fcntl(&terminal, nix::fcntl::FcntlArg::F_GETFL)
+        .map_err(|e| failed(e.into()))?;
+    let mut flags = nix::fcntl::OFlag::from_bits_truncate(flags);
+    flags.remove(nix::fcntl::OFlag::O_NONBLOCK);
+    nix::fcntl::fcntl(&terminal, nix::fcntl::FcntlArg::F_SETFL(flags))
+        .map_err(|e| failed(e.into()))?;
+    let out = terminal.try_clone().map_err(failed)?;
+    let err = terminal.try_clone().map_err(failed)?;
+    command.stdin(terminal).stdout(out).stderr(err);
+    // SAFETY: runs in the forked child before exec; setsid(2) and ioctl(2) are async-signal-safe
+    // and nothing is allocated. Stdio is already in place, so fd 0 is the terminal.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::setsid() < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // 0: do not steal it from another session that still has it.
+            if libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    Ok(())
+}
+
 /// Starts `launch` (must run inside the tokio runtime, for the pipes).
 pub fn launch(reaper: &Reaper, launch: &Launch<'_>) -> Result<Started, SpawnError> {
+    launch_on(reaper, launch, None)
+}
+
+/// Starts `launch`, as a login session on terminal `tty` when given (then `capture` is ignored:
+/// the output goes to the terminal).
+pub fn launch_on(
+    reaper: &Reaper,
+    launch: &Launch<'_>,
+    tty: Option<&str>,
+) -> Result<Started, SpawnError> {
     let (program, args) = launch.argv.split_first().ok_or(SpawnError::Empty)?;
     let mut command = Command::new(program);
-    command
-        .args(args)
-        .env_clear()
-        .stdin(Stdio::null())
-        .process_group(0);
+    command.args(args).env_clear();
     command.envs(launch.base_env.iter().map(|(k, v)| (k, v)));
     command.envs(launch.env);
-    if launch.capture {
-        command.stdout(Stdio::piped()).stderr(Stdio::piped());
-    } else {
-        command.stdout(Stdio::null()).stderr(Stdio::null());
+    match tty {
+        Some(tty) => on_terminal(&mut command, tty)?,
+        None => {
+            command.stdin(Stdio::null()).process_group(0);
+            if launch.capture {
+                command.stdout(Stdio::piped()).stderr(Stdio::piped());
+            } else {
+                command.stdout(Stdio::null()).stderr(Stdio::null());
+            }
+        }
     }
     if let Some(procs) = launch.cgroup_procs {
         let procs = procs.try_clone().map_err(|source| SpawnError::Exec {

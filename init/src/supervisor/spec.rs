@@ -97,4 +97,9 @@ pub struct ServiceSpec {
     pub stop_timeout: Duration,
     /// Where the service comes from.
     pub origin: Origin,
+    /// A login session on this terminal (`/dev/...`): it runs in a new session with the terminal
+    /// as stdin, stdout, stderr and controlling terminal (nothing is captured), and, being the
+    /// operator's, it is kept running across plan reloads (`plinthctl config apply`); only a
+    /// stop or the shutdown ends it.
+    pub tty: Option<String>,
 }
