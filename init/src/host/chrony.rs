@@ -1,9 +1,14 @@
 //! chrony's config from the machine config: the servers of cloud-init's `ntp.servers` and
-//! `plinth.time.servers`, the pools of `ntp.pools`, and how long the `time` phase waits for a first
-//! sync (`plinth.time.boot_timeout`, 30 s by default). With no server the file has no source:
-//! chronyd then only keeps the drift and the RTC, and the phase says so instead of waiting.
-//! `ntp.enabled: false` turns time sync off altogether. Pure; the phase writes the file and runs
-//! chronyd.
+//! `plinth.time.servers`, the pools of `ntp.pools`, and how long the boot waits for a first sync
+//! (`plinth.time.boot_timeout`, 30 s by default). With no server or pool in the config, the servers
+//! come from DHCP: the file then reads `sourcedir /run/chrony-dhcp`, where the image's dhcpcd hook
+//! (`/usr/lib/dhcpcd/dhcpcd-hooks/60-plinth-chrony`) keeps one `<interface>.dhcp[6].sources` file
+//! per lease, with a `server X iburst` line per NTP server of the lease (none when the lease names
+//! none), and runs `chronyc reload sources` when one changes. Servers in the config take precedence:
+//! with any, DHCP's are not read. `ntp.enabled: false` turns time sync off altogether.
+//!
+//! Pure: the config text, chronyd's and chronyc's arguments, and what the hook's files say about
+//! DHCP time ([`dhcp_time`]); the `time` phase writes the file and does the waiting.
 
 use std::time::Duration;
 
@@ -17,6 +22,12 @@ pub const CONF: &str = "/run/plinth/chrony.conf";
 pub const STATE_DIR: &str = "/var/lib/chrony";
 /// The default wait for a first sync.
 pub const DEFAULT_BOOT_TIMEOUT: Duration = Duration::from_secs(30);
+/// chronyc, which the wait for a DHCP-fed first sync uses.
+pub const CHRONYC: &str = "/usr/bin/chronyc";
+/// Where the dhcpcd hook writes the NTP servers of each lease (chrony's `sourcedir`).
+pub const DHCP_SOURCES_DIR: &str = "/run/chrony-dhcp";
+/// The directory of chronyd's command socket (`chronyd.sock`), through which chronyc talks to it.
+pub const SOCKET_DIR: &str = "/run/chrony";
 
 /// What time sync the config asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,7 +41,7 @@ pub struct TimePlan {
 }
 
 impl TimePlan {
-    /// Whether any source is configured.
+    /// Whether the config names any source; when not, the sources come from DHCP.
     pub fn has_sources(&self) -> bool {
         !self.servers.is_empty() || !self.pools.is_empty()
     }
@@ -69,6 +80,12 @@ pub fn conf(plan: &TimePlan) -> String {
     for pool in &plan.pools {
         out.push_str(&format!("pool {pool} iburst\n"));
     }
+    if !plan.has_sources() {
+        out.push_str(&format!(
+            "# No server in the config: those of the DHCP leases (dhcpcd hook 60-plinth-chrony).\n\
+             sourcedir {DHCP_SOURCES_DIR}\n"
+        ));
+    }
     out.push_str(&format!(
         "driftfile {STATE_DIR}/chrony.drift\n\
          # Step the clock on the first updates: a node may boot far off.\n\
@@ -85,6 +102,45 @@ pub fn conf(plan: &TimePlan) -> String {
 pub fn sync_once_args(timeout: Duration) -> Vec<String> {
     let secs = timeout.as_secs_f64().ceil().max(1.0) as u64;
     ["-q", "-t", &secs.to_string(), "-f", CONF]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
+/// What the DHCP leases have brought chrony so far, from the hook's files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DhcpTime {
+    /// No lease yet (no file).
+    NoLease,
+    /// Leases came, and none names an NTP server.
+    NoServers,
+    /// This many servers, over every lease.
+    Servers(usize),
+}
+
+/// What the hook's files (their contents) say: each lease has a file, each of its NTP servers a
+/// `server` line.
+pub fn dhcp_time(files: &[String]) -> DhcpTime {
+    if files.is_empty() {
+        return DhcpTime::NoLease;
+    }
+    let servers = files
+        .iter()
+        .flat_map(|f| f.lines())
+        .filter(|l| l.split_whitespace().next() == Some("server"))
+        .count();
+    match servers {
+        0 => DhcpTime::NoServers,
+        n => DhcpTime::Servers(n),
+    }
+}
+
+/// The arguments of `chronyc waitsync` checking every second until the clock is synced, at most
+/// `timeout` (whole seconds, at least one check): `waitsync <tries> 0 0 1`, no limit on the
+/// remaining correction or skew.
+pub fn waitsync_args(timeout: Duration) -> Vec<String> {
+    let tries = timeout.as_secs_f64().ceil().max(1.0) as u64;
+    ["waitsync", &tries.to_string(), "0", "0", "1"]
         .iter()
         .map(|s| s.to_string())
         .collect()
@@ -119,15 +175,47 @@ mod tests {
     }
 
     #[test]
-    fn no_servers_means_no_sources_and_the_default_timeout() {
+    fn servers_in_the_config_leave_dhcp_out() {
+        let plan = plan(&config("ntp:\n  pools: [pool.example]\n")).unwrap();
+        assert!(!conf(&plan).contains("sourcedir"), "{}", conf(&plan));
+    }
+
+    #[test]
+    fn no_servers_means_dhcp_sources_and_the_default_timeout() {
         let plan = plan(&MachineConfig::default()).unwrap();
         assert!(!plan.has_sources());
         assert_eq!(plan.boot_timeout, DEFAULT_BOOT_TIMEOUT);
+        let text = conf(&plan);
         assert!(
-            !conf(&plan)
+            !text
                 .lines()
-                .any(|l| l.starts_with("server ") || l.starts_with("pool "))
+                .any(|l| l.starts_with("server ") || l.starts_with("pool ")),
+            "{text}"
         );
+        assert!(text.contains("\nsourcedir /run/chrony-dhcp\n"), "{text}");
+    }
+
+    #[test]
+    fn the_hooks_files_tell_whether_dhcp_brought_servers() {
+        assert_eq!(dhcp_time(&[]), DhcpTime::NoLease);
+        let empty = "# NTP servers of the dhcp lease of eno1 (dhcpcd hook 60-plinth-chrony)\n";
+        assert_eq!(dhcp_time(&[empty.to_string()]), DhcpTime::NoServers);
+        let two = format!("{empty}server 10.0.0.1 iburst\nserver 10.0.0.2 iburst\n");
+        assert_eq!(dhcp_time(&[empty.to_string(), two]), DhcpTime::Servers(2));
+        // A comment that mentions a server is not one.
+        assert_eq!(
+            dhcp_time(&["# server 10.0.0.9 was here\n".to_string()]),
+            DhcpTime::NoServers
+        );
+    }
+
+    #[test]
+    fn the_dhcp_wait_is_bounded() {
+        assert_eq!(
+            waitsync_args(Duration::from_secs(30)),
+            ["waitsync", "30", "0", "0", "1"]
+        );
+        assert_eq!(waitsync_args(Duration::from_millis(200))[1], "1");
     }
 
     #[test]

@@ -1,6 +1,10 @@
 //! Time sync: `chronyd` in the foreground (`-d`) with the config the `time` phase writes from the
 //! machine config (`host::chrony`), restarted always; ready once running. Not planned when
-//! `ntp.enabled` is false.
+//! `ntp.enabled` is false. With no NTP server in the config it reads the DHCP leases' servers from
+//! the files the image's dhcpcd hook keeps in `/run/chrony-dhcp` (`sourcedir`); the hook tells it
+//! of changes with `chronyc reload sources` over chronyd's command socket (`/run/chrony/`, made by
+//! chronyd itself; the UDP command port is off). Started without waiting for anything: a lease
+//! that comes before it is read when it starts.
 
 use plinth_config::MachineConfig;
 

@@ -1,7 +1,10 @@
 //! Phase `ready`: wait until every service has come to rest; the boot is ready when none failed.
 //! On a machine, the config that got this far is then kept on the state partition for the next
-//! boots (see `config_source`).
+//! boots (see `config_source`), and, when the NTP servers come from DHCP, the `time` phase's wait
+//! for a first sync runs here, once DHCP runs (`time::wait_for_dhcp_time`, bounded by
+//! `plinth.time.boot_timeout`).
 
+use super::time;
 use crate::boot::sequence::{PhaseError, PhaseResult};
 use crate::boot::{BootContext, config_source};
 use crate::console;
@@ -26,7 +29,10 @@ pub async fn run(ctx: &mut BootContext) -> PhaseResult {
                 ));
             }
         }
-        Ok("every service is ready".into())
+        Ok(match time::wait_for_dhcp_time(ctx).await {
+            Some(time) => format!("every service is ready; {time}"),
+            None => "every service is ready".into(),
+        })
     } else {
         Err(PhaseError(format!(
             "services not ready: {}",
