@@ -185,7 +185,7 @@ fn terminal_sessions_own_their_terminal_and_outlive_a_plan_reload() {
             },
             Some("/dev/plinth-no-such-tty"),
         );
-        let error = missing.err().expect("no such terminal").to_string();
+        let error = missing.expect_err("no such terminal").to_string();
         assert!(error.contains("/dev/plinth-no-such-tty"), "{error}");
 
         // The supervisor: the session survives an unload and a new plan; the shutdown ends it.
