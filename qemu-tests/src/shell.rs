@@ -49,7 +49,8 @@ pub struct Shell {
 
 impl Shell {
     /// Connects to the serial port socket and waits, up to `timeout`, until the guest's shell
-    /// answers; turns terminal echo off so outputs are only what commands print.
+    /// answers; turns terminal echo, the prompts and bash's bracketed-paste sequences off so
+    /// outputs are only what commands print.
     pub fn connect(path: &Path, timeout: Duration) -> Result<Self, ShellError> {
         let stream = UnixStream::connect(path).map_err(|source| ShellError::Connect {
             path: path.to_path_buf(),
@@ -63,7 +64,9 @@ impl Shell {
         };
         let deadline = Instant::now() + timeout;
         loop {
-            let marker = shell.send("stty -echo 2>/dev/null; true")?;
+            let marker = shell.send(
+                "stty -echo 2>/dev/null; PS1= PS2=; bind 'set enable-bracketed-paste off' 2>/dev/null; true",
+            )?;
             let wait = SYNC_EVERY.min(deadline.saturating_duration_since(Instant::now()));
             match shell.read_until(&marker, wait) {
                 Ok(_) => return Ok(shell),
@@ -129,14 +132,19 @@ impl Shell {
 }
 
 /// When `pending` holds a complete `\nMARKER STATUS\n` line: the text before it (without the
-/// newline the marker line starts with) and the status; `pending` keeps what followed.
+/// newline the marker line starts with, and without terminal escape sequences) and the status;
+/// `pending` keeps what followed.
 fn take_output(pending: &mut String, marker: &str) -> Option<(String, i32)> {
     let needle = format!("\n{marker} ");
     let start = pending.find(&needle)?;
     let rest = &pending[start + needle.len()..];
     let end = rest.find('\n')?;
     let status = rest[..end].trim().parse().unwrap_or(-1);
-    let text = pending[..start].to_string();
+    let text = pending[..start]
+        .split('\n')
+        .map(|line| crate::console::clean(line.as_bytes()))
+        .collect::<Vec<_>>()
+        .join("\n");
     let after = start + needle.len() + end + 1;
     pending.drain(..after);
     Some((text, status))
@@ -171,6 +179,15 @@ mod tests {
         let (text, status) = take_output(&mut pending, "plinth-shell-done-1").unwrap();
         assert_eq!(status, 0);
         assert!(text.starts_with("printf"));
+    }
+
+    #[test]
+    fn escape_sequences_are_not_output() {
+        let mut pending = String::from("\x1b[?2004lroot ok\n\x1b[?2004h\nplinth-shell-done-2 0\n");
+        assert_eq!(
+            take_output(&mut pending, "plinth-shell-done-2"),
+            Some(("root ok\n".to_string(), 0))
+        );
     }
 
     #[test]
