@@ -131,13 +131,14 @@ pub fn announce(facts: &Facts) {
     {
         return;
     }
-    for line in lines(&request) {
+    let exists = |tty: &String| std::path::Path::new("/dev").join(tty).exists();
+    for line in lines(&request, exists) {
         console::say(&line);
     }
 }
 
-/// The console lines for `request`.
-pub fn lines(request: &Request) -> Vec<String> {
+/// The console lines for `request`; `exists` says whether a terminal's device is there.
+pub fn lines(request: &Request, exists: impl Fn(&String) -> bool) -> Vec<String> {
     let mut lines: Vec<String> = request
         .refused
         .iter()
@@ -147,6 +148,11 @@ pub fn lines(request: &Request) -> Vec<String> {
         lines.push(format!(
             "WARNING: a root shell WITHOUT PASSWORD is offered on {tty} because of {ARGUMENT} on the kernel command line; for labs and debugging only"
         ));
+        if !exists(tty) {
+            lines.push(format!(
+                "{ARGUMENT}: /dev/{tty} does not exist (yet): its shell is retried until it does; check the name (ls /dev/tty*)"
+            ));
+        }
     }
     lines
 }
@@ -171,7 +177,7 @@ mod tests {
     fn nothing_without_the_argument() {
         let none = facts("console=ttyS0 quiet plinth.autologinx=tty1", true);
         assert!(plan(&MachineConfig::default(), &none).is_empty());
-        assert!(lines(&request(&none.cmdline)).is_empty());
+        assert!(lines(&request(&none.cmdline), |_| true).is_empty());
     }
 
     #[test]
@@ -226,10 +232,13 @@ mod tests {
             r.refused[5]
         );
         assert!(request(&args("plinth.autologin=console")).refused[0].contains("console=ttyS0"));
-        let said = lines(&r).join("\n");
+        let said = lines(&r, |_| true).join("\n");
         assert!(said.contains("plinth.autologin: ignored `plinth.autologin=../x`"));
         assert!(said.contains("WITHOUT PASSWORD is offered on ttyS1"));
         assert!(!said.contains("offered on ../x"));
+        assert!(!said.contains("does not exist"));
+        let said = lines(&r, |t| t != "ttyS1").join("\n");
+        assert!(said.contains("/dev/ttyS1 does not exist (yet)"), "{said}");
         assert!(!valid_tty(&"t".repeat(33)));
         assert!(valid_tty("ttyAMA0") && valid_tty("hvc0"));
     }
