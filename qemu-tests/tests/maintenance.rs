@@ -4,7 +4,8 @@
 //! once on the console); from that shell, `plinthctl config apply` of a still-invalid file is
 //! refused with its line and column, and a good one brings the node to ready — new hostname (also in
 //! the node exporter's `node_uname_info`), its `write_files` written — without killing the shell
-//! it was typed in.
+//! it was typed in. `exit` gives a new shell. A bad `plinth.autologin` value beside the good one is
+//! refused on the console by name, and the boot goes on.
 
 use std::time::Duration;
 
@@ -97,7 +98,7 @@ fn an_invalid_seed_is_fixed_from_the_autologin_shell_with_config_apply() -> Resu
     let mut opts = BootOptions::new(Variant::Pxe);
     opts.seed = Some(seed);
     opts.serial2 = true;
-    opts.extra_cmdline = Some("plinth.autologin=ttyS1".into());
+    opts.extra_cmdline = Some("plinth.autologin=ttyS1 plinth.autologin=../x".into());
     let node = fx.boot(&opts)?;
 
     // The console: maintenance mode, both errors with line and column, the way out.
@@ -118,6 +119,11 @@ fn an_invalid_seed_is_fixed_from_the_autologin_shell_with_config_apply() -> Resu
         Duration::ZERO,
     )?;
     wait_line(&node, r"service autologin-ttyS1: ready", COMMAND)?;
+    wait_line(
+        &node,
+        r"plinth\.autologin: ignored `plinth\.autologin=\.\./x`: `\.\./x` is not a terminal name",
+        Duration::ZERO,
+    )?;
 
     // The shell on ttyS1: root, on that terminal as its controlling terminal, HOME=/root.
     let mut shell = node
@@ -197,6 +203,28 @@ fn an_invalid_seed_is_fixed_from_the_autologin_shell_with_config_apply() -> Resu
     ensure!(
         warnings == 1,
         "the autologin warning was said {warnings} times"
+    );
+
+    // `exit` ends the session; the supervisor starts a new shell on the same terminal.
+    let from = node.console().mark();
+    // No marker comes back from a shell that exited (or it comes from the next one): either is fine.
+    let _ = shell.run("exit", Duration::from_secs(5));
+    drop(shell);
+    let started = Regex::new(r"service autologin-ttyS1: starting")?;
+    node.console()
+        .wait_for_after(from, &started, COMMAND)
+        .with_context(|| {
+            format!(
+                "no new shell after exit; console:\n{}",
+                node.console().tail(30)
+            )
+        })?;
+    let mut shell = node.shell(Duration::from_secs(60))?;
+    let again = run(&node, &mut shell, "id -u; echo $$")?;
+    let lines: Vec<&str> = again.text.lines().map(str::trim).collect();
+    ensure!(
+        again.status == 0 && lines.len() == 2 && lines[0] == "0" && lines[1] != shell_pid,
+        "a new root shell (not pid {shell_pid}) after exit: {again:?}"
     );
     Ok(())
 }
