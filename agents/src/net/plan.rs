@@ -293,7 +293,7 @@ impl<'s> Planner<'s> {
     fn link_settings(&mut self, devs: &Devices<'_>) {
         for dev in self.present(devs) {
             let observed = self.observed(&dev.name);
-            if let Some(mtu) = dev.common.mtu
+            if let Some(mtu) = wanted_mtu(dev, devs)
                 && observed.is_none_or(|l| l.mtu != mtu)
             {
                 self.ops.push(Op::SetMtu {
@@ -389,6 +389,24 @@ impl<'s> Planner<'s> {
             }
         }
     }
+}
+
+/// The MTU `dev` should have: its own, or for a VLAN without one its link's configured MTU. The
+/// kernel gives a new VLAN its link's MTU of the moment, but links get their MTU after the VLANs
+/// on them are created, and raising a link's MTU never raises its VLANs'; so a VLAN on a 9000-byte
+/// bond would stay at 1500 unless it is set.
+fn wanted_mtu(dev: &Device<'_>, devs: &Devices<'_>) -> Option<u32> {
+    if dev.common.mtu.is_some() {
+        return dev.common.mtu;
+    }
+    let Kind::Vlan(vlan) = dev.kind else {
+        return None;
+    };
+    let link = devs.resolve(&vlan.link).into_iter().next()?;
+    devs.list
+        .iter()
+        .find(|d| d.name == link)
+        .and_then(|d| d.common.mtu)
 }
 
 #[cfg(test)]
@@ -711,6 +729,67 @@ mod tests {
         assert_eq!(ops(&p), ["set bond bond0 miimon 100"]);
         assert_eq!(p.warnings.len(), 1);
         assert!(p.warnings[0].contains("cannot change its mode"));
+    }
+
+    #[test]
+    fn a_vlan_without_an_mtu_gets_its_links_mtu() {
+        let mut net = bond_net("802.3ad");
+        if let Some(bond) = net.bonds.get_mut("bond0") {
+            bond.mtu = Some(9000);
+        }
+        net.vlans.insert(
+            "bond0.100".into(),
+            Vlan {
+                id: 100,
+                link: "bond0".into(),
+                ..Vlan::default()
+            },
+        );
+        let p = plan(
+            &net,
+            &State {
+                links: vec![nic(2, "eth0")],
+                ..State::default()
+            },
+        );
+        let planned = ops(&p);
+        let bond = planned.iter().position(|o| o == "set mtu 9000 on bond0");
+        let vlan = planned
+            .iter()
+            .position(|o| o == "set mtu 9000 on bond0.100");
+        assert!(
+            bond.is_some() && vlan.is_some() && bond < vlan,
+            "{planned:?}"
+        );
+        // A VLAN's own MTU wins; a link without one leaves the VLAN's alone.
+        if let Some(vlan) = net.vlans.get_mut("bond0.100") {
+            vlan.mtu = Some(1500);
+        }
+        let own = ops(&plan(
+            &net,
+            &State {
+                links: vec![nic(2, "eth0")],
+                ..State::default()
+            },
+        ));
+        assert!(
+            own.iter().any(|o| o == "set mtu 1500 on bond0.100"),
+            "{own:?}"
+        );
+        if let Some(bond) = net.bonds.get_mut("bond0") {
+            bond.mtu = None;
+        }
+        if let Some(vlan) = net.vlans.get_mut("bond0.100") {
+            vlan.mtu = None;
+        }
+        let none = ops(&plan(
+            &net,
+            &State {
+                links: vec![nic(2, "eth0")],
+                ..State::default()
+            },
+        ));
+        assert!(!none.iter().any(|o| o.starts_with("set mtu")), "{none:?}");
     }
 
     #[test]
