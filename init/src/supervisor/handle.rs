@@ -99,7 +99,9 @@ impl Handle {
     }
 
     /// Stops every service in reverse dependency order and forgets them all, so that a new plan can
-    /// be loaded (`plinthctl config apply`); returns when all are down.
+    /// be loaded (`plinthctl config apply`); returns when all are down. Terminal sessions
+    /// (`ServiceSpec::tty`) are the exception: they keep running, and a new plan naming them again
+    /// takes them over.
     pub async fn unload(&self) -> Result<(), ControlError> {
         self.ask(|reply| Request::Unload { reply }).await
     }

@@ -112,7 +112,8 @@ pub(super) enum Request {
     WaitSettled {
         reply: oneshot::Sender<Vec<String>>,
     },
-    /// Stop every service (as for a shutdown) and forget them, so a new plan can be loaded.
+    /// Stop every service (as for a shutdown) and forget them, so a new plan can be loaded; terminal
+    /// sessions go on.
     Unload {
         reply: oneshot::Sender<()>,
     },
