@@ -96,29 +96,20 @@ impl Applier<'_> {
             }
             Op::CreateBond { name, settings } => {
                 let msg = self.bond(name, settings, None).await?;
-                self.add(msg).await
-            }
-            Op::SetBond { name, settings } => {
-                let link = self.link(name).await?;
-                // The kernel changes a bond's mode only while it is down.
-                let bounce = settings.mode.is_some() && link.up;
-                if bounce {
-                    self.set(LinkUnspec::new_with_index(link.index).down().build())
-                        .await?;
+                let Err(refused) = self.add(msg).await else {
+                    return Ok(());
+                };
+                // Creating the first bond loads `bonding`, which makes its own empty bond0
+                // (max_bonds=1) while the request waits for the module; the request then finds
+                // the name taken. That bond is the one the plan would have set up had it been
+                // there: give it the settings.
+                let existing = self.link(name).await.ok();
+                if !taken_by_a_bond(&refused, existing.as_ref()) {
+                    return Err(refused);
                 }
-                let msg = self.bond(name, settings, Some(link.index)).await?;
-                self.handle
-                    .link()
-                    .change(msg)
-                    .execute()
-                    .await
-                    .map_err(|e| self.netlink(e))?;
-                if bounce {
-                    self.set(LinkUnspec::new_with_index(link.index).up().build())
-                        .await?;
-                }
-                Ok(())
+                self.set_bond(name, settings).await
             }
+            Op::SetBond { name, settings } => self.set_bond(name, settings).await,
             Op::CreateVlan { name, link, id } => {
                 let parent = self.link(link).await?;
                 self.add(LinkVlan::new(name, parent.index, *id).build())
@@ -198,6 +189,29 @@ impl Applier<'_> {
                 self.route(l.index, route).await
             }
         }
+    }
+
+    /// Gives the existing bond `name` these settings.
+    async fn set_bond(&self, name: &str, settings: &BondSettings) -> Result<(), ApplyError> {
+        let link = self.link(name).await?;
+        // The kernel changes a bond's mode only while it is down.
+        let bounce = settings.mode.is_some() && link.up;
+        if bounce {
+            self.set(LinkUnspec::new_with_index(link.index).down().build())
+                .await?;
+        }
+        let msg = self.bond(name, settings, Some(link.index)).await?;
+        self.handle
+            .link()
+            .change(msg)
+            .execute()
+            .await
+            .map_err(|e| self.netlink(e))?;
+        if bounce {
+            self.set(LinkUnspec::new_with_index(link.index).up().build())
+                .await?;
+        }
+        Ok(())
     }
 
     async fn link(&self, name: &str) -> Result<Link, ApplyError> {
@@ -432,5 +446,71 @@ pub fn parse_mac(text: &str) -> Option<Vec<u8>> {
     (bytes.len() == 6).then_some(bytes)
 }
 
+/// Whether creating a bond failed only because a bond of that name appeared meanwhile (the one
+/// the bonding module makes on load): the kernel said `EEXIST` and the link now there is a bond.
+fn taken_by_a_bond(refused: &ApplyError, existing: Option<&Link>) -> bool {
+    let exists = matches!(
+        refused,
+        ApplyError::Netlink {
+            source: rtnetlink::Error::NetlinkError(m),
+            ..
+        } if m.code.is_some_and(|c| c.get() == -EEXIST)
+    );
+    exists && existing.is_some_and(|l| l.kind.as_deref() == Some("bond"))
+}
+
 /// `ENODEV`, which the kernel returns for a lookup by an unknown name.
 const ENODEV: i32 = 19;
+
+/// `EEXIST`, which the kernel returns for a new link whose name is taken.
+const EEXIST: i32 = 17;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(errno: i32) -> ApplyError {
+        let mut message = rtnetlink::packet_core::ErrorMessage::default();
+        message.code = std::num::NonZeroI32::new(-errno);
+        ApplyError::Netlink {
+            op: "create bond bond0".into(),
+            source: rtnetlink::Error::NetlinkError(message),
+        }
+    }
+
+    fn link(kind: &str) -> Link {
+        Link {
+            name: "bond0".into(),
+            kind: Some(kind.into()),
+            ..Link::default()
+        }
+    }
+
+    #[test]
+    fn a_bond_that_took_the_name_is_set_up_instead() {
+        assert!(taken_by_a_bond(&refused(EEXIST), Some(&link("bond"))));
+    }
+
+    #[test]
+    fn other_refusals_and_other_links_stay_errors() {
+        assert!(!taken_by_a_bond(&refused(EEXIST), Some(&link("dummy"))));
+        assert!(!taken_by_a_bond(&refused(EEXIST), None));
+        assert!(!taken_by_a_bond(&refused(1), Some(&link("bond"))));
+        let invalid = ApplyError::Invalid {
+            op: "create bond bond0".into(),
+            reason: "x".into(),
+        };
+        assert!(!taken_by_a_bond(&invalid, Some(&link("bond"))));
+    }
+
+    #[test]
+    fn macs_are_six_two_digit_hex_bytes() {
+        assert_eq!(
+            parse_mac("52:54:00:0c:00:31"),
+            Some(vec![0x52, 0x54, 0, 0x0c, 0, 0x31])
+        );
+        assert_eq!(parse_mac("52:54:00:0c:00"), None);
+        assert_eq!(parse_mac("52:54:00:0c:00:3"), None);
+        assert_eq!(parse_mac("52:54:00:0c:00:zz"), None);
+    }
+}
