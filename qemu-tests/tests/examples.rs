@@ -1,0 +1,589 @@
+//! The example configs of `configs/examples/` booted as they are: every example is validated by the
+//! config crate first (a broken one fails here with its `SOURCE:LINE:COL`), then the 3-node lab
+//! seeds, `compute.yaml` and `control-plane.yaml` boot on the real image with the NICs they expect,
+//! and each node must end up with the identity, network and kernel settings its example asks for.
+//!
+//! The examples are read from the repository at test time, never copied. The test appends one
+//! `runcmd` to an example that has none: a shell script that waits (bounded) for the network the
+//! example describes and prints what the node became as console lines `[runcmd.1] EXAMPLE …`, which
+//! the assertions read. The cluster, OVS/OVN and storage parts of the examples are not tested here.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, ensure};
+use plinth_config::{MachineConfig, Parsed};
+use qemu_tests::Regex;
+use qemu_tests::cmdline::Nic;
+use qemu_tests::metrics;
+use qemu_tests::node::{BootOptions, Fixture, Node, Variant};
+use qemu_tests::ports::free_port;
+use qemu_tests::seed::{Seed, SeedFormat};
+
+/// How long the appended runcmd may wait for the network (and peers) before reporting anyway.
+const SCRIPT_LIMIT_S: u64 = 240;
+
+/// How long a node booting an example may take to be ready: a TCG boot beside other VMs (up to
+/// 150 s here), a time phase that may wait a minute, and the appended runcmd's bounded wait.
+const EXAMPLE_READY: Duration = Duration::from_secs(150 + 60 + SCRIPT_LIMIT_S);
+
+/// The prefix of every line the appended runcmd prints.
+const MARK: &str = "EXAMPLE";
+
+fn examples_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/examples")
+}
+
+/// The example at `path` (a file, or a NoCloud seed directory) read and validated by the config
+/// crate, exactly as `cargo xtask config validate` does.
+fn validated(path: &Path) -> Result<Parsed> {
+    plinth_config::load_path(path).map_err(|d| {
+        anyhow!(
+            "{d}\nthe example {} is broken: fix it at the line:column above",
+            path.display()
+        )
+    })
+}
+
+/// `text` (the user-data of example `source`) with a top-level `runcmd` running `script` appended
+/// at the end, validated again; refused when the example has a `runcmd` of its own.
+fn with_runcmd(source: &str, text: &str, script: &str) -> Result<String> {
+    let parsed = plinth_config::parse(source, text).map_err(|d| anyhow!("{d}"))?;
+    ensure!(
+        parsed.config.runcmd.is_empty(),
+        "{source} has a runcmd of its own; this test appends its report only to examples without one"
+    );
+    let mut out = text.to_owned();
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out.push_str("\n# Appended by qemu-tests/tests/examples.rs: report what the node became.\n");
+    out.push_str("runcmd:\n  - |\n");
+    for line in script.lines() {
+        if !line.is_empty() {
+            out.push_str("    ");
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    let label = format!("{source} with the test's runcmd");
+    plinth_config::parse(&label, &out).map_err(|d| anyhow!("{d}"))?;
+    Ok(out)
+}
+
+/// The report script: `wait` is a shell condition the script waits for (at most
+/// [`SCRIPT_LIMIT_S`] in all, then it reports anyway), `body` the commands that print the report.
+/// `say` prefixes a command's lines with [`MARK`] and a key.
+fn script(wait: &str, body: &str) -> String {
+    format!(
+        r#"end=$(( $(date +%s) + {SCRIPT_LIMIT_S} ))
+left() {{ [ "$(date +%s)" -lt "$end" ]; }}
+say() {{ key=$1; shift; "$@" 2>&1 | sed "s|^|{MARK} $key |"; }}
+start=$(date +%s)
+until {wait}; do left || break; sleep 1; done
+echo "{MARK} waited $(( $(date +%s) - start ))s for: {wait_shown}"
+{body}
+echo "{MARK} end"
+"#,
+        wait_shown = wait.replace('"', "'"),
+    )
+}
+
+/// What the appended runcmd printed: the text after `EXAMPLE `, in order.
+struct Report {
+    node: String,
+    lines: Vec<String>,
+}
+
+impl Report {
+    /// Waits for the node to be ready (runcmd runs before the `ready` phase) and collects the
+    /// report.
+    fn of(name: &str, node: &Node) -> Result<Self> {
+        let ready = node.wait_ready(EXAMPLE_READY).with_context(|| {
+            format!(
+                "{name} not ready; log {}",
+                node.console().log_path().display()
+            )
+        })?;
+        eprintln!("{name}: ready in {:.1}s (guest clock)", ready.seconds);
+        let re = Regex::new(&format!(r"^\[runcmd\.\d+\] {MARK} (.*)$"))?;
+        let lines: Vec<String> = node
+            .console()
+            .lines()
+            .iter()
+            .filter_map(|l| re.captures(&l.text).map(|c| c[1].trim_end().to_owned()))
+            .collect();
+        let report = Self {
+            node: name.to_owned(),
+            lines,
+        };
+        report.expect("^end$")?;
+        Ok(report)
+    }
+
+    /// The first line matching `pattern`.
+    fn find(&self, pattern: &str) -> Result<String> {
+        let re = Regex::new(pattern)?;
+        self.lines
+            .iter()
+            .find(|l| re.is_match(l))
+            .cloned()
+            .ok_or_else(|| {
+                anyhow!(
+                    "{}: no report line matches {pattern:?}; the report:\n{}",
+                    self.node,
+                    self.lines.join("\n")
+                )
+            })
+    }
+
+    fn expect(&self, pattern: &str) -> Result<()> {
+        self.find(pattern).map(drop)
+    }
+
+    /// The text after `key ` on the line for `key`.
+    fn value(&self, key: &str) -> Result<String> {
+        let line = self.find(&format!("^{} ", regex::escape(key)))?;
+        Ok(line[key.len() + 1..].trim().to_owned())
+    }
+}
+
+/// Every console line of `node` matching `pattern`.
+fn console_lines(node: &Node, pattern: &str) -> Result<Vec<String>> {
+    let re = Regex::new(pattern)?;
+    Ok(node
+        .console()
+        .lines()
+        .iter()
+        .filter(|l| re.is_match(&l.text))
+        .map(|l| l.text.clone())
+        .collect())
+}
+
+fn ensure_console(node: &Node, name: &str, pattern: &str) -> Result<String> {
+    console_lines(node, pattern)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| {
+            anyhow!(
+                "{name}: no console line matches {pattern:?}; log {}",
+                node.console().log_path().display()
+            )
+        })
+}
+
+/// What each node says about the parts of its example this issue does not implement (cluster,
+/// Genestack roles, OVS/OVN, storage): printed so the test log records it, not asserted.
+fn show_unimplemented(name: &str, node: &Node) -> Result<()> {
+    let lines = console_lines(
+        node,
+        r"(?i)^plinth: .*\b(cluster|genestack|k3s|etcd|ovn|ovs|longhorn|lvm)\b",
+    )?;
+    if lines.is_empty() {
+        eprintln!("{name}: the console says nothing about cluster, Genestack, OVS/OVN or storage");
+    }
+    for line in lines {
+        eprintln!("{name}: {line}");
+    }
+    Ok(())
+}
+
+/// A NIC's `match: macaddress` in the example's network.
+fn matched_mac(config: &MachineConfig, ethernet: &str) -> Result<String> {
+    config
+        .network
+        .as_ref()
+        .and_then(|n| n.ethernets.get(ethernet))
+        .and_then(|e| e.match_.as_ref())
+        .and_then(|m| m.macaddress.clone())
+        .ok_or_else(|| anyhow!("the example has no ethernets.{ethernet}.match.macaddress"))
+}
+
+/// The first address of `ethernet` in the example's network.
+fn address_of(config: &MachineConfig, ethernet: &str) -> Result<String> {
+    config
+        .network
+        .as_ref()
+        .and_then(|n| n.ethernets.get(ethernet))
+        .and_then(|e| e.addresses.first().cloned())
+        .ok_or_else(|| anyhow!("the example has no address on ethernets.{ethernet}"))
+}
+
+/// The example files read and validated: the test fails here, before any boot, when one is broken.
+#[test]
+fn every_example_validates() -> Result<()> {
+    let dir = examples_dir();
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    for node in ["node1", "node2", "node3"] {
+        paths.push(dir.join("lab").join(node));
+    }
+    paths.sort();
+    ensure!(
+        paths.len() >= 9,
+        "expected the examples in {}",
+        dir.display()
+    );
+    for path in &paths {
+        let parsed = validated(path)?;
+        for warning in &parsed.warnings {
+            eprintln!("{warning}");
+        }
+        eprintln!("{}: ok", path.display());
+    }
+    Ok(())
+}
+
+/// One lab node: its seed directory read and validated, what it should become.
+struct LabNode {
+    /// The seed directory, `configs/examples/lab/nodeN`.
+    dir: PathBuf,
+    /// meta-data's `local-hostname`.
+    name: String,
+    seed: Seed,
+    lab_mac: String,
+    mgmt_mac: String,
+    /// `192.0.2.1N/24`
+    address: String,
+}
+
+fn lab_node(dir: &Path) -> Result<LabNode> {
+    let parsed = validated(dir)?;
+    let seed = Seed::from_dir(dir)?;
+    let name = seed
+        .meta_data
+        .lines()
+        .find_map(|l| l.strip_prefix("local-hostname:"))
+        .map(|h| h.trim().to_owned())
+        .ok_or_else(|| anyhow!("{}/meta-data has no local-hostname", dir.display()))?;
+    Ok(LabNode {
+        dir: dir.to_owned(),
+        name,
+        lab_mac: matched_mac(&parsed.config, "lab0")?,
+        mgmt_mac: matched_mac(&parsed.config, "mgmt0")?,
+        address: address_of(&parsed.config, "lab0")?,
+        seed,
+    })
+}
+
+/// The lab seeds (configs/examples/lab): three nodes on one segment, each named by its meta-data,
+/// its lab address on `lab0` (matched by MAC, renamed), pinging the other two.
+#[test]
+fn lab_nodes_take_their_names_and_addresses_and_reach_each_other() -> Result<()> {
+    let started = Instant::now();
+    let lab = examples_dir().join("lab");
+    let mut nodes: Vec<LabNode> = ["node1", "node2", "node3"]
+        .iter()
+        .map(|n| lab_node(&lab.join(n)))
+        .collect::<Result<_>>()?;
+    let Some(mut fx) = Fixture::for_test("examples-lab") else {
+        return Ok(());
+    };
+    let ips: Vec<String> = nodes
+        .iter()
+        .map(|n| n.address.split('/').next().unwrap_or_default().to_owned())
+        .collect();
+    for (i, node) in nodes.iter_mut().enumerate() {
+        let peers: Vec<&str> = ips
+            .iter()
+            .enumerate()
+            .filter(|&(j, _)| j != i)
+            .map(|(_, ip)| ip.as_str())
+            .collect();
+        let body = format!(
+            r#"for peer in {peers}; do
+  tries=0; result=unreachable
+  while :; do
+    tries=$((tries + 1))
+    if busybox ping -c 1 -W 1 "$peer" >/dev/null 2>&1; then result=reachable; break; fi
+    left || break
+    sleep 1
+  done
+  echo "{MARK} ping $peer $result after $tries tries"
+done
+echo "{MARK} hostname $(cat /proc/sys/kernel/hostname)"
+say hosts cat /etc/hosts
+say addr ip -br addr"#,
+            peers = peers.join(" ")
+        );
+        // The lab address, and the mgmt NIC's DHCP lease (the exporter's forward needs it).
+        let wait = format!(
+            "ip -br addr show dev lab0 2>/dev/null | grep -q ' {}' && ip -4 -br addr show dev mgmt0 2>/dev/null | grep -q ' 10.0.2.15/'",
+            node.address
+        );
+        let source = node.dir.join("user-data");
+        node.seed.user_data = with_runcmd(
+            &source.display().to_string(),
+            &node.seed.user_data,
+            &script(&wait, &body),
+        )?;
+    }
+
+    // All three at once, 512 MiB each, the lab NIC on one shared segment and the mgmt NIC on the
+    // user network (DHCP, so the node exporter answers through its forward).
+    let segment = free_port()?;
+    let mut booted = Vec::new();
+    for node in &nodes {
+        let mut opts = BootOptions::new(Variant::Uefi);
+        opts.memory_mib = 512;
+        opts.disk = Some(fx.overlay(&format!("{}-disk", node.name), 4)?);
+        opts.seed = Some(fx.seed(&node.name, &node.seed, SeedFormat::Vfat)?);
+        opts.nics = vec![
+            Nic::segment(segment).with_mac(&node.lab_mac),
+            Nic::user().with_mac(&node.mgmt_mac),
+        ];
+        booted.push(fx.boot(&opts)?);
+    }
+
+    let mut failures = Vec::new();
+    for (node, vm) in nodes.iter().zip(&booted) {
+        if let Err(e) = check_lab_node(node, &ips, vm) {
+            failures.push(format!("{e:#}"));
+        }
+    }
+    eprintln!(
+        "lab: three nodes checked in {:.0}s",
+        started.elapsed().as_secs_f64()
+    );
+    ensure!(failures.is_empty(), "{}", failures.join("\n\n"));
+    Ok(())
+}
+
+fn check_lab_node(node: &LabNode, ips: &[String], vm: &Node) -> Result<()> {
+    let name = node.name.as_str();
+    let report = Report::of(name, vm)?;
+    show_unimplemented(name, vm)?;
+    // The name from meta-data: the kernel's, /etc/hosts, and the exporter's uname through the
+    // mgmt NIC's forward.
+    ensure!(
+        report.value("hostname")? == name,
+        "{name}: kernel hostname {:?}",
+        report.value("hostname")?
+    );
+    report.expect(&format!(r"^hosts 127\.0\.0\.1 {name}$"))?;
+    let samples = vm
+        .metrics(Duration::from_secs(60), |s| {
+            !metrics::all(s, "node_uname_info").is_empty()
+        })
+        .with_context(|| format!("{name}: node exporter through the mgmt NIC"))?;
+    let uname = metrics::all(&samples, "node_uname_info");
+    let nodename = uname
+        .first()
+        .and_then(|s| s.labels.get("nodename"))
+        .cloned();
+    ensure!(
+        nodename.as_deref() == Some(name),
+        "{name}: node_uname_info {uname:?}"
+    );
+    // The lab address on lab0 (renamed from whatever udev called the NIC), mgmt0 by DHCP.
+    report.expect(&format!(
+        r"^addr lab0 +UP +{}\b",
+        regex::escape(&node.address)
+    ))?;
+    report.expect(r"^addr mgmt0 +UP +10\.0\.2\.15/24\b")?;
+    for ip in ips
+        .iter()
+        .filter(|ip| !node.address.starts_with(&format!("{ip}/")))
+    {
+        report.expect(&format!(r"^ping {} reachable ", regex::escape(ip)))?;
+    }
+    eprintln!("{name}: report\n  {}", report.lines.join("\n  "));
+    Ok(())
+}
+
+/// compute.yaml: four onboard ports named eno1..eno4 by udev (SMBIOS type 41), an active-backup
+/// bond of eno1/eno2 with the static address, default route and DNS server, vfio_pci loaded and
+/// the 1024 huge pages it asks for. No DHCP anywhere, so everything is read from the console.
+#[test]
+fn compute_bonds_its_onboard_ports_and_reserves_huge_pages() -> Result<()> {
+    let started = Instant::now();
+    let path = examples_dir().join("compute.yaml");
+    let parsed = validated(&path)?;
+    let config = &parsed.config;
+    let bond_address = config
+        .network
+        .as_ref()
+        .and_then(|n| n.bonds.get("bond0"))
+        .and_then(|b| b.addresses.first().cloned())
+        .ok_or_else(|| anyhow!("compute.yaml has no bond0 address"))?;
+    let text = std::fs::read_to_string(&path)?;
+    let body = r#"echo "EXAMPLE hostname $(cat /proc/sys/kernel/hostname)"
+say hosts cat /etc/hosts
+say link ip -br link
+say addr ip -br addr
+say route ip route
+say resolv cat /etc/resolv.conf
+say bonding cat /proc/net/bonding/bond0
+say module grep vfio /proc/modules
+echo "EXAMPLE nr_hugepages $(cat /proc/sys/vm/nr_hugepages)"
+say meminfo grep -i huge /proc/meminfo"#;
+    let wait = format!("ip -br addr show dev bond0 2>/dev/null | grep -q ' {bond_address}'");
+    let user_data = with_runcmd(&path.display().to_string(), &text, &script(&wait, body))?;
+    let Some(mut fx) = Fixture::for_test("examples-compute") else {
+        return Ok(());
+    };
+    let mut opts = BootOptions::new(Variant::Uefi);
+    // vm.nr_hugepages: 1024 is 2 GiB of 2 MiB pages: room for them and the node beside them.
+    opts.memory_mib = 3072;
+    opts.disk = Some(fx.overlay("disk", 4)?);
+    opts.seed = Some(fx.seed(
+        "seed",
+        &Seed::new(&user_data, "iid-example-compute", "compute1"),
+        SeedFormat::Vfat,
+    )?);
+    // No user NIC: the example configures no DHCP, so there is nothing to forward to.
+    opts.guest_ports = Vec::new();
+    opts.nics = (1..=4)
+        .map(|n| Ok(Nic::segment(free_port()?).onboard(n)))
+        .collect::<Result<_>>()?;
+    let node = fx.boot(&opts)?;
+    let report = Report::of("compute1", &node)?;
+    show_unimplemented("compute1", &node)?;
+    eprintln!("compute1: report\n  {}", report.lines.join("\n  "));
+
+    ensure!(report.value("hostname")? == "compute1");
+    report.expect(r"^hosts 127\.0\.0\.1 compute1\.lab\.example\.com compute1$")?;
+    for n in 1..=4 {
+        report.expect(&format!(r"^link eno{n} "))?;
+    }
+    report.expect(r"^link eno1 +UP .*<.*SLAVE")?;
+    report.expect(r"^link eno2 +UP .*<.*SLAVE")?;
+    report.expect(&format!(
+        r"^addr bond0 +UP +{}\b",
+        regex::escape(&bond_address)
+    ))?;
+    report.expect(r"^route default via 10\.10\.100\.1 dev bond0\b")?;
+    report.expect(r"^resolv nameserver 10\.10\.100\.1$")?;
+    report.expect(r"^bonding Bonding Mode: fault-tolerance \(active-backup\)$")?;
+    report.expect(r"^bonding Primary Slave: eno1\b")?;
+    report.expect(r"^bonding MII Polling Interval \(ms\): 100$")?;
+    report.expect(r"^bonding Slave Interface: eno1$")?;
+    report.expect(r"^bonding Slave Interface: eno2$")?;
+    report.expect(r"^module vfio_pci ")?;
+    ensure!(
+        report.value("nr_hugepages")? == "1024",
+        "compute1: the kernel granted {} huge pages of the 1024 asked for",
+        report.value("nr_hugepages")?
+    );
+    report.expect(r"^meminfo HugePages_Total: +1024$")?;
+    eprintln!(
+        "compute: checked in {:.0}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// control-plane.yaml: NICs matched by MAC and renamed eno1/eno2, an 802.3ad bond with MTU 9000,
+/// VLAN 100 with its address, the FQDN as hostname (prefer_fqdn_over_hostname), user `ops` with
+/// its key (so sshd runs), the time phase giving up on unreachable NTP after boot_timeout 60s,
+/// and the timezone.
+#[test]
+fn control_plane_bonds_with_lacp_and_tags_vlan_100() -> Result<()> {
+    let started = Instant::now();
+    let path = examples_dir().join("control-plane.yaml");
+    let parsed = validated(&path)?;
+    let config = &parsed.config;
+    let macs = [matched_mac(config, "eno1")?, matched_mac(config, "eno2")?];
+    let vlan_address = config
+        .network
+        .as_ref()
+        .and_then(|n| n.vlans.get("bond0.100"))
+        .and_then(|v| v.addresses.first().cloned())
+        .ok_or_else(|| anyhow!("control-plane.yaml has no bond0.100 address"))?;
+    let key = config
+        .users
+        .iter()
+        .find(|u| u.name == "ops")
+        .and_then(|u| u.ssh_authorized_keys.first().cloned())
+        .ok_or_else(|| anyhow!("control-plane.yaml has no user ops with a key"))?;
+    let text = std::fs::read_to_string(&path)?;
+    let body = r#"n=0; until busybox pidof sshd >/dev/null; do left || break; n=$((n + 1)); sleep 1; done
+echo "EXAMPLE sshd $(busybox pidof sshd >/dev/null && echo running || echo absent) after ${n}s more"
+echo "EXAMPLE hostname $(cat /proc/sys/kernel/hostname)"
+say hosts cat /etc/hosts
+say link ip -br link
+say addr ip -br addr
+say route ip route
+say resolv cat /etc/resolv.conf
+say bonding cat /proc/net/bonding/bond0
+echo "EXAMPLE mtu bond0 $(cat /sys/class/net/bond0/mtu)"
+echo "EXAMPLE mtu bond0.100 $(cat /sys/class/net/bond0.100/mtu)"
+say vlan ip -d -o link show dev bond0.100
+say passwd getent passwd ops
+say groups id -nG ops
+echo "EXAMPLE shadow $(getent shadow ops | cut -d: -f2)"
+say key cat /home/ops/.ssh/authorized_keys
+echo "EXAMPLE localtime $(readlink /etc/localtime)"
+echo "EXAMPLE timezone $(cat /etc/timezone)""#;
+    let wait = format!("ip -br addr show dev bond0.100 2>/dev/null | grep -q ' {vlan_address}'");
+    let user_data = with_runcmd(&path.display().to_string(), &text, &script(&wait, body))?;
+    let Some(mut fx) = Fixture::for_test("examples-control-plane") else {
+        return Ok(());
+    };
+    let mut opts = BootOptions::new(Variant::Uefi);
+    opts.memory_mib = 1024;
+    opts.disk = Some(fx.overlay("disk", 4)?);
+    opts.seed = Some(fx.seed(
+        "seed",
+        &Seed::new(&user_data, "iid-example-control-plane", "cp2"),
+        SeedFormat::Vfat,
+    )?);
+    opts.guest_ports = Vec::new();
+    opts.nics = macs
+        .iter()
+        .map(|mac| Ok(Nic::segment(free_port()?).with_mac(mac)))
+        .collect::<Result<_>>()?;
+    let node = fx.boot(&opts)?;
+    let report = Report::of("cp2", &node)?;
+    show_unimplemented("cp2", &node)?;
+    eprintln!("cp2: report\n  {}", report.lines.join("\n  "));
+
+    // prefer_fqdn_over_hostname: the kernel's name is the FQDN, as cloud-init sets it.
+    ensure!(report.value("hostname")? == "cp2.lab.example.com");
+    report.expect(r"^hosts 127\.0\.0\.1 cp2\.lab\.example\.com cp2$")?;
+    report.expect(r"^bonding Bonding Mode: IEEE 802\.3ad Dynamic link aggregation$")?;
+    report.expect(r"^bonding Transmit Hash Policy: layer3\+4 \(1\)$")?;
+    report.expect(r"^bonding LACP (rate|active): (fast|on)")?;
+    report.expect(r"^bonding Slave Interface: eno1$")?;
+    report.expect(r"^bonding Slave Interface: eno2$")?;
+    ensure!(report.value("mtu bond0")? == "9000");
+    ensure!(report.value("mtu bond0.100")? == "9000");
+    report.expect(r"^vlan .* vlan protocol 802\.1Q id 100 ")?;
+    report.expect(&format!(
+        r"^addr bond0\.100@bond0 +UP +{}\b",
+        regex::escape(&vlan_address)
+    ))?;
+    report.expect(r"^route default via 10\.10\.100\.1 dev bond0\.100\b")?;
+    report.expect(r"^resolv nameserver 10\.10\.100\.1$")?;
+    report.expect(r"^resolv search lab\.example\.com$")?;
+    report.expect(r"^passwd ops:x:\d+:\d+::/home/ops:/bin/sh$")?;
+    report.expect(r"^groups .*\badm\b")?;
+    report.expect(r"^shadow [!*]")?;
+    report.expect(&format!("^key {}$", regex::escape(&key)))?;
+    report.expect(r"^sshd running ")?;
+    ensure_console(&node, "cp2", r"service sshd: ready")?;
+    ensure!(report.value("localtime")? == "/usr/share/zoneinfo/Etc/UTC");
+    ensure!(report.value("timezone")? == "Etc/UTC");
+    // Unreachable NTP: the time phase gives up after the example's boot_timeout and says so.
+    let time = ensure_console(&node, "cp2", r"phase time: done in")?;
+    eprintln!("cp2: {time}");
+    let re = Regex::new(
+        r"phase time: done in (\d+\.\d+)s: (no sync from \d+ sources within 60s|chronyd -q still running after \d+s; stopped it)",
+    )?;
+    let caps = re
+        .captures(&time)
+        .ok_or_else(|| anyhow!("cp2: the time phase did not say it gave up: {time}"))?;
+    let took: f64 = caps[1].parse()?;
+    ensure!(
+        (55.0..=70.0).contains(&took),
+        "cp2: the time phase gave up after {took}s, not after boot_timeout 60s: {time}"
+    );
+    eprintln!(
+        "control-plane: checked in {:.0}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
