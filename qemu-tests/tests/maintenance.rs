@@ -6,12 +6,17 @@
 //! the node exporter's `node_uname_info`), its `write_files` written — without killing the shell
 //! it was typed in. `exit` gives a new shell. A bad `plinth.autologin` value beside the good one is
 //! refused on the console by name, and the boot goes on.
+//!
+//! The node has a state disk (an ext4 labelled `PLINTH_STATE`, made on the host), so the applied
+//! config is kept: rebooting with the same invalid seed still attached comes up with the applied
+//! config (the console says the unchanged seed is skipped), and a changed seed is read again.
 
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
+use qemu_tests::cmdline::{DiskFormat, Drive};
 use qemu_tests::metrics;
-use qemu_tests::node::{BootOptions, Fixture, Node, READY_TIMEOUT, Variant};
+use qemu_tests::node::{BootOptions, Fixture, Node, READY_TIMEOUT, SHUTDOWN_TIMEOUT, Variant};
 use qemu_tests::seed::{Seed, SeedFormat};
 use qemu_tests::shell::{Output, Shell};
 use regex::Regex;
@@ -48,7 +53,57 @@ network:
       dhcp4: true
 "#;
 
+/// The seed that replaces the broken one for the last boot.
+const NEW_SEED: &str = "#cloud-config
+hostname: seed-node
+";
+
 const COMMAND: Duration = Duration::from_secs(60);
+
+/// A 64 MiB disk holding an empty ext4 labelled `PLINTH_STATE`: a PXE-booted node keeps its state
+/// there (it creates no partition on a disk it did not boot from).
+fn state_disk(fx: &Fixture) -> Result<Drive> {
+    let path = fx.dir.join("state.img");
+    std::fs::File::create(&path)?.set_len(64 << 20)?;
+    let status = std::process::Command::new("mkfs.ext4")
+        .args(["-q", "-F", "-L", "PLINTH_STATE"])
+        .arg(&path)
+        .status()
+        .context("running mkfs.ext4 (e2fsprogs)")?;
+    ensure!(status.success(), "mkfs.ext4 failed: {status}");
+    Ok(Drive {
+        path,
+        format: DiskFormat::Raw,
+        read_only: false,
+    })
+}
+
+/// Reboots with ctrl-alt-del (booted with `no_reboot`, so QEMU exits).
+fn reboot(node: &mut Node) -> Result<()> {
+    let mut qmp = node.qmp()?;
+    qmp.ctrl_alt_delete()?;
+    qmp.wait_event("SHUTDOWN", SHUTDOWN_TIMEOUT)
+        .with_context(|| format!("no reboot; console:\n{}", node.console().tail(25)))?;
+    node.wait_exit(SHUTDOWN_TIMEOUT)?;
+    Ok(())
+}
+
+/// Waits for the node exporter to report `nodename`.
+fn wait_nodename(node: &Node, nodename: &str) -> Result<()> {
+    node.metrics(Duration::from_secs(90), |s| {
+        metrics::all(s, "node_uname_info")
+            .first()
+            .and_then(|u| u.labels.get("nodename"))
+            .is_some_and(|n| n == nodename)
+    })
+    .with_context(|| {
+        format!(
+            "node_uname_info never said nodename={nodename}; console:\n{}",
+            node.console().tail(30)
+        )
+    })?;
+    Ok(())
+}
 
 fn wait_line(node: &Node, pattern: &str, timeout: Duration) -> Result<()> {
     let re = Regex::new(pattern)?;
@@ -97,9 +152,11 @@ fn an_invalid_seed_is_fixed_from_the_autologin_shell_with_config_apply() -> Resu
     )?;
     let mut opts = BootOptions::new(Variant::Pxe);
     opts.seed = Some(seed);
+    opts.disk = Some(state_disk(&fx)?);
+    opts.no_reboot = true;
     opts.serial2 = true;
     opts.extra_cmdline = Some("plinth.autologin=ttyS1 plinth.autologin=../x".into());
-    let node = fx.boot(&opts)?;
+    let mut node = fx.boot(&opts)?;
 
     // The console: maintenance mode, both errors with line and column, the way out.
     wait_line(
@@ -187,13 +244,7 @@ fn an_invalid_seed_is_fixed_from_the_autologin_shell_with_config_apply() -> Resu
         after.status == 0 && lines == ["fixed-node", "fixed by config apply", shell_pid.as_str()],
         "hostname, write_files, and the same shell (pid {shell_pid}) after the apply: {after:?}"
     );
-    let samples = node.metrics(Duration::from_secs(90), |s| {
-        metrics::all(s, "node_uname_info")
-            .first()
-            .and_then(|u| u.labels.get("nodename"))
-            .is_some_and(|n| n == "fixed-node")
-    })?;
-    ensure!(!metrics::all(&samples, "node_uname_info").is_empty());
+    wait_nodename(&node, "fixed-node")?;
 
     // Said once, although the built-ins were planned twice (maintenance mode, then the fix).
     let warnings = count_lines(
@@ -225,6 +276,45 @@ fn an_invalid_seed_is_fixed_from_the_autologin_shell_with_config_apply() -> Resu
     ensure!(
         again.status == 0 && lines.len() == 2 && lines[0] == "0" && lines[1] != shell_pid,
         "a new root shell (not pid {shell_pid}) after exit: {again:?}"
+    );
+    drop(shell);
+
+    // Reboot with the same broken seed attached: the applied config, kept on the state disk,
+    // replaces that seed while it is unchanged.
+    reboot(&mut node)?;
+    drop(node);
+    let node = fx.boot(&opts)?;
+    node.wait_ready(READY_TIMEOUT).with_context(|| {
+        format!(
+            "the applied config did not outlive the reboot; console:\n{}",
+            node.console().tail(40)
+        )
+    })?;
+    wait_line(
+        &node,
+        r"NoCloud seed \S+ is unchanged since `plinthctl config apply` replaced it: skipping it",
+        Duration::ZERO,
+    )?;
+    wait_nodename(&node, "fixed-node")?;
+    drop(node);
+
+    // A changed seed is read again (the node was killed after ready: the config was kept already).
+    opts.seed = Some(fx.seed(
+        "new-seed",
+        &Seed::new(NEW_SEED, "iid-maintenance-2", "seed-node"),
+        SeedFormat::Vfat,
+    )?);
+    let node = fx.boot(&opts)?;
+    node.wait_ready(READY_TIMEOUT).with_context(|| {
+        format!(
+            "not ready from the changed seed; console:\n{}",
+            node.console().tail(40)
+        )
+    })?;
+    wait_nodename(&node, "seed-node")?;
+    ensure!(
+        count_lines(&node, r"is unchanged since `plinthctl config apply`")? == 0,
+        "a changed seed must not be skipped"
     );
     Ok(())
 }

@@ -18,6 +18,7 @@ use super::BootContext;
 use super::config_source::{self, LoadedConfig};
 use super::maintenance;
 use super::sequence::{self, SEQUENCE};
+use super::superseded;
 use super::timeline::Timeline;
 use crate::console;
 
@@ -121,7 +122,26 @@ async fn accept(ctx: &mut BootContext, request: ApplyRequest) {
     } = request;
     let kept = match &ctx.persisted {
         Some(path) => match config_source::persist(&config, path) {
-            Ok(()) => format!("kept in {}", path.display()),
+            Ok(()) => {
+                let seed = ctx.boot_seed.as_ref();
+                let marker = superseded::marker_path(path);
+                let label = seed.map_or("", |s| s.label.as_str());
+                match superseded::mark(&marker, seed.map(|s| s.fingerprint.as_str()), label) {
+                    Ok(()) => match seed {
+                        Some(seed) => format!(
+                            "kept in {}; it replaces {} on the next boots while that is unchanged",
+                            path.display(),
+                            seed.label
+                        ),
+                        None => format!("kept in {}", path.display()),
+                    },
+                    Err(e) => format!(
+                        "kept in {} (but {}: {e}; the seed will be read again on the next boot)",
+                        path.display(),
+                        marker.display()
+                    ),
+                }
+            }
             Err(e) => {
                 // Applied anyway: the node should not stay broken because the state partition is.
                 console::say(&format!(

@@ -5,6 +5,8 @@
 //! boot, and the image's embedded default; what the config leaves out is filled from the image's
 //! default (`sources::merge::with_defaults`). In a container without `--config`, the empty config.
 //!
+//! A seed that an applied config replaced is skipped while it is unchanged (`super::superseded`).
+//!
 //! Discovery (reading /proc/cmdline, mounting labelled filesystems) is the effect here; the order and
 //! the parsing are the config crate's. The redacted JSON the control API shows is
 //! `MachineConfig::redacted`.
@@ -16,6 +18,7 @@ use plinth_config::sources::cmdline::{self, CmdlineSource};
 use plinth_config::sources::merge;
 use plinth_config::sources::select::{Candidate, Discovered, candidates};
 
+use super::superseded;
 use super::url::retry;
 use super::url::source::{self, Outcome, SourceError};
 use crate::console;
@@ -57,6 +60,25 @@ pub struct LoadedConfig {
     pub persist: bool,
     /// The instance-id the source gives (`crate::node::instance::of_source`), if any.
     pub instance_id: Option<String>,
+    /// When it came from a seed or config drive: that seed's fingerprint (`super::superseded`).
+    pub seed: Option<String>,
+}
+
+/// A seed or config drive that decided a boot's config (whether valid or not).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeedId {
+    /// What it is and where it is mounted, for humans.
+    pub label: String,
+    /// `super::superseded::fingerprint` of it.
+    pub fingerprint: String,
+}
+
+/// What [`discover_and_load`] found: the config or why there is none, and the seed that decided
+/// it, if a seed did (kept when a config is applied, so the next boots skip that seed).
+#[derive(Debug)]
+pub struct Discovery {
+    pub loaded: Result<LoadedConfig, ConfigError>,
+    pub seed: Option<SeedId>,
 }
 
 impl LoadedConfig {
@@ -72,6 +94,7 @@ impl LoadedConfig {
             warnings,
             persist: true,
             instance_id: None,
+            seed: None,
         }
     }
 
@@ -107,18 +130,17 @@ pub fn load_given(path: &Path) -> Result<LoadedConfig, ConfigError> {
 /// The config of this node when no `--config` was given. URL sources (first on the kernel command
 /// line) are fetched first, with the network brought up for them; one that cannot be reached gives
 /// way to the next source.
-pub async fn discover_and_load(
-    mode: Mode,
-    default_config: &Path,
-    reaper: &Reaper,
-) -> Result<LoadedConfig, ConfigError> {
+pub async fn discover_and_load(mode: Mode, default_config: &Path, reaper: &Reaper) -> Discovery {
     if !mode.owns_machine() {
-        return Ok(LoadedConfig::new(
+        let empty = LoadedConfig::new(
             "no --config: the empty config".into(),
             MachineConfig::default(),
             Vec::new(),
-        )
-        .not_persisted());
+        );
+        return Discovery {
+            loaded: Ok(empty.not_persisted()),
+            seed: None,
+        };
     }
     let cmdline_text = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
     let cmdline = cmdline::parse(&cmdline_text).unwrap_or_else(|e| {
@@ -137,7 +159,52 @@ pub async fn discover_and_load(
     if !remote.is_empty() {
         super::url::network::bring_up(reaper).await;
     }
-    for candidate in &remote {
+    if let Some(loaded) = load_remote(&remote, default_config).await {
+        return Discovery { loaded, seed: None };
+    }
+    let marker = superseded::read_marker(&superseded::marker_path(Path::new(PERSISTED)));
+    let (local, skipped) =
+        superseded::skip_superseded(local, marker.as_deref(), superseded::fingerprint);
+    for candidate in &skipped {
+        console::say(&format!(
+            "{} is unchanged since `plinthctl config apply` replaced it: skipping it for the applied config (change the seed to have it read again)",
+            describe(candidate)
+        ));
+    }
+    let seed = local
+        .iter()
+        .find(|c| matches!(c, Candidate::NoCloudDir(_) | Candidate::ConfigDrive(_)))
+        .and_then(|c| {
+            superseded::fingerprint(c).map(|fingerprint| SeedId {
+                label: describe(c),
+                fingerprint,
+            })
+        });
+    Discovery {
+        loaded: resolve(&local, default_config),
+        seed,
+    }
+}
+
+/// How a local candidate is named on the console.
+fn describe(candidate: &Candidate) -> String {
+    match candidate {
+        Candidate::NoCloudDir(dir) => format!("{SEED_LABEL} {}", dir.display()),
+        Candidate::ConfigDrive(dir) => format!("{DRIVE_LABEL} {}", dir.display()),
+        Candidate::Persisted(file) => format!("persisted copy {}", file.display()),
+        other => format!("{other:?}"),
+    }
+}
+
+const SEED_LABEL: &str = "NoCloud seed";
+const DRIVE_LABEL: &str = "config drive";
+
+/// Fetches the URL sources in turn: the first that answers decides; `None` when none answered.
+async fn load_remote(
+    remote: &[Candidate],
+    default_config: &Path,
+) -> Option<Result<LoadedConfig, ConfigError>> {
+    for candidate in remote {
         let outcome = match candidate {
             Candidate::Url { url, sha256 } => {
                 source::config_url(url, sha256.as_deref(), retry::BUDGET).await
@@ -154,17 +221,22 @@ pub async fn discover_and_load(
                 parsed,
                 instance_id,
             }) => {
-                let defaults = image_default(default_config)?;
+                let defaults = match image_default(default_config) {
+                    Ok(d) => d,
+                    Err(e) => return Some(Err(e)),
+                };
                 let warnings = parsed.warnings.iter().map(ToString::to_string).collect();
                 let config = merge::with_defaults(parsed.config, &defaults.1.config);
-                return Ok(LoadedConfig::new(label, config, warnings).with_instance_id(instance_id));
+                return Some(Ok(
+                    LoadedConfig::new(label, config, warnings).with_instance_id(instance_id)
+                ));
             }
             Ok(Outcome::Unreachable) => {}
-            Err(SourceError::Invalid(d)) => return Err(ConfigError::Invalid(d)),
-            Err(e) => return Err(ConfigError::Fetch(e.to_string())),
+            Err(SourceError::Invalid(d)) => return Some(Err(ConfigError::Invalid(d))),
+            Err(e) => return Some(Err(ConfigError::Fetch(e.to_string()))),
         }
     }
-    resolve(&local, default_config)
+    None
 }
 
 /// Tries `candidates` in order: the first that exists decides (an invalid one is an error, not a
@@ -178,8 +250,8 @@ pub fn resolve(
         let (label, path) = match candidate {
             // Fetched by `discover_and_load` before the local sources are tried.
             Candidate::Url { .. } | Candidate::NoCloudUrl { .. } => continue,
-            Candidate::NoCloudDir(dir) => ("NoCloud seed", dir),
-            Candidate::ConfigDrive(dir) => ("config drive", dir),
+            Candidate::NoCloudDir(dir) => (SEED_LABEL, dir),
+            Candidate::ConfigDrive(dir) => (DRIVE_LABEL, dir),
             Candidate::Persisted(file) => ("persisted copy", file),
             Candidate::ImageDefault => {
                 let (source, parsed) = defaults;
@@ -191,10 +263,11 @@ pub fn resolve(
             plinth_config::load_path(path).map_err(|d| ConfigError::Invalid(d.to_string()))?;
         let warnings = parsed.warnings.iter().map(ToString::to_string).collect();
         let config = merge::with_defaults(parsed.config, &defaults.1.config);
-        return Ok(
-            LoadedConfig::new(format!("{label} {}", path.display()), config, warnings)
-                .with_instance_id(crate::node::instance::of_source(path)),
-        );
+        return Ok(LoadedConfig {
+            seed: superseded::fingerprint(candidate),
+            ..LoadedConfig::new(format!("{label} {}", path.display()), config, warnings)
+                .with_instance_id(crate::node::instance::of_source(path))
+        });
     }
     let (source, parsed) = defaults;
     Ok(LoadedConfig::new(source, parsed.config, Vec::new()).not_persisted())
@@ -241,9 +314,9 @@ mod tests {
             pid1: true,
         };
         let reaper = Reaper::start().unwrap();
-        let loaded = discover_and_load(mode, Path::new("/nonexistent"), &reaper)
-            .await
-            .unwrap();
+        let discovery = discover_and_load(mode, Path::new("/nonexistent"), &reaper).await;
+        assert_eq!(discovery.seed, None);
+        let loaded = discovery.loaded.unwrap();
         assert_eq!(loaded.config, MachineConfig::default());
     }
 

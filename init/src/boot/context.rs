@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use super::config_source::LoadedConfig;
+use super::config_source::{LoadedConfig, SeedId};
 use crate::pid1::Mode;
 use crate::pid1::reaper::Reaper;
 use crate::services::BuiltinOptions;
@@ -41,6 +41,9 @@ pub struct BootContext {
     pub persisted: Option<PathBuf>,
     /// A config given by `plinthctl config apply`, taken by the next `config` phase.
     pub applied: Option<LoadedConfig>,
+    /// The seed or config drive that decided this boot's config, valid or not: an applied config
+    /// supersedes it (`super::superseded`).
+    pub boot_seed: Option<SeedId>,
     /// Where service and command logs are written (none in a container).
     pub log_dir: Option<PathBuf>,
 }

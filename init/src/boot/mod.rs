@@ -9,6 +9,7 @@ pub mod maintenance;
 pub mod media;
 pub mod phases;
 pub mod sequence;
+pub mod superseded;
 pub mod timeline;
 pub mod url;
 

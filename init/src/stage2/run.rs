@@ -118,6 +118,7 @@ async fn run(args: &Args, mode: Mode) -> io::Result<PowerAction> {
         services_loaded: false,
         persisted: args.persisted_config(),
         applied: None,
+        boot_seed: None,
         reaper,
         log_dir: args.log_dir(),
         builtins: BuiltinOptions {

@@ -13,7 +13,10 @@ pub async fn run(ctx: &mut BootContext) -> PhaseResult {
         (Some(applied), _) => Ok(applied),
         (None, Some(path)) => config_source::load_given(path),
         (None, None) => {
-            config_source::discover_and_load(ctx.mode, &ctx.default_config, &ctx.reaper).await
+            let discovery =
+                config_source::discover_and_load(ctx.mode, &ctx.default_config, &ctx.reaper).await;
+            ctx.boot_seed = discovery.seed;
+            discovery.loaded
         }
     }
     .map_err(|e| PhaseError(e.to_string()))?;

@@ -6,7 +6,7 @@
 
 use super::time;
 use crate::boot::sequence::{PhaseError, PhaseResult};
-use crate::boot::{BootContext, config_source};
+use crate::boot::{BootContext, config_source, superseded};
 use crate::console;
 
 /// Waits for the services to settle.
@@ -27,6 +27,12 @@ pub async fn run(ctx: &mut BootContext) -> PhaseResult {
                     "cannot keep the config in {}: {e}",
                     path.display()
                 ));
+            }
+            // A seed is in charge again: an older applied config no longer replaces anything.
+            if loaded.seed.is_some()
+                && let Err(e) = superseded::clear(&superseded::marker_path(path))
+            {
+                console::say(&format!("cannot remove the superseded-seed marker: {e}"));
             }
         }
         Ok(match time::wait_for_dhcp_time(ctx).await {
