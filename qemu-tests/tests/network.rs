@@ -1,12 +1,13 @@
 //! The netplan network config on full boots of the real image, seen from inside (runcmd printing
 //! `ip` and `/proc/net/bonding` on the console), from the node exporter and from a peer on the
 //! same lab segment:
-//! - two NICs: the lab one matched by MAC and renamed, with a static address and a route with a
-//!   metric; DHCP on the user network's NIC (an onboard `eno1`, matched by a name glob); a second
-//!   node on the segment pings the first and sees its lab MAC;
+//! - two NICs, both matched by MAC and renamed: the lab one with a static address and a route
+//!   with a metric, the user network's with DHCP; a second node on the segment pings the first
+//!   and sees its lab MAC;
 //! - a bond (active-backup, primary, MII monitor) over two NICs matched by MAC, with a VLAN on it
-//!   (address, MTU); a second node with only a VLAN 100 interface pings the bond's VLAN address,
-//!   so the tag is right on the wire both ways.
+//!   (address, MTU), and DHCP on the user network's NIC (an onboard `eno1`, matched by a name
+//!   glob); a second node with only a VLAN 100 interface pings the bond's VLAN address, so the tag
+//!   is right on the wire both ways.
 //!
 //! The two machines of each test boot at once. runcmd does not wait for the network service, so
 //! the commands wait (bounded) for the addresses they are about to print. Each node's network
@@ -179,9 +180,6 @@ const LAB_MAC_A: &str = "52:54:00:0c:00:21";
 const MGMT_MAC_A: &str = "52:54:00:0c:01:21";
 const LAB_MAC_B: &str = "52:54:00:0c:00:22";
 
-/// The user NIC is matched by a name glob, not by MAC with `set-name`: the `dhcp` service resolves
-/// a MAC match against the interfaces it sees when it is planned, before udev has loaded the NIC
-/// drivers, so such an entry gets no DHCP client (reported; `init/src/services/dhcp.rs`).
 fn user_data_a() -> String {
     let check = wait_addrs_then(
         &["192.0.2.21", "10.0.2.15"],
@@ -205,9 +203,10 @@ network:
         - to: 198.51.100.0/24
           via: 192.0.2.1
           metric: 150
-    mgmt:
+    mgmt0:
       match:
-        name: "eno*"
+        macaddress: "{MGMT_MAC_A}"
+      set-name: mgmt0
       dhcp4: true
 write_files:
   - path: /etc/plinth-test/net.txt
@@ -253,7 +252,7 @@ fn two_nics_static_route_dhcp_and_a_peer_on_the_segment() -> Result<()> {
         &user_data_a(),
         vec![
             Nic::segment(port).with_mac(LAB_MAC_A),
-            Nic::user().with_mac(MGMT_MAC_A).onboard(1),
+            Nic::user().with_mac(MGMT_MAC_A),
         ],
         1024,
     )?;
@@ -274,8 +273,8 @@ fn two_nics_static_route_dhcp_and_a_peer_on_the_segment() -> Result<()> {
     )?;
     find(
         &out,
-        r"^eno1\s+UP\s+10\.0\.2\.15/24(\s|$)",
-        "the DHCP address on the user NIC (matched by name glob)",
+        r"^mgmt0\s+UP\s+10\.0\.2\.15/24(\s|$)",
+        "the DHCP address on the renamed user NIC",
     )?;
     find(
         &out,
@@ -290,7 +289,7 @@ fn two_nics_static_route_dhcp_and_a_peer_on_the_segment() -> Result<()> {
     // QEMU's DHCP offers no router with `restrict=on`: the lease brings only its subnet route.
     find(
         &out,
-        r"^10\.0\.2\.0/24 dev eno1 proto dhcp scope link src 10\.0\.2\.15( |$)",
+        r"^10\.0\.2\.0/24 dev mgmt0 proto dhcp scope link src 10\.0\.2\.15( |$)",
         "the DHCP lease's subnet route",
     )?;
     find(
@@ -307,7 +306,7 @@ fn two_nics_static_route_dhcp_and_a_peer_on_the_segment() -> Result<()> {
         a.console().tail(60)
     );
 
-    let samples = exporter_samples(&a, NODE_A, &["lab0", "eno1"])?;
+    let samples = exporter_samples(&a, NODE_A, &["lab0", "mgmt0"])?;
     let uname = metrics::all(&samples, "node_uname_info");
     ensure!(
         uname
@@ -318,7 +317,7 @@ fn two_nics_static_route_dhcp_and_a_peer_on_the_segment() -> Result<()> {
         "node_uname_info: {uname:?}"
     );
     ensure_up(&samples, NODE_A, "lab0")?;
-    ensure_up(&samples, NODE_A, "eno1")?;
+    ensure_up(&samples, NODE_A, "mgmt0")?;
 
     let peer = runcmd_output(&b, "netnode-b", 1)?;
     ensure_applied_in_one_pass(&b, "netnode-b")?;
@@ -505,7 +504,7 @@ fn bond_with_a_vlan_and_a_tagged_peer() -> Result<()> {
         )?;
     }
 
-    let samples = exporter_samples(&c, NODE_C, &["bond0", "bond0.100", "bm0", "bm1"])?;
+    let samples = exporter_samples(&c, NODE_C, &["bond0", "bond0.100", "bm0", "bm1", "eno1"])?;
     for device in ["bond0", "bond0.100", "bm0", "bm1", "eno1"] {
         ensure_up(&samples, NODE_C, device)?;
     }
