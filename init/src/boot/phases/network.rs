@@ -15,6 +15,9 @@ use crate::boot::sequence::{PhaseError, PhaseResult};
 use crate::console;
 use crate::services::net::{AGENT, CONFIG};
 
+/// What the agent says of an entry whose `match` finds no link.
+const NO_LINK_MATCHES: &str = "no link matches";
+
 /// How long the agent's check may take.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -61,8 +64,21 @@ pub async fn run(ctx: &mut BootContext) -> PhaseResult {
             stderr.trim_end()
         )));
     }
-    for line in stderr.lines().filter(|l| !l.trim().is_empty()) {
-        console::say(&format!("network check (links as before udev): {line}"));
+    // Before udev has loaded the NIC drivers most links do not exist yet, so "no link matches"
+    // is expected here and said once as a count; the `network` service, after udev, warns about
+    // what is still unmatched. Other warnings (about the config itself) are said as they are.
+    let (unmatched, other): (Vec<&str>, Vec<&str>) = stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .partition(|l| l.contains(NO_LINK_MATCHES));
+    for line in other {
+        console::say(&format!("network check: {line}"));
+    }
+    if !unmatched.is_empty() {
+        console::say(&format!(
+            "network check: {} config entries match no link yet (udev has not named the NICs); the `network` service matches them after udev",
+            unmatched.len()
+        ));
     }
     let ethernets = network.ethernets.len();
     Ok(format!(
