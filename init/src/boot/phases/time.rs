@@ -213,7 +213,10 @@ async fn run_bounded(reaper: &Reaper, argv: &[String], limit: Duration) -> Resul
     let stderr = tokio::spawn(read_all(started.stderr));
     let outcome = match tokio::time::timeout(limit, started.exit).await {
         Ok(Ok(end)) => Some(end),
-        Ok(Err(_)) => return Err(format!("lost track of {}", argv[0])),
+        Ok(Err(_)) => {
+            let program = argv.first().map_or("the command", String::as_str);
+            return Err(format!("lost track of {program}"));
+        }
         Err(_) => {
             let _ = nix::sys::signal::killpg(
                 nix::unistd::Pid::from_raw(started.pid),
