@@ -11,6 +11,7 @@ pub mod phases;
 pub mod sequence;
 pub mod superseded;
 pub mod timeline;
+pub mod unapplied;
 pub mod url;
 
 pub use context::BootContext;

@@ -23,6 +23,9 @@ pub async fn run(ctx: &mut BootContext) -> PhaseResult {
     for warning in &loaded.warnings {
         console::say(&format!("config warning: {warning}"));
     }
+    for line in crate::boot::unapplied::unapplied(&loaded.config) {
+        console::say(&format!("config: not applied yet: {line}"));
+    }
     *ctx.effective_config
         .lock()
         .unwrap_or_else(|e| e.into_inner()) = Some(loaded.redacted.clone());

@@ -1,0 +1,98 @@
+//! The parts of a valid machine config that this build reads and checks but does not act on yet:
+//! the cluster (etcd, k3s), the Genestack labels and annotations (the cluster agent applies them),
+//! Open vSwitch, disk preparation and installing to disk. The `config` phase says each one on the
+//! console, so a node never looks as if it had done what it has not. Pure.
+
+use plinth_config::MachineConfig;
+use plinth_config::plinth::{Cluster, Genestack, Ovs};
+
+/// One console line for each part of `config` that is set and not acted on by this build.
+pub fn unapplied(config: &MachineConfig) -> Vec<String> {
+    let p = &config.plinth;
+    let mut out = Vec::new();
+    if p.cluster != Cluster::default() {
+        out.push(format!(
+            "plinth.cluster (role {}): etcd and k3s are not started by this build yet, so the node joins no cluster",
+            format!("{:?}", p.cluster.role).to_lowercase()
+        ));
+    }
+    if p.genestack != Genestack::default() {
+        out.push(
+            "plinth.genestack: the node labels and annotations are applied by the cluster agent, which this build does not have yet (the Genestack kernel modules, sysctls and host paths are applied)"
+                .into(),
+        );
+    }
+    if p.ovs != Ovs::default() {
+        out.push(
+            "plinth.ovs: Open vSwitch is not started and no OVS bridge is created by this build yet"
+                .into(),
+        );
+    }
+    if p.storage.longhorn.is_some() || !p.storage.lvm.is_empty() {
+        out.push(
+            "plinth.storage: disks are not prepared by this build yet (nothing is formatted or mounted)"
+                .into(),
+        );
+    }
+    if p.install.is_some() {
+        out.push("plinth.install: installing to a disk is not in this build yet".into());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(yaml: &str) -> MachineConfig {
+        plinth_config::parse("t", &format!("#cloud-config\n{yaml}"))
+            .unwrap_or_else(|d| panic!("{d}"))
+            .config
+    }
+
+    #[test]
+    fn an_empty_config_has_nothing_unapplied() {
+        assert!(unapplied(&MachineConfig::default()).is_empty());
+        assert!(
+            unapplied(&config(
+                "hostname: n1\nplinth:\n  kernel:\n    modules: [vfio_pci]\n"
+            ))
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn each_part_set_is_named_once() {
+        let lines = unapplied(&config(
+            "plinth:\n  cluster:\n    role: agent\n    endpoint: https://10.0.0.1:6443\n    token: t0ken\n  genestack:\n    roles: [compute]\n  ovs:\n    mode: host\n  storage:\n    longhorn:\n      device: /dev/vdb\n",
+        ));
+        assert_eq!(lines.len(), 4, "{lines:#?}");
+        assert!(
+            lines[0].starts_with("plinth.cluster (role agent):"),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[1].starts_with("plinth.genestack:"));
+        assert!(lines[2].starts_with("plinth.ovs:"));
+        assert!(lines[3].starts_with("plinth.storage:"));
+    }
+
+    #[test]
+    fn every_example_is_honest_about_what_it_asks_for() {
+        let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/examples");
+        let compute = plinth_config::load_path(&examples.join("compute.yaml"))
+            .unwrap()
+            .config;
+        let lines = unapplied(&compute);
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("plinth.cluster (role agent)")),
+            "{lines:#?}"
+        );
+        assert!(
+            lines.iter().any(|l| l.starts_with("plinth.genestack")),
+            "{lines:#?}"
+        );
+    }
+}
