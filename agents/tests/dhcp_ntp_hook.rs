@@ -2,7 +2,8 @@
 //! which hands the NTP servers of a DHCP lease to chrony through a `sourcedir` file per interface.
 //!
 //! Two tests, both through the host's real `dhcpcd-run-hooks` (from dhcpcd-base, with its hook list
-//! narrowed to this one hook) and a fake `chronyc` that logs its arguments:
+//! narrowed to this one hook), a fake `chronyc` that logs its arguments and a listening unix socket
+//! standing in for chronyd's command socket:
 //! - the hook's decisions, driven by the environment dhcpcd would set (no root needed);
 //! - the real thing: dnsmasq serving DHCP with option 42 (ntp-server) on one end of a veth pair in
 //!   one network namespace, the real dhcpcd on the other end in another; the sources file appears
@@ -14,6 +15,7 @@
 
 mod support;
 
+use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -30,10 +32,11 @@ fn hook() -> PathBuf {
         .join("../image/mkosi.extra/usr/lib/dhcpcd/dhcpcd-hooks/60-plinth-chrony")
 }
 
-/// A scratch directory with a runner that sources only our hook, a fake chronyc, and the
-/// directory the hook writes to.
+/// A scratch directory with a runner that sources only our hook, a fake chronyc, chronyd's
+/// socket (while `socket` is kept), and the directory the hook writes to.
 struct Bench {
     dir: PathBuf,
+    socket: Option<UnixListener>,
 }
 
 impl Bench {
@@ -63,7 +66,14 @@ impl Bench {
                 dir.join("chronyc.log").display()
             ),
         );
-        Bench { dir }
+        let socket = Some(UnixListener::bind(dir.join("chronyd.sock")).unwrap());
+        Bench { dir, socket }
+    }
+
+    /// chronyd stops: its socket goes away.
+    fn stop_chronyd(&mut self) {
+        self.socket = None;
+        std::fs::remove_file(self.dir.join("chronyd.sock")).unwrap();
     }
 
     fn out(&self) -> PathBuf {
@@ -71,8 +81,12 @@ impl Bench {
     }
 
     /// The environment that points the hook at this bench.
-    fn env(&self) -> [(String, String); 2] {
+    fn env(&self) -> [(String, String); 3] {
         [
+            (
+                "PLINTH_CHRONY_SOCKET".into(),
+                self.dir.join("chronyd.sock").display().to_string(),
+            ),
             (
                 "PLINTH_CHRONY_DHCP_DIR".into(),
                 self.out().display().to_string(),
@@ -227,6 +241,16 @@ fn the_hook_writes_and_removes_sources_files_as_leases_come_and_go() {
     assert_eq!(bench.reloads(), 6);
     // Nothing left to remove: chronyd is not told again.
     bench.run(&[("reason", "EXPIRE"), ("interface", "eno1")]);
+    assert_eq!(bench.reloads(), 6);
+
+    // With chronyd not running (no socket) the file is still written, and nobody is told.
+    let mut bench = bench;
+    bench.stop_chronyd();
+    bench.run(&lease("BOUND", "10.0.0.3"));
+    assert_eq!(
+        bench.servers("eno1.dhcp.sources"),
+        ["server 10.0.0.3 iburst"]
+    );
     assert_eq!(bench.reloads(), 6);
 }
 
