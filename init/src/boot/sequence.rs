@@ -73,6 +73,10 @@ pub const SEQUENCE: &[Phase] = &[
         run: |c| Box::pin(phases::services::run(c)),
     },
     Phase {
+        name: "time-sync",
+        run: |c| Box::pin(phases::time_sync::run(c)),
+    },
+    Phase {
         name: "runcmd",
         run: |c| Box::pin(phases::runcmd::run(c)),
     },
@@ -139,8 +143,17 @@ mod tests {
         assert_eq!(
             names,
             [
-                "early", "config", "identity", "kernel", "network", "time", "storage", "services",
-                "runcmd", "ready"
+                "early",
+                "config",
+                "identity",
+                "kernel",
+                "network",
+                "time",
+                "storage",
+                "services",
+                "time-sync",
+                "runcmd",
+                "ready"
             ]
         );
     }

@@ -97,16 +97,6 @@ pub fn conf(plan: &TimePlan) -> String {
     out
 }
 
-/// The arguments of chronyd's one-shot sync of the `time` phase: set the clock once (`-q`), giving
-/// up after `timeout` (`-t`, whole seconds, at least one).
-pub fn sync_once_args(timeout: Duration) -> Vec<String> {
-    let secs = timeout.as_secs_f64().ceil().max(1.0) as u64;
-    ["-q", "-t", &secs.to_string(), "-f", CONF]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-}
-
 /// What the DHCP leases have brought chrony so far, from the hook's files.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DhcpTime {
@@ -224,14 +214,5 @@ mod tests {
             plan(&config("ntp:\n  enabled: false\n  servers: [a]\n")),
             None
         );
-    }
-
-    #[test]
-    fn the_one_shot_sync_is_bounded() {
-        assert_eq!(
-            sync_once_args(Duration::from_millis(2500)),
-            ["-q", "-t", "3", "-f", CONF]
-        );
-        assert_eq!(sync_once_args(Duration::ZERO)[2], "1");
     }
 }

@@ -10,3 +10,4 @@ pub mod runcmd;
 pub mod services;
 pub mod storage;
 pub mod time;
+pub mod time_sync;

@@ -1,10 +1,7 @@
 //! Phase `ready`: wait until every service has come to rest; the boot is ready when none failed.
 //! On a machine, the config that got this far is then kept on the state partition for the next
-//! boots (see `config_source`), and, when the NTP servers come from DHCP, the `time` phase's wait
-//! for a first sync runs here, once DHCP runs (`time::wait_for_dhcp_time`, bounded by
-//! `plinth.time.boot_timeout`).
+//! boots (see `config_source`).
 
-use super::time;
 use crate::boot::sequence::{PhaseError, PhaseResult};
 use crate::boot::{BootContext, config_source, superseded};
 use crate::console;
@@ -35,10 +32,7 @@ pub async fn run(ctx: &mut BootContext) -> PhaseResult {
                 console::say(&format!("cannot remove the superseded-seed marker: {e}"));
             }
         }
-        Ok(match time::wait_for_dhcp_time(ctx).await {
-            Some(time) => format!("every service is ready; {time}"),
-            None => "every service is ready".into(),
-        })
+        Ok("every service is ready".into())
     } else {
         Err(PhaseError(format!(
             "services not ready: {}",

@@ -1,0 +1,247 @@
+//! Phase `time-sync`, after `services`: wait for chronyd's first sync, never longer than
+//! `plinth.time.boot_timeout` (30 s by default), and say how it went. The boot never waits on the
+//! network's clock forever, and `runcmd` runs with the clock set when a server answered in time.
+//! The `chronyd` service keeps the clock in sync afterwards.
+//!
+//! - Servers or pools in the config: `chronyc waitsync`, retried while chronyd is still starting.
+//! - None: the servers come from the DHCP leases. The phase waits for a first lease (the image's
+//!   dhcpcd hook writes a file for each lease, with or without servers); when the leases name no
+//!   NTP server it stops at once, otherwise `chronyc waitsync` waits for the sync. So a DHCP-only
+//!   node waits for its first lease (seconds), or, with no lease at all, boot_timeout.
+//!
+//! All of it within one boot_timeout, and only when the `chronyd` service runs (and, for DHCP, the
+//! `dhcp` service). The commands run through PID 1's reaper (`supervisor::spawn`) and are killed,
+//! their whole process group, at the limit. The phase never fails.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+use crate::boot::BootContext;
+use crate::boot::sequence::PhaseResult;
+use crate::host::chrony::{self, CHRONYC, DHCP_SOURCES_DIR, DhcpTime, TimePlan};
+use crate::pid1::reaper::Reaper;
+use crate::services::{chronyd, dhcp};
+use crate::supervisor::spawn::{self, Launch};
+use crate::supervisor::state::ExitOutcome;
+
+/// Slack over chronyc's own limit before the phase kills it.
+const GRACE: Duration = Duration::from_secs(5);
+/// How often the phase looks for the hook's files, or for a chronyd that is still starting.
+const POLL: Duration = Duration::from_millis(200);
+
+/// Waits a bounded time for the first sync.
+pub async fn run(ctx: &mut BootContext) -> PhaseResult {
+    if !ctx.mode.owns_machine() {
+        return Ok("container mode: nothing to wait for".into());
+    }
+    let Some(plan) = ctx.config.as_ref().and_then(|c| chrony::plan(&c.config)) else {
+        return Ok("time sync is off (ntp.enabled: false)".into());
+    };
+    if plan.boot_timeout.is_zero() {
+        return Ok("no wait for a first sync (boot_timeout 0s)".into());
+    }
+    let mut needed = vec![chronyd::NAME];
+    if !plan.has_sources() {
+        needed.push(dhcp::NAME);
+    }
+    for service in needed {
+        if ctx.supervisor.status(service).await.is_err() {
+            return Ok(format!("no `{service}` service: the clock is not synced"));
+        }
+    }
+    if !Path::new(CHRONYC).exists() {
+        return Ok(format!(
+            "{CHRONYC} is not installed: no wait for a first sync"
+        ));
+    }
+    Ok(wait(&ctx.reaper, &plan).await)
+}
+
+/// The wait itself: for DHCP's servers first when the config names none, then for the sync.
+async fn wait(reaper: &Reaper, plan: &TimePlan) -> String {
+    let start = Instant::now();
+    let deadline = start + plan.boot_timeout;
+    let limit = secs(plan.boot_timeout);
+    let sources = if plan.has_sources() {
+        format!(
+            "{} configured sources",
+            plan.servers.len() + plan.pools.len()
+        )
+    } else {
+        let servers = loop {
+            match chrony::dhcp_time(&lease_files(Path::new(DHCP_SOURCES_DIR))) {
+                DhcpTime::NoLease if Instant::now() < deadline => tokio::time::sleep(POLL).await,
+                DhcpTime::NoLease => {
+                    return format!(
+                        "no DHCP lease within {limit}s: going on with the clock unsynced; chronyd takes the NTP servers of a later lease"
+                    );
+                }
+                DhcpTime::NoServers => {
+                    return format!(
+                        "the DHCP lease names no NTP server (after {:.1}s): the clock is not synced; set ntp.servers or plinth.time.servers",
+                        start.elapsed().as_secs_f64()
+                    );
+                }
+                DhcpTime::Servers(n) => break n,
+            }
+        };
+        format!("{servers} DHCP-provided NTP servers")
+    };
+    let mut last = String::from("no answer");
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        let argv = [vec![CHRONYC.to_string()], chrony::waitsync_args(left)].concat();
+        match run_bounded(reaper, &argv, left + GRACE).await {
+            Ok(Ran {
+                outcome: Some(end), ..
+            }) if end.success() => {
+                return format!(
+                    "clock synced from {sources} in {:.1}s",
+                    start.elapsed().as_secs_f64()
+                );
+            }
+            Ok(Ran { output, .. }) => {
+                last = last_line(&output);
+                // chronyd not listening yet (its service is starting): ask again.
+                if output.contains("Cannot talk to daemon") {
+                    tokio::time::sleep(POLL).await;
+                    continue;
+                }
+                break;
+            }
+            Err(e) => return format!("{e}; going on unsynced"),
+        }
+    }
+    format!("no sync from {sources} within {limit}s ({last}); going on, chronyd keeps trying")
+}
+
+/// The contents of the hook's `*.sources` files in `dir` (none when it does not exist).
+fn lease_files(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "sources"))
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .collect()
+}
+
+/// How a bounded command ended.
+struct Ran {
+    /// Its exit, or `None` when it was killed at the limit.
+    outcome: Option<ExitOutcome>,
+    /// Its stdout then its stderr.
+    output: String,
+}
+
+/// Runs `argv` through the reaper, killing its process group after `limit`.
+async fn run_bounded(reaper: &Reaper, argv: &[String], limit: Duration) -> Result<Ran, String> {
+    let env = crate::pid1::env::base_env(std::env::vars());
+    let started = spawn::launch(
+        reaper,
+        &Launch {
+            argv,
+            base_env: &env,
+            env: &Default::default(),
+            capture: true,
+            cgroup_procs: None,
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    let stdout = tokio::spawn(read_all(started.stdout));
+    let stderr = tokio::spawn(read_all(started.stderr));
+    let outcome = match tokio::time::timeout(limit, started.exit).await {
+        Ok(Ok(end)) => Some(end),
+        Ok(Err(_)) => {
+            let program = argv.first().map_or("the command", String::as_str);
+            return Err(format!("lost track of {program}"));
+        }
+        Err(_) => {
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(started.pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            None
+        }
+    };
+    let mut output = String::new();
+    for pipe in [stdout, stderr] {
+        // A pipe a leftover grandchild holds open must not hold the boot.
+        if let Ok(Ok(bytes)) = tokio::time::timeout(Duration::from_secs(1), pipe).await {
+            output.push_str(&String::from_utf8_lossy(&bytes));
+        }
+    }
+    Ok(Ran { outcome, output })
+}
+
+async fn read_all(pipe: Option<impl AsyncRead + Unpin>) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    if let Some(mut pipe) = pipe {
+        let _ = pipe.read_to_end(&mut bytes).await;
+    }
+    bytes
+}
+
+/// Whole seconds of `d`, rounded up, for messages.
+fn secs(d: Duration) -> u64 {
+    d.as_secs_f64().ceil() as u64
+}
+
+fn last_line(output: &str) -> String {
+    output
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("no output")
+        .trim()
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_line_said_is_kept_for_the_message() {
+        assert_eq!(
+            last_line("a\n506 Cannot talk to daemon\n\n"),
+            "506 Cannot talk to daemon"
+        );
+        assert_eq!(last_line(""), "no output");
+    }
+
+    #[test]
+    fn only_the_hooks_sources_files_count_as_leases() {
+        let dir = std::env::temp_dir().join(format!("plinth-time-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            lease_files(&dir).is_empty(),
+            "a missing directory is no lease"
+        );
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("eno1.dhcp.sources.tmp"),
+            "server 10.0.0.9 iburst\n",
+        )
+        .unwrap();
+        assert_eq!(chrony::dhcp_time(&lease_files(&dir)), DhcpTime::NoLease);
+        std::fs::write(dir.join("eno1.dhcp.sources"), "# no server\n").unwrap();
+        assert_eq!(chrony::dhcp_time(&lease_files(&dir)), DhcpTime::NoServers);
+        std::fs::write(dir.join("eno2.dhcp.sources"), "server 10.0.0.1 iburst\n").unwrap();
+        assert_eq!(chrony::dhcp_time(&lease_files(&dir)), DhcpTime::Servers(1));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn seconds_are_rounded_up_for_messages() {
+        assert_eq!(secs(Duration::from_millis(2500)), 3);
+        assert_eq!(secs(Duration::from_secs(30)), 30);
+    }
+}
