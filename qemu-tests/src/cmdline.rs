@@ -322,8 +322,11 @@ fn push_nic(args: &mut Vec<OsString>, spec: &MachineSpec, index: usize, nic: &Ni
         }
     };
     push(args, &["-netdev", &netdev]);
-    // No option ROM: the firmware need not try to PXE-boot over the emulated NIC.
-    let mut device = format!("virtio-net-pci,netdev=net{index},id=nic{index},romfile=");
+    // No option ROM: the firmware need not try to PXE-boot over the emulated NIC. A speed and
+    // duplex, as a real port has: without them bonding's 802.3ad keeps every member down
+    // ("failed to get link speed/duplex").
+    let mut device =
+        format!("virtio-net-pci,netdev=net{index},id=nic{index},romfile=,speed=10000,duplex=full");
     if let Some(mac) = &nic.mac {
         device += &format!(",mac={mac}");
     }
@@ -504,7 +507,7 @@ mod tests {
     fn the_default_machine_has_one_user_nic_without_an_option_rom() {
         let line = joined(&MachineSpec::new("t", Accel::Tcg, Boot::Bios));
         assert!(
-            line.contains("-netdev user,id=net0,restrict=on -device virtio-net-pci,netdev=net0,id=nic0,romfile= "),
+            line.contains("-netdev user,id=net0,restrict=on -device virtio-net-pci,netdev=net0,id=nic0,romfile=,speed=10000,duplex=full "),
             "{line}"
         );
         assert!(
@@ -526,10 +529,10 @@ mod tests {
         ];
         let line = joined(&spec);
         assert!(line.contains(
-            "-netdev socket,id=net0,mcast=230.0.0.1:41000,localaddr=127.0.0.1 -device virtio-net-pci,netdev=net0,id=nic0,romfile=,mac=52:54:00:0c:00:11 -smbios type=41,designation=Onboard LAN 1,instance=1,kind=ethernet,pcidev=nic0 "
+            "-netdev socket,id=net0,mcast=230.0.0.1:41000,localaddr=127.0.0.1 -device virtio-net-pci,netdev=net0,id=nic0,romfile=,speed=10000,duplex=full,mac=52:54:00:0c:00:11 -smbios type=41,designation=Onboard LAN 1,instance=1,kind=ethernet,pcidev=nic0 "
         ), "{line}");
         assert!(line.contains(
-            "-netdev user,id=net1,restrict=on,hostfwd=tcp:127.0.0.1:40001-:9100 -device virtio-net-pci,netdev=net1,id=nic1,romfile=,mac=52:54:00:0c:01:11 "
+            "-netdev user,id=net1,restrict=on,hostfwd=tcp:127.0.0.1:40001-:9100 -device virtio-net-pci,netdev=net1,id=nic1,romfile=,speed=10000,duplex=full,mac=52:54:00:0c:01:11 "
         ), "{line}");
     }
 
