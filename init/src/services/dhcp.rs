@@ -39,26 +39,26 @@ pub const SH: &str = "/bin/sh";
 /// interfaces the file lists.
 pub const ALLOW_FROM_READY_FILE: &str = r#"ready=$1 dhcpcd=$2
 if [ ! -x "$dhcpcd" ]; then
-	echo "$dhcpcd is not installed: no DHCP client for the network config's dhcp4/dhcp6; install dhcpcd-base" >&2
-	exit 1
+    echo "$dhcpcd is not installed: no DHCP client for the network config's dhcp4/dhcp6; install dhcpcd-base" >&2
+    exit 1
 fi
 if [ ! -r "$ready" ]; then
-	echo "cannot read $ready, the network agent's list of DHCP interfaces: check the network service (plinthctl status network)" >&2
-	exit 1
+    echo "cannot read $ready, the network agent's list of DHCP interfaces: check the network service (plinthctl status network)" >&2
+    exit 1
 fi
 names= v4=true v6=true
 while read -r families name rest; do
-	[ -n "$name" ] || continue
-	case $families in
-	dhcp4) v6=false ;;
-	dhcp6) v4=false ;;
-	*) v4=false v6=false ;;
-	esac
-	names=${names:+$names,}$name
+    [ -n "$name" ] || continue
+    case $families in
+    dhcp4) v6=false ;;
+    dhcp6) v4=false ;;
+    *) v4=false v6=false ;;
+    esac
+    names=${names:+$names,}$name
 done < "$ready"
 if [ -z "$names" ]; then
-	echo "the network agent wants no DHCP client ($ready is empty): dhcpcd runs on no interface"
-	exec "$dhcpcd" -B --denyinterfaces '*'
+    echo "the network agent wants no DHCP client ($ready is empty): dhcpcd runs on no interface"
+    exec "$dhcpcd" -B --denyinterfaces '*'
 fi
 family=
 if $v4; then family=-4; elif $v6; then family=-6; fi
