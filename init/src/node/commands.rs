@@ -13,7 +13,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 
 use crate::console;
 use crate::pid1::reaper::Reaper;
-use crate::supervisor::spawn::{self, Launch};
+use crate::supervisor::spawn;
 use crate::supervisor::state::ExitOutcome;
 
 /// How long one command may run.
@@ -92,18 +92,7 @@ async fn run_one(
     argv: &[String],
     log: Option<&Path>,
 ) -> Result<ExitOutcome, String> {
-    let env = crate::pid1::env::base_env(std::env::vars());
-    let started = spawn::launch(
-        reaper,
-        &Launch {
-            argv,
-            base_env: &env,
-            env: &Default::default(),
-            capture: true,
-            cgroup_procs: None,
-        },
-    )
-    .map_err(|e| e.to_string())?;
+    let started = spawn::launch_captured(reaper, argv).map_err(|e| e.to_string())?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     if let Some(out) = started.stdout {
         tokio::spawn(forward(out, tx.clone()));

@@ -125,6 +125,22 @@ pub fn launch(reaper: &Reaper, launch: &Launch<'_>) -> Result<Started, SpawnErro
     launch_on(reaper, launch, None)
 }
 
+/// Starts a command the boot runs itself (not a service): `argv` with PID 1's base environment,
+/// stdout and stderr captured, in no cgroup of its own.
+pub fn launch_captured(reaper: &Reaper, argv: &[String]) -> Result<Started, SpawnError> {
+    let env = crate::pid1::env::base_env(std::env::vars());
+    launch(
+        reaper,
+        &Launch {
+            argv,
+            base_env: &env,
+            env: &BTreeMap::new(),
+            capture: true,
+            cgroup_procs: None,
+        },
+    )
+}
+
 /// Starts `launch`, as a login session on terminal `tty` when given (then `capture` is ignored:
 /// the output goes to the terminal).
 pub fn launch_on(

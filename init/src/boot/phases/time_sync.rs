@@ -23,7 +23,7 @@ use crate::boot::sequence::PhaseResult;
 use crate::host::chrony::{self, CHRONYC, DHCP_SOURCES_DIR, DhcpTime, TimePlan};
 use crate::pid1::reaper::Reaper;
 use crate::services::{chronyd, dhcp};
-use crate::supervisor::spawn::{self, Launch};
+use crate::supervisor::spawn;
 use crate::supervisor::state::ExitOutcome;
 
 /// Slack over chronyc's own limit before the phase kills it.
@@ -143,18 +143,7 @@ struct Ran {
 
 /// Runs `argv` through the reaper, killing its process group after `limit`.
 async fn run_bounded(reaper: &Reaper, argv: &[String], limit: Duration) -> Result<Ran, String> {
-    let env = crate::pid1::env::base_env(std::env::vars());
-    let started = spawn::launch(
-        reaper,
-        &Launch {
-            argv,
-            base_env: &env,
-            env: &Default::default(),
-            capture: true,
-            cgroup_procs: None,
-        },
-    )
-    .map_err(|e| e.to_string())?;
+    let started = spawn::launch_captured(reaper, argv).map_err(|e| e.to_string())?;
     let stdout = tokio::spawn(read_all(started.stdout));
     let stderr = tokio::spawn(read_all(started.stderr));
     let outcome = match tokio::time::timeout(limit, started.exit).await {

@@ -12,7 +12,7 @@ use crate::console;
 use crate::pid1::reaper::Reaper;
 use crate::services::dhcp::DHCPCD;
 use crate::services::facts;
-use crate::supervisor::spawn::{Launch, launch};
+use crate::supervisor::spawn::launch_captured;
 
 /// How long one interface may wait for a lease (`dhcpcd -t`).
 pub const LEASE_TIMEOUT_SECS: u64 = 20;
@@ -62,20 +62,11 @@ fn network_modaliases(sys_bus: &Path, bus: &str) -> Vec<String> {
 
 /// Runs `argv`, its output on the console as `label: line`, killed after `limit`. True on exit 0.
 async fn run(reaper: &Reaper, label: &str, argv: &[String], limit: Duration) -> bool {
-    let env = crate::pid1::env::base_env(std::env::vars());
-    let started = match launch(
-        reaper,
-        &Launch {
-            argv,
-            base_env: &env,
-            env: &Default::default(),
-            capture: true,
-            cgroup_procs: None,
-        },
-    ) {
+    let started = match launch_captured(reaper, argv) {
         Ok(s) => s,
         Err(e) => {
-            console::say(&format!("{label}: cannot run {}: {e}", argv[0]));
+            let program = argv.first().map_or("the command", String::as_str);
+            console::say(&format!("{label}: cannot run {program}: {e}"));
             return false;
         }
     };
