@@ -362,6 +362,17 @@ pub fn concat_initrds(parts: &[&Path], out: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Why [`Node::reboot_to_exit`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RebootError {
+    #[error(transparent)]
+    Qmp(#[from] QmpError),
+    #[error("no reboot after ctrl-alt-del ({source}); console:\n{tail}")]
+    NoShutdown { source: QmpError, tail: String },
+    #[error(transparent)]
+    Exit(#[from] ExitError),
+}
+
 /// One booted node.
 pub struct Node {
     vm: Vm,
@@ -455,6 +466,20 @@ impl Node {
     /// A QMP session with this node's QEMU.
     pub fn qmp(&self) -> Result<Qmp, QmpError> {
         self.vm.qmp()
+    }
+
+    /// Reboots the guest with ctrl-alt-del and waits for QEMU to exit: booted with
+    /// [`BootOptions::no_reboot`], the reset ends QEMU, and the test boots the same disk again.
+    pub fn reboot_to_exit(&mut self) -> Result<(), RebootError> {
+        let mut qmp = self.qmp()?;
+        qmp.ctrl_alt_delete()?;
+        qmp.wait_event("SHUTDOWN", SHUTDOWN_TIMEOUT)
+            .map_err(|source| RebootError::NoShutdown {
+                source,
+                tail: self.console().tail(25),
+            })?;
+        self.wait_exit(SHUTDOWN_TIMEOUT)?;
+        Ok(())
     }
 
     /// Waits for QEMU to exit by itself.

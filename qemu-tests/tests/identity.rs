@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
 use qemu_tests::metrics;
-use qemu_tests::node::{BootOptions, Fixture, Node, READY_TIMEOUT, SHUTDOWN_TIMEOUT, Variant};
+use qemu_tests::node::{BootOptions, Fixture, Node, READY_TIMEOUT, Variant};
 use qemu_tests::seed::{Seed, SeedFormat};
 use regex::Regex;
 
@@ -48,16 +48,6 @@ fn boot(fx: &mut Fixture, opts: &BootOptions) -> Result<Node> {
     node.wait_ready(READY_TIMEOUT)
         .with_context(|| format!("not ready; console:\n{}", node.console().tail(40)))?;
     Ok(node)
-}
-
-/// Reboots with ctrl-alt-del (the machine was started with `no_reboot`, so QEMU exits).
-fn reboot(node: &mut Node) -> Result<()> {
-    let mut qmp = node.qmp()?;
-    qmp.ctrl_alt_delete()?;
-    qmp.wait_event("SHUTDOWN", SHUTDOWN_TIMEOUT)
-        .with_context(|| format!("no reboot; console:\n{}", node.console().tail(25)))?;
-    node.wait_exit(SHUTDOWN_TIMEOUT)?;
-    Ok(())
 }
 
 fn console_has(node: &Node, pattern: &str) -> Result<bool> {
@@ -116,7 +106,7 @@ fn identity_files_and_runcmd_once_per_instance() -> Result<()> {
     )?;
     ensure_line(&first, r"instance iid-a: new")?;
     ensure_line(&first, r"service sshd: ready")?;
-    reboot(&mut first)?;
+    first.reboot_to_exit()?;
     drop(first);
 
     // Same disk, same instance-id: runcmd does not run again.
@@ -127,7 +117,7 @@ fn identity_files_and_runcmd_once_per_instance() -> Result<()> {
         "runcmd ran again for the same instance; console:\n{}",
         second.console().tail(60)
     );
-    reboot(&mut second)?;
+    second.reboot_to_exit()?;
     drop(second);
 
     // A new instance-id: runcmd runs again.

@@ -16,7 +16,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, ensure};
 use qemu_tests::cmdline::{DiskFormat, Drive};
 use qemu_tests::metrics;
-use qemu_tests::node::{BootOptions, Fixture, Node, READY_TIMEOUT, SHUTDOWN_TIMEOUT, Variant};
+use qemu_tests::node::{BootOptions, Fixture, Node, READY_TIMEOUT, Variant};
 use qemu_tests::seed::{Seed, SeedFormat};
 use qemu_tests::shell::{Output, Shell};
 use regex::Regex;
@@ -76,16 +76,6 @@ fn state_disk(fx: &Fixture) -> Result<Drive> {
         format: DiskFormat::Raw,
         read_only: false,
     })
-}
-
-/// Reboots with ctrl-alt-del (booted with `no_reboot`, so QEMU exits).
-fn reboot(node: &mut Node) -> Result<()> {
-    let mut qmp = node.qmp()?;
-    qmp.ctrl_alt_delete()?;
-    qmp.wait_event("SHUTDOWN", SHUTDOWN_TIMEOUT)
-        .with_context(|| format!("no reboot; console:\n{}", node.console().tail(25)))?;
-    node.wait_exit(SHUTDOWN_TIMEOUT)?;
-    Ok(())
 }
 
 /// Waits for the node exporter to report `nodename`.
@@ -281,7 +271,7 @@ fn an_invalid_seed_is_fixed_from_the_autologin_shell_with_config_apply() -> Resu
 
     // Reboot with the same broken seed attached: the applied config, kept on the state disk,
     // replaces that seed while it is unchanged.
-    reboot(&mut node)?;
+    node.reboot_to_exit()?;
     drop(node);
     let node = fx.boot(&opts)?;
     node.wait_ready(READY_TIMEOUT).with_context(|| {

@@ -29,17 +29,6 @@ fn stage1_state(node: &Node) -> Result<(String, String)> {
     Ok((state.text, id))
 }
 
-/// Reboots the node with ctrl-alt-del; the machine must have been started with `no_reboot`, so
-/// QEMU exits when the guest resets.
-fn reboot(node: &mut Node) -> Result<()> {
-    let mut qmp = node.qmp()?;
-    qmp.ctrl_alt_delete()?;
-    qmp.wait_event("SHUTDOWN", SHUTDOWN_TIMEOUT)
-        .with_context(|| format!("no reboot; console:\n{}", node.console().tail(25)))?;
-    node.wait_exit(SHUTDOWN_TIMEOUT)?;
-    Ok(())
-}
-
 /// Ends QEMU as a power cut would; the guest's filesystems are not unmounted.
 fn pull_the_plug(node: &mut Node) -> Result<()> {
     node.qmp()?.quit()?;
@@ -61,7 +50,7 @@ fn state_partition_is_created_on_first_boot_and_found_on_the_second() -> Result<
     first.wait_ready(READY_TIMEOUT)?;
     let (state1, id1) = stage1_state(&first)?;
     ensure!(state1.contains("created"), "first boot: {state1}");
-    reboot(&mut first)?;
+    first.reboot_to_exit()?;
     drop(first);
 
     let flat = fx.flatten(&drive)?;
