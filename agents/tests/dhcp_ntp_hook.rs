@@ -1,19 +1,29 @@
 //! The image's dhcpcd hook `60-plinth-chrony` (image/mkosi.extra/usr/lib/dhcpcd/dhcpcd-hooks/),
-//! which hands the NTP servers of a DHCP lease to chrony through a `sourcedir` file per interface.
+//! which hands the NTP servers of a DHCP lease to chrony through a `sourcedir` file per interface,
+//! and the dhcpcd.conf the `dhcp` service generates from the network agent's ready file
+//! (init/src/services/dhcp/conf.rs, included here as is: it is pure and free of other crates).
 //!
 //! Two tests, both through the host's real `dhcpcd-run-hooks` (from dhcpcd-base, with its hook list
-//! narrowed to this one hook), a fake `chronyc` that logs its arguments and a listening unix socket
-//! standing in for chronyd's command socket:
+//! narrowed to this one hook, plus dhcpcd's own `20-resolv.conf` writing a scratch file instead of
+//! /etc/resolv.conf), a fake `chronyc` that logs its arguments and a listening unix socket standing
+//! in for chronyd's command socket:
 //! - the hook's decisions, driven by the environment dhcpcd would set (no root needed);
-//! - the real thing: dnsmasq serving DHCP with option 42 (ntp-server) on one end of a veth pair in
-//!   one network namespace, the real dhcpcd on the other end in another; the sources file appears
-//!   with the lease's servers and goes away when dhcpcd releases the lease. Needs root; dhcpcd runs
-//!   in a private mount namespace with tmpfs on /run and /var/lib/dhcpcd, so the host's are left
+//! - the real thing: dnsmasq serving DHCP (router, DNS and NTP options) on two veth pairs from one
+//!   network namespace, the real dhcpcd in manager mode on the other ends in another, run with the
+//!   config generated for `dhcp4 cli0 metric=300` and `dhcp4+6 cli1 metric=250 nodns`: each
+//!   lease's default route carries its metric, only cli0's name server reaches resolv.conf, only
+//!   cli1 asks for IPv6 routers, the sources files appear with the leases' servers (the generated
+//!   config asks for them) and go away when dhcpcd releases the leases. Needs root; dhcpcd runs in
+//!   a private mount namespace with tmpfs on /run and /var/lib/dhcpcd, so the host's are left
 //!   alone.
 //!
 //! Skipped with a message when dhcpcd-base or dnsmasq-base is missing (`cargo xtask prereqs`).
 
 mod support;
+
+#[allow(dead_code)]
+#[path = "../../init/src/services/dhcp/conf.rs"]
+mod dhcp_conf;
 
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
@@ -26,6 +36,8 @@ use support::netns::{Netns, unavailable};
 const RUN_HOOKS: &str = "/usr/lib/dhcpcd/dhcpcd-run-hooks";
 const DHCPCD: &str = "/usr/sbin/dhcpcd";
 const DNSMASQ: &str = "/usr/sbin/dnsmasq";
+/// dhcpcd's hook that writes resolv.conf.
+const RESOLV_HOOK: &str = "/usr/lib/dhcpcd/dhcpcd-hooks/20-resolv.conf";
 
 fn hook() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -68,6 +80,33 @@ impl Bench {
         );
         let socket = Some(UnixListener::bind(dir.join("chronyd.sock")).unwrap());
         Bench { dir, socket }
+    }
+
+    /// Adds dhcpcd's resolv.conf hook, writing [`Bench::resolv_conf`] instead of /etc/resolv.conf.
+    fn add_resolv_hook(&self) {
+        let hook = std::fs::read_to_string(RESOLV_HOOK).unwrap();
+        assert!(
+            hook.contains("change_file /etc/resolv.conf"),
+            "{RESOLV_HOOK} no longer writes /etc/resolv.conf the way this test expects"
+        );
+        let hook = hook.replace(
+            "/etc/resolv.conf",
+            &self.resolv_conf().display().to_string(),
+        );
+        // Never the host's resolvconf(8), if it has one.
+        let default = ": ${resolvconf:=resolvconf}";
+        assert!(
+            hook.contains(default),
+            "{RESOLV_HOOK} no longer picks resolvconf as expected"
+        );
+        let hook = hook.replace(default, "resolvconf=/nonexistent/resolvconf");
+        assert!(!hook.contains("/etc/"), "{RESOLV_HOOK} still names /etc");
+        write_script(&self.dir.join("hooks/20-resolv.conf"), &hook);
+    }
+
+    /// The resolv.conf the resolv.conf hook writes.
+    fn resolv_conf(&self) -> PathBuf {
+        self.dir.join("resolv.conf")
     }
 
     /// chronyd stops: its socket goes away.
@@ -167,7 +206,7 @@ fn write_script(path: &Path, text: &str) {
 }
 
 fn missing_tools() -> Option<String> {
-    [RUN_HOOKS, DHCPCD, DNSMASQ]
+    [RUN_HOOKS, RESOLV_HOOK, DHCPCD, DNSMASQ]
         .iter()
         .find(|p| !Path::new(p).exists())
         .map(|p| format!("{p} is missing: run `cargo xtask prereqs` (dhcpcd-base, dnsmasq-base)"))
@@ -274,18 +313,23 @@ fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) -> Du
 }
 
 #[test]
-fn a_real_dhcpcd_lease_from_dnsmasq_feeds_the_sources_file() {
+fn a_real_dhcpcd_with_the_generated_config_applies_each_interfaces_options() {
     if let Some(why) = unavailable().or_else(missing_tools) {
         eprintln!("SKIP: {why}");
         return;
     }
     let bench = Bench::new("netns");
+    bench.add_resolv_hook();
     let server = Netns::new("ntp-srv");
     let client = Netns::new("ntp-cli");
-    server.veth("cli0", "02:00:00:00:42:01", "srv0");
-    server.ip(&["link", "set", "cli0", "netns", &client.name]);
-    server.ip(&["addr", "add", "10.77.0.1/24", "dev", "srv0"]);
+    for (n, mac) in [(0, "02:00:00:00:42:01"), (1, "02:00:00:00:42:02")] {
+        let (cli, srv) = (format!("cli{n}"), format!("srv{n}"));
+        server.veth(&cli, mac, &srv);
+        server.ip(&["link", "set", &cli, "netns", &client.name]);
+        server.ip(&["addr", "add", &format!("10.7{}.0.1/24", 7 + n), "dev", &srv]);
+    }
 
+    // Each subnet has its own router and name server; both hand out the same NTP servers.
     let dnsmasq = server
         .exec(DNSMASQ)
         .args([
@@ -293,9 +337,15 @@ fn a_real_dhcpcd_lease_from_dnsmasq_feeds_the_sources_file() {
             "--conf-file=/dev/null",
             "--port=0",
             "--interface=srv0",
+            "--interface=srv1",
             "--bind-interfaces",
             "--dhcp-authoritative",
-            "--dhcp-range=10.77.0.10,10.77.0.50,255.255.255.0,1h",
+            "--dhcp-range=set:a,10.77.0.10,10.77.0.50,255.255.255.0,1h",
+            "--dhcp-range=set:b,10.78.0.10,10.78.0.50,255.255.255.0,1h",
+            "--dhcp-option=tag:a,option:router,10.77.0.1",
+            "--dhcp-option=tag:b,option:router,10.78.0.1",
+            "--dhcp-option=tag:a,option:dns-server,10.77.0.53",
+            "--dhcp-option=tag:b,option:dns-server,10.78.0.53",
             "--dhcp-option=option:ntp-server,10.77.0.1,10.77.0.2",
             "--log-dhcp",
             "--log-facility=-",
@@ -314,15 +364,20 @@ fn a_real_dhcpcd_lease_from_dnsmasq_feeds_the_sources_file() {
         .unwrap();
     let _dnsmasq = Running(dnsmasq);
 
-    // dhcpcd asks for option 42 as the image's /etc/dhcpcd.conf does (`option ntp_servers`);
-    // -A skips the ARP probe of the offered address, which only adds seconds here.
+    // The config the dhcp service would write for the agent's ready file. dhcpcd runs in manager
+    // mode as the service does (no interface on its command line: the config's allowinterfaces
+    // says which); -A skips the ARP probe of the offered address, which only adds seconds here;
+    // --nodev because no udev knows these interfaces (dhcpcd would wait for udev to initialise
+    // them: "waiting for interface to initialise", then "no valid interfaces found").
+    let ready = "dhcp4 cli0 metric=300\ndhcp4+6 cli1 metric=250 nodns\n";
+    let clients = dhcp_conf::parse(ready).unwrap();
     let conf = bench.dir.join("dhcpcd.conf");
-    std::fs::write(&conf, "option ntp_servers\n").unwrap();
+    std::fs::write(&conf, dhcp_conf::render(&clients, "the test")).unwrap();
     let mut argv = vec![
         DHCPCD.to_string(),
         "-B".into(),
-        "-4".into(),
         "-A".into(),
+        "--nodev".into(),
         "-f".into(),
         conf.display().to_string(),
         "-c".into(),
@@ -331,7 +386,6 @@ fn a_real_dhcpcd_lease_from_dnsmasq_feeds_the_sources_file() {
     for (k, v) in bench.env() {
         argv.extend(["-e".into(), format!("{k}={v}")]);
     }
-    argv.push("cli0".into());
     let start = Instant::now();
     let dhcpcd = client
         .exec("unshare")
@@ -347,22 +401,61 @@ fn a_real_dhcpcd_lease_from_dnsmasq_feeds_the_sources_file() {
     let mut dhcpcd = Running(dhcpcd);
     let log = |name: &str| std::fs::read_to_string(bench.dir.join(name)).unwrap_or_default();
 
-    let file = "cli0.dhcp.sources";
-    let bound = wait_for("sources file", Duration::from_secs(30), || {
-        bench.out().join(file).exists()
+    // The chrony hook runs after the resolv.conf hook: once both files exist, both leases' hooks
+    // have run.
+    let files = ["cli0.dhcp.sources", "cli1.dhcp.sources"];
+    let bound = wait_for("sources files", Duration::from_secs(30), || {
+        files.iter().all(|f| bench.out().join(f).exists())
     });
     eprintln!(
-        "lease and sources file after {:.2}s\n--- dhcpcd\n{}",
+        "leases and sources files after {:.2}s\n--- dhcpcd\n{}",
         bound.as_secs_f64(),
         log("dhcpcd.log")
     );
-    assert_eq!(
-        bench.servers(file),
-        ["server 10.77.0.1 iburst", "server 10.77.0.2 iburst"]
-    );
-    assert_eq!(bench.reloads(), 1);
+    for file in files {
+        assert_eq!(
+            bench.servers(file),
+            ["server 10.77.0.1 iburst", "server 10.77.0.2 iburst"]
+        );
+    }
+    assert_eq!(bench.reloads(), 2);
 
-    // SIGALRM is how `dhcpcd -k` asks dhcpcd to release its lease and exit.
+    // Each lease's default route, with its interface's metric.
+    let mut routes: Vec<(String, String, u64)> = client
+        .json(&["route", "show", "default"])
+        .iter()
+        .map(|r| {
+            (
+                r["dev"].as_str().unwrap_or_default().to_string(),
+                r["gateway"].as_str().unwrap_or_default().to_string(),
+                r["metric"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    routes.sort();
+    assert_eq!(
+        routes,
+        [
+            ("cli0".into(), "10.77.0.1".into(), 300),
+            ("cli1".into(), "10.78.0.1".into(), 250)
+        ]
+    );
+
+    // Only the interface without nodns gives resolv.conf its name server.
+    let resolv = std::fs::read_to_string(bench.resolv_conf()).unwrap_or_default();
+    eprintln!("--- resolv.conf\n{resolv}");
+    assert!(resolv.contains("nameserver 10.77.0.53"), "{resolv}");
+    assert!(!resolv.contains("10.78.0.53"), "{resolv}");
+
+    // IPv6 only where the ready file asks for it: cli1 looks for routers, cli0 (dhcp4) never.
+    wait_for(
+        "cli1's IPv6 router solicitation",
+        Duration::from_secs(30),
+        || log("dhcpcd.log").contains("cli1: soliciting an IPv6 router"),
+    );
+    assert!(!log("dhcpcd.log").contains("cli0: soliciting an IPv6 router"));
+
+    // SIGALRM is how `dhcpcd -k` asks dhcpcd to release its leases and exit.
     let released = Instant::now();
     let kill = Command::new("kill")
         .args(["-ALRM", &pid.to_string()])
@@ -370,9 +463,9 @@ fn a_real_dhcpcd_lease_from_dnsmasq_feeds_the_sources_file() {
         .unwrap();
     assert!(kill.success());
     wait_for(
-        "removal of the sources file",
+        "removal of the sources files",
         Duration::from_secs(15),
-        || !bench.out().join(file).exists(),
+        || files.iter().all(|f| !bench.out().join(f).exists()),
     );
     wait_for("dhcpcd's exit", Duration::from_secs(15), || {
         dhcpcd.0.try_wait().unwrap().is_some()
@@ -384,7 +477,12 @@ fn a_real_dhcpcd_lease_from_dnsmasq_feeds_the_sources_file() {
         log("dhcpcd.log"),
         log("dnsmasq.log")
     );
-    assert!(log("dhcpcd.log").contains("releasing lease"));
+    assert!(log("dhcpcd.log").contains("cli0: releasing lease"));
+    assert!(log("dhcpcd.log").contains("cli1: releasing lease"));
     assert!(bench.files().is_empty(), "{:?}", bench.files());
-    assert_eq!(bench.reloads(), 2);
+    assert_eq!(bench.reloads(), 4);
+    assert!(
+        !log("dhcpcd.log").contains("lo:"),
+        "dhcpcd went beyond allowinterfaces"
+    );
 }

@@ -1,7 +1,11 @@
 //! `plinth-init`: Plinth's PID 1. In the initramfs it runs stage 1 (find and mount the root, then
-//! exec stage 2); in the real root it runs stage 2, the supervisor.
+//! exec stage 2); in the real root it runs stage 2, the supervisor. Not as PID 1, `plinth-init
+//! dhcpcd ...` is the `dhcp` service's program (see `services::dhcp`).
 
 fn main() -> std::process::ExitCode {
+    if let Some(exit) = plinth_init::services::dhcp::run_if_asked() {
+        return exit;
+    }
     if plinth_init::stage1::is_stage1() {
         // Stage 1 ends by exec'ing stage 2 (or halting with a message); it never returns.
         plinth_init::stage1::run();

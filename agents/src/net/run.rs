@@ -8,7 +8,8 @@
 //! With `--ready-file PATH`, the file is written after every successful pass (atomically) with
 //! one line per DHCP client, `<dhcp4|dhcp6|dhcp4+6> <interface>[ metric=<N>][ nodns]` (the
 //! lease's route metric, and `use-dns: false`), and is empty when none is
-//! wanted: PID 1's readiness probe for the service, and its list of `dhcpcd`s to supervise.
+//! wanted: PID 1's readiness probe for the service, and what its `dhcp` service turns into
+//! dhcpcd's config (an `interface` block per line) each time it starts dhcpcd.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;

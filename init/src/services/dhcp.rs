@@ -1,23 +1,42 @@
 //! DHCP: one `dhcp` service, `dhcpcd` in the foreground (`-B`) in its manager mode, which runs a
 //! client on each interface it is allowed.
 //!
-//! - No network config: every interface, after `udev-settle` (dropped when udev is not installed).
+//! - No network config: plain `dhcpcd -B` on every interface with the image's `/etc/dhcpcd.conf`,
+//!   after `udev-settle` (dropped when udev is not installed).
 //! - A network config with any device (ethernet, bond, VLAN, bridge) asking for `dhcp4`/`dhcp6`:
 //!   the interfaces the network agent lists in its ready file (`/run/plinth/net.dhcp`, one
-//!   `<dhcp4|dhcp6|dhcp4+6> <interface> [...]` line per DHCP client, by the interfaces' final names:
-//!   after udev's renames, `set-name`, and with bonds, VLANs and bridges created). The service comes
-//!   after the agent (`network`), which is ready once it has written that file, so the list is read
-//!   when dhcpcd starts, by a small `sh -c` wrapper ([`ALLOW_FROM_READY_FILE`]) that turns it into
-//!   `--allowinterfaces a,b` (`-4`/`-6` when every line asks for one family only) and execs
-//!   dhcpcd. Reading the agent's answer, rather than resolving `match:` clauses against the
-//!   interfaces seen at plan time, matters because plan time can come before udev has renamed
-//!   them (eth0 then, eno1 later). An interface that appears later (hot-plug) is not added until
-//!   the service restarts. When the file lists nothing (say a `match` found no NIC), dhcpcd runs
-//!   on no interface, saying so.
+//!   `<dhcp4|dhcp6|dhcp4+6> <interface>[ metric=<N>][ nodns]` line per DHCP client, by the
+//!   interfaces' final names: after udev's renames, `set-name`, and with bonds, VLANs and bridges
+//!   created), each with its own options. The service comes after the agent (`network`), which is
+//!   ready once it has written that file. Its program is `plinth-init dhcpcd READY CONF DHCPCD`
+//!   ([`SUBCOMMAND`]): each time the service starts it reads the ready file, writes
+//!   `/run/plinth/dhcpcd.conf` ([`conf`]: the image's defaults, `allowinterfaces`, and per
+//!   interface `ipv4only`/`ipv6only`, `metric N`, `nohook resolv.conf`) and execs
+//!   `dhcpcd -B -f /run/plinth/dhcpcd.conf`, so the supervisor watches dhcpcd itself. Reading the
+//!   agent's answer, rather than resolving `match:` clauses against the interfaces seen at plan
+//!   time, matters because plan time can come before udev has renamed them (eth0 then, eno1
+//!   later). An interface that appears later (hot-plug) is not added until the service restarts.
+//!   When the file lists nothing (say a `match` found no NIC), dhcpcd runs on no interface,
+//!   saying so.
 //! - A network config asking for no DHCP: no service.
 //!
-//! The wrapper is the service's program (`/bin/sh`), so the built-ins' missing-program rule does
-//! not see a missing dhcpcd there; the wrapper then fails saying to install dhcpcd-base.
+//! Why a subcommand of plinth-init rather than shell: the config is a function of the ready file's
+//! text, which is a pure Rust function here, unit-tested line by line and refusing lines it does
+//! not understand (a shell loop would have to quote names, validate metrics and check duplicates
+//! by hand, tested only by running it); plinth-init is a static binary the image always has
+//! (`/usr/bin/plinth-init`), and the step before the exec is a few file operations.
+//!
+//! The service's program is plinth-init, so the built-ins' missing-program rule (which looks at a
+//! spec's first argument) does not see a missing dhcpcd: the service fails saying to install
+//! dhcpcd-base instead of being skipped. Skipping would need a spec to list every program it
+//! needs (a field of `ServiceSpec` and the rule in `services/mod.rs`); when the config asks for
+//! DHCP, a loud failure is the better answer anyway.
+
+pub mod conf;
+
+use std::ffi::OsString;
+use std::path::Path;
+use std::process::ExitCode;
 
 use plinth_config::MachineConfig;
 use plinth_config::network::Network;
@@ -32,39 +51,12 @@ use crate::supervisor::spec::{Probe, ServiceSpec};
 pub const DHCPCD: &str = "/usr/sbin/dhcpcd";
 /// The service name (one of the config crate's `BUILTIN_SERVICES`, so users may come `after` it).
 pub const NAME: &str = "dhcp";
-/// The shell that runs [`ALLOW_FROM_READY_FILE`].
-pub const SH: &str = "/bin/sh";
-
-/// `sh -c` script: `$1` is the agent's ready file, `$2` dhcpcd. Execs dhcpcd allowed on the
-/// interfaces the file lists.
-pub const ALLOW_FROM_READY_FILE: &str = r#"ready=$1 dhcpcd=$2
-if [ ! -x "$dhcpcd" ]; then
-    echo "$dhcpcd is not installed: no DHCP client for the network config's dhcp4/dhcp6; install dhcpcd-base" >&2
-    exit 1
-fi
-if [ ! -r "$ready" ]; then
-    echo "cannot read $ready, the network agent's list of DHCP interfaces: check the network service (plinthctl status network)" >&2
-    exit 1
-fi
-names= v4=true v6=true
-while read -r families name rest; do
-    [ -n "$name" ] || continue
-    case $families in
-    dhcp4) v6=false ;;
-    dhcp6) v4=false ;;
-    *) v4=false v6=false ;;
-    esac
-    names=${names:+$names,}$name
-done < "$ready"
-if [ -z "$names" ]; then
-    echo "the network agent wants no DHCP client ($ready is empty): dhcpcd runs on no interface"
-    exec "$dhcpcd" -B --denyinterfaces '*'
-fi
-family=
-if $v4; then family=-4; elif $v6; then family=-6; fi
-echo "dhcpcd on $names (from $ready)"
-exec "$dhcpcd" -B $family --allowinterfaces "$names"
-"#;
+/// plinth-init, which writes the config and execs dhcpcd.
+pub const PLINTH_INIT: &str = "/usr/bin/plinth-init";
+/// `plinth-init dhcpcd READY CONF DHCPCD`: the service's program with a network config.
+pub const SUBCOMMAND: &str = "dhcpcd";
+/// The dhcpcd config written from the ready file.
+pub const CONF: &str = "/run/plinth/dhcpcd.conf";
 
 /// The DHCP service the config asks for, if any.
 pub fn plan(config: &MachineConfig, _: &Facts) -> Vec<ServiceSpec> {
@@ -78,7 +70,7 @@ pub fn plan(config: &MachineConfig, _: &Facts) -> Vec<ServiceSpec> {
     // exist before a client runs on them.
     vec![daemon(
         NAME,
-        &[SH, "-c", ALLOW_FROM_READY_FILE, NAME, READY_FILE, DHCPCD],
+        &[PLINTH_INIT, SUBCOMMAND, READY_FILE, CONF, DHCPCD],
         Probe::Running,
         &[SETTLED, super::net::NAME],
     )]
@@ -91,6 +83,111 @@ fn wants_dhcp(network: &Network) -> bool {
         || network.bonds.values().any(|d| asks(d.dhcp4, d.dhcp6))
         || network.vlans.values().any(|d| asks(d.dhcp4, d.dhcp6))
         || network.bridges.values().any(|d| asks(d.dhcp4, d.dhcp6))
+}
+
+/// Runs [`SUBCOMMAND`] when the command line asks for it; `None` otherwise, and always as PID 1
+/// (the kernel hands init its unknown boot parameters, and a stray `dhcpcd` must not replace it).
+pub fn run_if_asked() -> Option<ExitCode> {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let rest = subcommand_args(&args, std::process::id())?;
+    Some(run(rest))
+}
+
+/// The subcommand's arguments, if `args` (with the program name first) ask for it and `pid` is not 1.
+fn subcommand_args(args: &[OsString], pid: u32) -> Option<&[OsString]> {
+    (pid != 1 && args.get(1).is_some_and(|a| a == SUBCOMMAND)).then(|| &args[2..])
+}
+
+/// `plinth-init dhcpcd READY CONF DHCPCD`: writes CONF from READY, then execs `DHCPCD -B -f CONF`.
+/// Its lines go to the service's log; a closed output is no reason to stop (`println!` would panic).
+fn run(args: &[OsString]) -> ExitCode {
+    use std::io::Write;
+    use std::os::unix::process::CommandExt;
+    let fail = |text: &str, code: u8| {
+        let _ = writeln!(std::io::stderr(), "{text}");
+        ExitCode::from(code)
+    };
+    let [ready, conf, dhcpcd] = args else {
+        return fail(
+            &format!(
+                "usage: plinth-init {SUBCOMMAND} READY-FILE CONF DHCPCD (the dhcp service's program)"
+            ),
+            2,
+        );
+    };
+    let (ready, conf, dhcpcd) = (Path::new(ready), Path::new(conf), Path::new(dhcpcd));
+    match prepare(ready, conf, dhcpcd) {
+        Ok(message) => {
+            let _ = writeln!(std::io::stdout(), "{message}");
+        }
+        Err(e) => return fail(&e, 1),
+    }
+    let e = std::process::Command::new(dhcpcd)
+        .args(["-B", "-f"])
+        .arg(conf)
+        .exec();
+    fail(
+        &format!(
+            "cannot run {}: {e}; reinstall dhcpcd-base",
+            dhcpcd.display()
+        ),
+        1,
+    )
+}
+
+/// Checks dhcpcd is there, reads the ready file and writes the config (atomically); returns
+/// the line that says what dhcpcd will do, or what to do next.
+fn prepare(ready: &Path, conf: &Path, dhcpcd: &Path) -> Result<String, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = std::fs::metadata(dhcpcd).is_ok_and(|m| m.permissions().mode() & 0o111 != 0);
+    if !executable {
+        return Err(format!(
+            "{} is not installed: no DHCP client for the network config's dhcp4/dhcp6; install dhcpcd-base",
+            dhcpcd.display()
+        ));
+    }
+    let text = std::fs::read_to_string(ready).map_err(|e| {
+        format!(
+            "cannot read {}, the network agent's list of DHCP interfaces ({e}): check the network service (plinthctl status network)",
+            ready.display()
+        )
+    })?;
+    let clients = conf::parse(&text).map_err(|e| {
+        format!(
+            "{}, {e}: not a line plinth-agent net writes; check that plinth-agent and plinth-init come from the same image",
+            ready.display()
+        )
+    })?;
+    write_atomically(conf, &conf::render(&clients, &ready.display().to_string())).map_err(|e| {
+        format!(
+            "cannot write {}: {e}: check that its directory is on a writable /run",
+            conf.display()
+        )
+    })?;
+    if clients.is_empty() {
+        return Ok(format!(
+            "the network agent wants no DHCP client ({} is empty): dhcpcd runs on no interface",
+            ready.display()
+        ));
+    }
+    let summaries: Vec<String> = clients.iter().map(conf::Client::summary).collect();
+    Ok(format!(
+        "dhcpcd on {} (from {}, config {})",
+        summaries.join(", "),
+        ready.display(),
+        conf.display()
+    ))
+}
+
+/// Writes `text` to a temporary file beside `path`, then renames it over `path`.
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
 }
 
 #[cfg(test)]
@@ -125,7 +222,7 @@ mod tests {
         assert_eq!(specs[0].name, "dhcp");
         assert_eq!(
             specs[0].exec,
-            [SH, "-c", ALLOW_FROM_READY_FILE, NAME, READY_FILE, DHCPCD]
+            [PLINTH_INIT, SUBCOMMAND, READY_FILE, CONF, DHCPCD]
         );
         assert_eq!(specs[0].after, [SETTLED, super::super::net::NAME]);
     }
@@ -148,9 +245,22 @@ mod tests {
         assert!(static_only.is_empty());
     }
 
-    /// Runs the wrapper with `ready` as the ready file's content (`None`: no file) and a fake
-    /// dhcpcd that prints its arguments; returns stdout, stderr and whether it succeeded.
-    fn wrapper(ready: Option<&str>, dhcpcd_installed: bool) -> (String, String, bool) {
+    #[test]
+    fn only_the_subcommand_word_and_never_pid_1_run_the_subcommand() {
+        let args = |words: &[&str]| -> Vec<OsString> { words.iter().map(OsString::from).collect() };
+        let asked = args(&["plinth-init", "dhcpcd", "a", "b", "c"]);
+        assert_eq!(subcommand_args(&asked, 42), Some(&asked[2..]));
+        assert_eq!(subcommand_args(&asked, 1), None);
+        assert_eq!(subcommand_args(&args(&["plinth-init"]), 42), None);
+        assert_eq!(
+            subcommand_args(&args(&["plinth-init", "--container"]), 42),
+            None
+        );
+    }
+
+    /// A scratch directory with a ready file (`None`: none) and, if `installed`, an executable
+    /// standing in for dhcpcd; runs [`prepare`] and returns its answer and the config written.
+    fn prepared(ready: Option<&str>, installed: bool) -> (Result<String, String>, Option<String>) {
         use std::os::unix::fs::PermissionsExt;
         use std::sync::atomic::{AtomicU32, Ordering};
         static N: AtomicU32 = AtomicU32::new(0);
@@ -165,56 +275,67 @@ mod tests {
             std::fs::write(&file, text).unwrap();
         }
         let fake = dir.join("dhcpcd");
-        if dhcpcd_installed {
-            std::fs::write(&fake, "#!/bin/sh\necho \"ran: $*\"\n").unwrap();
+        if installed {
+            std::fs::write(&fake, "#!/bin/sh\n").unwrap();
             std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
         }
-        let out = std::process::Command::new(SH)
-            .args(["-c", ALLOW_FROM_READY_FILE, NAME])
-            .arg(&file)
-            .arg(&fake)
-            .output()
-            .unwrap();
+        let conf = dir.join("run/dhcpcd.conf");
+        let answer = prepare(&file, &conf, &fake);
+        let written = std::fs::read_to_string(&conf).ok();
+        assert!(!dir.join("run/dhcpcd.conf.tmp").exists());
         std::fs::remove_dir_all(&dir).unwrap();
-        (
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-            out.status.success(),
-        )
-    }
-
-    fn dhcpcd_line(ready: &str) -> String {
-        let (stdout, stderr, ok) = wrapper(Some(ready), true);
-        assert!(ok, "{stdout}{stderr}");
-        stdout
-            .lines()
-            .find_map(|l| l.strip_prefix("ran: "))
-            .unwrap_or_else(|| panic!("dhcpcd did not run: {stdout}{stderr}"))
-            .to_string()
+        let answer = answer.map(|m| m.replace(&dir.display().to_string(), "DIR"));
+        let answer = answer.map_err(|e| e.replace(&dir.display().to_string(), "DIR"));
+        (answer, written)
     }
 
     #[test]
-    fn the_wrapper_allows_the_listed_interfaces_with_their_families() {
+    fn the_config_is_written_from_the_ready_file_and_the_log_says_what_runs() {
+        let ready = "dhcp4 eno1 metric=100\ndhcp4+6 lan0 nodns\n";
+        let (answer, written) = prepared(Some(ready), true);
         assert_eq!(
-            dhcpcd_line("dhcp4 eno1 metric=100\ndhcp4 lan0 nodns\n"),
-            "-B -4 --allowinterfaces eno1,lan0"
+            answer.unwrap(),
+            "dhcpcd on eno1 (dhcp4, metric 100), lan0 (dhcp4+6, no DNS) \
+             (from DIR/net.dhcp, config DIR/run/dhcpcd.conf)"
         );
-        assert_eq!(dhcpcd_line("dhcp6 br0\n"), "-B -6 --allowinterfaces br0");
+        let written = written.unwrap();
+        let expected = conf::render(&conf::parse(ready).unwrap(), "DIR/net.dhcp");
+        // The header names the real path; the rest is the rendering of the ready file.
         assert_eq!(
-            dhcpcd_line("dhcp4 eno1\ndhcp6 bond0.42\n"),
-            "-B --allowinterfaces eno1,bond0.42"
+            written.split_once('\n').unwrap().1,
+            expected.split_once('\n').unwrap().1
         );
-        assert_eq!(dhcpcd_line("dhcp4+6 eno1\n"), "-B --allowinterfaces eno1");
     }
 
     #[test]
-    fn the_wrapper_says_when_there_is_nothing_to_run() {
-        assert_eq!(dhcpcd_line(""), "-B --denyinterfaces *");
-        let (_, stderr, ok) = wrapper(None, true);
-        assert!(!ok);
-        assert!(stderr.contains("cannot read"), "{stderr}");
-        let (_, stderr, ok) = wrapper(Some("dhcp4 eno1\n"), false);
-        assert!(!ok);
-        assert!(stderr.contains("install dhcpcd-base"), "{stderr}");
+    fn nothing_to_run_and_errors_say_what_to_do() {
+        let (answer, written) = prepared(Some(""), true);
+        assert_eq!(
+            answer.unwrap(),
+            "the network agent wants no DHCP client (DIR/net.dhcp is empty): dhcpcd runs on no interface"
+        );
+        assert!(written.unwrap().ends_with("\ndenyinterfaces *\n"));
+
+        let (answer, written) = prepared(None, true);
+        let e = answer.unwrap_err();
+        assert!(e.starts_with("cannot read DIR/net.dhcp"), "{e}");
+        assert!(e.ends_with("(plinthctl status network)"), "{e}");
+        assert_eq!(written, None);
+
+        let (answer, written) = prepared(Some("dhcp4 eno1\n"), false);
+        assert_eq!(
+            answer.unwrap_err(),
+            "DIR/dhcpcd is not installed: no DHCP client for the network config's dhcp4/dhcp6; install dhcpcd-base"
+        );
+        assert_eq!(written, None);
+
+        let (answer, written) = prepared(Some("dhcp4 eno1 fast\n"), true);
+        let e = answer.unwrap_err();
+        assert!(
+            e.starts_with("DIR/net.dhcp, line 1, `dhcp4 eno1 fast`: unknown option `fast`"),
+            "{e}"
+        );
+        assert!(e.ends_with("come from the same image"), "{e}");
+        assert_eq!(written, None);
     }
 }
