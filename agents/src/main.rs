@@ -41,7 +41,8 @@ struct NetArgs {
     #[arg(long, default_value = net::observe::SYS_CLASS_NET)]
     sys_class_net: PathBuf,
     /// Write this file after each successful pass: one `<dhcp4|dhcp6|dhcp4+6> <interface>[
-    /// metric=<N>][ nodns]` line per DHCP client wanted (PID 1's readiness probe and dhcpcd list).
+    /// metric=<N>][ nodns]` line per DHCP client wanted (PID 1's readiness probe, and what its
+    /// `dhcp` service configures dhcpcd from).
     #[arg(long)]
     ready_file: Option<PathBuf>,
 }

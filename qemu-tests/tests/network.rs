@@ -2,8 +2,8 @@
 //! `ip` and `/proc/net/bonding` on the console), from the node exporter and from a peer on the
 //! same lab segment:
 //! - two NICs, both matched by MAC and renamed: the lab one with a static address and a route
-//!   with a metric, the user network's with DHCP; a second node on the segment pings the first
-//!   and sees its lab MAC;
+//!   with a metric, the user network's with DHCP and a route metric; a second node on the segment
+//!   pings the first and sees its lab MAC;
 //! - a bond (active-backup, primary, MII monitor) over two NICs matched by MAC, with a VLAN on it
 //!   (address, MTU), and DHCP on the user network's NIC (an onboard `eno1`, matched by a name
 //!   glob); a second node with only a VLAN 100 interface pings the bond's VLAN address, so the tag
@@ -208,6 +208,8 @@ network:
         macaddress: "{MGMT_MAC_A}"
       set-name: mgmt0
       dhcp4: true
+      dhcp4-overrides:
+        route-metric: 42
 write_files:
   - path: /etc/plinth-test/net.txt
     content: "written before the network test ran"
@@ -286,11 +288,12 @@ fn two_nics_static_route_dhcp_and_a_peer_on_the_segment() -> Result<()> {
         r"^192\.0\.2\.0/24 dev lab0 proto kernel scope link src 192\.0\.2\.21",
         "the segment's on-link route",
     )?;
-    // QEMU's DHCP offers no router with `restrict=on`: the lease brings only its subnet route.
+    // QEMU's DHCP offers no router with `restrict=on`: the lease brings only its subnet route,
+    // with the config's `dhcp4-overrides: route-metric`.
     find(
         &out,
-        r"^10\.0\.2\.0/24 dev mgmt0 proto dhcp scope link src 10\.0\.2\.15( |$)",
-        "the DHCP lease's subnet route",
+        r"^10\.0\.2\.0/24 dev mgmt0 proto dhcp scope link src 10\.0\.2\.15 metric 42( |$)",
+        "the DHCP lease's subnet route with route-metric 42",
     )?;
     find(
         &out,

@@ -1,5 +1,6 @@
-//! Which interfaces want a DHCP client, and for which families: the decision PID 1 uses to
-//! supervise one `dhcpcd` per interface. Pure.
+//! Which interfaces want a DHCP client, for which families, with which route metric and whether
+//! its DNS servers are used: the list the agent writes to its ready file, from which PID 1's `dhcp`
+//! service generates dhcpcd's config (one `interface` block each). Pure.
 
 use plinth_config::network::Network;
 
