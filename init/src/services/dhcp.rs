@@ -1,8 +1,8 @@
 //! DHCP: one `dhcp` service, `dhcpcd` in the foreground (`-B`) in its manager mode, which runs a
 //! client on each interface it is allowed.
 //!
-//! - No network config: plain `dhcpcd -B` on every interface with the image's `/etc/dhcpcd.conf`,
-//!   after `udev-settle` (dropped when udev is not installed).
+//! - No network config: `dhcpcd -B -A` (no ARP probe, see `conf::DEFAULTS`) on every interface
+//!   with the image's `/etc/dhcpcd.conf`, after `udev-settle` (dropped when udev is not installed).
 //! - A network config with any device (ethernet, bond, VLAN, bridge) asking for `dhcp4`/`dhcp6`:
 //!   the interfaces the network agent lists in its ready file (`/run/plinth/net.dhcp`, one
 //!   `<dhcp4|dhcp6|dhcp4+6> <interface>[ metric=<N>][ nodns]` line per DHCP client, by the
@@ -61,7 +61,12 @@ pub const CONF: &str = "/run/plinth/dhcpcd.conf";
 /// The DHCP service the config asks for, if any.
 pub fn plan(config: &MachineConfig, _: &Facts) -> Vec<ServiceSpec> {
     let Some(network) = &config.network else {
-        return vec![daemon(NAME, &[DHCPCD, "-B"], Probe::Running, &[SETTLED])];
+        return vec![daemon(
+            NAME,
+            &[DHCPCD, "-B", "-A"],
+            Probe::Running,
+            &[SETTLED],
+        )];
     };
     if !wants_dhcp(network) {
         return Vec::new();
@@ -206,7 +211,7 @@ mod tests {
         let specs = plan(&MachineConfig::default(), &Facts::default());
         assert_eq!(specs.len(), 1);
         assert_eq!(specs[0].name, "dhcp");
-        assert_eq!(specs[0].exec, [DHCPCD, "-B"]);
+        assert_eq!(specs[0].exec, [DHCPCD, "-B", "-A"]);
         assert_eq!(specs[0].after, [SETTLED]);
     }
 

@@ -17,10 +17,14 @@ use std::fmt::Write as _;
 /// image ships and dhcpcd reads when there is no network config, so a netplan config changes only
 /// what it says. `option ntp_servers` feeds the `60-plinth-chrony` hook; `persistent` keeps the
 /// addresses while the supervisor restarts dhcpcd; `duid` keeps the client identity (and so the
-/// leases) that plain dhcpcd had.
+/// leases) that plain dhcpcd had. One difference: `noarp`, as the service's plain `dhcpcd -B -A`
+/// without a network config and the URL source's DHCP have it. The ARP probe of an offered address
+/// (RFC 5227) costs about 5 s per lease, every boot, on a network whose DHCP server owns its
+/// addresses; it also turns off IPv4 link-local addresses, which a node has no use for.
 pub const DEFAULTS: &str = "\
 hostname
 duid
+noarp
 persistent
 vendorclassid
 option domain_name_servers, domain_name, domain_search
