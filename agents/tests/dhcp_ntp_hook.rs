@@ -1,7 +1,7 @@
 //! The image's dhcpcd hook `60-plinth-chrony` (image/mkosi.extra/usr/lib/dhcpcd/dhcpcd-hooks/),
 //! which hands the NTP servers of a DHCP lease to chrony through a `sourcedir` file per interface,
 //! and the dhcpcd.conf the `dhcp` service generates from the network agent's ready file
-//! (init/src/services/dhcp/conf.rs, included here as is: it is pure and free of other crates).
+//! (`plinth_init::services::dhcp::conf`).
 //!
 //! Two tests, both through the host's real `dhcpcd-run-hooks` (from dhcpcd-base, with its hook list
 //! narrowed to this one hook, plus dhcpcd's own `20-resolv.conf` writing a scratch file instead of
@@ -21,15 +21,12 @@
 
 mod support;
 
-#[allow(dead_code)]
-#[path = "../../init/src/services/dhcp/conf.rs"]
-mod dhcp_conf;
-
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use plinth_init::services::dhcp::conf as dhcp_conf;
 use support::netns::{Netns, unavailable};
 
 /// The host's hook runner, which defines the helpers the hook uses.

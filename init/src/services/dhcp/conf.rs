@@ -1,8 +1,8 @@
 //! The dhcpcd.conf the `dhcp` service runs dhcpcd with when the machine config has a network:
 //! from the text of the network agent's ready file (one `<dhcp4|dhcp6|dhcp4+6> <interface>[
 //! metric=<N>][ nodns]` line per DHCP client), the image's defaults, an `allowinterfaces` line and
-//! one `interface` block per client. Pure, and free of other crates, so the agents' real-dhcpcd
-//! test includes this very file to run dhcpcd with what it generates.
+//! one `interface` block per client. Pure; the agents' real-dhcpcd test
+//! (`agents/tests/dhcp_ntp_hook.rs`) runs dhcpcd with what it generates.
 //!
 //! Per client: `dhcp4` → `ipv4only`, `dhcp6` → `ipv6only`, `dhcp4+6` → both families;
 //! `metric=N` → `metric N` (the metric of every route of its leases and router advertisements,
