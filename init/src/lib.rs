@@ -8,6 +8,8 @@
 
 /// The D-Bus control API served by PID 1.
 pub mod api;
+/// Replacing a file atomically.
+pub mod atomic_file;
 /// The boot phases of stage 2.
 pub mod boot;
 /// Console output of PID 1.

@@ -286,14 +286,7 @@ pub(crate) fn image_default(path: &Path) -> Result<(String, plinth_config::Parse
 
 /// Keeps `config` on the state partition for the next boots (written once the boot is ready).
 pub fn persist(config: &MachineConfig, path: &Path) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    std::fs::write(&tmp, config.to_yaml())?;
-    std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
-    std::fs::rename(&tmp, path)
+    crate::atomic_file::write(path, config.to_yaml().as_bytes(), 0o600)
 }
 
 #[cfg(test)]

@@ -106,10 +106,7 @@ pub fn mark(path: &Path, fingerprint: Option<&str>, seed: &str) -> std::io::Resu
          # file) to have it read again.\n\
          sha256 {fingerprint}\n"
     );
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path)
+    crate::atomic_file::write(path, text.as_bytes(), 0o644)
 }
 
 /// Removes the marker (there being none is fine).

@@ -163,7 +163,8 @@ fn prepare(ready: &Path, conf: &Path, dhcpcd: &Path) -> Result<String, String> {
             ready.display()
         )
     })?;
-    write_atomically(conf, &conf::render(&clients, &ready.display().to_string())).map_err(|e| {
+    let text = conf::render(&clients, &ready.display().to_string());
+    crate::atomic_file::write(conf, text.as_bytes(), 0o644).map_err(|e| {
         format!(
             "cannot write {}: {e}: check that its directory is on a writable /run",
             conf.display()
@@ -182,17 +183,6 @@ fn prepare(ready: &Path, conf: &Path, dhcpcd: &Path) -> Result<String, String> {
         ready.display(),
         conf.display()
     ))
-}
-
-/// Writes `text` to a temporary file beside `path`, then renames it over `path`.
-fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path)
 }
 
 #[cfg(test)]

@@ -132,16 +132,10 @@ fn escape(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// Writes `text` to `path` through a temp file in the same directory and a rename, so the collector
-/// never reads a half-written file.
+/// Writes `text` to `path` atomically (`crate::atomic_file`), so the collector never reads a
+/// half-written file.
 pub fn write_atomically(path: &Path, text: &str) -> io::Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path)
+    crate::atomic_file::write(path, text.as_bytes(), 0o644)
 }
 
 /// PID 1's resident set size, from the `VmRSS` line of `/proc/self/status`.

@@ -36,7 +36,7 @@ pub async fn run(ctx: &mut BootContext) -> PhaseResult {
         network: Some(network.clone()),
         ..MachineConfig::default()
     };
-    write_private(Path::new(CONFIG), &only_network.to_yaml())
+    crate::atomic_file::write(Path::new(CONFIG), only_network.to_yaml().as_bytes(), 0o600)
         .map_err(|e| PhaseError(format!("cannot write {CONFIG}: {e}")))?;
     if !Path::new(AGENT).exists() {
         return Ok(format!(
@@ -87,22 +87,4 @@ pub async fn run(ctx: &mut BootContext) -> PhaseResult {
         network.vlans.len(),
         network.bridges.len()
     ))
-}
-
-/// Writes `text` to `path` readable by root only.
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    std::io::Write::write_all(&mut file, text.as_bytes())?;
-    std::fs::rename(&tmp, path)
 }
