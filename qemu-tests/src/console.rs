@@ -197,6 +197,17 @@ impl Console {
         lock_ignoring_poison(&self.shared.0).state.lines.clone()
     }
 
+    /// The texts of the complete lines so far that match `pattern`.
+    pub fn matching(&self, pattern: &Regex) -> Vec<String> {
+        lock_ignoring_poison(&self.shared.0)
+            .state
+            .lines
+            .iter()
+            .filter(|l| pattern.is_match(&l.text))
+            .map(|l| l.text.clone())
+            .collect()
+    }
+
     /// The first line matching `pattern`, waiting up to `timeout` for it.
     pub fn wait_for(&self, pattern: &Regex, timeout: Duration) -> Result<Line, WaitError> {
         self.wait_for_after(0, pattern, timeout)

@@ -150,14 +150,7 @@ impl Report {
 
 /// Every console line of `node` matching `pattern`.
 fn console_lines(node: &Node, pattern: &str) -> Result<Vec<String>> {
-    let re = Regex::new(pattern)?;
-    Ok(node
-        .console()
-        .lines()
-        .iter()
-        .filter(|l| re.is_match(&l.text))
-        .map(|l| l.text.clone())
-        .collect())
+    Ok(node.console().matching(&Regex::new(pattern)?))
 }
 
 fn ensure_console(node: &Node, name: &str, pattern: &str) -> Result<String> {

@@ -51,8 +51,7 @@ fn boot(fx: &mut Fixture, opts: &BootOptions) -> Result<Node> {
 }
 
 fn console_has(node: &Node, pattern: &str) -> Result<bool> {
-    let re = Regex::new(pattern)?;
-    Ok(node.console().lines().iter().any(|l| re.is_match(&l.text)))
+    Ok(!node.console().matching(&Regex::new(pattern)?).is_empty())
 }
 
 fn ensure_line(node: &Node, pattern: &str) -> Result<()> {

@@ -104,13 +104,7 @@ fn wait_line(node: &Node, pattern: &str, timeout: Duration) -> Result<()> {
 }
 
 fn count_lines(node: &Node, pattern: &str) -> Result<usize> {
-    let re = Regex::new(pattern)?;
-    Ok(node
-        .console()
-        .lines()
-        .iter()
-        .filter(|l| re.is_match(&l.text))
-        .count())
+    Ok(node.console().matching(&Regex::new(pattern)?).len())
 }
 
 /// Runs `command` in the shell and fails with the console's tail when the shell does not answer.
