@@ -1,7 +1,8 @@
 //! The QEMU command line, built from a [`MachineSpec`] by one pure function so every choice
 //! (firmware, disks, seed, console, port forwards, QMP) is unit-tested without starting QEMU.
 //!
-//! Choices that hold for every machine: q35, `-nodefaults` and no display (the serial port is the
+//! Choices that hold for every machine: q35 (or i440fx, [`Chipset`]), `-nodefaults` and no display
+//! (the serial port is the
 //! console), virtio disks and NIC, a virtio RNG, and user networking with `restrict=on`, so the guest
 //! reaches nothing outside this machine: only the explicit `hostfwd` rules (bound to 127.0.0.1) and
 //! QEMU's own DHCP answer.
@@ -83,6 +84,18 @@ pub struct GuestForward {
 /// The guest-side address of [`GuestForward`]s (inside QEMU's 10.0.2.0/24, not a real host).
 pub const GUEST_FORWARD_ADDR: &str = "10.0.2.100";
 
+/// The emulated chipset.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Chipset {
+    /// q35 (PCIe): virtio NICs on the root bus are named by path, `enp0sN`.
+    #[default]
+    Q35,
+    /// i440fx (`-machine pc`, OpenStack's default for instances): NICs at a PCI slot with
+    /// [`Nic::at_slot`] are named `ens<slot>`, as in an OpenStack VM. Disks then sit at fixed
+    /// slots from 0x10 on, out of the NICs' way.
+    I440fx,
+}
+
 /// One network card: where its frames go, its MAC (QEMU's default when `None`), and optionally an
 /// SMBIOS type 41 "onboard device" entry with this instance number, which makes udev name it
 /// `eno<N>` as on a server's built-in ports.
@@ -91,6 +104,8 @@ pub struct Nic {
     pub backend: NicBackend,
     pub mac: Option<String>,
     pub onboard: Option<u32>,
+    /// A fixed PCI slot (with [`Chipset::I440fx`]).
+    pub slot: Option<u8>,
 }
 
 impl Nic {
@@ -100,6 +115,7 @@ impl Nic {
             backend: NicBackend::User,
             mac: None,
             onboard: None,
+            slot: None,
         }
     }
 
@@ -109,12 +125,19 @@ impl Nic {
             backend: NicBackend::Segment { port },
             mac: None,
             onboard: None,
+            slot: None,
         }
     }
 
     /// The same NIC with `mac`.
     pub fn with_mac(mut self, mac: &str) -> Self {
         self.mac = Some(mac.to_string());
+        self
+    }
+
+    /// The same NIC at PCI slot `slot` of an i440fx machine (named `ens<slot>` by udev).
+    pub fn at_slot(mut self, slot: u8) -> Self {
+        self.slot = Some(slot);
         self
     }
 
@@ -168,6 +191,8 @@ pub struct MachineSpec {
     pub no_reboot: bool,
     /// The network cards, in PCI order.
     pub nics: Vec<Nic>,
+    /// The chipset.
+    pub chipset: Chipset,
     /// A unix socket path (server, no wait) for a second serial port, the guest's `ttyS1`.
     pub serial2: Option<PathBuf>,
 }
@@ -189,6 +214,7 @@ impl MachineSpec {
             qmp: None,
             no_reboot: false,
             nics: vec![Nic::user()],
+            chipset: Chipset::Q35,
             serial2: None,
         }
     }
@@ -198,7 +224,11 @@ impl MachineSpec {
 pub fn qemu_args(spec: &MachineSpec) -> Vec<OsString> {
     let mut args: Vec<OsString> = Vec::new();
     push(&mut args, &["-name", &format!("plinth-{}", spec.name)]);
-    push(&mut args, &["-machine", "q35"]);
+    let chipset = match spec.chipset {
+        Chipset::Q35 => "q35",
+        Chipset::I440fx => "pc",
+    };
+    push(&mut args, &["-machine", chipset]);
     match spec.accel {
         Accel::Kvm => push(&mut args, &["-accel", "kvm", "-cpu", "host"]),
         Accel::Tcg => push(&mut args, &["-accel", "tcg"]),
@@ -275,8 +305,12 @@ pub fn qemu_args(spec: &MachineSpec) -> Vec<OsString> {
         } else {
             ""
         };
+        let slot = match spec.chipset {
+            Chipset::Q35 => String::new(),
+            Chipset::I440fx => format!(",addr={:#x}", 0x10 + index),
+        };
         args.push("-device".into());
-        args.push(format!("virtio-blk-pci,drive=disk{index}{boot_index}").into());
+        args.push(format!("virtio-blk-pci,drive=disk{index}{boot_index}{slot}").into());
     }
     if let Some(iso) = &spec.cdrom {
         let mut value = OsString::from("file=");
@@ -329,6 +363,9 @@ fn push_nic(args: &mut Vec<OsString>, spec: &MachineSpec, index: usize, nic: &Ni
         format!("virtio-net-pci,netdev=net{index},id=nic{index},romfile=,speed=10000,duplex=full");
     if let Some(mac) = &nic.mac {
         device += &format!(",mac={mac}");
+    }
+    if let Some(slot) = nic.slot {
+        device += &format!(",addr={slot:#x}");
     }
     push(args, &["-device", &device]);
     if let Some(instance) = nic.onboard {
@@ -534,6 +571,35 @@ mod tests {
         assert!(line.contains(
             "-netdev user,id=net1,restrict=on,hostfwd=tcp:127.0.0.1:40001-:9100 -device virtio-net-pci,netdev=net1,id=nic1,romfile=,speed=10000,duplex=full,mac=52:54:00:0c:01:11 "
         ), "{line}");
+    }
+
+    #[test]
+    fn an_i440fx_machine_puts_disks_at_fixed_slots_and_nics_where_asked() {
+        let mut spec = MachineSpec::new("t", Accel::Tcg, Boot::Uefi);
+        spec.chipset = Chipset::I440fx;
+        spec.drives = vec![
+            disk("/d/o.qcow2", DiskFormat::Qcow2, false),
+            disk("/d/s.img", DiskFormat::Raw, true),
+        ];
+        spec.nics = vec![Nic::user().at_slot(3), Nic::segment(41000).at_slot(4)];
+        let line = joined(&spec);
+        assert!(line.contains("-machine pc "), "{line}");
+        assert!(
+            line.contains("virtio-blk-pci,drive=disk0,bootindex=0,addr=0x10 "),
+            "{line}"
+        );
+        assert!(
+            line.contains("virtio-blk-pci,drive=disk1,addr=0x11 "),
+            "{line}"
+        );
+        assert!(
+            line.contains("netdev=net0,id=nic0,romfile=,speed=10000,duplex=full,addr=0x3 "),
+            "{line}"
+        );
+        assert!(
+            line.contains("netdev=net1,id=nic1,romfile=,speed=10000,duplex=full,addr=0x4 "),
+            "{line}"
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::time::Duration;
 use regex::Regex;
 
 use crate::accel;
-use crate::cmdline::{Accel, Boot, DiskFormat, Drive, Forward, MachineSpec, Nic};
+use crate::cmdline::{Accel, Boot, Chipset, DiskFormat, Drive, Forward, MachineSpec, Nic};
 use crate::console::{Console, Line, WaitError};
 use crate::disk::{self, DiskError};
 use crate::http::{self, HttpError};
@@ -99,6 +99,8 @@ pub struct BootOptions {
     pub variant: Variant,
     /// The boot disk (or, for PXE, an optional extra disk).
     pub disk: Option<Drive>,
+    /// More virtio disks, after the boot disk and before the seed.
+    pub extra_disks: Vec<Drive>,
     /// A seed volume made with [`Fixture::seed`], as a virtio disk.
     pub seed: Option<PathBuf>,
     /// An iso9660 seed in a CD-ROM drive.
@@ -118,6 +120,8 @@ pub struct BootOptions {
     pub extra_cmdline: Option<String>,
     /// The network cards, in PCI order: by default one on the user network.
     pub nics: Vec<Nic>,
+    /// q35 unless a test needs i440fx's NIC names.
+    pub chipset: Chipset,
     /// A second serial port (the guest's ttyS1) on a unix socket, for [`Node::shell`].
     pub serial2: bool,
 }
@@ -128,6 +132,7 @@ impl BootOptions {
         Self {
             variant,
             disk: None,
+            extra_disks: Vec::new(),
             seed: None,
             cdrom: None,
             memory_mib: 1024,
@@ -137,6 +142,7 @@ impl BootOptions {
             pxe_override: None,
             extra_cmdline: None,
             nics: vec![Nic::user()],
+            chipset: Chipset::Q35,
             serial2: false,
         }
     }
@@ -289,6 +295,7 @@ impl Fixture {
             .serial2
             .then(|| socket_path(self.dir.path(), &name, "serial2"));
         let mut drives: Vec<Drive> = opts.disk.iter().cloned().collect();
+        drives.extend(opts.extra_disks.iter().cloned());
         if let Some(seed) = &opts.seed {
             drives.push(Drive {
                 path: seed.clone(),
@@ -317,6 +324,7 @@ impl Fixture {
             spec.qmp = Some(socket_path(self.dir.path(), &name, "qmp"));
             spec.no_reboot = opts.no_reboot;
             spec.nics = opts.nics.clone();
+            spec.chipset = opts.chipset;
             spec.serial2 = serial2.clone();
             match Vm::start(&spec, &self.dir.join(&name), self.echo) {
                 Ok(vm) => {

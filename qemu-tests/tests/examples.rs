@@ -1,12 +1,14 @@
 //! The example configs of `configs/examples/` booted as they are: every example is validated by the
 //! config crate first (a broken one fails here with its `SOURCE:LINE:COL`), then the 3-node lab
-//! seeds, `compute.yaml` and `control-plane.yaml` boot on the real image with the NICs they expect,
-//! and each node must end up with the identity, network and kernel settings its example asks for.
+//! seeds, `compute.yaml`, `control-plane.yaml` and `hyperconverged.yaml` boot on the real image
+//! with the NICs they expect, and each node must end up with the identity, network, kernel settings
+//! and services its example asks for.
 //!
 //! The examples are read from the repository at test time, never copied. The test appends one
 //! `runcmd` to an example that has none: a shell script that waits (bounded) for the network the
 //! example describes and prints what the node became as console lines `[runcmd.1] EXAMPLE …`, which
-//! the assertions read. The cluster, OVS/OVN and storage parts of the examples are not tested here.
+//! the assertions read. The cluster, OVS/OVN and storage parts of the examples are not acted on by
+//! this build; the tests check that the nodes say so. `storage-*.yaml` are about those parts only.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -14,7 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, ensure};
 use plinth_config::{MachineConfig, Parsed};
 use qemu_tests::Regex;
-use qemu_tests::cmdline::Nic;
+use qemu_tests::cmdline::{Chipset, DiskFormat, Drive, Nic};
 use qemu_tests::metrics;
 use qemu_tests::node::{BootOptions, Fixture, Node, Variant};
 use qemu_tests::ports::free_port;
@@ -26,6 +28,9 @@ const SCRIPT_LIMIT_S: u64 = 240;
 /// How long a node booting an example may take to be ready: a TCG boot beside other VMs (up to
 /// 150 s here), a time phase that may wait a minute, and the appended runcmd's bounded wait.
 const EXAMPLE_READY: Duration = Duration::from_secs(150 + 60 + SCRIPT_LIMIT_S);
+
+/// The size of the empty disk the hyperconverged example's Longhorn device is.
+const LONGHORN_BYTES: u64 = 64 << 20;
 
 /// The prefix of every line the appended runcmd prints.
 const MARK: &str = "EXAMPLE";
@@ -470,6 +475,95 @@ say meminfo grep -i huge /proc/meminfo"#;
     report.expect(r"^meminfo HugePages_Total: +1024$")?;
     eprintln!(
         "compute: checked in {:.0}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// hyperconverged.yaml, on the i440fx chipset of an OpenStack instance so its NICs are ens3..ens5:
+/// DHCP on ens3 (the user network, so the exporter answers), the bridge br-mgmt over ens4 with its
+/// address, the written files, and its two services — the oneshot `motd-stamp` and `lab-web`,
+/// serving the page its `write_files` put under /var, ready once its port answers.
+#[test]
+fn hyperconverged_runs_its_own_services_behind_its_bridge() -> Result<()> {
+    let started = Instant::now();
+    let path = examples_dir().join("hyperconverged.yaml");
+    validated(&path)?;
+    let text = std::fs::read_to_string(&path)?;
+    let body = r#"echo "EXAMPLE hostname $(cat /proc/sys/kernel/hostname)"
+say addr ip -br addr
+say bridged ip -o link show master br-mgmt
+say stamp cat /run/plinth-booted
+say page busybox wget -q -O - http://127.0.0.1:8080/
+say motd cat /etc/plinth/motd
+say services plinthctl services
+say longhorn ls -ld /var/lib/longhorn"#;
+    let wait = "busybox wget -q -O - http://127.0.0.1:8080/ 2>/dev/null | grep -q hci1 && ip -br addr show dev ens3 2>/dev/null | grep -q ' 10.0.2.15/'";
+    let user_data = with_runcmd(&path.display().to_string(), &text, &script(wait, body))?;
+    let Some(mut fx) = Fixture::for_test("examples-hyperconverged") else {
+        return Ok(());
+    };
+    let mut opts = BootOptions::new(Variant::Uefi);
+    opts.memory_mib = 1024;
+    opts.chipset = Chipset::I440fx;
+    opts.disk = Some(fx.overlay("disk", 4)?);
+    // The example's Longhorn device, /dev/vdb: empty, and it must stay so (this build prepares no
+    // disk). The seed comes after it, /dev/vdc.
+    let longhorn = fx.dir.join("longhorn.raw");
+    std::fs::File::create(&longhorn)?.set_len(LONGHORN_BYTES)?;
+    opts.extra_disks = vec![Drive {
+        path: longhorn.clone(),
+        format: DiskFormat::Raw,
+        read_only: false,
+    }];
+    opts.seed = Some(fx.seed(
+        "seed",
+        &Seed::new(&user_data, "iid-example-hyperconverged", "hci1"),
+        SeedFormat::Vfat,
+    )?);
+    opts.nics = vec![
+        Nic::user().at_slot(3),
+        Nic::segment(free_port()?).at_slot(4),
+        Nic::segment(free_port()?).at_slot(5),
+    ];
+    let node = fx.boot(&opts)?;
+    let report = Report::of("hci1", &node)?;
+    said_unapplied("hci1", &node)?;
+    eprintln!("hci1: report\n  {}", report.lines.join("\n  "));
+
+    ensure!(report.value("hostname")? == "hci1");
+    report.expect(r"^addr ens3 +UP +10\.0\.2\.15/24\b")?;
+    report.expect(r"^addr br-mgmt +UP +172\.16\.0\.5/24\b")?;
+    report.expect(r"^bridged \d+: ens4: .* master br-mgmt ")?;
+    report.expect(r"^stamp \S")?;
+    report.expect(r"^page <h1>hci1</h1>$")?;
+    report.expect(r"^motd Hyperconverged Genestack node, managed by Plinth\.$")?;
+    report.expect(r"^services motd-stamp +exited\b")?;
+    report.expect(r"^services lab-web +ready\b")?;
+    report.expect(r"^longhorn d")?;
+    for part in ["plinth.ovs: ", "plinth.storage: "] {
+        ensure!(
+            !console_lines(&node, &format!("not applied yet: {}", regex::escape(part)))?.is_empty(),
+            "hci1: the console does not say that {part} is not applied yet"
+        );
+    }
+    let samples = node
+        .metrics(Duration::from_secs(60), |s| {
+            metrics::all(s, "node_uname_info")
+                .first()
+                .and_then(|u| u.labels.get("nodename"))
+                .is_some_and(|n| n == "hci1")
+        })
+        .context("hci1: the node exporter never said nodename=hci1 through ens3")?;
+    ensure!(!metrics::all(&samples, "node_uname_info").is_empty());
+    drop(node);
+    let untouched = std::fs::read(&longhorn)?.iter().all(|b| *b == 0);
+    ensure!(
+        untouched,
+        "hci1: the Longhorn disk was written although this build prepares no disk"
+    );
+    eprintln!(
+        "hyperconverged: checked in {:.0}s",
         started.elapsed().as_secs_f64()
     );
     Ok(())
