@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
+use qemu_tests::cmdline::Chipset;
 use qemu_tests::node::{BootOptions, Fixture, READY_TIMEOUT, Variant};
 use qemu_tests::seed::SeedFormat;
 
@@ -46,12 +47,25 @@ fn root_is_read_only_and_pid_1_is_plinth_init() -> Result<()> {
 /// the seed is read from there too.
 #[test]
 fn an_iso9660_seed_on_a_cdrom_is_read() -> Result<()> {
-    let Some(mut fx) = Fixture::for_test("inside-cdrom") else {
+    cdrom_seed_is_read("inside-cdrom", Chipset::Q35)
+}
+
+/// The same on an i440fx (`pc`) machine, whose CD-ROM hangs off the PIIX IDE controller, as an
+/// OpenStack instance's config drive does: stage 1 leaves its driver out, so the config phase loads
+/// it when it finds no seed elsewhere, and says so.
+#[test]
+fn an_iso9660_seed_on_the_ide_cdrom_of_a_pc_machine_is_read() -> Result<()> {
+    cdrom_seed_is_read("inside-cdrom-pc", Chipset::I440fx)
+}
+
+fn cdrom_seed_is_read(name: &str, chipset: Chipset) -> Result<()> {
+    let Some(mut fx) = Fixture::for_test(name) else {
         return Ok(());
     };
     let mut opts = BootOptions::new(Variant::Uefi);
+    opts.chipset = chipset;
     opts.disk = Some(fx.overlay("disk", 4)?);
-    opts.cdrom = Some(fx.probe_seed_as("inside-cdrom", SeedFormat::Iso9660)?);
+    opts.cdrom = Some(fx.probe_seed_as(name, SeedFormat::Iso9660)?);
     let node = fx.boot(&opts)?;
     node.wait_ready(READY_TIMEOUT)?;
     let report = node
@@ -63,6 +77,16 @@ fn an_iso9660_seed_on_a_cdrom_is_read() -> Result<()> {
             )
         })?;
     ensure!(report.done, "{report:?}");
+    if chipset == Chipset::I440fx {
+        let late = qemu_tests::Regex::new(
+            r"config: no seed on the disks found so far: loaded ata_piix, sr_mod",
+        )?;
+        ensure!(
+            !node.console().matching(&late).is_empty(),
+            "no console line says the IDE driver was loaded for config media:\n{}",
+            config_phase(&node)
+        );
+    }
     Ok(())
 }
 

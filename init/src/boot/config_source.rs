@@ -6,6 +6,8 @@
 //! default (`sources::merge::with_defaults`). In a container without `--config`, the empty config.
 //!
 //! A seed that an applied config replaced is skipped while it is unchanged (`super::superseded`).
+//! When no seed is on the devices stage 1 brought up, the controllers it leaves out are loaded and
+//! the search runs again (`super::media_drivers`).
 //!
 //! Discovery (reading /proc/cmdline, mounting labelled filesystems) is the effect here; the order and
 //! the parsing are the config crate's. The redacted JSON the control API shows is
@@ -149,8 +151,16 @@ pub async fn discover_and_load(mode: Mode, default_config: &Path, reaper: &Reape
         ));
         CmdlineSource::default()
     });
+    let media = || super::media::mount_labelled(Path::new(MEDIA_DIR), &["cidata", "config-2"]);
+    let mut labelled = media();
+    if labelled.is_empty()
+        && let Some(said) = super::media_drivers::load_if_present()
+    {
+        console::say(&format!("config: {said}"));
+        labelled = media();
+    }
     let found = Discovered {
-        labelled: super::media::mount_labelled(Path::new(MEDIA_DIR), &["cidata", "config-2"]),
+        labelled,
         persisted: Some(PathBuf::from(PERSISTED)).filter(|p| p.is_file()),
     };
     let (remote, local): (Vec<Candidate>, Vec<Candidate>) = candidates(&cmdline, &found)

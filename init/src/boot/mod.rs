@@ -7,6 +7,7 @@ pub mod config_source;
 pub mod context;
 pub mod maintenance;
 pub mod media;
+pub mod media_drivers;
 pub mod phases;
 pub mod sequence;
 pub mod superseded;
