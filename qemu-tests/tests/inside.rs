@@ -1,6 +1,7 @@
 //! What only the guest can see, reported by the probe service of the test's seed: `/` is mounted
 //! read-only and refuses writes, and PID 1 is plinth-init (`/sbin/init` resolves to it); the seed
-//! is read from a vfat virtio disk and from an iso9660 CD-ROM.
+//! is read from a vfat virtio disk and from an iso9660 CD-ROM, on q35's AHCI and on a `pc`
+//! machine's IDE controller (whose driver the config phase loads late).
 
 use std::time::Duration;
 
