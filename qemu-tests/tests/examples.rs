@@ -192,6 +192,34 @@ fn said_unapplied(name: &str, node: &Node) -> Result<()> {
     Ok(())
 }
 
+/// The example file at `path` with the report runcmd (`wait`, `body`: see [`script`]) appended:
+/// the user-data of its seed.
+fn seed_user_data(path: &Path, wait: &str, body: &str) -> Result<String> {
+    let text = std::fs::read_to_string(path)?;
+    with_runcmd(&path.display().to_string(), &text, &script(wait, body))
+}
+
+/// A UEFI boot from a fresh disk with `memory_mib`, the example's `user_data` as its vfat seed
+/// (instance `iid-example-<hostname>`), and `nics`.
+fn uefi_boot(
+    fx: &Fixture,
+    user_data: &str,
+    hostname: &str,
+    memory_mib: u32,
+    nics: Vec<Nic>,
+) -> Result<BootOptions> {
+    let mut opts = BootOptions::new(Variant::Uefi);
+    opts.memory_mib = memory_mib;
+    opts.disk = Some(fx.overlay("disk", 4)?);
+    opts.seed = Some(fx.seed(
+        "seed",
+        &Seed::new(user_data, &format!("iid-example-{hostname}"), hostname),
+        SeedFormat::Vfat,
+    )?);
+    opts.nics = nics;
+    Ok(opts)
+}
+
 /// A NIC's `match: macaddress` in the example's network.
 fn matched_mac(config: &MachineConfig, ethernet: &str) -> Result<String> {
     config
@@ -413,7 +441,6 @@ fn compute_bonds_its_onboard_ports_and_reserves_huge_pages() -> Result<()> {
         .and_then(|n| n.bonds.get("bond0"))
         .and_then(|b| b.addresses.first().cloned())
         .ok_or_else(|| anyhow!("compute.yaml has no bond0 address"))?;
-    let text = std::fs::read_to_string(&path)?;
     let body = r#"echo "EXAMPLE hostname $(cat /proc/sys/kernel/hostname)"
 say hosts cat /etc/hosts
 say link ip -br link
@@ -425,24 +452,17 @@ say module grep vfio /proc/modules
 echo "EXAMPLE nr_hugepages $(cat /proc/sys/vm/nr_hugepages)"
 say meminfo grep -i huge /proc/meminfo"#;
     let wait = format!("ip -br addr show dev bond0 2>/dev/null | grep -q ' {bond_address}'");
-    let user_data = with_runcmd(&path.display().to_string(), &text, &script(&wait, body))?;
+    let user_data = seed_user_data(&path, &wait, body)?;
     let Some(mut fx) = Fixture::for_test("examples-compute") else {
         return Ok(());
     };
-    let mut opts = BootOptions::new(Variant::Uefi);
-    // vm.nr_hugepages: 1024 is 2 GiB of 2 MiB pages: room for them and the node beside them.
-    opts.memory_mib = 3072;
-    opts.disk = Some(fx.overlay("disk", 4)?);
-    opts.seed = Some(fx.seed(
-        "seed",
-        &Seed::new(&user_data, "iid-example-compute", "compute1"),
-        SeedFormat::Vfat,
-    )?);
-    // No user NIC: the example configures no DHCP, so there is nothing to forward to.
-    opts.guest_ports = Vec::new();
-    opts.nics = (1..=4)
+    let nics = (1..=4)
         .map(|n| Ok(Nic::segment(free_port()?).onboard(n)))
         .collect::<Result<_>>()?;
+    // vm.nr_hugepages: 1024 is 2 GiB of 2 MiB pages: room for them and the node beside them.
+    let mut opts = uefi_boot(&fx, &user_data, "compute1", 3072, nics)?;
+    // No user NIC: the example configures no DHCP, so there is nothing to forward to.
+    opts.guest_ports = Vec::new();
     let node = fx.boot(&opts)?;
     let report = Report::of("compute1", &node)?;
     said_unapplied("compute1", &node)?;
@@ -489,7 +509,6 @@ fn hyperconverged_runs_its_own_services_behind_its_bridge() -> Result<()> {
     let started = Instant::now();
     let path = examples_dir().join("hyperconverged.yaml");
     validated(&path)?;
-    let text = std::fs::read_to_string(&path)?;
     let body = r#"echo "EXAMPLE hostname $(cat /proc/sys/kernel/hostname)"
 say addr ip -br addr
 say bridged ip -o link show master br-mgmt
@@ -499,14 +518,17 @@ say motd cat /etc/plinth/motd
 say services plinthctl services
 say longhorn ls -ld /var/lib/longhorn"#;
     let wait = "busybox wget -q -O - http://127.0.0.1:8080/ 2>/dev/null | grep -q hci1 && ip -br addr show dev ens3 2>/dev/null | grep -q ' 10.0.2.15/'";
-    let user_data = with_runcmd(&path.display().to_string(), &text, &script(wait, body))?;
+    let user_data = seed_user_data(&path, wait, body)?;
     let Some(mut fx) = Fixture::for_test("examples-hyperconverged") else {
         return Ok(());
     };
-    let mut opts = BootOptions::new(Variant::Uefi);
-    opts.memory_mib = 1024;
+    let nics = vec![
+        Nic::user().at_slot(3),
+        Nic::segment(free_port()?).at_slot(4),
+        Nic::segment(free_port()?).at_slot(5),
+    ];
+    let mut opts = uefi_boot(&fx, &user_data, "hci1", 1024, nics)?;
     opts.chipset = Chipset::I440fx;
-    opts.disk = Some(fx.overlay("disk", 4)?);
     // The example's Longhorn device, /dev/vdb: empty, and it must stay so (this build prepares no
     // disk). The seed comes after it, /dev/vdc.
     let longhorn = fx.dir.join("longhorn.raw");
@@ -516,16 +538,6 @@ say longhorn ls -ld /var/lib/longhorn"#;
         format: DiskFormat::Raw,
         read_only: false,
     }];
-    opts.seed = Some(fx.seed(
-        "seed",
-        &Seed::new(&user_data, "iid-example-hyperconverged", "hci1"),
-        SeedFormat::Vfat,
-    )?);
-    opts.nics = vec![
-        Nic::user().at_slot(3),
-        Nic::segment(free_port()?).at_slot(4),
-        Nic::segment(free_port()?).at_slot(5),
-    ];
     let node = fx.boot(&opts)?;
     let report = Report::of("hci1", &node)?;
     said_unapplied("hci1", &node)?;
@@ -592,7 +604,6 @@ fn control_plane_bonds_with_lacp_and_tags_vlan_100() -> Result<()> {
         .find(|u| u.name == "ops")
         .and_then(|u| u.ssh_authorized_keys.first().cloned())
         .ok_or_else(|| anyhow!("control-plane.yaml has no user ops with a key"))?;
-    let text = std::fs::read_to_string(&path)?;
     let body = r#"n=0; until busybox pidof sshd >/dev/null; do left || break; n=$((n + 1)); sleep 1; done
 echo "EXAMPLE sshd $(busybox pidof sshd >/dev/null && echo running || echo absent) after ${n}s more"
 echo "EXAMPLE hostname $(cat /proc/sys/kernel/hostname)"
@@ -612,23 +623,16 @@ say key cat /home/ops/.ssh/authorized_keys
 echo "EXAMPLE localtime $(readlink /etc/localtime)"
 echo "EXAMPLE timezone $(cat /etc/timezone)""#;
     let wait = format!("ip -br addr show dev bond0.100 2>/dev/null | grep -q ' {vlan_address}'");
-    let user_data = with_runcmd(&path.display().to_string(), &text, &script(&wait, body))?;
+    let user_data = seed_user_data(&path, &wait, body)?;
     let Some(mut fx) = Fixture::for_test("examples-control-plane") else {
         return Ok(());
     };
-    let mut opts = BootOptions::new(Variant::Uefi);
-    opts.memory_mib = 1024;
-    opts.disk = Some(fx.overlay("disk", 4)?);
-    opts.seed = Some(fx.seed(
-        "seed",
-        &Seed::new(&user_data, "iid-example-control-plane", "cp2"),
-        SeedFormat::Vfat,
-    )?);
-    opts.guest_ports = Vec::new();
-    opts.nics = macs
+    let nics = macs
         .iter()
         .map(|mac| Ok(Nic::segment(free_port()?).with_mac(mac)))
         .collect::<Result<_>>()?;
+    let mut opts = uefi_boot(&fx, &user_data, "cp2", 1024, nics)?;
+    opts.guest_ports = Vec::new();
     let node = fx.boot(&opts)?;
     let report = Report::of("cp2", &node)?;
     said_unapplied("cp2", &node)?;
