@@ -2,21 +2,19 @@
 //! a path lies on a read-only filesystem (statvfs `ST_RDONLY` of its nearest existing ancestor).
 
 use std::io;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-/// Writes `bytes` to `path` through a temporary file and a rename, with `mode`; a file replaced
-/// keeps its owner (so /etc/shadow stays `root:shadow`).
+/// Replaces `path` with `bytes` and `mode` through [`crate::atomic_file::write`] (so the temporary
+/// file is never more readable than `mode`); a file replaced keeps its owner (so /etc/shadow stays
+/// `root:shadow`; until the chown the new file is PID 1's, with `mode`, never more open).
 pub fn replace(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".plinth-tmp");
-    std::fs::write(&tmp, bytes)?;
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(mode))?;
-    if let Ok(old) = std::fs::metadata(path) {
-        use std::os::unix::fs::MetadataExt;
-        std::os::unix::fs::chown(&tmp, Some(old.uid()), Some(old.gid()))?;
+    let old_owner = std::fs::metadata(path).ok().map(|m| (m.uid(), m.gid()));
+    crate::atomic_file::write(path, bytes, mode)?;
+    match old_owner {
+        Some((uid, gid)) => std::os::unix::fs::chown(path, Some(uid), Some(gid)),
+        None => Ok(()),
     }
-    std::fs::rename(&tmp, path)
 }
 
 /// Whether `path` (or, when it does not exist yet, its nearest existing ancestor) is on a
@@ -36,6 +34,8 @@ pub fn on_read_only_fs(path: &Path) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
     use super::*;
 
     #[test]
