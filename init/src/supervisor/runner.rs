@@ -505,7 +505,7 @@ impl Supervisor {
         // A stop takes the whole service down: what its main process left behind (daemonised
         // children, other sessions) dies with it, as its process group and cgroup.
         if decision == AfterExit::Stopped {
-            kill_leftovers(unit);
+            kill_unit(unit);
         }
         if decision != AfterExit::Restart
             && unit.cgroup.as_ref().is_some_and(|c| c.pids().is_empty())
@@ -873,20 +873,11 @@ fn survives_reload(unit: &Unit) -> bool {
     unit.spec.tty.is_some()
 }
 
-/// After the main process of a stopped service exited: SIGKILL to its process group and cgroup.
-fn kill_leftovers(unit: &Unit) {
+/// SIGKILLs a service's process group (that of its last run, so also what its main process left
+/// behind after it exited) and cgroup.
+fn kill_unit(unit: &Unit) {
     if let Some(pgid) = unit.pgid {
         let _ = kill(Pid::from_raw(-pgid), Signal::SIGKILL);
-    }
-    if let Some(cgroup) = &unit.cgroup {
-        cgroup.kill_all();
-    }
-}
-
-/// SIGKILLs a service's process group and cgroup.
-fn kill_unit(unit: &Unit) {
-    if let Some(pid) = unit.pid {
-        let _ = kill(Pid::from_raw(-pid), Signal::SIGKILL);
     }
     if let Some(cgroup) = &unit.cgroup {
         cgroup.kill_all();
