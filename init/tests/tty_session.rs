@@ -139,18 +139,15 @@ fn terminal_sessions_own_their_terminal_and_outlive_a_plan_reload() {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        let started = launch_on(
-            &reaper,
-            &Launch {
-                argv: &argv,
-                base_env: &base_env,
-                env: &BTreeMap::new(),
-                capture: true,
-                cgroup_procs: None,
-            },
-            Some(&pty.path),
-        )
-        .expect("launch on the pty");
+        let no_env = BTreeMap::new();
+        let launch = Launch {
+            argv: &argv,
+            base_env: &base_env,
+            env: &no_env,
+            capture: true,
+            cgroup_procs: None,
+        };
+        let started = launch_on(&reaper, &launch, Some(&pty.path)).expect("launch on the pty");
         assert!(
             started.stdout.is_none() && started.stderr.is_none(),
             "a session's output goes to its terminal, not to pipes"
@@ -174,17 +171,7 @@ fn terminal_sessions_own_their_terminal_and_outlive_a_plan_reload() {
         assert_eq!(started.exit.await.expect("exit"), ExitOutcome::Code(3));
 
         // A missing terminal is a clear error, not a panic.
-        let missing = launch_on(
-            &reaper,
-            &Launch {
-                argv: &argv,
-                base_env: &base_env,
-                env: &BTreeMap::new(),
-                capture: true,
-                cgroup_procs: None,
-            },
-            Some("/dev/plinth-no-such-tty"),
-        );
+        let missing = launch_on(&reaper, &launch, Some("/dev/plinth-no-such-tty"));
         let error = missing.expect_err("no such terminal").to_string();
         assert!(error.contains("/dev/plinth-no-such-tty"), "{error}");
 
