@@ -21,24 +21,14 @@ pub const CONFIG: &str = "/run/plinth/network.yaml";
 /// Written by the agent after each successful pass: the DHCP clients it wants.
 pub const READY_FILE: &str = "/run/plinth/net.dhcp";
 
-/// The agent's command line.
-pub fn argv() -> Vec<String> {
-    [AGENT, "net", "--config", CONFIG, "--ready-file", READY_FILE]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-}
-
 /// The agent, when the config has a network.
 pub fn plan(config: &MachineConfig, _: &Facts) -> Vec<ServiceSpec> {
     if config.network.is_none() {
         return Vec::new();
     }
-    let argv = argv();
-    let exec: Vec<&str> = argv.iter().map(String::as_str).collect();
     vec![daemon(
         NAME,
-        &exec,
+        &[AGENT, "net", "--config", CONFIG, "--ready-file", READY_FILE],
         Probe::File(READY_FILE.into()),
         &[SETTLED],
     )]
