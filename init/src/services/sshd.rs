@@ -20,15 +20,8 @@ pub fn plan(config: &MachineConfig, _: &Facts) -> Vec<ServiceSpec> {
         return Vec::new();
     }
     // sshd refuses to start without its privilege-separation directory; /run is a fresh tmpfs.
-    let keys = oneshot(
-        "sshd-keys",
-        &[
-            "/bin/sh",
-            "-c",
-            "mkdir -p /run/sshd && chmod 0755 /run/sshd && /usr/bin/ssh-keygen -A",
-        ],
-        &[],
-    );
+    let script = format!("mkdir -p /run/sshd && chmod 0755 /run/sshd && {SSH_KEYGEN} -A");
+    let keys = oneshot("sshd-keys", &["/bin/sh", "-c", &script], &[]);
     vec![
         keys,
         daemon("sshd", &[SSHD, "-D", "-e"], Probe::Tcp(22), &["sshd-keys"]),
