@@ -42,13 +42,11 @@ pub fn request(cmdline: &[String]) -> Request {
         let Some(rest) = arg.strip_prefix(ARGUMENT) else {
             continue;
         };
-        let Some(value) = rest.strip_prefix('=') else {
-            if rest.is_empty() {
-                out.refused.push(format!(
-                    "`{arg}`: name the terminals, e.g. {ARGUMENT}=ttyS0 or {ARGUMENT}=tty1,ttyS0"
-                ));
-            }
-            continue;
+        // `plinth.autologin` and `plinth.autologin=` alike name no terminal.
+        let value = match rest.strip_prefix('=') {
+            Some(value) => value,
+            None if rest.is_empty() => "",
+            None => continue,
         };
         if value.is_empty() {
             out.refused.push(format!(
