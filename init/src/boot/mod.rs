@@ -3,6 +3,7 @@
 //! maintenance mode (control API and console working), never takes PID 1 down.
 
 pub mod apply;
+pub mod bounded;
 pub mod config_source;
 pub mod context;
 pub mod maintenance;

@@ -10,21 +10,18 @@
 //!   node waits for its first lease (seconds), or, with no lease at all, boot_timeout.
 //!
 //! All of it within one boot_timeout, and only when the `chronyd` service runs (and, for DHCP, the
-//! `dhcp` service). The commands run through PID 1's reaper (`supervisor::spawn`) and are killed,
-//! their whole process group, at the limit. The phase never fails.
+//! `dhcp` service). The commands run through `boot::bounded` (PID 1's reaper, their process group
+//! killed at the limit). The phase never fails.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncRead, AsyncReadExt};
-
 use crate::boot::BootContext;
+use crate::boot::bounded::{self, Ran};
 use crate::boot::sequence::PhaseResult;
 use crate::host::chrony::{self, CHRONYC, DHCP_SOURCES_DIR, DhcpTime, TimePlan};
 use crate::pid1::reaper::Reaper;
 use crate::services::{chronyd, dhcp};
-use crate::supervisor::spawn;
-use crate::supervisor::state::ExitOutcome;
 
 /// Slack over chronyc's own limit before the phase kills it.
 const GRACE: Duration = Duration::from_secs(5);
@@ -96,7 +93,7 @@ async fn wait(reaper: &Reaper, plan: &TimePlan) -> String {
             break;
         }
         let argv = [vec![CHRONYC.to_string()], chrony::waitsync_args(left)].concat();
-        match run_bounded(reaper, &argv, left + GRACE).await {
+        match bounded::run(reaper, &argv, left + GRACE).await {
             Ok(Ran {
                 outcome: Some(end), ..
             }) if end.success() => {
@@ -105,7 +102,8 @@ async fn wait(reaper: &Reaper, plan: &TimePlan) -> String {
                     start.elapsed().as_secs_f64()
                 );
             }
-            Ok(Ran { output, .. }) => {
+            Ok(ran) => {
+                let output = ran.output();
                 last = last_line(&output);
                 // chronyd not listening yet (its service is starting): ask again.
                 if output.contains("Cannot talk to daemon") {
@@ -131,51 +129,6 @@ fn lease_files(dir: &Path) -> Vec<String> {
         .filter(|p| p.extension().is_some_and(|x| x == "sources"))
         .filter_map(|p| std::fs::read_to_string(p).ok())
         .collect()
-}
-
-/// How a bounded command ended.
-struct Ran {
-    /// Its exit, or `None` when it was killed at the limit.
-    outcome: Option<ExitOutcome>,
-    /// Its stdout then its stderr.
-    output: String,
-}
-
-/// Runs `argv` through the reaper, killing its process group after `limit`.
-async fn run_bounded(reaper: &Reaper, argv: &[String], limit: Duration) -> Result<Ran, String> {
-    let started = spawn::launch_captured(reaper, argv).map_err(|e| e.to_string())?;
-    let stdout = tokio::spawn(read_all(started.stdout));
-    let stderr = tokio::spawn(read_all(started.stderr));
-    let outcome = match tokio::time::timeout(limit, started.exit).await {
-        Ok(Ok(end)) => Some(end),
-        Ok(Err(_)) => {
-            let program = argv.first().map_or("the command", String::as_str);
-            return Err(format!("lost track of {program}"));
-        }
-        Err(_) => {
-            let _ = nix::sys::signal::killpg(
-                nix::unistd::Pid::from_raw(started.pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-            None
-        }
-    };
-    let mut output = String::new();
-    for pipe in [stdout, stderr] {
-        // A pipe a leftover grandchild holds open must not hold the boot.
-        if let Ok(Ok(bytes)) = tokio::time::timeout(Duration::from_secs(1), pipe).await {
-            output.push_str(&String::from_utf8_lossy(&bytes));
-        }
-    }
-    Ok(Ran { outcome, output })
-}
-
-async fn read_all(pipe: Option<impl AsyncRead + Unpin>) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    if let Some(mut pipe) = pipe {
-        let _ = pipe.read_to_end(&mut bytes).await;
-    }
-    bytes
 }
 
 /// Whole seconds of `d`, rounded up, for messages.
