@@ -5,8 +5,6 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use plinth_init::boot::url::checksum::sha256_hex;
@@ -15,14 +13,12 @@ use plinth_init::boot::url::source::{self, Outcome, SourceError};
 const CONFIG: &str = "#cloud-config\nhostname: from-url\nplinth:\n  services:\n    - name: web\n      exec: [/bin/true]\n";
 
 /// Serves `routes` (path → body) on an ephemeral port; `/chunked/...` answers chunked, `/flaky`
-/// answers 503 twice then the config, anything else 404. Returns the base URL and the count of
-/// `/flaky` requests.
-fn serve(routes: BTreeMap<&'static str, String>) -> (String, Arc<AtomicU32>) {
+/// answers 503 twice then the config, anything else 404. Returns the base URL.
+fn serve(routes: BTreeMap<&'static str, String>) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let hits = Arc::new(AtomicU32::new(0));
-    let counter = hits.clone();
     std::thread::spawn(move || {
+        let mut flaky_hits = 0;
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
             let mut buf = Vec::new();
@@ -32,7 +28,10 @@ fn serve(routes: BTreeMap<&'static str, String>) -> (String, Arc<AtomicU32>) {
             }
             let head = String::from_utf8_lossy(&buf).to_string();
             let path = head.split_whitespace().nth(1).unwrap_or("/").to_string();
-            let flaky = path == "/flaky" && counter.fetch_add(1, Ordering::SeqCst) < 2;
+            let flaky = path == "/flaky" && {
+                flaky_hits += 1;
+                flaky_hits <= 2
+            };
             let answer = if flaky {
                 "HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n".to_string()
             } else if let Some(body) = routes.get(path.trim_start_matches("/chunked")) {
@@ -55,7 +54,7 @@ fn serve(routes: BTreeMap<&'static str, String>) -> (String, Arc<AtomicU32>) {
             let _ = stream.write_all(answer.as_bytes());
         }
     });
-    (base, hits)
+    base
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -67,7 +66,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 #[test]
 fn a_config_url_with_the_right_checksum_is_read() {
-    let (base, _) = serve(BTreeMap::from([
+    let base = serve(BTreeMap::from([
         ("/cfg", CONFIG.to_string()),
         ("/flaky", CONFIG.to_string()),
     ]));
@@ -109,7 +108,7 @@ fn a_config_url_with_the_right_checksum_is_read() {
 
 #[test]
 fn a_wrong_checksum_names_both_sums() {
-    let (base, _) = serve(BTreeMap::from([("/cfg", CONFIG.to_string())]));
+    let base = serve(BTreeMap::from([("/cfg", CONFIG.to_string())]));
     let wrong = "0".repeat(64);
     let err = runtime()
         .block_on(source::config_url(
@@ -132,7 +131,7 @@ fn a_wrong_checksum_names_both_sums() {
 
 #[test]
 fn an_invalid_fetched_config_reports_line_and_column() {
-    let (base, _) = serve(BTreeMap::from([(
+    let base = serve(BTreeMap::from([(
         "/bad",
         "#cloud-config\nplinth:\n  services: 7\n".to_string(),
     )]));
@@ -180,7 +179,7 @@ fn an_unreachable_url_gives_way_within_its_budget() {
 
 #[test]
 fn a_nocloud_seed_under_a_url_prefix() {
-    let (base, _) = serve(BTreeMap::from([
+    let base = serve(BTreeMap::from([
         (
             "/seed/user-data",
             "#cloud-config\nplinth:\n  services:\n    - name: web\n      exec: [/bin/true]\n"
@@ -212,7 +211,7 @@ fn a_nocloud_seed_under_a_url_prefix() {
     assert_eq!(label, format!("NoCloud seed {seed}"));
 
     // No local-hostname in meta-data: the command line's `h=` names the node.
-    let (base, _) = serve(BTreeMap::from([
+    let base = serve(BTreeMap::from([
         ("/s2/user-data", "#cloud-config\n".to_string()),
         ("/s2/meta-data", "instance-id: iid-2\n".to_string()),
     ]));
