@@ -11,6 +11,7 @@ use std::time::Duration;
 use plinth_config::MachineConfig;
 
 use crate::boot::BootContext;
+use crate::boot::bounded;
 use crate::boot::sequence::{PhaseError, PhaseResult};
 use crate::console;
 use crate::services::net::{AGENT, CONFIG};
@@ -43,26 +44,25 @@ pub async fn run(ctx: &mut BootContext) -> PhaseResult {
             "{AGENT} is not installed: the network config is not applied"
         ));
     }
-    let mut command = tokio::process::Command::new(AGENT);
-    command
-        .args(["net", "--config", CONFIG, "--dry-run"])
-        .kill_on_drop(true);
-    let output = tokio::time::timeout(CHECK_TIMEOUT, command.output())
+    let argv = [AGENT, "net", "--config", CONFIG, "--dry-run"].map(String::from);
+    let ran = bounded::run(&ctx.reaper, &argv, CHECK_TIMEOUT)
         .await
-        .map_err(|_| {
-            PhaseError(format!(
+        .map_err(|e| PhaseError(format!("cannot run {AGENT}: {e}")))?;
+    let stderr = &ran.stderr;
+    match ran.outcome {
+        None => {
+            return Err(PhaseError(format!(
                 "plinth-agent net --dry-run did not finish in {}s",
                 CHECK_TIMEOUT.as_secs()
-            ))
-        })?
-        .map_err(|e| PhaseError(format!("cannot run {AGENT}: {e}")))?;
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    if !output.status.success() {
-        return Err(PhaseError(format!(
-            "the network agent refuses the config ({}):\n{}",
-            output.status,
-            stderr.trim_end()
-        )));
+            )));
+        }
+        Some(end) if !end.success() => {
+            return Err(PhaseError(format!(
+                "the network agent refuses the config ({end}):\n{}",
+                stderr.trim_end()
+            )));
+        }
+        Some(_) => {}
     }
     // Before udev has loaded the NIC drivers most links do not exist yet, so "no link matches"
     // is expected here and said once as a count; the `network` service, after udev, warns about
