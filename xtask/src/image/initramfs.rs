@@ -55,13 +55,9 @@ pub fn build(out: &Path, tree: &Path, kernel_release: &str, init: &Path) -> Resu
     w.file_bytes("plinth-initrd", 0o644, b"Plinth stage-1 initramfs\n")?;
     let list: String = modules::INITRAMFS
         .iter()
-        .map(|m| format!("{m}\n"))
-        .collect();
-    let list: String = list
-        .lines()
-        .filter(|m| !builtin.contains(*m))
+        .filter(|m| !builtin.contains(**m))
         .map(|m| {
-            let mark = if modules::FALLBACK_ONLY.contains(&m) {
+            let mark = if modules::FALLBACK_ONLY.contains(m) {
                 "?"
             } else {
                 ""
