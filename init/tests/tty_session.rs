@@ -15,7 +15,7 @@ use plinth_init::boot::timeline::Timeline;
 use plinth_init::pid1::reaper::Reaper;
 use plinth_init::supervisor::planner;
 use plinth_init::supervisor::runner::{Settings, Supervisor};
-use plinth_init::supervisor::spawn::{Launch, launch_on};
+use plinth_init::supervisor::spawn::{Io, Launch, launch};
 use plinth_init::supervisor::spec::{Origin, Probe, RestartPolicy, ServiceSpec};
 use plinth_init::supervisor::state::{ExitOutcome, State};
 
@@ -140,14 +140,15 @@ fn terminal_sessions_own_their_terminal_and_outlive_a_plan_reload() {
         .map(|s| s.to_string())
         .collect();
         let no_env = BTreeMap::new();
-        let launch = Launch {
+        let on = |tty| Launch {
             argv: &argv,
             base_env: &base_env,
             env: &no_env,
-            capture: true,
+            io: Io::Terminal(tty),
             cgroup_procs: None,
         };
-        let started = launch_on(&reaper, &launch, Some(&pty.path)).expect("launch on the pty");
+        let path = pty.path.clone();
+        let started = launch(&reaper, &on(&path)).expect("launch on the pty");
         assert!(
             started.stdout.is_none() && started.stderr.is_none(),
             "a session's output goes to its terminal, not to pipes"
@@ -171,7 +172,7 @@ fn terminal_sessions_own_their_terminal_and_outlive_a_plan_reload() {
         assert_eq!(started.exit.await.expect("exit"), ExitOutcome::Code(3));
 
         // A missing terminal is a clear error, not a panic.
-        let missing = launch_on(&reaper, &launch, Some("/dev/plinth-no-such-tty"));
+        let missing = launch(&reaper, &on("/dev/plinth-no-such-tty"));
         let error = missing.expect_err("no such terminal").to_string();
         assert!(error.contains("/dev/plinth-no-such-tty"), "{error}");
 

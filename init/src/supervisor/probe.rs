@@ -9,7 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};
 use tokio::time::{Instant, sleep, timeout};
 
-use super::spawn::{Launch, launch};
+use super::spawn::{Io, Launch, launch};
 use super::spec::Probe;
 use crate::pid1::reaper::Reaper;
 
@@ -93,7 +93,7 @@ async fn check(
                     argv,
                     base_env,
                     env: &env,
-                    capture: false,
+                    io: Io::Discard,
                     cgroup_procs: None,
                 },
             )

@@ -22,7 +22,7 @@ use super::output::{Sinks, spawn_reader};
 use super::planner::Plan;
 use super::probe::wait_ready;
 use super::restart::Backoff;
-use super::spawn::{Launch, launch_on};
+use super::spawn::{Io, Launch, launch};
 use super::spec::{Probe, ServiceSpec};
 use super::state::{AfterExit, ExitOutcome, State, after_exit};
 use crate::boot::timeline::Timeline;
@@ -599,16 +599,15 @@ impl Supervisor {
             unit.log_file = RotatingFile::open(dir, name, self.settings.log_max_bytes)
                 .map(|f| Arc::new(Mutex::new(f)));
         }
-        let launched = launch_on(
+        let launched = launch(
             &self.reaper,
             &Launch {
                 argv: &unit.spec.exec,
                 base_env: &self.settings.base_env,
                 env: &unit.spec.env,
-                capture: true,
+                io: unit.spec.tty.as_deref().map_or(Io::Capture, Io::Terminal),
                 cgroup_procs: unit.cgroup.as_ref().map(|c| c.procs_file()),
             },
-            unit.spec.tty.as_deref(),
         );
         let started = match launched {
             Ok(started) => started,

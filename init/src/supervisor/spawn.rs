@@ -60,10 +60,21 @@ pub struct Launch<'a> {
     pub base_env: &'a [(String, String)],
     /// The service's own variables, set over the base.
     pub env: &'a BTreeMap<String, String>,
-    /// Capture stdout and stderr (else they go to /dev/null).
-    pub capture: bool,
+    /// Where stdin, stdout and stderr go.
+    pub io: Io<'a>,
     /// The `cgroup.procs` file of the cgroup to run in.
     pub cgroup_procs: Option<&'a File>,
+}
+
+/// A process's stdin, stdout and stderr.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Io<'a> {
+    /// stdin from /dev/null, stdout and stderr captured in pipes; its own process group.
+    Capture,
+    /// All three on /dev/null; its own process group.
+    Discard,
+    /// A login session on this terminal (`/dev/...`): see `on_terminal`.
+    Terminal(&'a str),
 }
 
 /// A started process.
@@ -120,11 +131,6 @@ fn on_terminal(command: &mut Command, tty: &str) -> Result<(), SpawnError> {
     Ok(())
 }
 
-/// Starts `launch` (must run inside the tokio runtime, for the pipes).
-pub fn launch(reaper: &Reaper, launch: &Launch<'_>) -> Result<Started, SpawnError> {
-    launch_on(reaper, launch, None)
-}
-
 /// Starts a command the boot runs itself (not a service): `argv` with PID 1's base environment,
 /// stdout and stderr captured, in no cgroup of its own.
 pub fn launch_captured(reaper: &Reaper, argv: &[String]) -> Result<Started, SpawnError> {
@@ -135,33 +141,28 @@ pub fn launch_captured(reaper: &Reaper, argv: &[String]) -> Result<Started, Spaw
             argv,
             base_env: &env,
             env: &BTreeMap::new(),
-            capture: true,
+            io: Io::Capture,
             cgroup_procs: None,
         },
     )
 }
 
-/// Starts `launch`, as a login session on terminal `tty` when given (then `capture` is ignored:
-/// the output goes to the terminal).
-pub fn launch_on(
-    reaper: &Reaper,
-    launch: &Launch<'_>,
-    tty: Option<&str>,
-) -> Result<Started, SpawnError> {
+/// Starts `launch` (must run inside the tokio runtime, for the pipes).
+pub fn launch(reaper: &Reaper, launch: &Launch<'_>) -> Result<Started, SpawnError> {
     let (program, args) = launch.argv.split_first().ok_or(SpawnError::Empty)?;
     let mut command = Command::new(program);
     command.args(args).env_clear();
     command.envs(launch.base_env.iter().map(|(k, v)| (k, v)));
     command.envs(launch.env);
-    match tty {
-        Some(tty) => on_terminal(&mut command, tty)?,
-        None => {
+    match launch.io {
+        Io::Terminal(tty) => on_terminal(&mut command, tty)?,
+        Io::Capture => {
             command.stdin(Stdio::null()).process_group(0);
-            if launch.capture {
-                command.stdout(Stdio::piped()).stderr(Stdio::piped());
-            } else {
-                command.stdout(Stdio::null()).stderr(Stdio::null());
-            }
+            command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        }
+        Io::Discard => {
+            command.stdin(Stdio::null()).process_group(0);
+            command.stdout(Stdio::null()).stderr(Stdio::null());
         }
     }
     if let Some(procs) = launch.cgroup_procs {
