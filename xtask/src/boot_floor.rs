@@ -6,12 +6,12 @@
 //! `floor: ready` once settle is done and the node exporter answers.
 //!
 //! The initrd is the image's `pxe/rootfs.img` (it holds `/rootfs.squashfs`) followed by a small
-//! cpio with the script, busybox and the modules the script loads (decompressed, since busybox
-//! `insmod` does not read `.ko.xz`).
+//! cpio (written by [`CpioWriter`], as the image's own initramfs is) with the script, busybox and
+//! the modules the script loads (decompressed, since busybox `insmod` does not read `.ko.xz`).
 
-use std::io::Write;
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 use plinth_kmod::{ModulesDep, module_name};
@@ -19,6 +19,7 @@ use qemu_tests::image::ImageSet;
 use qemu_tests::timeline::Markers;
 
 use crate::cmd;
+use crate::image::cpio::CpioWriter;
 
 /// The modules `/init` loads to mount the root.
 const MODULES: [&str; 3] = ["loop", "squashfs", "overlay"];
@@ -94,10 +95,7 @@ pub fn build(image: &ImageSet, kver: &str, scratch: &Path) -> Result<PathBuf> {
     }
     let _ = std::fs::remove_dir_all(scratch);
     let unpacked = scratch.join("rootfs");
-    let staging = scratch.join("cpio");
-    for d in [&unpacked, &staging] {
-        std::fs::create_dir_all(d)?;
-    }
+    std::fs::create_dir_all(&unpacked)?;
     // The squashfs out of the PXE root initrd, then modules.dep and the modules out of it.
     let rootfs = std::fs::File::open(&image.rootfs)
         .with_context(|| format!("opening {}", image.rootfs.display()))?;
@@ -128,74 +126,43 @@ pub fn build(image: &ImageSet, kver: &str, scratch: &Path) -> Result<PathBuf> {
             .map(|f| format!("{moddir}/{f}"))
             .collect::<Vec<_>>(),
     )?;
-    let libdir = staging.join("lib/floor");
-    std::fs::create_dir_all(&libdir)?;
+
+    let floor_cpio = scratch.join("floor.cpio");
+    let mut w = CpioWriter::new(BufWriter::new(
+        std::fs::File::create(&floor_cpio)
+            .with_context(|| format!("creating {}", floor_cpio.display()))?,
+    ));
+    for d in ["bin", "proc", "sys", "dev", "newroot", "lib", "lib/floor"] {
+        w.dir(d, 0o755)?;
+    }
+    w.file_from("bin/busybox", 0o755, Path::new(BUSYBOX_STATIC))?;
     let mut loaded = Vec::new();
     for (i, f) in files.iter().enumerate() {
         let src = tree.join(&moddir).join(f);
         let name = format!("{i:02}-{}.ko", module_name(f));
-        let mut cat = if f.ends_with(".xz") {
-            let mut c = Command::new("xz");
-            c.args(["-dc"]).arg(&src);
-            c
+        let module = if f.ends_with(".xz") {
+            let out = Command::new("xz")
+                .args(["-dc"])
+                .arg(&src)
+                .output()
+                .with_context(|| format!("decompressing {f}"))?;
+            if !out.status.success() {
+                bail!("decompressing {f} failed");
+            }
+            out.stdout
         } else {
-            let mut c = Command::new("cat");
-            c.arg(&src);
-            c
+            std::fs::read(&src).with_context(|| format!("reading {}", src.display()))?
         };
-        let out = cat.output().with_context(|| format!("decompressing {f}"))?;
-        if !out.status.success() {
-            bail!("decompressing {f} failed");
-        }
-        std::fs::write(libdir.join(&name), out.stdout)?;
+        w.file_bytes(&format!("lib/floor/{name}"), 0o644, &module)?;
         loaded.push(name);
     }
-    for d in ["bin", "proc", "sys", "dev", "newroot"] {
-        std::fs::create_dir_all(staging.join(d))?;
-    }
-    std::fs::copy(BUSYBOX_STATIC, staging.join("bin/busybox"))?;
-    let init = staging.join("init");
-    std::fs::write(&init, init_script(&loaded))?;
-    std::fs::write(staging.join("pid1.sh"), PID1_SCRIPT)?;
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&init, std::fs::Permissions::from_mode(0o755))?;
-
-    let floor_cpio = scratch.join("floor.cpio");
-    let mut names = Vec::new();
-    list(&staging, &staging, &mut names)?;
-    let mut child = Command::new("cpio")
-        .args(["-o", "-H", "newc", "--quiet", "-R", "0:0"])
-        .current_dir(&staging)
-        .stdin(Stdio::piped())
-        .stdout(std::fs::File::create(&floor_cpio)?)
-        .spawn()
-        .context("running cpio")?;
-    child
-        .stdin
-        .take()
-        .context("cpio stdin")?
-        .write_all(names.join("\n").as_bytes())?;
-    if !child.wait()?.success() {
-        bail!("cpio failed");
-    }
+    w.file_bytes("init", 0o755, init_script(&loaded).as_bytes())?;
+    w.file_bytes("pid1.sh", 0o644, PID1_SCRIPT.as_bytes())?;
+    w.finish()?;
     let initrd = scratch.join("floor-initrd.img");
     qemu_tests::node::concat_initrds(&[&image.rootfs, &floor_cpio], &initrd)?;
     let _ = std::fs::remove_dir_all(&unpacked);
     Ok(initrd)
-}
-
-/// Every path under `dir`, relative to `base`, parents first.
-fn list(base: &Path, dir: &Path, out: &mut Vec<String>) -> Result<()> {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)?.flatten().collect();
-    entries.sort_by_key(|e| e.file_name());
-    for e in entries {
-        let path = e.path();
-        out.push(path.strip_prefix(base)?.to_string_lossy().into_owned());
-        if e.file_type()?.is_dir() {
-            list(base, &path, out)?;
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

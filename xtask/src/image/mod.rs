@@ -6,7 +6,7 @@
 //! sizes. When nothing that feeds the image changed, nothing is rebuilt ([`ensure_built`]).
 
 mod binaries;
-mod cpio;
+pub(crate) mod cpio;
 mod disk;
 mod esp;
 mod initramfs;
