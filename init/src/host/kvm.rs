@@ -5,6 +5,8 @@
 
 use std::path::Path;
 
+use crate::atomic_file;
+
 /// The GID Genestack's libvirt pod expects for `kvm`.
 pub const KVM_GID: u32 = 929_292;
 /// Where the rule goes, relative to the root.
@@ -47,15 +49,12 @@ pub fn apply(root: &Path) -> std::io::Result<String> {
     let current = std::fs::read_to_string(&group).unwrap_or_default();
     let mut done = Vec::new();
     if let Some(text) = group_file(&current) {
-        write_atomic(&group, &text, 0o644)?;
+        atomic_file::write(&group, text.as_bytes(), 0o644)?;
         done.push(format!("group kvm is GID {KVM_GID}"));
     }
     let rule = root.join(RULE_PATH);
     if std::fs::read_to_string(&rule).ok().as_deref() != Some(RULE) {
-        if let Some(dir) = rule.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        write_atomic(&rule, RULE, 0o644)?;
+        atomic_file::write(&rule, RULE.as_bytes(), 0o644)?;
         done.push("udev rule written".to_string());
     }
     let dev = root.join("dev/kvm");
@@ -67,14 +66,6 @@ pub fn apply(root: &Path) -> std::io::Result<String> {
         done.push("no /dev/kvm".to_string());
     }
     Ok(done.join(", "))
-}
-
-fn write_atomic(path: &Path, text: &str, mode: u32) -> std::io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".plinth-tmp");
-    std::fs::write(&tmp, text)?;
-    std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(mode))?;
-    std::fs::rename(&tmp, path)
 }
 
 #[cfg(test)]
