@@ -75,24 +75,15 @@ pub struct Args {
     pub no_build: bool,
 }
 
-/// What `cargo xtask run` boots with: the same defaults as the flags.
+/// What `cargo xtask run` boots with: the flags' own defaults, as `cargo xtask qemu` with no flags.
 impl Default for Args {
     fn default() -> Self {
-        Self {
-            uefi: false,
-            bios: false,
-            pxe: false,
-            seed: None,
-            config: None,
-            iso: false,
-            no_validate: false,
-            mem: DEFAULT_MEM_MIB,
-            cpus: 1,
-            disk_size: DEFAULT_DISK_GIB,
-            keep_disk: false,
-            release: false,
-            no_build: false,
+        #[derive(clap::Parser)]
+        struct NoFlags {
+            #[command(flatten)]
+            args: Args,
         }
+        <NoFlags as clap::Parser>::parse_from(["qemu"]).args
     }
 }
 
