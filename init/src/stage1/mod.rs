@@ -120,12 +120,12 @@ pub fn run() -> Infallible {
         Ok(machine_id::MachineId::Generated(id)) => step(&format!("machine-id {id} (generated)")),
         Err(e) => step(&format!("warning: /etc/machine-id: {e}")),
     }
-    let random = machine_id::random_bytes().unwrap_or_default();
     let iscsi = format!("{SYSROOT}/etc/iscsi/initiatorname.iscsi");
-    let six = [
-        random[0], random[1], random[2], random[3], random[4], random[5],
-    ];
-    match iscsi_name::ensure(Path::new(&iscsi), six) {
+    // No randomness, no name: all-zero bytes would give every such node the same initiator.
+    let ensured = machine_id::random_bytes().and_then(|random| {
+        iscsi_name::ensure(Path::new(&iscsi), std::array::from_fn(|i| random[i]))
+    });
+    match ensured {
         Ok((name, true)) => step(&format!("iSCSI initiator {name} (generated)")),
         Ok((name, false)) => step(&format!("iSCSI initiator {name} (kept)")),
         Err(e) => step(&format!("warning: {iscsi}: {e}")),
