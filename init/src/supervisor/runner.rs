@@ -452,11 +452,7 @@ impl Supervisor {
                 {
                     // Back to waiting without a console line: the next line is its start (or,
                     // when a dependency went away meanwhile, nothing until that returns).
-                    if let Some(unit) = self.units.get_mut(&name) {
-                        unit.state = State::Waiting;
-                        unit.since = Instant::now();
-                        self.metrics_dirty = true;
-                    }
+                    self.enter(&name, State::Waiting);
                 }
             }
             Event::StopTimedOut { name, generation } => {
@@ -819,18 +815,27 @@ impl Supervisor {
         Some(failed)
     }
 
+    /// Moves `name` to `state` and says so on the console, with `detail` when not empty.
     fn set_state(&mut self, name: &str, state: State, detail: &str) {
-        let Some(unit) = self.units.get_mut(name) else {
+        if !self.enter(name, state) {
             return;
-        };
-        unit.state = state;
-        unit.since = Instant::now();
-        self.metrics_dirty = true;
+        }
         if detail.is_empty() {
             console::say(&format!("service {name}: {state}"));
         } else {
             console::say(&format!("service {name}: {state} {detail}"));
         }
+    }
+
+    /// Moves `name` to `state` without a console line; false when there is no such unit.
+    fn enter(&mut self, name: &str, state: State) -> bool {
+        let Some(unit) = self.units.get_mut(name) else {
+            return false;
+        };
+        unit.state = state;
+        unit.since = Instant::now();
+        self.metrics_dirty = true;
+        true
     }
 
     fn write_metrics(&mut self) {
