@@ -1,20 +1,26 @@
-//! When to try a fetch again: capped exponential backoff (1 s, 2 s, 4 s, 8 s, then 10 s) within a
-//! total budget, and which failures are worth another try. Pure.
+//! When to try a fetch again: capped exponential backoff (the supervisor's `restart::Backoff`:
+//! 1 s, 2 s, 4 s, 8 s, then 10 s) within a total budget, and which failures are worth another
+//! try. Pure.
 
 use std::time::Duration;
 
+use crate::supervisor::restart::Backoff;
+
 /// How long a URL source keeps trying, in total.
 pub const BUDGET: Duration = Duration::from_secs(60);
-/// The first delay.
-const FIRST: Duration = Duration::from_secs(1);
+/// The delays: the supervisor's restart backoff with the fetch's own bounds (`reset_after` plays
+/// no part: a fetch never runs long enough to start over).
+const BACKOFF: Backoff = Backoff {
+    min: Duration::from_secs(1),
+    max: CAP,
+    reset_after: Duration::MAX,
+};
 /// The largest delay.
 const CAP: Duration = Duration::from_secs(10);
 
 /// The delay after failed attempt number `attempt` (1-based), capped.
 pub fn delay(attempt: u32) -> Duration {
-    FIRST
-        .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
-        .min(CAP)
+    BACKOFF.delay(attempt)
 }
 
 /// After failed attempt `attempt`, `elapsed` into the fetch: how long to wait before the next one,
