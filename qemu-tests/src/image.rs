@@ -24,28 +24,52 @@ pub struct ImageSet {
     pub cmdline: String,
 }
 
-/// A shared lock on the image directory (`.lock`, which `cargo xtask image` holds exclusively
-/// while it writes): while it is held, no build rewrites the files a running machine reads.
+/// A lock on the image directory's `.lock`: `cargo xtask image` holds it exclusively while it
+/// writes, machines hold it shared while they run, so no build rewrites the files a running
+/// machine reads and a build waits for the machines.
 #[derive(Debug)]
 pub struct ImageLock {
     _file: std::fs::File,
 }
 
 impl ImageLock {
-    /// Waits for any build in `dir` to finish, then holds the lock until dropped.
+    /// For a machine: waits for any build in `dir` to finish, then holds the lock until dropped.
     pub fn shared(dir: &Path) -> std::io::Result<Self> {
+        Self::take(dir, false)
+    }
+
+    /// For a build: waits for the machines and any other build using `dir`, then holds the lock
+    /// until dropped.
+    pub fn exclusive(dir: &Path) -> std::io::Result<Self> {
+        Self::take(dir, true)
+    }
+
+    fn take(dir: &Path, exclusive: bool) -> std::io::Result<Self> {
         use rustix::fs::{FlockOperation, flock};
+        let (at_once, waiting, holders) = if exclusive {
+            (
+                FlockOperation::NonBlockingLockExclusive,
+                FlockOperation::LockExclusive,
+                "running machines or another image build",
+            )
+        } else {
+            (
+                FlockOperation::NonBlockingLockShared,
+                FlockOperation::LockShared,
+                "an image build",
+            )
+        };
         let file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(dir.join(".lock"))?;
-        if flock(&file, FlockOperation::NonBlockingLockShared).is_err() {
+        if flock(&file, at_once).is_err() {
             eprintln!(
-                "qemu-tests: an image build holds {}/.lock; waiting for it",
+                "{}/.lock is held by {holders}; waiting for it",
                 dir.display()
             );
-            flock(&file, FlockOperation::LockShared)?;
+            flock(&file, waiting)?;
         }
         Ok(Self { _file: file })
     }
@@ -246,6 +270,21 @@ mod tests {
         assert!(flock(&build, FlockOperation::NonBlockingLockExclusive).is_err());
         drop((first, second));
         assert!(flock(&build, FlockOperation::NonBlockingLockExclusive).is_ok());
+    }
+
+    /// A build holds the lock alone: a machine must wait for it.
+    #[test]
+    fn a_build_holds_the_image_lock_alone() {
+        use rustix::fs::{FlockOperation, flock};
+        let dir = crate::paths::target_dir()
+            .join("qemu-tests")
+            .join("unit-image-lock-build");
+        std::fs::create_dir_all(&dir).unwrap();
+        let build = ImageLock::exclusive(&dir).unwrap();
+        let machine = std::fs::File::open(dir.join(".lock")).unwrap();
+        assert!(flock(&machine, FlockOperation::NonBlockingLockShared).is_err());
+        drop(build);
+        assert!(flock(&machine, FlockOperation::NonBlockingLockShared).is_ok());
     }
 
     #[test]

@@ -279,19 +279,11 @@ fn default_config(root: &Path) -> (String, PathBuf) {
     (fallback.to_string(), root.join(fallback))
 }
 
-/// Holds an exclusive lock on `out/.lock` for the whole build, so two builds (a test run and a
-/// `cargo xtask run`, say) never write the same files at once. Released when dropped.
-fn lock(out: &Path) -> Result<std::fs::File> {
-    use rustix::fs::{FlockOperation, flock};
-    let file = std::fs::File::create(out.join(".lock"))?;
-    if flock(&file, FlockOperation::NonBlockingLockExclusive).is_err() {
-        eprintln!(
-            "image: another image build holds {}/.lock; waiting for it",
-            out.display()
-        );
-        flock(&file, FlockOperation::LockExclusive).context("locking the image directory")?;
-    }
-    Ok(file)
+/// Holds the image directory's lock exclusively for the whole build, so two builds (a test run
+/// and a `cargo xtask run`, say) never write the same files at once, and no build rewrites the
+/// image under a running machine. Released when dropped.
+fn lock(out: &Path) -> Result<qemu_tests::image::ImageLock> {
+    qemu_tests::image::ImageLock::exclusive(out).context("locking the image directory")
 }
 
 fn step(what: &str, started: Instant) {
