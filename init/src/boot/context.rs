@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use super::config_source::{LoadedConfig, SeedId};
+use super::sequence::PhaseError;
 use crate::pid1::Mode;
 use crate::pid1::reaper::Reaper;
 use crate::services::BuiltinOptions;
@@ -46,4 +47,14 @@ pub struct BootContext {
     pub boot_seed: Option<SeedId>,
     /// Where service and command logs are written (none in a container).
     pub log_dir: Option<PathBuf>,
+}
+
+impl BootContext {
+    /// The config the `config` phase loaded, for the phases after it; their error when there is
+    /// none.
+    pub fn loaded(&self) -> Result<&LoadedConfig, PhaseError> {
+        self.config
+            .as_ref()
+            .ok_or_else(|| PhaseError("no config was loaded".into()))
+    }
 }

@@ -8,7 +8,7 @@
 //! the console, not a failed phase: a bad `write_files` entry must not keep the node from booting.
 
 use crate::boot::BootContext;
-use crate::boot::sequence::{PhaseError, PhaseResult};
+use crate::boot::sequence::PhaseResult;
 use crate::node::{self, Target, instance};
 
 /// Names the node and runs the early cloud-init steps.
@@ -16,9 +16,7 @@ pub async fn run(ctx: &mut BootContext) -> PhaseResult {
     if !ctx.mode.owns_machine() {
         return Ok("container mode: the host's identity is left alone".into());
     }
-    let Some(loaded) = &ctx.config else {
-        return Err(PhaseError("no config was loaded".into()));
-    };
+    let loaded = ctx.loaded()?;
     let id = instance::id_of(loaded.instance_id.as_deref(), &loaded.config);
     let target = Target::machine(&ctx.reaper, ctx.log_dir.clone());
     Ok(node::early(&target, &loaded.config, &id).await.summary())

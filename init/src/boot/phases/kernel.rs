@@ -20,9 +20,7 @@ pub async fn run(ctx: &mut BootContext) -> PhaseResult {
     if !ctx.mode.owns_machine() {
         return Ok("container mode: no host-wide setup".into());
     }
-    let Some(loaded) = &ctx.config else {
-        return Err(PhaseError("no config was loaded".into()));
-    };
+    let loaded = ctx.loaded()?;
     let kernel = &loaded.config.plinth.kernel;
     let vendor = cpu_vendor();
     let wanted = plinth_config::kernel::modules(kernel, vendor.as_deref());

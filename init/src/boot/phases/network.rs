@@ -27,9 +27,7 @@ pub async fn run(ctx: &mut BootContext) -> PhaseResult {
     if !ctx.mode.owns_machine() {
         return Ok("container mode: nothing to apply".into());
     }
-    let Some(loaded) = &ctx.config else {
-        return Err(PhaseError("no config was loaded".into()));
-    };
+    let loaded = ctx.loaded()?;
     let Some(network) = &loaded.config.network else {
         return Ok("no network config: DHCP on every interface".into());
     };

@@ -4,7 +4,7 @@
 //! needs one waits for it itself). Failing commands are error lines, not a failed phase.
 
 use crate::boot::BootContext;
-use crate::boot::sequence::{PhaseError, PhaseResult};
+use crate::boot::sequence::PhaseResult;
 use crate::node::{self, Target, instance};
 
 /// Runs runcmd when this instance has not run it yet.
@@ -12,9 +12,7 @@ pub async fn run(ctx: &mut BootContext) -> PhaseResult {
     if !ctx.mode.owns_machine() {
         return Ok("container mode: no runcmd".into());
     }
-    let Some(loaded) = &ctx.config else {
-        return Err(PhaseError("no config was loaded".into()));
-    };
+    let loaded = ctx.loaded()?;
     let id = instance::id_of(loaded.instance_id.as_deref(), &loaded.config);
     let target = Target::machine(&ctx.reaper, ctx.log_dir.clone());
     Ok(node::late(&target, &loaded.config, &id).await.summary())

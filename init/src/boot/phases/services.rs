@@ -8,9 +8,7 @@ use crate::supervisor::planner;
 
 /// Plans and loads the services.
 pub async fn run(ctx: &mut BootContext) -> PhaseResult {
-    let Some(loaded) = &ctx.config else {
-        return Err(PhaseError("no config was loaded".into()));
-    };
+    let loaded = ctx.loaded()?;
     let builtins = services::plan_builtins(&loaded.config, &ctx.builtins);
     let builtin_count = builtins.len();
     let plan = planner::plan(builtins, &loaded.config.plinth.services, ctx.plan_defaults)

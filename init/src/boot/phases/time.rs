@@ -16,9 +16,7 @@ pub async fn run(ctx: &mut BootContext) -> PhaseResult {
     if !ctx.mode.owns_machine() {
         return Ok("container mode: nothing to apply".into());
     }
-    let Some(loaded) = &ctx.config else {
-        return Err(PhaseError("no config was loaded".into()));
-    };
+    let loaded = ctx.loaded()?;
     let Some(plan) = chrony::plan(&loaded.config) else {
         return Ok("time sync is off (ntp.enabled: false)".into());
     };
