@@ -123,23 +123,13 @@ fn hosts_text(
     }
 }
 
-/// The MAC of the first ethernet (by interface name) that has a device behind it, from
-/// `sys_class_net` (normally /sys/class/net).
+/// The MAC of the first ethernet (by interface name) that has a device behind it and a MAC, from
+/// `sys_class_net` (normally /sys/class/net), as `services::facts` lists them.
 pub fn first_ethernet_mac(sys_class_net: &Path) -> Option<String> {
-    let mut names: Vec<String> = std::fs::read_dir(sys_class_net)
-        .ok()?
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names.into_iter().find_map(|name| {
-        let dir = sys_class_net.join(&name);
-        let link_type = std::fs::read_to_string(dir.join("type")).ok()?;
-        let address = std::fs::read_to_string(dir.join("address")).ok()?;
-        let address = address.trim();
-        (link_type.trim() == "1" && dir.join("device").exists() && address != "00:00:00:00:00:00")
-            .then(|| address.to_owned())
-    })
+    crate::services::facts::ethernets(sys_class_net)
+        .into_iter()
+        .map(|e| e.mac)
+        .find(|mac| !mac.is_empty() && mac != "00:00:00:00:00:00")
 }
 
 /// Writes `<root>/etc/hostname` and, when planned, `<root>/etc/hosts`; with `kernel` also sets the
