@@ -478,16 +478,18 @@ impl Node {
 
     /// Reboots the guest with ctrl-alt-del and waits for QEMU to exit: booted with
     /// [`BootOptions::no_reboot`], the reset ends QEMU, and the test boots the same disk again.
-    pub fn reboot_to_exit(&mut self) -> Result<(), RebootError> {
+    /// Returns QEMU's `SHUTDOWN` event (its `reason` says whether the guest reset itself).
+    pub fn reboot_to_exit(&mut self) -> Result<serde_json::Value, RebootError> {
         let mut qmp = self.qmp()?;
         qmp.ctrl_alt_delete()?;
-        qmp.wait_event("SHUTDOWN", SHUTDOWN_TIMEOUT)
+        let shutdown = qmp
+            .wait_event("SHUTDOWN", SHUTDOWN_TIMEOUT)
             .map_err(|source| RebootError::NoShutdown {
                 source,
                 tail: self.console().tail(25),
             })?;
         self.wait_exit(SHUTDOWN_TIMEOUT)?;
-        Ok(())
+        Ok(shutdown)
     }
 
     /// Waits for QEMU to exit by itself.

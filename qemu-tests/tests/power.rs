@@ -59,16 +59,11 @@ fn ctrl_alt_del_reboots_cleanly() -> Result<()> {
     opts.no_reboot = true;
     let mut node = fx.boot(&opts)?;
     node.wait_ready(READY_TIMEOUT)?;
-    let mut qmp = node.qmp()?;
-    qmp.ctrl_alt_delete()?;
-    let shutdown = qmp
-        .wait_event("SHUTDOWN", SHUTDOWN_TIMEOUT)
-        .with_context(|| format!("no reboot; console:\n{}", node.console().tail(25)))?;
+    let shutdown = node.reboot_to_exit()?;
     ensure!(
         shutdown["reason"] == "guest-reset",
         "the guest did not reboot: {shutdown}"
     );
-    node.wait_exit(SHUTDOWN_TIMEOUT)?;
     drop(node);
     state_is_clean(&fx, &drive)?;
 
