@@ -114,6 +114,15 @@ pub fn all<'a>(samples: &'a [Sample], name: &str) -> Vec<&'a Sample> {
     samples.iter().filter(|s| s.name == name).collect()
 }
 
+/// The node name the node exporter reports (`node_uname_info`'s `nodename` label): the guest
+/// kernel's hostname, seen from outside.
+pub fn nodename(samples: &[Sample]) -> Option<&str> {
+    all(samples, "node_uname_info")
+        .first()
+        .and_then(|s| s.labels.get("nodename"))
+        .map(String::as_str)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,6 +136,15 @@ node_filesystem_readonly{device="/dev/vda4",fstype="ext4",mountpoint="/var"} 0
 weird{path="a \"quoted\" \\ value, with {braces}"} 2.5e+00
 go_gc_duration_seconds{quantile="1"} +Inf
 "#;
+
+    #[test]
+    fn the_nodename_is_read_from_uname_info() {
+        let samples = parse(
+            "node_uname_info{domainname=\"(none)\",machine=\"x86_64\",nodename=\"node1\",release=\"6.12\"} 1\n",
+        );
+        assert_eq!(nodename(&samples), Some("node1"));
+        assert_eq!(nodename(&parse(TEXT)), None);
+    }
 
     #[test]
     fn samples_are_found_by_name_and_labels() {

@@ -401,14 +401,10 @@ fn check_lab_node(node: &LabNode, ips: &[String], vm: &Node) -> Result<()> {
             !metrics::all(s, "node_uname_info").is_empty()
         })
         .with_context(|| format!("{name}: node exporter through the mgmt NIC"))?;
-    let uname = metrics::all(&samples, "node_uname_info");
-    let nodename = uname
-        .first()
-        .and_then(|s| s.labels.get("nodename"))
-        .cloned();
     ensure!(
-        nodename.as_deref() == Some(name),
-        "{name}: node_uname_info {uname:?}"
+        metrics::nodename(&samples) == Some(name),
+        "{name}: node_uname_info {:?}",
+        metrics::all(&samples, "node_uname_info")
     );
     // The lab address on lab0 (renamed from whatever udev called the NIC), mgmt0 by DHCP.
     report.expect(&format!(
@@ -561,10 +557,7 @@ say longhorn ls -ld /var/lib/longhorn"#;
     }
     let samples = node
         .metrics(Duration::from_secs(60), |s| {
-            metrics::all(s, "node_uname_info")
-                .first()
-                .and_then(|u| u.labels.get("nodename"))
-                .is_some_and(|n| n == "hci1")
+            metrics::nodename(s) == Some("hci1")
         })
         .context("hci1: the node exporter never said nodename=hci1 through ens3")?;
     ensure!(!metrics::all(&samples, "node_uname_info").is_empty());

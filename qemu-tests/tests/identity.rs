@@ -85,11 +85,7 @@ fn identity_files_and_runcmd_once_per_instance() -> Result<()> {
     })?;
     let uname = metrics::all(&samples, "node_uname_info");
     ensure!(
-        uname
-            .first()
-            .and_then(|s| s.labels.get("nodename"))
-            .map(String::as_str)
-            == Some("node1"),
+        metrics::nodename(&samples) == Some("node1"),
         "node_uname_info: {uname:?}"
     );
     ensure_line(&first, r"^\[runcmd\.1\] MARKER-RUNCMD-A$")?;

@@ -81,10 +81,7 @@ fn state_disk(fx: &Fixture) -> Result<Drive> {
 /// Waits for the node exporter to report `nodename`.
 fn wait_nodename(node: &Node, nodename: &str) -> Result<()> {
     node.metrics(Duration::from_secs(90), |s| {
-        metrics::all(s, "node_uname_info")
-            .first()
-            .and_then(|u| u.labels.get("nodename"))
-            .is_some_and(|n| n == nodename)
+        metrics::nodename(s) == Some(nodename)
     })
     .with_context(|| {
         format!(

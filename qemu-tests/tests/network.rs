@@ -312,11 +312,7 @@ fn two_nics_static_route_dhcp_and_a_peer_on_the_segment() -> Result<()> {
     let samples = exporter_samples(&a, NODE_A, &["lab0", "mgmt0"])?;
     let uname = metrics::all(&samples, "node_uname_info");
     ensure!(
-        uname
-            .first()
-            .and_then(|s| s.labels.get("nodename"))
-            .map(String::as_str)
-            == Some(NODE_A),
+        metrics::nodename(&samples) == Some(NODE_A),
         "node_uname_info: {uname:?}"
     );
     ensure_up(&samples, NODE_A, "lab0")?;
