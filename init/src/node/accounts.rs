@@ -96,6 +96,11 @@ pub fn id_of(text: &str, name: &str) -> Option<u32> {
     find(text, name).and_then(|f| f.get(2).and_then(|v| v.parse().ok()))
 }
 
+/// The primary group id of user `name` in a passwd text.
+pub fn primary_gid(passwd: &str, name: &str) -> Option<u32> {
+    find(passwd, name).and_then(|f| f.get(3).and_then(|v| v.parse().ok()))
+}
+
 /// The shadow password field for `user`.
 pub fn password_field(user: &User) -> String {
     let lock = user.lock_passwd.unwrap_or(true);

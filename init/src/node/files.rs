@@ -71,12 +71,7 @@ pub fn owner_ids(owner: Option<&str>, passwd: &str, group: &str) -> Option<(u32,
     let uid = id(passwd, user)?;
     let gid = match grp {
         Some(g) => id(group, g)?,
-        None => passwd
-            .lines()
-            .map(|l| l.split(':').collect::<Vec<_>>())
-            .find(|f| f.first() == Some(&user))
-            .and_then(|f| f.get(3).and_then(|g| g.parse().ok()))
-            .unwrap_or(uid),
+        None => accounts::primary_gid(passwd, user).unwrap_or(uid),
     };
     Some((uid, gid))
 }
