@@ -20,11 +20,7 @@ pub async fn run(ctx: &mut BootContext) -> PhaseResult {
     let Some(plan) = chrony::plan(&loaded.config) else {
         return Ok("time sync is off (ntp.enabled: false)".into());
     };
-    if let Some(dir) = Path::new(CONF).parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| PhaseError(format!("cannot create {}: {e}", dir.display())))?;
-    }
-    std::fs::write(CONF, chrony::conf(&plan))
+    crate::atomic_file::write(Path::new(CONF), chrony::conf(&plan).as_bytes(), 0o644)
         .map_err(|e| PhaseError(format!("cannot write {CONF}: {e}")))?;
     // The drift file lives here; chronyd only warns without it, so neither does the phase.
     let _ = std::fs::create_dir_all(STATE_DIR);
