@@ -155,10 +155,9 @@ impl<'s> Planner<'s> {
                 devs.resolve(id).into_iter().next().unwrap_or_default()
             });
             self.warnings.extend(warnings);
-            let (name, create) = (dev.name.clone(), settings.clone());
             if !self.ensure(dev, "bond", || Op::CreateBond {
-                name,
-                settings: create,
+                name: dev.name.clone(),
+                settings: settings.clone(),
             }) {
                 continue;
             }
@@ -200,10 +199,10 @@ impl<'s> Planner<'s> {
                 self.skipped.insert(dev.name.clone());
                 continue;
             }
-            let (name, id, parent) = (dev.name.clone(), vlan.id, link.clone());
+            let id = vlan.id;
             if !self.ensure(dev, "vlan", || Op::CreateVlan {
-                name,
-                link: parent,
+                name: dev.name.clone(),
+                link: link.clone(),
                 id,
             }) {
                 continue;
@@ -228,10 +227,9 @@ impl<'s> Planner<'s> {
             };
             let (settings, warnings) = bridge_settings(&dev.path, bridge.parameters.as_ref());
             self.warnings.extend(warnings);
-            let (name, create) = (dev.name.clone(), settings.clone());
             if !self.ensure(dev, "bridge", || Op::CreateBridge {
-                name,
-                settings: create,
+                name: dev.name.clone(),
+                settings: settings.clone(),
             }) {
                 continue;
             }
