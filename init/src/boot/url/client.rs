@@ -20,11 +20,12 @@ const MAX_REDIRECTS: u32 = 5;
 /// Why one attempt failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
-    /// Worth another try (no route yet, refused, timeout, 5xx, 404).
+    /// Worth another try (no route yet, refused, timeout, 5xx, 408, 429).
     Transient(String),
     /// Will not change (bad URL, https, 403).
     Permanent(String),
-    /// The server says the file is not there (404), for optional files.
+    /// The server says the file is not there (404): retried by [`fetch`] too (a PXE server still
+    /// being filled), the end of the search for optional files.
     NotFound(String),
 }
 
