@@ -46,10 +46,10 @@ pub fn build(dev: bool) -> Result<Binaries> {
             "plinth-agent",
         ],
     ))?;
-    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| cmd::workspace_root().join("target"));
-    let dir = target_dir.join(TARGET).join(profile(dev));
+    // Where that cargo (run from the workspace root) put them.
+    let dir = qemu_tests::paths::target_dir()
+        .join(TARGET)
+        .join(profile(dev));
     Ok(Binaries {
         init: dir.join("plinth-init"),
         ctl: dir.join("plinthctl"),
