@@ -12,7 +12,9 @@ use std::time::Duration;
 use regex::Regex;
 
 use crate::accel;
-use crate::cmdline::{Accel, Boot, Chipset, DiskFormat, Drive, Forward, MachineSpec, Nic};
+use crate::cmdline::{
+    Accel, Boot, Chipset, DiskFormat, Drive, Forward, MachineSpec, Nic, NicBackend,
+};
 use crate::console::{Console, Line, WaitError};
 use crate::disk::{self, DiskError};
 use crate::http::{self, HttpError};
@@ -106,7 +108,8 @@ pub struct BootOptions {
     /// An iso9660 seed in a CD-ROM drive.
     pub cdrom: Option<PathBuf>,
     pub memory_mib: u32,
-    /// Guest TCP ports to forward from free host ports.
+    /// Guest TCP ports to forward from free host ports. Forwards go through the user-network NIC,
+    /// so a machine without one (see `nics`) gets none.
     pub guest_ports: Vec<u16>,
     /// Connections from the guest to `GUEST_FORWARD_ADDR:guest` relayed to `127.0.0.1:host`.
     pub guest_forwards: Vec<crate::cmdline::GuestForward>,
@@ -303,11 +306,16 @@ impl Fixture {
                 read_only: true,
             });
         }
+        let on_user_network = opts.nics.iter().any(|n| n.backend == NicBackend::User);
+        let guest_ports = if on_user_network {
+            opts.guest_ports.as_slice()
+        } else {
+            &[]
+        };
         let mut attempts = 0;
         loop {
             attempts += 1;
-            let forwards: Vec<Forward> = opts
-                .guest_ports
+            let forwards: Vec<Forward> = guest_ports
                 .iter()
                 .map(|&guest| ports::free_port().map(|host| Forward { host, guest }))
                 .collect::<Result<_, _>>()
@@ -444,7 +452,7 @@ impl Node {
     ) -> Result<Vec<Sample>, HttpError> {
         let addr = self
             .forwarded(NODE_EXPORTER_PORT)
-            .expect("the node exporter port is forwarded by BootOptions::new");
+            .expect("the node exporter is forwarded (BootOptions::new) through a user-network NIC");
         let resp = http::poll(addr, "/metrics", timeout, |r| {
             r.status == 200 && accept(&metrics::parse(&r.body))
         })?;

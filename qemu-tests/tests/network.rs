@@ -47,13 +47,6 @@ fn boot(
     opts.disk = Some(fx.overlay(&format!("disk-{name}"), 4)?);
     opts.seed = Some(seed);
     opts.memory_mib = memory_mib;
-    if !nics
-        .iter()
-        .any(|n| n.backend == qemu_tests::cmdline::NicBackend::User)
-    {
-        // Forwards go through the user NIC only; a node without one has nothing to forward.
-        opts.guest_ports.clear();
-    }
     opts.nics = nics;
     Ok(fx.boot(&opts)?)
 }
