@@ -30,3 +30,5 @@ pub mod stage1;
 pub mod stage2;
 /// The service supervisor.
 pub mod supervisor;
+#[cfg(test)]
+mod test_config;

@@ -43,12 +43,7 @@ pub fn unapplied(config: &MachineConfig) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn config(yaml: &str) -> MachineConfig {
-        plinth_config::parse("t", &format!("#cloud-config\n{yaml}"))
-            .unwrap_or_else(|d| panic!("{d}"))
-            .config
-    }
+    use crate::test_config::config;
 
     #[test]
     fn an_empty_config_has_nothing_unapplied() {

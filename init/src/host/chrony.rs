@@ -139,12 +139,7 @@ pub fn waitsync_args(timeout: Duration) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn config(yaml: &str) -> MachineConfig {
-        plinth_config::parse("test", &format!("#cloud-config\n{yaml}"))
-            .unwrap_or_else(|d| panic!("{d}"))
-            .config
-    }
+    use crate::test_config::config;
 
     #[test]
     fn servers_come_from_ntp_and_plinth_time_once_each() {

@@ -43,12 +43,7 @@ pub fn create(root: &Path, paths: &[String]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn config(yaml: &str) -> MachineConfig {
-        plinth_config::parse("test", &format!("#cloud-config\n{yaml}"))
-            .unwrap_or_else(|d| panic!("{d}"))
-            .config
-    }
+    use crate::test_config::config;
 
     #[test]
     fn longhorn_only_when_configured() {

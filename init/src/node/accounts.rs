@@ -200,6 +200,7 @@ fn add_member(db: &mut Databases, group: &str, member: &str) -> Result<(), Accou
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_config::config;
 
     fn base() -> Databases {
         Databases {
@@ -210,11 +211,7 @@ mod tests {
     }
 
     fn user(yaml: &str) -> User {
-        plinth_config::parse("t", &format!("#cloud-config\nusers:\n{yaml}"))
-            .unwrap()
-            .config
-            .users
-            .remove(0)
+        config(&format!("users:\n{yaml}")).users.remove(0)
     }
 
     #[test]

@@ -146,12 +146,10 @@ mod tests {
     use std::os::unix::fs::MetadataExt;
 
     use super::*;
+    use crate::test_config::config;
 
     fn files(yaml: &str) -> Vec<WriteFile> {
-        plinth_config::parse("t", &format!("#cloud-config\nwrite_files:\n{yaml}"))
-            .unwrap()
-            .config
-            .write_files
+        config(&format!("write_files:\n{yaml}")).write_files
     }
 
     fn scratch(name: &str) -> PathBuf {

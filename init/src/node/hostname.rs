@@ -154,12 +154,7 @@ pub fn apply(root: &Path, identity: &Identity, kernel: bool) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn config(text: &str) -> MachineConfig {
-        plinth_config::parse("t", &format!("#cloud-config\n{text}"))
-            .unwrap()
-            .config
-    }
+    use crate::test_config::config;
 
     #[test]
     fn fqdn_and_hostname_give_the_genestack_hosts_line() {

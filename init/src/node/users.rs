@@ -154,12 +154,7 @@ mod tests {
     use std::os::unix::fs::MetadataExt;
 
     use super::*;
-
-    fn config(text: &str) -> MachineConfig {
-        plinth_config::parse("t", &format!("#cloud-config\n{text}"))
-            .unwrap()
-            .config
-    }
+    use crate::test_config::config;
 
     #[test]
     fn top_level_keys_go_to_root() {

@@ -38,9 +38,7 @@ mod tests {
         let specs = plan(&MachineConfig::default(), &Facts::default());
         assert_eq!(specs[0].name, "chronyd");
         assert_eq!(specs[0].exec, [CHRONYD, "-d", "-f", CONF]);
-        let off = plinth_config::parse("t", "#cloud-config\nntp:\n  enabled: false\n")
-            .unwrap()
-            .config;
+        let off = crate::test_config::config("ntp:\n  enabled: false\n");
         assert!(plan(&off, &Facts::default()).is_empty());
     }
 }

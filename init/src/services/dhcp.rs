@@ -188,13 +188,7 @@ fn prepare(ready: &Path, conf: &Path, dhcpcd: &Path) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn config(yaml_network: &str) -> MachineConfig {
-        let text = format!("#cloud-config\n{yaml_network}");
-        plinth_config::parse("test", &text)
-            .unwrap_or_else(|d| panic!("{d}"))
-            .config
-    }
+    use crate::test_config::config;
 
     #[test]
     fn no_network_config_means_dhcp_everywhere() {
