@@ -7,6 +7,8 @@
 //! `qemu-system-x86_64`, `unsquashfs`, `xz`, `cpio`, `gzip`; skipped with a message otherwise.
 //! The console log stays in `target/qemu-tests/agent-bond-vlan/console.log`.
 
+use qemu_tests::image::ImageLock;
+use qemu_tests::paths::{image_dir, target_dir};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -117,18 +119,6 @@ const LIBS: &[&str] = &[
     "usr/lib/x86_64-linux-gnu/libgcc_s.so.1",
     "usr/lib/x86_64-linux-gnu/libm.so.6",
 ];
-
-fn target_dir() -> PathBuf {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(d) => workspace.join(d),
-        None => workspace.join("target"),
-    }
-}
-
-fn image_dir() -> PathBuf {
-    std::env::var_os("PLINTH_IMAGE_DIR").map_or_else(|| target_dir().join("image"), PathBuf::from)
-}
 
 fn missing_prerequisite(kernel: &Path, squashfs: &Path) -> Option<String> {
     for f in [kernel, squashfs] {
@@ -260,6 +250,8 @@ fn run_bytes(cmd: &mut Command) -> Vec<u8> {
 #[test]
 fn bonds_vlans_and_a_bridge_on_the_image_kernel() {
     let image = image_dir();
+    // Shared, as the qemu-tests take it: no image build rewrites the squashfs while it is read.
+    let _lock = ImageLock::shared(&image).expect("locking the image directory");
     let (kernel, squashfs) = (image.join("pxe/vmlinuz"), image.join("work/root.squashfs"));
     if let Some(why) = missing_prerequisite(&kernel, &squashfs) {
         eprintln!("SKIP: bonds and VLANs in QEMU: {why}");
