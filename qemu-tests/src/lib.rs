@@ -20,6 +20,7 @@ pub mod console;
 pub mod disk;
 pub mod http;
 pub mod image;
+pub mod kubernetes;
 pub mod metrics;
 pub mod node;
 pub mod paths;

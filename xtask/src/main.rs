@@ -4,6 +4,7 @@
 mod bench;
 mod boot_bench;
 mod boot_floor;
+mod cache;
 mod cmd;
 mod config;
 mod image;

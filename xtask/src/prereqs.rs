@@ -21,9 +21,20 @@ pub enum Prereq {
     },
     /// A rustup target.
     RustTarget(&'static str),
+    /// A cargo subcommand (`nextest`), installed with `cargo install --locked cargo-NAME`.
+    CargoTool(&'static str),
+    /// A Go toolchain for the Kubernetes module: any `go` from 1.21 on, which fetches the one
+    /// the module needs through the module proxy when it is older ([`go_toolchain`]); Debian's
+    /// `golang-go` from backports when there is none.
+    Go,
 }
 
-use Prereq::{Deb, RustTarget};
+use Prereq::{CargoTool, Deb, Go, RustTarget};
+
+/// The oldest Go that builds the pinned Kubernetes (its go.mod says `go 1.25.0`).
+const GO_NEEDED: (u32, u32) = (1, 25);
+/// The toolchain fetched (`GOTOOLCHAIN`) when the host's Go is older than [`GO_NEEDED`].
+const GO_TOOLCHAIN: &str = "go1.26.8";
 
 /// A Debian package from the host's main release.
 const fn deb(package: &'static str) -> Prereq {
@@ -36,7 +47,8 @@ const fn deb(package: &'static str) -> Prereq {
 /// What `cargo xtask test` needs beyond the Rust toolchain: `unshare` for the PID-namespace tests,
 /// the musl target for the static PID 1, and a DHCP server and client (dnsmasq, dhcpcd) for the
 /// network-namespace test of the image's dhcpcd hook that hands DHCP-provided NTP servers to chrony.
-pub const TEST: [Prereq; 4] = [
+pub const TEST: [Prereq; 5] = [
+    CargoTool("nextest"),
     deb("util-linux"),
     RustTarget("x86_64-unknown-linux-musl"),
     deb("dnsmasq-base"),
@@ -45,8 +57,10 @@ pub const TEST: [Prereq; 4] = [
 
 /// What `cargo xtask image` needs: mkosi 24+ and bubblewrap (from backports on Debian 12) for the
 /// Debian tree, squashfs-tools for the root, mtools, dosfstools and syslinux for the ESP without
-/// loop mounts, sfdisk for the GPT, systemd-boot-efi's stub and objcopy for the UKI.
-pub const IMAGE: [Prereq; 12] = [
+/// loop mounts, sfdisk for the GPT, systemd-boot-efi's stub and objcopy for the UKI, Go for the
+/// Kubernetes binary.
+pub const IMAGE: [Prereq; 13] = [
+    Go,
     Deb {
         package: "mkosi",
         from_backports: true,
@@ -124,14 +138,67 @@ pub fn ensure(prereqs: &[Prereq]) -> Result<std::process::ExitCode> {
             _ => None,
         })
         .collect();
+    let golang = Deb {
+        package: "golang-go",
+        from_backports: true,
+    };
+    let mut missing_debs = missing_debs;
+    if prereqs.iter().any(|p| matches!(p, Go)) && go_version().is_none_or(|v| v < (1, 21)) {
+        eprintln!(
+            "xtask: no Go 1.21+ on PATH: installing Debian's golang-go, which fetches Go {GO_TOOLCHAIN} itself"
+        );
+        missing_debs.push(&golang);
+    }
     if !missing_debs.is_empty() {
         install_debs(&missing_debs)?;
+    }
+    for tool in prereqs.iter().filter_map(|p| match p {
+        CargoTool(t) if !cargo_tool_installed(t) => Some(*t),
+        _ => None,
+    }) {
+        eprintln!(
+            "xtask: installing cargo-{tool} (`cargo install --locked cargo-{tool}`, a few minutes)"
+        );
+        cmd::run(Command::new("cargo").args(["install", "--locked", &format!("cargo-{tool}")]))?;
     }
     for target in missing_targets {
         eprintln!("xtask: installing the Rust target {target} (needed for the static PID 1)");
         cmd::run(Command::new("rustup").args(["target", "add", target]))?;
     }
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// The `GOTOOLCHAIN` the Kubernetes build needs: `None` when the host's Go is new enough,
+/// else the toolchain to fetch.
+pub fn go_toolchain() -> Option<&'static str> {
+    go_version()
+        .is_none_or(|v| v < GO_NEEDED)
+        .then_some(GO_TOOLCHAIN)
+}
+
+/// `(major, minor)` of the `go` on PATH, without switching toolchains.
+fn go_version() -> Option<(u32, u32)> {
+    let out = Command::new("go")
+        .args(["env", "GOVERSION"])
+        .env("GOTOOLCHAIN", "local")
+        .output()
+        .ok()?;
+    parse_go_version(&String::from_utf8_lossy(&out.stdout))
+}
+
+/// `go1.26.8` → `(1, 26)`.
+fn parse_go_version(text: &str) -> Option<(u32, u32)> {
+    let mut parts = text.trim().strip_prefix("go")?.split(['.', '-', ' ']);
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+fn cargo_tool_installed(tool: &str) -> bool {
+    Command::new("cargo")
+        .args([tool, "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 fn deb_installed(package: &str) -> bool {
@@ -238,4 +305,17 @@ fn enable_backports(codename: &str) -> Result<()> {
     eprintln!("xtask: enabling {codename}-backports in {}", path.display());
     std::fs::write(path, line)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_versions_parse() {
+        assert_eq!(parse_go_version("go1.26.8\n"), Some((1, 26)));
+        assert_eq!(parse_go_version("go1.23"), Some((1, 23)));
+        assert_eq!(parse_go_version("go1.25rc1"), None);
+        assert_eq!(parse_go_version("devel"), None);
+    }
 }

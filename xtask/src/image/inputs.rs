@@ -10,9 +10,11 @@ use sha2::{Digest, Sha256};
 /// Bump when the xtask changes what it does to the mkosi tree after mkosi (pruning, depmod).
 const TREE_RECIPE: &str = "plinth-tree-recipe-1";
 
-/// Files of `image/` that do not feed mkosi (documentation), so editing them keeps the tree.
+/// Files of `image/` that do not feed mkosi, so editing them keeps the tree: documentation, and
+/// the sources of programs built for the image by their own tools with their own caches: the Go
+/// module of the Kubernetes binary (`kubernetes`) and the pause program (a cargo crate).
 fn ignored(rel: &str) -> bool {
-    rel.ends_with(".md")
+    rel.ends_with(".md") || rel.starts_with("kubernetes/") || rel.starts_with("pause/")
 }
 
 /// The cache key for the tree built from `image_dir` by `mkosi_version`.
@@ -91,6 +93,13 @@ mod tests {
         assert_eq!(first, tree_key(&dir, "mkosi 24.3").unwrap());
         std::fs::write(dir.join("README.md"), "docs only").unwrap();
         assert_eq!(first, tree_key(&dir, "mkosi 24.3").unwrap());
+        std::fs::create_dir_all(dir.join("kubernetes")).unwrap();
+        std::fs::write(dir.join("kubernetes/main.go"), "package main").unwrap();
+        assert_eq!(
+            first,
+            tree_key(&dir, "mkosi 24.3").unwrap(),
+            "the Go module has its own key"
+        );
         assert_ne!(first, tree_key(&dir, "mkosi 25").unwrap());
         use std::os::unix::fs::PermissionsExt;
         let packages = dir.join("sub/packages");
