@@ -1,4 +1,5 @@
-//! The Rust binaries of the image: `plinth-init`, `plinthctl` and `plinth-agent`, built static
+//! The Rust binaries of the image: `plinth-init`, `plinthctl`, `plinth-agent` and the sandbox
+//! image's `pause` (not installed in the root itself: `oci` packs it), built static
 //! for musl — with the `release` profile (fat LTO, smallest), or for `--dev` images with the
 //! `image-dev` profile (no LTO, incremental: fast rebuilds). Cargo's own build is the cache.
 
@@ -16,6 +17,7 @@ pub struct Binaries {
     pub init: PathBuf,
     pub ctl: PathBuf,
     pub agent: PathBuf,
+    pub pause: PathBuf,
 }
 
 /// The cargo profile for the image's binaries.
@@ -38,12 +40,16 @@ pub fn build(dev: bool) -> Result<Binaries> {
             "plinth-init",
             "-p",
             "plinth-agents",
+            "-p",
+            "plinth-pause",
             "--bin",
             "plinth-init",
             "--bin",
             "plinthctl",
             "--bin",
             "plinth-agent",
+            "--bin",
+            "pause",
         ],
     ))?;
     // Where that cargo (run from the workspace root) put them.
@@ -54,5 +60,6 @@ pub fn build(dev: bool) -> Result<Binaries> {
         init: dir.join("plinth-init"),
         ctl: dir.join("plinthctl"),
         agent: dir.join("plinth-agent"),
+        pause: dir.join("pause"),
     })
 }

@@ -1,6 +1,7 @@
 //! `manifest.json`: what one image build produced — every artifact with its size and sha256,
 //! the sizes that matter (root squashfs, initramfs, UKI), the kernel and its command line, the
-//! package versions of the Debian tree (from mkosi's manifest), and the embedded config.
+//! package versions of the Debian tree (from mkosi's manifest), the Kubernetes build with the
+//! container runtime it runs on, and the embedded config.
 
 use std::path::Path;
 
@@ -71,9 +72,18 @@ pub struct Manifest<'a> {
     pub config_sha256: &'a str,
     pub config: &'a str,
     pub tree_reused: bool,
+    pub kubernetes: &'a super::kubernetes::Kubernetes,
 }
 
 impl Manifest<'_> {
+    /// The version of Debian package `name` in the tree, if it is there.
+    fn package(&self, name: &str) -> Option<&str> {
+        self.packages
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     pub fn to_json(&self) -> Value {
         json!({
             "plinth_version": env!("CARGO_PKG_VERSION"),
@@ -94,6 +104,18 @@ impl Manifest<'_> {
                 "embedded_at": format!("/{}", super::rootfs::DEFAULT_CONFIG),
                 "sha256": self.config_sha256,
                 "content": self.config,
+            },
+            "kubernetes": {
+                "version": self.kubernetes.version,
+                "go": self.kubernetes.go_version,
+                "binary": "/usr/bin/kubernetes",
+                "components": super::kubernetes::COMPONENTS,
+                "size": self.kubernetes.size,
+                "sha256": self.kubernetes.sha256,
+                "sandbox_image": super::oci::PAUSE_IMAGE,
+                "containerd": self.package("containerd"),
+                "runc": self.package("runc"),
+                "cni_plugins": self.package("containernetworking-plugins"),
             },
             "tree_reused": self.tree_reused,
         })
@@ -134,13 +156,24 @@ mod tests {
             root_squashfs: 1,
             initrd: 2,
             uki: 3,
-            packages: &[],
+            packages: &[("containerd".into(), "1.7.24~ds1-6".into())],
             config_source: "configs/examples/single-node.yaml",
             config_sha256: "cd",
             config: "#cloud-config\n",
             tree_reused: true,
+            kubernetes: &super::super::kubernetes::Kubernetes {
+                binary: "/cache/kubernetes".into(),
+                version: "v1.35.4".into(),
+                go_version: "go1.26.8".into(),
+                size: 7,
+                sha256: "ef".into(),
+            },
         }
         .to_json();
+        assert_eq!(m["kubernetes"]["version"], "v1.35.4");
+        assert_eq!(m["kubernetes"]["containerd"], "1.7.24~ds1-6");
+        assert_eq!(m["kubernetes"]["runc"], serde_json::Value::Null);
+        assert_eq!(m["kubernetes"]["components"][3], "kubelet");
         assert_eq!(m["sizes"]["root_squashfs"], 1);
         assert_eq!(m["artifacts"][0]["path"], "disk.raw");
         assert_eq!(m["cmdline"], "console=ttyS0");

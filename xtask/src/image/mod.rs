@@ -1,7 +1,8 @@
 //! `cargo xtask image [--dev]`: builds the bootable image into `target/image/`.
 //!
-//! Steps: the Debian tree (mkosi, cached by a key over `image/`, see `tree`), the static Rust
-//! binaries, the root squashfs, the stage-1 initramfs, the UKI, the ESP, the GPT disk, the PXE
+//! Steps: the Debian tree (mkosi, cached by a key over `image/`, see `tree`), the Kubernetes
+//! binary (Go, cached by a key over its module, see `kubernetes`), the static Rust binaries and
+//! the pause image (`oci`), the root squashfs, the stage-1 initramfs, the UKI, the ESP, the GPT disk, the PXE
 //! set and `manifest.json`. Each long step prints its elapsed time; the last line gives the
 //! sizes. When nothing that feeds the image changed, nothing is rebuilt ([`ensure_built`]).
 
@@ -11,8 +12,10 @@ mod disk;
 mod esp;
 mod initramfs;
 mod inputs;
+mod kubernetes;
 mod manifest;
 mod modules;
+mod oci;
 mod pxe;
 mod rootfs;
 mod tree;
@@ -29,8 +32,8 @@ use crate::{cmd, prereqs};
 const MIB: u64 = 1024 * 1024;
 /// ESP size: the UKI plus the BIOS kernel and initramfs, with room for a second set.
 const ESP_MIB: u64 = 128;
-/// Each root slot; the release root is at most 160 MiB, `--dev` (lz4) somewhat more.
-const SLOT_MIB: u64 = 384;
+/// Each root slot; the release root is about 230 MiB, `--dev` (lz4) about 330 MiB.
+const SLOT_MIB: u64 = 640;
 /// Unpartitioned room after the slots for the state partition made on first boot.
 const STATE_ROOM_MIB: u64 = 512;
 
@@ -110,8 +113,12 @@ pub fn ensure_built(dev: bool) -> Result<ImagePaths> {
     step("Debian tree", started);
     let tree = tree::ensure(&image_dir, &out.join("mkosi"))?;
 
+    step("Kubernetes (Go)", started);
+    let k8s = kubernetes::ensure(&image_dir.join("kubernetes"))?;
+
     step("Rust binaries (static, musl)", started);
     let bins = binaries::build(dev)?;
+    let pause = oci::pause_archive(oci::PAUSE_IMAGE, &std::fs::read(&bins.pause)?)?;
 
     let (config_source, config_path) = default_config(&root);
     let config = std::fs::read_to_string(&config_path)?;
@@ -124,9 +131,10 @@ pub fn ensure_built(dev: bool) -> Result<ImagePaths> {
             config.clone(),
             env!("CARGO_PKG_VERSION").to_string(),
         ];
-        for bin in [&bins.init, &bins.ctl, &bins.agent] {
+        for bin in [&bins.init, &bins.ctl, &bins.agent, &bins.pause] {
             parts.push(manifest::sha256_file(bin)?);
         }
+        parts.push(k8s.sha256.clone());
         parts.join("\n")
     };
     let key_file = work.join("build.key");
@@ -148,6 +156,10 @@ pub fn ensure_built(dev: bool) -> Result<ImagePaths> {
         started,
     );
     rootfs::install(&tree.root, &bins, &config_path)?;
+    kubernetes::install(&tree.root, &k8s)?;
+    let archive = tree.root.join(oci::PAUSE_ARCHIVE);
+    std::fs::create_dir_all(archive.parent().expect("has a parent"))?;
+    std::fs::write(&archive, &pause)?;
     let squashfs = work.join("root.squashfs");
     let compression = if dev {
         rootfs::Compression::Dev
@@ -245,12 +257,14 @@ pub fn ensure_built(dev: bool) -> Result<ImagePaths> {
         config_sha256: &manifest::sha256_file(&config_path)?,
         config: &config,
         tree_reused: tree.reused,
+        kubernetes: &k8s,
     }
     .to_json();
     std::fs::write(&paths.manifest, serde_json::to_string_pretty(&json)? + "\n")?;
     std::fs::write(&key_file, &build_key)?;
     eprintln!(
-        "image: {build} image in {} after {:.1}s: root squashfs {:.1} MiB, initrd {:.1} MiB, UKI {:.1} MiB, disk.raw {} MiB (sparse), {} packages{}",
+        "image: {build} image (Kubernetes {}) in {} after {:.1}s: root squashfs {:.1} MiB, initrd {:.1} MiB, UKI {:.1} MiB, disk.raw {} MiB (sparse), {} packages{}",
+        k8s.version,
         out.display(),
         started.elapsed().as_secs_f64(),
         root_size as f64 / MIB as f64,
