@@ -138,6 +138,12 @@ impl Default for K3s {
 }
 
 impl Cluster {
+    /// Whether the config says anything of the cluster: a node whose `plinth.cluster` is absent
+    /// (or all defaults) is no cluster node and runs none of its services.
+    pub fn is_set(&self) -> bool {
+        self != &Cluster::default()
+    }
+
     /// Whether this node runs an etcd member: explicit `etcd.member`, else init/server yes, agent no.
     pub fn etcd_member(&self) -> bool {
         self.etcd.member.unwrap_or(self.role != Role::Agent)

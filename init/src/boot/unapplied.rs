@@ -1,18 +1,18 @@
 //! The parts of a valid machine config that this build reads and checks but does not act on yet:
-//! the cluster (etcd, k3s), the Genestack labels and annotations (the cluster agent applies them),
+//! the cluster (etcd, Kubernetes), the Genestack labels and annotations (the cluster agent applies them),
 //! Open vSwitch, disk preparation and installing to disk. The `config` phase says each one on the
 //! console, so a node never looks as if it had done what it has not. Pure.
 
 use plinth_config::MachineConfig;
-use plinth_config::plinth::{Cluster, Genestack, Ovs};
+use plinth_config::plinth::{Genestack, Ovs};
 
 /// One console line for each part of `config` that is set and not acted on by this build.
 pub fn unapplied(config: &MachineConfig) -> Vec<String> {
     let p = &config.plinth;
     let mut out = Vec::new();
-    if p.cluster != Cluster::default() {
+    if p.cluster.is_set() {
         out.push(format!(
-            "plinth.cluster (role {}): etcd and k3s are not started by this build yet, so the node joins no cluster",
+            "plinth.cluster (role {}): etcd and the Kubernetes components are not started by this build yet (containerd is), so the node joins no cluster",
             format!("{:?}", p.cluster.role).to_lowercase()
         ));
     }

@@ -8,6 +8,7 @@
 pub mod autologin;
 pub mod builtin;
 pub mod chronyd;
+pub mod containerd;
 pub mod dhcp;
 pub mod facts;
 pub mod net;
@@ -45,6 +46,7 @@ pub const BUILTINS: &[Builtin] = &[
     chronyd::plan,
     node_exporter::plan,
     sshd::plan,
+    containerd::plan,
 ];
 
 /// The specs of every built-in the config asks for, minus those whose program is missing.
