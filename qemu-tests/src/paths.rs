@@ -33,6 +33,14 @@ pub fn image_dir() -> PathBuf {
         .unwrap_or_else(|| target_dir().join("image"))
 }
 
+/// The Debian root the image's squashfs is packed from (`<image dir>/mkosi/out/tree`), with
+/// Plinth's files installed: host tests run the image's own programs from it (etcd, the Kubernetes
+/// multicall binary at `usr/bin/kubernetes`). Hold [`crate::image::ImageLock::shared`] on
+/// [`image_dir`] while using it, as a build rewrites it.
+pub fn image_tree() -> PathBuf {
+    image_dir().join("mkosi/out/tree")
+}
+
 /// A directory owned by one test or one `cargo xtask qemu` run. Files in it survive the run so a
 /// failure can be read afterwards.
 #[derive(Clone, Debug)]

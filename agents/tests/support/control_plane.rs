@@ -1,0 +1,738 @@
+//! A throwaway Kubernetes control plane on loopback, for host tests of the image's own binaries:
+//! finding etcd and the multicall `kubernetes` binary (in the image tree, holding the image lock,
+//! or where `PLINTH_ETCD_BIN` / `PLINTH_KUBERNETES_BIN` point), a PKI and kubeconfigs made with
+//! rcgen, the component processes with their logs, and killing them all on drop.
+//!
+//! Everything lives in one directory the caller names and is kept after the run: `pki/`,
+//! `*.conf` kubeconfigs, `etcd-data/`, and one `<component>.log` per process (its command line,
+//! then its stdout and stderr).
+
+use std::fmt::Write as _;
+use std::fs::{File, OpenOptions};
+use std::io::Write as _;
+use std::net::{Ipv4Addr, TcpListener};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use qemu_tests::image::ImageLock;
+use qemu_tests::paths::{image_dir, image_tree};
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose,
+};
+
+/// The service range the apiserver is given; its first address is the `kubernetes` service.
+pub const SERVICE_CIDR: &str = "10.96.0.0/12";
+/// How long the apiserver may take to report `/readyz` ok (15–60 s on a small machine).
+pub const APISERVER_READY: Duration = Duration::from_secs(300);
+/// How long etcd, the controller manager and the scheduler may take to report healthy.
+pub const COMPONENT_HEALTHY: Duration = Duration::from_secs(120);
+/// Lines of a component's log quoted when it fails.
+const LOG_TAIL: usize = 40;
+
+/// A test cannot run here: with `CI=true` that fails the test, otherwise it prints a line
+/// starting `SKIPPED` and the caller returns.
+pub fn unavailable(test: &str, reason: &str) {
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{test}: {reason}");
+    }
+    eprintln!("SKIPPED {test}: {reason}");
+}
+
+/// One of the image's programs, with the image lock held while it is in use when it comes from
+/// the image tree.
+pub struct Binary {
+    pub path: PathBuf,
+    _lock: Option<ImageLock>,
+}
+
+impl Binary {
+    /// The image's etcd (`usr/bin/etcd`), or `PLINTH_ETCD_BIN`.
+    pub fn etcd(test: &str) -> Option<Self> {
+        Self::for_test(test, "PLINTH_ETCD_BIN", "usr/bin/etcd")
+    }
+
+    /// The image's multicall Kubernetes binary (`usr/bin/kubernetes`), or `PLINTH_KUBERNETES_BIN`.
+    pub fn kubernetes(test: &str) -> Option<Self> {
+        Self::for_test(test, "PLINTH_KUBERNETES_BIN", "usr/bin/kubernetes")
+    }
+
+    /// The program, or `None` after [`unavailable`] said why not.
+    fn for_test(test: &str, var: &str, in_tree: &str) -> Option<Self> {
+        match Self::find(var, in_tree) {
+            Ok(binary) => Some(binary),
+            Err(reason) => {
+                unavailable(test, &reason);
+                None
+            }
+        }
+    }
+
+    fn find(var: &str, in_tree: &str) -> Result<Self, String> {
+        if let Some(path) = std::env::var_os(var) {
+            let path = PathBuf::from(path);
+            // A wrong override is a mistake to report, not a reason to skip.
+            assert!(
+                is_executable(&path),
+                "{var}={} is not an executable file",
+                path.display()
+            );
+            return Ok(Self { path, _lock: None });
+        }
+        let tree = image_tree();
+        let build = format!("`cargo xtask image --dev` builds it, or set {var} to a built binary");
+        if !tree.is_dir() {
+            return Err(format!("no image tree at {}: {build}", tree.display()));
+        }
+        let dir = image_dir();
+        let lock =
+            ImageLock::shared(&dir).map_err(|e| format!("locking {}: {e}", dir.display()))?;
+        let path = tree.join(in_tree);
+        if !is_executable(&path) {
+            return Err(format!("the image tree has no {}: {build}", path.display()));
+        }
+        Ok(Self {
+            path,
+            _lock: Some(lock),
+        })
+    }
+}
+
+fn is_executable(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Why `curl` (the health probe of etcd, the controller manager and the scheduler) cannot run.
+pub fn curl_missing() -> Option<String> {
+    match Command::new("curl").arg("--version").output() {
+        Ok(out) if out.status.success() => None,
+        _ => Some("`curl` is not installed (the health probes use it); install curl".into()),
+    }
+}
+
+/// A certificate and its private key, as files.
+#[derive(Clone, Debug)]
+pub struct CertFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// The files of the test PKI, laid out as kubeadm's `/etc/kubernetes/pki` (flattened).
+#[derive(Clone, Debug)]
+pub struct Pki {
+    pub ca: CertFiles,
+    pub etcd_server: CertFiles,
+    pub apiserver_etcd_client: CertFiles,
+    pub apiserver: CertFiles,
+    pub admin: CertFiles,
+    pub controller_manager: CertFiles,
+    pub scheduler: CertFiles,
+    /// The service-account signing key pair: `sa.key` (private) and `sa.pub` (public).
+    pub sa_key: PathBuf,
+    pub sa_pub: PathBuf,
+}
+
+/// What a leaf certificate is for.
+#[derive(Clone, Copy)]
+enum Usage {
+    Server,
+    Client,
+    ServerAndClient,
+}
+
+impl Pki {
+    /// Makes a CA and every certificate the control plane needs in `dir`. `service_ip` is the
+    /// first address of the service range, which the apiserver's serving certificate names.
+    pub fn create(dir: &Path, service_ip: Ipv4Addr) -> Self {
+        std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        let mut ca_params = CertificateParams::default();
+        ca_params.distinguished_name = name("plinth-test-ca", None);
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+        ];
+        let ca_key = KeyPair::generate().expect("generating the CA key");
+        let ca_cert = ca_params.self_signed(&ca_key).expect("signing the CA");
+        let ca = write_pair(dir, "ca", &ca_cert.pem(), &ca_key);
+        let issuer = Issuer::new(ca_params, ca_key);
+
+        let leaf = |file: &str, cn: &str, org: Option<&str>, sans: &[&str], usage: Usage| {
+            let sans: Vec<String> = sans.iter().map(|s| s.to_string()).collect();
+            let mut params = CertificateParams::new(sans)
+                .unwrap_or_else(|e| panic!("{file}: subject alternative names: {e}"));
+            params.distinguished_name = name(cn, org);
+            params.use_authority_key_identifier_extension = true;
+            params.key_usages = vec![
+                KeyUsagePurpose::DigitalSignature,
+                KeyUsagePurpose::KeyEncipherment,
+            ];
+            params.extended_key_usages = match usage {
+                Usage::Server => vec![ExtendedKeyUsagePurpose::ServerAuth],
+                Usage::Client => vec![ExtendedKeyUsagePurpose::ClientAuth],
+                Usage::ServerAndClient => vec![
+                    ExtendedKeyUsagePurpose::ServerAuth,
+                    ExtendedKeyUsagePurpose::ClientAuth,
+                ],
+            };
+            let key = KeyPair::generate().unwrap_or_else(|e| panic!("{file}: key: {e}"));
+            let cert = params
+                .signed_by(&key, &issuer)
+                .unwrap_or_else(|e| panic!("{file}: signing: {e}"));
+            write_pair(dir, file, &cert.pem(), &key)
+        };
+
+        let loopback = ["127.0.0.1", "localhost"];
+        let service_ip = service_ip.to_string();
+        let mut apiserver_sans = loopback.to_vec();
+        apiserver_sans.extend([
+            "kubernetes",
+            "kubernetes.default",
+            "kubernetes.default.svc",
+            "kubernetes.default.svc.cluster.local",
+            &service_ip,
+        ]);
+        let etcd_server = leaf(
+            "etcd-server",
+            "kube-etcd",
+            None,
+            &loopback,
+            Usage::ServerAndClient,
+        );
+        let apiserver_etcd_client = leaf(
+            "apiserver-etcd-client",
+            "kube-apiserver-etcd-client",
+            None,
+            &[],
+            Usage::Client,
+        );
+        let apiserver = leaf(
+            "apiserver",
+            "kube-apiserver",
+            None,
+            &apiserver_sans,
+            Usage::Server,
+        );
+        let admin = leaf(
+            "admin",
+            "kubernetes-admin",
+            Some("system:masters"),
+            &[],
+            Usage::Client,
+        );
+        let controller_manager = leaf(
+            "controller-manager",
+            "system:kube-controller-manager",
+            None,
+            &[],
+            Usage::Client,
+        );
+        let scheduler = leaf(
+            "scheduler",
+            "system:kube-scheduler",
+            None,
+            &[],
+            Usage::Client,
+        );
+
+        let sa = KeyPair::generate().expect("generating the service-account key");
+        let sa_key = dir.join("sa.key");
+        write_private(&sa_key, &sa.serialize_pem());
+        let sa_pub = dir.join("sa.pub");
+        write_file(&sa_pub, &sa.public_key_pem());
+
+        Self {
+            ca,
+            etcd_server,
+            apiserver_etcd_client,
+            apiserver,
+            admin,
+            controller_manager,
+            scheduler,
+            sa_key,
+            sa_pub,
+        }
+    }
+}
+
+/// A subject of one common name and at most one organization.
+fn name(cn: &str, org: Option<&str>) -> DistinguishedName {
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, cn);
+    if let Some(org) = org {
+        dn.push(DnType::OrganizationName, org);
+    }
+    dn
+}
+
+fn write_pair(dir: &Path, file: &str, cert_pem: &str, key: &KeyPair) -> CertFiles {
+    let files = CertFiles {
+        cert: dir.join(format!("{file}.crt")),
+        key: dir.join(format!("{file}.key")),
+    };
+    write_file(&files.cert, cert_pem);
+    write_private(&files.key, &key.serialize_pem());
+    files
+}
+
+fn write_file(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+}
+
+/// Writes a private key readable by its owner only (0600 from its creation).
+fn write_private(path: &Path, text: &str) {
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+}
+
+/// A kubeconfig for `user` with the client certificate `creds`, pointing at `server`.
+pub fn write_kubeconfig(path: &Path, server: &str, ca: &Path, user: &str, creds: &CertFiles) {
+    // JSON strings are YAML strings: the paths are quoted whatever they hold.
+    let quote = |p: &Path| serde_json::to_string(&p.to_string_lossy()).expect("a string");
+    let text = format!(
+        "apiVersion: v1
+kind: Config
+clusters:
+- name: plinth-test
+  cluster:
+    server: {server}
+    certificate-authority: {ca}
+users:
+- name: {user}
+  user:
+    client-certificate: {cert}
+    client-key: {key}
+contexts:
+- name: {user}@plinth-test
+  context:
+    cluster: plinth-test
+    user: {user}
+current-context: {user}@plinth-test
+",
+        ca = quote(ca),
+        cert = quote(&creds.cert),
+        key = quote(&creds.key),
+    );
+    write_file(path, &text);
+}
+
+/// The first address of an IPv4 range, as `--service-cluster-ip-range` gives the `kubernetes`
+/// service: `10.96.0.0/12` → `10.96.0.1`.
+pub fn first_service_ip(cidr: &str) -> Ipv4Addr {
+    let (net, bits) = cidr.split_once('/').expect("an address/prefix");
+    let net: Ipv4Addr = net.parse().expect("an IPv4 network");
+    let bits: u32 = bits.parse().expect("a prefix length");
+    let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+    Ipv4Addr::from((u32::from(net) & mask) + 1)
+}
+
+/// `n` distinct free TCP ports on 127.0.0.1 (held together while chosen, then released).
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: Vec<TcpListener> = (0..N)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("binding a free port on 127.0.0.1"))
+        .collect();
+    std::array::from_fn(|i| listeners[i].local_addr().expect("a bound address").port())
+}
+
+/// The last `n` lines of a log file.
+pub fn tail(path: &Path, n: usize) -> String {
+    let text = std::fs::read(path)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_else(|e| format!("({}: {e})", path.display()));
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// A started component, killed (and reaped) on drop.
+pub struct Process {
+    pub name: String,
+    pub log: PathBuf,
+    child: Child,
+}
+
+impl Process {
+    /// Runs `program args…` with stdin closed and stdout and stderr appended to `<dir>/<name>.log`,
+    /// after a first line holding the command.
+    pub fn spawn(name: &str, dir: &Path, program: &Path, args: &[String]) -> Self {
+        let log = dir.join(format!("{name}.log"));
+        let mut file = File::create(&log).unwrap_or_else(|e| panic!("{}: {e}", log.display()));
+        writeln!(file, "$ {} {}", program.display(), args.join(" ")).expect("writing the log");
+        let err = file.try_clone().expect("duplicating the log file");
+        let child = Command::new(program)
+            .args(args)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(file)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {name} ({}): {e}", program.display()));
+        Self {
+            name: name.into(),
+            log,
+            child,
+        }
+    }
+
+    /// Panics, quoting its log, when the process has exited.
+    fn assert_running(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!(
+                "{} exited ({status}); the end of {}:\n{}",
+                self.name,
+                self.log.display(),
+                tail(&self.log, LOG_TAIL)
+            );
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Ports of the control plane, all on 127.0.0.1.
+#[derive(Clone, Copy, Debug)]
+pub struct Ports {
+    pub etcd_client: u16,
+    pub etcd_peer: u16,
+    pub apiserver: u16,
+    pub controller_manager: u16,
+    pub scheduler: u16,
+}
+
+/// etcd and kube-apiserver running (others added by the `start_*` methods); every process is
+/// killed when this is dropped, also when the test panics.
+pub struct ControlPlane {
+    pub dir: PathBuf,
+    pub pki: Pki,
+    pub ports: Ports,
+    pub admin_conf: PathBuf,
+    /// In start order; killed in reverse.
+    processes: Vec<Process>,
+    kubernetes: Binary,
+    etcd: Binary,
+}
+
+impl ControlPlane {
+    /// Makes the PKI and kubeconfigs in `dir` (which should be empty), starts etcd and waits for
+    /// it to be healthy, then starts kube-apiserver and waits for `/readyz`.
+    pub fn start(dir: &Path, etcd: Binary, kubernetes: Binary) -> Self {
+        let [
+            etcd_client,
+            etcd_peer,
+            apiserver,
+            controller_manager,
+            scheduler,
+        ] = free_ports();
+        let ports = Ports {
+            etcd_client,
+            etcd_peer,
+            apiserver,
+            controller_manager,
+            scheduler,
+        };
+        let pki = Pki::create(&dir.join("pki"), first_service_ip(SERVICE_CIDR));
+        let server = format!("https://127.0.0.1:{}", ports.apiserver);
+        let admin_conf = dir.join("admin.conf");
+        write_kubeconfig(
+            &admin_conf,
+            &server,
+            &pki.ca.cert,
+            "kubernetes-admin",
+            &pki.admin,
+        );
+        write_kubeconfig(
+            &dir.join("controller-manager.conf"),
+            &server,
+            &pki.ca.cert,
+            "system:kube-controller-manager",
+            &pki.controller_manager,
+        );
+        write_kubeconfig(
+            &dir.join("scheduler.conf"),
+            &server,
+            &pki.ca.cert,
+            "system:kube-scheduler",
+            &pki.scheduler,
+        );
+        let mut plane = Self {
+            dir: dir.to_path_buf(),
+            pki,
+            ports,
+            admin_conf,
+            processes: Vec::new(),
+            kubernetes,
+            etcd,
+        };
+        plane.start_etcd();
+        plane.start_apiserver();
+        plane
+    }
+
+    fn start_etcd(&mut self) {
+        let client = format!("https://127.0.0.1:{}", self.ports.etcd_client);
+        let peer = format!("http://127.0.0.1:{}", self.ports.etcd_peer);
+        let pki = &self.pki;
+        let args = [
+            "--name=plinth-test".to_string(),
+            format!("--data-dir={}", self.dir.join("etcd-data").display()),
+            format!("--listen-client-urls={client}"),
+            format!("--advertise-client-urls={client}"),
+            format!("--listen-peer-urls={peer}"),
+            format!("--initial-advertise-peer-urls={peer}"),
+            format!("--initial-cluster=plinth-test={peer}"),
+            "--initial-cluster-state=new".into(),
+            format!("--cert-file={}", pki.etcd_server.cert.display()),
+            format!("--key-file={}", pki.etcd_server.key.display()),
+            format!("--trusted-ca-file={}", pki.ca.cert.display()),
+            "--client-cert-auth=true".into(),
+            "--unsafe-no-fsync=true".into(),
+        ];
+        let etcd = Process::spawn("etcd", &self.dir, &self.etcd.path, &args);
+        self.processes.push(etcd);
+        let client_cert = self.pki.apiserver_etcd_client.clone();
+        let ca = self.pki.ca.cert.clone();
+        let took = self.wait_until("etcd /health", "etcd", COMPONENT_HEALTHY, |_| {
+            let body = curl(&[
+                "--cacert",
+                &ca.to_string_lossy(),
+                "--cert",
+                &client_cert.cert.to_string_lossy(),
+                "--key",
+                &client_cert.key.to_string_lossy(),
+                &format!("{client}/health"),
+            ])?;
+            if body.contains(r#""health":"true""#) {
+                Ok(())
+            } else {
+                Err(body)
+            }
+        });
+        eprintln!("etcd healthy after {:.1} s", took.as_secs_f64());
+    }
+
+    fn start_apiserver(&mut self) {
+        let pki = &self.pki;
+        let path = |p: &Path| p.display().to_string();
+        let args = [
+            "kube-apiserver".to_string(),
+            "--bind-address=127.0.0.1".into(),
+            "--advertise-address=127.0.0.1".into(),
+            format!("--secure-port={}", self.ports.apiserver),
+            format!(
+                "--etcd-servers=https://127.0.0.1:{}",
+                self.ports.etcd_client
+            ),
+            format!("--etcd-cafile={}", path(&pki.ca.cert)),
+            format!("--etcd-certfile={}", path(&pki.apiserver_etcd_client.cert)),
+            format!("--etcd-keyfile={}", path(&pki.apiserver_etcd_client.key)),
+            "--authorization-mode=Node,RBAC".into(),
+            "--enable-admission-plugins=NodeRestriction".into(),
+            format!("--client-ca-file={}", path(&pki.ca.cert)),
+            format!("--tls-cert-file={}", path(&pki.apiserver.cert)),
+            format!("--tls-private-key-file={}", path(&pki.apiserver.key)),
+            format!("--service-cluster-ip-range={SERVICE_CIDR}"),
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
+            format!("--service-account-key-file={}", path(&pki.sa_pub)),
+            format!("--service-account-signing-key-file={}", path(&pki.sa_key)),
+            "--enable-bootstrap-token-auth=true".into(),
+            "--allow-privileged=true".into(),
+            format!("--cert-dir={}", path(&self.dir.join("apiserver-certs"))),
+        ];
+        let apiserver = Process::spawn("kube-apiserver", &self.dir, &self.kubernetes.path, &args);
+        self.processes.push(apiserver);
+        let took = self.wait_until(
+            "kube-apiserver /readyz",
+            "kube-apiserver",
+            APISERVER_READY,
+            |plane| {
+                let out = plane.kubectl(&["get", "--raw", "/readyz", "--request-timeout=5s"])?;
+                if out.trim() == "ok" { Ok(()) } else { Err(out) }
+            },
+        );
+        eprintln!(
+            "kube-apiserver /readyz ok after {:.1} s",
+            took.as_secs_f64()
+        );
+    }
+
+    /// Starts kube-controller-manager with kubeadm's flags (the CA signs CSRs, the
+    /// service-account key signs tokens), not waiting for it.
+    pub fn start_controller_manager(&mut self) {
+        let pki = &self.pki;
+        let conf = self
+            .dir
+            .join("controller-manager.conf")
+            .display()
+            .to_string();
+        let path = |p: &Path| p.display().to_string();
+        let args = [
+            "kube-controller-manager".to_string(),
+            format!("--kubeconfig={conf}"),
+            format!("--authentication-kubeconfig={conf}"),
+            format!("--authorization-kubeconfig={conf}"),
+            "--bind-address=127.0.0.1".into(),
+            format!("--secure-port={}", self.ports.controller_manager),
+            format!(
+                "--cert-dir={}",
+                path(&self.dir.join("controller-manager-certs"))
+            ),
+            format!("--cluster-signing-cert-file={}", path(&pki.ca.cert)),
+            format!("--cluster-signing-key-file={}", path(&pki.ca.key)),
+            format!("--root-ca-file={}", path(&pki.ca.cert)),
+            format!("--service-account-private-key-file={}", path(&pki.sa_key)),
+            "--use-service-account-credentials=true".into(),
+            "--controllers=*,bootstrapsigner,tokencleaner".into(),
+            "--leader-elect=false".into(),
+        ];
+        let kcm = Process::spawn(
+            "kube-controller-manager",
+            &self.dir,
+            &self.kubernetes.path,
+            &args,
+        );
+        self.processes.push(kcm);
+    }
+
+    /// Starts kube-scheduler with kubeadm's flags, not waiting for it.
+    pub fn start_scheduler(&mut self) {
+        let conf = self.dir.join("scheduler.conf").display().to_string();
+        let args = [
+            "kube-scheduler".to_string(),
+            format!("--kubeconfig={conf}"),
+            format!("--authentication-kubeconfig={conf}"),
+            format!("--authorization-kubeconfig={conf}"),
+            "--bind-address=127.0.0.1".into(),
+            format!("--secure-port={}", self.ports.scheduler),
+            format!("--cert-dir={}", self.dir.join("scheduler-certs").display()),
+            "--leader-elect=false".into(),
+        ];
+        let scheduler = Process::spawn("kube-scheduler", &self.dir, &self.kubernetes.path, &args);
+        self.processes.push(scheduler);
+    }
+
+    /// Waits until the component `name` answers `ok` on `https://127.0.0.1:<port>/healthz`
+    /// (always allowed without credentials; its serving certificate is self-signed), and returns
+    /// how long that took.
+    pub fn wait_healthz(&mut self, name: &str, port: u16) -> Duration {
+        let url = format!("https://127.0.0.1:{port}/healthz");
+        self.wait_until(&format!("{name} /healthz"), name, COMPONENT_HEALTHY, |_| {
+            let body = curl(&["--insecure", &url])?;
+            if body.trim() == "ok" {
+                Ok(())
+            } else {
+                Err(body)
+            }
+        })
+    }
+
+    /// Runs the built kubectl as `kubernetes-admin` (`system:masters`); its stdout, or why not.
+    pub fn kubectl(&self, args: &[&str]) -> Result<String, String> {
+        let out = Command::new(&self.kubernetes.path)
+            .arg("kubectl")
+            .arg(format!("--kubeconfig={}", self.admin_conf.display()))
+            .arg(format!(
+                "--cache-dir={}",
+                self.dir.join("kube-cache").display()
+            ))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("running kubectl: {e}"))?;
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out.status.success() {
+            Ok(stdout)
+        } else {
+            Err(format!(
+                "kubectl {}: {}\n{}{stdout}",
+                args.join(" "),
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    }
+
+    /// Polls `probe` every second until it succeeds, failing the test (with the end of `log_of`'s
+    /// log) at `timeout` or as soon as any process of the plane exits.
+    fn wait_until(
+        &mut self,
+        what: &str,
+        log_of: &str,
+        timeout: Duration,
+        mut probe: impl FnMut(&Self) -> Result<(), String>,
+    ) -> Duration {
+        let start = Instant::now();
+        loop {
+            for process in &mut self.processes {
+                process.assert_running();
+            }
+            let last = match probe(self) {
+                Ok(()) => return start.elapsed(),
+                Err(why) => why,
+            };
+            if start.elapsed() > timeout {
+                let log = self.dir.join(format!("{log_of}.log"));
+                let mut message = format!(
+                    "{what}: not ready after {} s; last answer:\n{}\n",
+                    timeout.as_secs(),
+                    last.trim()
+                );
+                let _ = write!(
+                    message,
+                    "the end of {}:\n{}",
+                    log.display(),
+                    tail(&log, LOG_TAIL)
+                );
+                panic!("{message}");
+            }
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+}
+
+impl Drop for ControlPlane {
+    fn drop(&mut self) {
+        while let Some(process) = self.processes.pop() {
+            drop(process);
+        }
+    }
+}
+
+/// `curl -s` of one URL (never through a proxy, 5 s at most): the body, or why not.
+fn curl(args: &[&str]) -> Result<String, String> {
+    let out = Command::new("curl")
+        .args([
+            "--silent",
+            "--show-error",
+            "--noproxy",
+            "*",
+            "--max-time",
+            "5",
+        ])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("running curl: {e}"))?;
+    let body = String::from_utf8_lossy(&out.stdout).into_owned();
+    if out.status.success() {
+        Ok(body)
+    } else {
+        Err(format!(
+            "curl {}: {}\n{}{body}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
