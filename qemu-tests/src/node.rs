@@ -196,6 +196,35 @@ impl Fixture {
         })
     }
 
+    /// A raw disk `<name>.img` of `size_mib` MiB holding an empty ext4 labelled `PLINTH_STATE`,
+    /// made on the host: a PXE-booted node keeps its state there (it creates no partition on a
+    /// disk it did not boot from).
+    pub fn state_disk(&self, name: &str, size_mib: u64) -> Result<Drive, FixtureError> {
+        let path = self.dir.join(&format!("{name}.img"));
+        let io = |source| FixtureError::Io {
+            path: path.clone(),
+            source,
+        };
+        std::fs::File::create(&path)
+            .and_then(|f| f.set_len(size_mib << 20))
+            .map_err(io)?;
+        let status = std::process::Command::new("mkfs.ext4")
+            .args(["-q", "-F", "-L", "PLINTH_STATE"])
+            .arg(&path)
+            .status()
+            .map_err(io)?;
+        if !status.success() {
+            return Err(io(std::io::Error::other(format!(
+                "mkfs.ext4 (e2fsprogs) failed: {status}"
+            ))));
+        }
+        Ok(Drive {
+            path,
+            format: DiskFormat::Raw,
+            read_only: false,
+        })
+    }
+
     /// Writes `seed` as `<name>.img` (vfat) or `<name>.iso` in the run directory.
     pub fn seed(
         &self,

@@ -14,7 +14,6 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
-use qemu_tests::cmdline::{DiskFormat, Drive};
 use qemu_tests::metrics;
 use qemu_tests::node::{BootOptions, Fixture, Node, READY_TIMEOUT, Variant};
 use qemu_tests::seed::{Seed, SeedFormat};
@@ -59,24 +58,6 @@ hostname: seed-node
 ";
 
 const COMMAND: Duration = Duration::from_secs(60);
-
-/// A 64 MiB disk holding an empty ext4 labelled `PLINTH_STATE`: a PXE-booted node keeps its state
-/// there (it creates no partition on a disk it did not boot from).
-fn state_disk(fx: &Fixture) -> Result<Drive> {
-    let path = fx.dir.join("state.img");
-    std::fs::File::create(&path)?.set_len(64 << 20)?;
-    let status = std::process::Command::new("mkfs.ext4")
-        .args(["-q", "-F", "-L", "PLINTH_STATE"])
-        .arg(&path)
-        .status()
-        .context("running mkfs.ext4 (e2fsprogs)")?;
-    ensure!(status.success(), "mkfs.ext4 failed: {status}");
-    Ok(Drive {
-        path,
-        format: DiskFormat::Raw,
-        read_only: false,
-    })
-}
 
 /// Waits for the node exporter to report `nodename`.
 fn wait_nodename(node: &Node, nodename: &str) -> Result<()> {
@@ -133,7 +114,7 @@ fn an_invalid_seed_is_fixed_from_the_autologin_shell_with_config_apply() -> Resu
     )?;
     let mut opts = BootOptions::new(Variant::Pxe);
     opts.seed = Some(seed);
-    opts.disk = Some(state_disk(&fx)?);
+    opts.disk = Some(fx.state_disk("state", 64)?);
     opts.no_reboot = true;
     opts.serial2 = true;
     opts.extra_cmdline = Some("plinth.autologin=ttyS1 plinth.autologin=../x".into());
