@@ -48,6 +48,16 @@ pub const STATE_MOUNT: &str = "/state";
 /// `STATE_MOUNT/<dir>/upper` (so it persists with the state partition): config, variable data,
 /// `/opt` (CNI plugins, the node exporter's textfile directory) and root's home.
 pub const OVERLAID: [&str; 4] = ["etc", "var", "opt", "root"];
+/// Data directories under `/var` bind-mounted straight from `STATE_MOUNT/data/<name>` over the
+/// `/var` overlay: they hold overlay filesystems or databases of their own, and an overlayfs
+/// cannot be the upper layer of another (containerd's snapshots), nor should a database pay for
+/// copy-up. etcd, containerd, the kubelet and Longhorn keep their data there.
+pub const DATA_DIRS: [(&str, &str); 4] = [
+    ("etcd", "var/lib/etcd"),
+    ("containerd", "var/lib/containerd"),
+    ("kubelet", "var/lib/kubelet"),
+    ("longhorn", "var/lib/longhorn"),
+];
 
 /// Whether this process is stage 1: PID 1 in Plinth's initramfs.
 pub fn is_stage1() -> bool {
@@ -105,6 +115,21 @@ pub fn run() -> Infallible {
         }
     }
     step("/etc, /var, /opt and /root are writable overlays on the state filesystem");
+    for (name, dir) in DATA_DIRS {
+        let from = format!("{state_dir}/data/{name}");
+        let to = format!("{SYSROOT}/{dir}");
+        let made = std::fs::create_dir_all(&from).and_then(|()| std::fs::create_dir_all(&to));
+        if let Err(e) = made
+            .map_err(|e| e.to_string())
+            .and_then(|()| mounts::bind(&from, &to).map_err(|e| e.to_string()))
+        {
+            // The overlaid /var still works for them, only slower (and not for containerd).
+            step(&format!(
+                "warning: /{dir} is not bound from the state filesystem: {e}"
+            ));
+        }
+    }
+    step("/var/lib/{etcd,containerd,kubelet,longhorn} are bound from the state filesystem");
     let tmp = format!("{SYSROOT}/tmp");
     if let Err(e) = mounts::mount_fs(
         "tmpfs",
