@@ -3,4 +3,5 @@
 //! machine config's network with rtnetlink. `storage`, `ovs`, `virt` and `cluster` arrive with the
 //! issues that need them; heavy dependencies live here, never in the static PID 1.
 
+pub mod cluster;
 pub mod net;
