@@ -129,10 +129,12 @@ fn containerd_runs_the_local_pause_image_with_no_registry() -> Result<()> {
     ensure!(config.text.trim() == "1", "sandbox_image: {config:?}");
 
     // A container of it runs, as 65535 and PID 1 of its namespace, and exits 0 on SIGTERM.
+    // `--null-io` and no stdin: `ctr run` would otherwise copy this shell's terminal into the
+    // container and swallow the commands that follow.
     let started = run(
         &node,
         &mut shell,
-        &format!("ctr -n k8s.io run -d {PAUSE} pause-test && echo started"),
+        &format!("ctr -n k8s.io run --null-io -d {PAUSE} pause-test </dev/null && echo started"),
     )?;
     ensure!(
         started.status == 0 && started.text.contains("started"),
