@@ -1,7 +1,10 @@
 //! `plinth-agents`: the library behind `plinth-agent`, the node's single-purpose helpers run as
 //! services supervised by PID 1, one module per subcommand. Today: [`net`], which applies the
-//! machine config's network with rtnetlink. `storage`, `ovs`, `virt` and `cluster` arrive with the
-//! issues that need them; heavy dependencies live here, never in the static PID 1.
+//! machine config's network with rtnetlink; [`pki`], which makes and keeps a control-plane node's
+//! cluster PKI; and [`cluster`], what the cluster's processes run with. `storage`, `ovs` and
+//! `virt` arrive with the issues that need them; heavy dependencies live here, never in the
+//! static PID 1.
 
 pub mod cluster;
 pub mod net;
+pub mod pki;

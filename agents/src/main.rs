@@ -1,12 +1,13 @@
 //! `plinth-agent`: the node's single-purpose helpers, one subcommand each, every one run as a
 //! service supervised by PID 1. A thin command line over the `plinth_agents` library.
 
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use plinth_agents::net;
+use plinth_agents::{net, pki};
 
 /// The node's helpers, run as supervised services by plinth-init.
 #[derive(Parser)]
@@ -21,6 +22,45 @@ enum Command {
     /// Apply the machine config's network (netplan v2): links, bonds, VLANs, bridges, addresses,
     /// routes, resolv.conf; print the DHCP clients wanted. Stays up and re-applies when links appear.
     Net(NetArgs),
+    /// Make the control-plane node's cluster PKI (kubeadm's certificates, keys and kubeconfigs)
+    /// once, and keep it: a later run reuses it, issuing again only what is missing or lacks a
+    /// name now wanted. Runs once and exits.
+    Pki(PkiArgs),
+}
+
+#[derive(Args)]
+struct PkiArgs {
+    /// The root: `pki/` and `kubernetes/` are made below it.
+    #[arg(long, default_value = pki::DEFAULT_ROOT)]
+    dir: PathBuf,
+    /// This node's name (`system:node:<name>`, a SAN of the apiserver and etcd).
+    #[arg(long)]
+    node_name: String,
+    /// An address of this node (repeatable): SANs of the apiserver and etcd certificates.
+    #[arg(long = "address", value_name = "IP")]
+    addresses: Vec<IpAddr>,
+    /// The service range (`--service-cluster-ip-range`); its first address is the `kubernetes`
+    /// service's, a SAN of the apiserver.
+    #[arg(long, value_name = "CIDR", default_value = "10.96.0.0/12")]
+    service_cidr: String,
+    /// The cluster's DNS domain.
+    #[arg(long, value_name = "DOMAIN", default_value = "cluster.local")]
+    cluster_domain: String,
+    /// One more name of the apiserver (repeatable): a DNS name or an IP address.
+    #[arg(long = "san", value_name = "X")]
+    sans: Vec<String>,
+    /// The apiserver URL every kubeconfig points at (`https://10.0.0.10:6443`).
+    #[arg(long, value_name = "URL")]
+    apiserver_url: String,
+    /// The operator's cluster CA certificate (PEM), used instead of a new CA.
+    #[arg(long, value_name = "FILE", requires = "ca_key_file")]
+    ca_cert_file: Option<PathBuf>,
+    /// The operator's cluster CA key (PEM: PKCS#8, PKCS#1 or SEC1, unencrypted).
+    #[arg(long, value_name = "FILE", requires = "ca_cert_file")]
+    ca_key_file: Option<PathBuf>,
+    /// No stacked etcd on this node: no etcd CA, etcd certificates or apiserver-etcd-client.
+    #[arg(long)]
+    no_etcd: bool,
 }
 
 #[derive(Args)]
@@ -68,5 +108,27 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             ready_file: a.ready_file,
         })
         .context("net"),
+        Command::Pki(a) => {
+            let service_ip = pki::first_service_ip(&a.service_cidr).context("pki")?;
+            let operator_ca = match (a.ca_cert_file, a.ca_key_file) {
+                (Some(cert), Some(key)) => Some(pki::OperatorCa { cert, key }),
+                _ => None,
+            };
+            pki::run(&pki::PkiOptions {
+                root: a.dir,
+                request: pki::PkiRequest {
+                    node_name: a.node_name,
+                    node_addresses: a.addresses,
+                    cluster_domain: a.cluster_domain,
+                    service_ip,
+                    cert_sans: a.sans,
+                    apiserver_url: a.apiserver_url,
+                    etcd: !a.no_etcd,
+                },
+                operator_ca,
+            })
+            .map(drop)
+            .context("pki")
+        }
     }
 }

@@ -45,12 +45,14 @@ const fn deb(package: &'static str) -> Prereq {
 }
 
 /// What `cargo xtask test` needs beyond the Rust toolchain: `unshare` for the PID-namespace tests,
-/// the musl target for the static PID 1, and a DHCP server and client (dnsmasq, dhcpcd) for the
+/// the musl target for the static PID 1 (and `musl-gcc`, which ring's C code needs for the
+/// agent's certificates), and a DHCP server and client (dnsmasq, dhcpcd) for the
 /// network-namespace test of the image's dhcpcd hook that hands DHCP-provided NTP servers to chrony.
-pub const TEST: [Prereq; 5] = [
+pub const TEST: [Prereq; 6] = [
     CargoTool("nextest"),
     deb("util-linux"),
     RustTarget("x86_64-unknown-linux-musl"),
+    deb("musl-tools"),
     deb("dnsmasq-base"),
     deb("dhcpcd-base"),
 ];
@@ -59,8 +61,9 @@ pub const TEST: [Prereq; 5] = [
 /// Debian tree, squashfs-tools for the root, mtools, dosfstools and syslinux for the ESP without
 /// loop mounts, sfdisk for the GPT, systemd-boot-efi's stub and objcopy for the UKI, Go for the
 /// Kubernetes binary.
-pub const IMAGE: [Prereq; 13] = [
+pub const IMAGE: [Prereq; 14] = [
     Go,
+    deb("musl-tools"),
     Deb {
         package: "mkosi",
         from_backports: true,

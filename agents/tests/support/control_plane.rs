@@ -1,27 +1,25 @@
 //! A throwaway Kubernetes control plane on loopback, for host tests of the image's own binaries:
 //! finding etcd and the multicall `kubernetes` binary (in the image tree, holding the image lock,
-//! or where `PLINTH_ETCD_BIN` / `PLINTH_KUBERNETES_BIN` point), a PKI and kubeconfigs made with
-//! rcgen, the component processes with their logs, and killing them all on drop.
+//! or where `PLINTH_ETCD_BIN` / `PLINTH_KUBERNETES_BIN` point), the PKI and kubeconfigs a node
+//! has (made by the product's own `plinth_agents::pki`, kubeadm's layout), the component processes
+//! with their logs, and killing them all on drop.
 //!
 //! Everything lives in one directory the caller names and is kept after the run: `pki/`,
-//! `*.conf` kubeconfigs, `etcd-data/`, and one `<component>.log` per process (its command line,
-//! then its stdout and stderr).
+//! `kubernetes/*.conf` kubeconfigs, `etcd-data/`, and one `<component>.log` per process (its
+//! command line, then its stdout and stderr).
 
 use std::fmt::Write as _;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write as _;
-use std::net::{Ipv4Addr, TcpListener};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::net::{IpAddr, Ipv4Addr, TcpListener};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use plinth_agents::pki;
 use qemu_tests::image::ImageLock;
 use qemu_tests::paths::{image_dir, image_tree};
-use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose,
-};
 
 /// The service range the apiserver is given; its first address is the `kubernetes` service.
 pub const SERVICE_CIDR: &str = "10.96.0.0/12";
@@ -119,219 +117,79 @@ pub struct CertFiles {
     pub key: PathBuf,
 }
 
-/// The files of the test PKI, laid out as kubeadm's `/etc/kubernetes/pki` (flattened).
+/// The node's name in the test PKI (etcd's member name, the apiserver's SAN).
+pub const NODE_NAME: &str = "plinth-test";
+
+/// The files of the test PKI: kubeadm's `pki/` under the control plane's directory, made by
+/// `plinth_agents::pki` exactly as on a node; the kubeconfigs are in `kubernetes/` beside it.
 #[derive(Clone, Debug)]
 pub struct Pki {
     pub ca: CertFiles,
+    pub etcd_ca: CertFiles,
     pub etcd_server: CertFiles,
+    pub etcd_healthcheck_client: CertFiles,
     pub apiserver_etcd_client: CertFiles,
     pub apiserver: CertFiles,
-    pub admin: CertFiles,
-    pub controller_manager: CertFiles,
-    pub scheduler: CertFiles,
+    pub apiserver_kubelet_client: CertFiles,
+    pub front_proxy_ca: CertFiles,
+    pub front_proxy_client: CertFiles,
     /// The service-account signing key pair: `sa.key` (private) and `sa.pub` (public).
     pub sa_key: PathBuf,
     pub sa_pub: PathBuf,
-}
-
-/// What a leaf certificate is for.
-#[derive(Clone, Copy)]
-enum Usage {
-    Server,
-    Client,
-    ServerAndClient,
+    /// `kubernetes/`: `admin.conf`, `super-admin.conf`, `controller-manager.conf`, ….
+    pub kubeconfigs: PathBuf,
 }
 
 impl Pki {
-    /// Makes a CA and every certificate the control plane needs in `dir`. `service_ip` is the
-    /// first address of the service range, which the apiserver's serving certificate names.
-    pub fn create(dir: &Path, service_ip: Ipv4Addr) -> Self {
-        std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
-        let mut ca_params = CertificateParams::default();
-        ca_params.distinguished_name = name("plinth-test-ca", None);
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.key_usages = vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::KeyCertSign,
-            KeyUsagePurpose::CrlSign,
-        ];
-        let ca_key = KeyPair::generate().expect("generating the CA key");
-        let ca_cert = ca_params.self_signed(&ca_key).expect("signing the CA");
-        let ca = write_pair(dir, "ca", &ca_cert.pem(), &ca_key);
-        let issuer = Issuer::new(ca_params, ca_key);
-
-        let leaf = |file: &str, cn: &str, org: Option<&str>, sans: &[&str], usage: Usage| {
-            let sans: Vec<String> = sans.iter().map(|s| s.to_string()).collect();
-            let mut params = CertificateParams::new(sans)
-                .unwrap_or_else(|e| panic!("{file}: subject alternative names: {e}"));
-            params.distinguished_name = name(cn, org);
-            params.use_authority_key_identifier_extension = true;
-            params.key_usages = vec![
-                KeyUsagePurpose::DigitalSignature,
-                KeyUsagePurpose::KeyEncipherment,
-            ];
-            params.extended_key_usages = match usage {
-                Usage::Server => vec![ExtendedKeyUsagePurpose::ServerAuth],
-                Usage::Client => vec![ExtendedKeyUsagePurpose::ClientAuth],
-                Usage::ServerAndClient => vec![
-                    ExtendedKeyUsagePurpose::ServerAuth,
-                    ExtendedKeyUsagePurpose::ClientAuth,
-                ],
-            };
-            let key = KeyPair::generate().unwrap_or_else(|e| panic!("{file}: key: {e}"));
-            let cert = params
-                .signed_by(&key, &issuer)
-                .unwrap_or_else(|e| panic!("{file}: signing: {e}"));
-            write_pair(dir, file, &cert.pem(), &key)
+    /// Makes the node's PKI and kubeconfigs in `dir` (`pki/`, `kubernetes/`) for a node on
+    /// loopback whose apiserver is `apiserver_url`; `service_ip` is the first address of the
+    /// service range, which the apiserver's serving certificate names.
+    pub fn create(dir: &Path, service_ip: IpAddr, apiserver_url: &str) -> Self {
+        pki::run(&pki::PkiOptions {
+            root: dir.to_path_buf(),
+            request: pki::PkiRequest {
+                node_name: NODE_NAME.into(),
+                node_addresses: vec![IpAddr::V4(Ipv4Addr::LOCALHOST)],
+                cluster_domain: "cluster.local".into(),
+                service_ip,
+                cert_sans: Vec::new(),
+                apiserver_url: apiserver_url.into(),
+                etcd: true,
+            },
+            operator_ca: None,
+        })
+        .unwrap_or_else(|e| panic!("making the PKI in {}: {e}", dir.display()));
+        let pki = dir.join(pki::plan::PKI_DIR);
+        let pair = |stem: &str| CertFiles {
+            cert: pki.join(format!("{stem}.crt")),
+            key: pki.join(format!("{stem}.key")),
         };
-
-        let loopback = ["127.0.0.1", "localhost"];
-        let service_ip = service_ip.to_string();
-        let mut apiserver_sans = loopback.to_vec();
-        apiserver_sans.extend([
-            "kubernetes",
-            "kubernetes.default",
-            "kubernetes.default.svc",
-            "kubernetes.default.svc.cluster.local",
-            &service_ip,
-        ]);
-        let etcd_server = leaf(
-            "etcd-server",
-            "kube-etcd",
-            None,
-            &loopback,
-            Usage::ServerAndClient,
-        );
-        let apiserver_etcd_client = leaf(
-            "apiserver-etcd-client",
-            "kube-apiserver-etcd-client",
-            None,
-            &[],
-            Usage::Client,
-        );
-        let apiserver = leaf(
-            "apiserver",
-            "kube-apiserver",
-            None,
-            &apiserver_sans,
-            Usage::Server,
-        );
-        let admin = leaf(
-            "admin",
-            "kubernetes-admin",
-            Some("system:masters"),
-            &[],
-            Usage::Client,
-        );
-        let controller_manager = leaf(
-            "controller-manager",
-            "system:kube-controller-manager",
-            None,
-            &[],
-            Usage::Client,
-        );
-        let scheduler = leaf(
-            "scheduler",
-            "system:kube-scheduler",
-            None,
-            &[],
-            Usage::Client,
-        );
-
-        let sa = KeyPair::generate().expect("generating the service-account key");
-        let sa_key = dir.join("sa.key");
-        write_private(&sa_key, &sa.serialize_pem());
-        let sa_pub = dir.join("sa.pub");
-        write_file(&sa_pub, &sa.public_key_pem());
-
         Self {
-            ca,
-            etcd_server,
-            apiserver_etcd_client,
-            apiserver,
-            admin,
-            controller_manager,
-            scheduler,
-            sa_key,
-            sa_pub,
+            ca: pair("ca"),
+            etcd_ca: pair("etcd/ca"),
+            etcd_server: pair("etcd/server"),
+            etcd_healthcheck_client: pair("etcd/healthcheck-client"),
+            apiserver_etcd_client: pair("apiserver-etcd-client"),
+            apiserver: pair("apiserver"),
+            apiserver_kubelet_client: pair("apiserver-kubelet-client"),
+            front_proxy_ca: pair("front-proxy-ca"),
+            front_proxy_client: pair("front-proxy-client"),
+            sa_key: pki.join(pki::plan::SA_KEY),
+            sa_pub: pki.join(pki::plan::SA_PUB),
+            kubeconfigs: dir.join(pki::plan::KUBECONFIG_DIR),
         }
     }
-}
 
-/// A subject of one common name and at most one organization.
-fn name(cn: &str, org: Option<&str>) -> DistinguishedName {
-    let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, cn);
-    if let Some(org) = org {
-        dn.push(DnType::OrganizationName, org);
+    /// The kubeconfig `name` (`controller-manager.conf`).
+    pub fn kubeconfig(&self, name: &str) -> PathBuf {
+        self.kubeconfigs.join(name)
     }
-    dn
-}
-
-fn write_pair(dir: &Path, file: &str, cert_pem: &str, key: &KeyPair) -> CertFiles {
-    let files = CertFiles {
-        cert: dir.join(format!("{file}.crt")),
-        key: dir.join(format!("{file}.key")),
-    };
-    write_file(&files.cert, cert_pem);
-    write_private(&files.key, &key.serialize_pem());
-    files
-}
-
-fn write_file(path: &Path, text: &str) {
-    std::fs::write(path, text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-}
-
-/// Writes a private key readable by its owner only (0600 from its creation).
-fn write_private(path: &Path, text: &str) {
-    OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .and_then(|mut f| f.write_all(text.as_bytes()))
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-}
-
-/// A kubeconfig for `user` with the client certificate `creds`, pointing at `server`.
-pub fn write_kubeconfig(path: &Path, server: &str, ca: &Path, user: &str, creds: &CertFiles) {
-    // JSON strings are YAML strings: the paths are quoted whatever they hold.
-    let quote = |p: &Path| serde_json::to_string(&p.to_string_lossy()).expect("a string");
-    let text = format!(
-        "apiVersion: v1
-kind: Config
-clusters:
-- name: plinth-test
-  cluster:
-    server: {server}
-    certificate-authority: {ca}
-users:
-- name: {user}
-  user:
-    client-certificate: {cert}
-    client-key: {key}
-contexts:
-- name: {user}@plinth-test
-  context:
-    cluster: plinth-test
-    user: {user}
-current-context: {user}@plinth-test
-",
-        ca = quote(ca),
-        cert = quote(&creds.cert),
-        key = quote(&creds.key),
-    );
-    write_file(path, &text);
 }
 
 /// The first address of an IPv4 range, as `--service-cluster-ip-range` gives the `kubernetes`
 /// service: `10.96.0.0/12` → `10.96.0.1`.
-pub fn first_service_ip(cidr: &str) -> Ipv4Addr {
-    let (net, bits) = cidr.split_once('/').expect("an address/prefix");
-    let net: Ipv4Addr = net.parse().expect("an IPv4 network");
-    let bits: u32 = bits.parse().expect("a prefix length");
-    let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
-    Ipv4Addr::from((u32::from(net) & mask) + 1)
+pub fn first_service_ip(cidr: &str) -> IpAddr {
+    pki::first_service_ip(cidr).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// `n` distinct free TCP ports on 127.0.0.1 (held together while chosen, then released).
@@ -417,6 +275,8 @@ pub struct ControlPlane {
     pub dir: PathBuf,
     pub pki: Pki,
     pub ports: Ports,
+    /// `super-admin.conf` (`system:masters`): `admin.conf`'s group `kubeadm:cluster-admins` has
+    /// no ClusterRoleBinding in a bare control plane.
     pub admin_conf: PathBuf,
     /// In start order; killed in reverse.
     processes: Vec<Process>,
@@ -442,30 +302,9 @@ impl ControlPlane {
             controller_manager,
             scheduler,
         };
-        let pki = Pki::create(&dir.join("pki"), first_service_ip(SERVICE_CIDR));
         let server = format!("https://127.0.0.1:{}", ports.apiserver);
-        let admin_conf = dir.join("admin.conf");
-        write_kubeconfig(
-            &admin_conf,
-            &server,
-            &pki.ca.cert,
-            "kubernetes-admin",
-            &pki.admin,
-        );
-        write_kubeconfig(
-            &dir.join("controller-manager.conf"),
-            &server,
-            &pki.ca.cert,
-            "system:kube-controller-manager",
-            &pki.controller_manager,
-        );
-        write_kubeconfig(
-            &dir.join("scheduler.conf"),
-            &server,
-            &pki.ca.cert,
-            "system:kube-scheduler",
-            &pki.scheduler,
-        );
+        let pki = Pki::create(dir, first_service_ip(SERVICE_CIDR), &server);
+        let admin_conf = pki.kubeconfig("super-admin.conf");
         let mut plane = Self {
             dir: dir.to_path_buf(),
             pki,
@@ -485,24 +324,24 @@ impl ControlPlane {
         let peer = format!("http://127.0.0.1:{}", self.ports.etcd_peer);
         let pki = &self.pki;
         let args = [
-            "--name=plinth-test".to_string(),
+            format!("--name={NODE_NAME}"),
             format!("--data-dir={}", self.dir.join("etcd-data").display()),
             format!("--listen-client-urls={client}"),
             format!("--advertise-client-urls={client}"),
             format!("--listen-peer-urls={peer}"),
             format!("--initial-advertise-peer-urls={peer}"),
-            format!("--initial-cluster=plinth-test={peer}"),
+            format!("--initial-cluster={NODE_NAME}={peer}"),
             "--initial-cluster-state=new".into(),
             format!("--cert-file={}", pki.etcd_server.cert.display()),
             format!("--key-file={}", pki.etcd_server.key.display()),
-            format!("--trusted-ca-file={}", pki.ca.cert.display()),
+            format!("--trusted-ca-file={}", pki.etcd_ca.cert.display()),
             "--client-cert-auth=true".into(),
             "--unsafe-no-fsync=true".into(),
         ];
         let etcd = Process::spawn("etcd", &self.dir, &self.etcd.path, &args);
         self.processes.push(etcd);
-        let client_cert = self.pki.apiserver_etcd_client.clone();
-        let ca = self.pki.ca.cert.clone();
+        let client_cert = self.pki.etcd_healthcheck_client.clone();
+        let ca = self.pki.etcd_ca.cert.clone();
         let took = self.wait_until("etcd /health", "etcd", COMPONENT_HEALTHY, |_| {
             let body = curl(&[
                 "--cacert",
@@ -534,7 +373,7 @@ impl ControlPlane {
                 "--etcd-servers=https://127.0.0.1:{}",
                 self.ports.etcd_client
             ),
-            format!("--etcd-cafile={}", path(&pki.ca.cert)),
+            format!("--etcd-cafile={}", path(&pki.etcd_ca.cert)),
             format!("--etcd-certfile={}", path(&pki.apiserver_etcd_client.cert)),
             format!("--etcd-keyfile={}", path(&pki.apiserver_etcd_client.key)),
             "--authorization-mode=Node,RBAC".into(),
@@ -542,6 +381,30 @@ impl ControlPlane {
             format!("--client-ca-file={}", path(&pki.ca.cert)),
             format!("--tls-cert-file={}", path(&pki.apiserver.cert)),
             format!("--tls-private-key-file={}", path(&pki.apiserver.key)),
+            format!(
+                "--kubelet-client-certificate={}",
+                path(&pki.apiserver_kubelet_client.cert)
+            ),
+            format!(
+                "--kubelet-client-key={}",
+                path(&pki.apiserver_kubelet_client.key)
+            ),
+            format!(
+                "--proxy-client-cert-file={}",
+                path(&pki.front_proxy_client.cert)
+            ),
+            format!(
+                "--proxy-client-key-file={}",
+                path(&pki.front_proxy_client.key)
+            ),
+            format!(
+                "--requestheader-client-ca-file={}",
+                path(&pki.front_proxy_ca.cert)
+            ),
+            "--requestheader-allowed-names=front-proxy-client".into(),
+            "--requestheader-extra-headers-prefix=X-Remote-Extra-".into(),
+            "--requestheader-group-headers=X-Remote-Group".into(),
+            "--requestheader-username-headers=X-Remote-User".into(),
             format!("--service-cluster-ip-range={SERVICE_CIDR}"),
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
             format!("--service-account-key-file={}", path(&pki.sa_pub)),
@@ -571,9 +434,8 @@ impl ControlPlane {
     /// service-account key signs tokens), not waiting for it.
     pub fn start_controller_manager(&mut self) {
         let pki = &self.pki;
-        let conf = self
-            .dir
-            .join("controller-manager.conf")
+        let conf = pki
+            .kubeconfig("controller-manager.conf")
             .display()
             .to_string();
         let path = |p: &Path| p.display().to_string();
@@ -607,7 +469,7 @@ impl ControlPlane {
 
     /// Starts kube-scheduler with kubeadm's flags, not waiting for it.
     pub fn start_scheduler(&mut self) {
-        let conf = self.dir.join("scheduler.conf").display().to_string();
+        let conf = self.pki.kubeconfig("scheduler.conf").display().to_string();
         let args = [
             "kube-scheduler".to_string(),
             format!("--kubeconfig={conf}"),
@@ -637,7 +499,8 @@ impl ControlPlane {
         })
     }
 
-    /// Runs the built kubectl as `kubernetes-admin` (`system:masters`); its stdout, or why not.
+    /// Runs the built kubectl as `kubernetes-super-admin` (`system:masters`); its stdout, or why
+    /// not.
     pub fn kubectl(&self, args: &[&str]) -> Result<String, String> {
         let out = Command::new(&self.kubernetes.path)
             .arg("kubectl")
