@@ -71,6 +71,17 @@ fn control_plane_serves_and_its_components_report_healthy() {
         .unwrap_or_else(|e| panic!("reading the ConfigMap back: {e}"));
     assert_eq!(answer.trim(), "42", "the ConfigMap read back");
 
+    // etcd's metrics port, plain HTTP as Genestack scrapes it on `<InternalIP>:2381`.
+    let metrics = support::control_plane::curl(&[&format!(
+        "http://127.0.0.1:{}/metrics",
+        plane.ports.etcd_metrics
+    )])
+    .unwrap_or_else(|e| panic!("etcd's metrics: {e}"));
+    assert!(
+        metrics.lines().any(|l| l == "etcd_server_has_leader 1"),
+        "etcd's metrics do not say it has a leader"
+    );
+
     plane.start_controller_manager();
     plane.start_scheduler();
     let (kcm_port, scheduler_port) = (plane.ports.controller_manager, plane.ports.scheduler);

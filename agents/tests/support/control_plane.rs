@@ -17,12 +17,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use plinth_agents::cluster::flags;
 use plinth_agents::pki;
 use qemu_tests::image::ImageLock;
 use qemu_tests::paths::{image_dir, image_tree};
 
 /// The service range the apiserver is given; its first address is the `kubernetes` service.
 pub const SERVICE_CIDR: &str = "10.96.0.0/12";
+/// The pod range the controller-manager allocates node CIDRs from.
+pub const POD_CIDR: &str = "10.244.0.0/16";
 /// How long the apiserver may take to report `/readyz` ok (15–60 s on a small machine).
 pub const APISERVER_READY: Duration = Duration::from_secs(300);
 /// How long etcd, the controller manager and the scheduler may take to report healthy.
@@ -264,6 +267,8 @@ impl Drop for Process {
 pub struct Ports {
     pub etcd_client: u16,
     pub etcd_peer: u16,
+    /// etcd's plain-HTTP `/metrics` and `/health`.
+    pub etcd_metrics: u16,
     pub apiserver: u16,
     pub controller_manager: u16,
     pub scheduler: u16,
@@ -291,6 +296,7 @@ impl ControlPlane {
         let [
             etcd_client,
             etcd_peer,
+            etcd_metrics,
             apiserver,
             controller_manager,
             scheduler,
@@ -298,6 +304,7 @@ impl ControlPlane {
         let ports = Ports {
             etcd_client,
             etcd_peer,
+            etcd_metrics,
             apiserver,
             controller_manager,
             scheduler,
@@ -319,25 +326,49 @@ impl ControlPlane {
         plane
     }
 
+    /// What a node with this control plane's settings runs its components with
+    /// (`plinth_agents::cluster::flags`), on loopback ports: the flags under test are the
+    /// product's. Only what a test needs differently is added: the free ports of the
+    /// controllers, no leader election, certificate directories under the test's.
+    fn flags(&self) -> flags::ControlPlane {
+        let dir = |name: &str| format!("--cert-dir={}", self.dir.join(name).display());
+        flags::ControlPlane {
+            node_name: NODE_NAME.into(),
+            address: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            cluster_name: "plinth-test".into(),
+            etcd_client_port: self.ports.etcd_client,
+            etcd_peer_port: self.ports.etcd_peer,
+            etcd_metrics_port: self.ports.etcd_metrics,
+            apiserver_port: self.ports.apiserver,
+            service_cidr: SERVICE_CIDR.into(),
+            pod_cidr: POD_CIDR.into(),
+            cluster_domain: "cluster.local".into(),
+            paths: flags::Paths {
+                pki: self.dir.join("pki"),
+                kubeconfigs: self.pki.kubeconfigs.clone(),
+                etcd_data: self.dir.join("etcd-data"),
+            },
+            extra: flags::ExtraArgs {
+                apiserver: vec!["--bind-address=127.0.0.1".into(), dir("apiserver-certs")],
+                controller_manager: vec![
+                    format!("--secure-port={}", self.ports.controller_manager),
+                    dir("controller-manager-certs"),
+                    "--leader-elect=false".into(),
+                ],
+                scheduler: vec![
+                    format!("--secure-port={}", self.ports.scheduler),
+                    dir("scheduler-certs"),
+                    "--leader-elect=false".into(),
+                ],
+            },
+        }
+    }
+
     fn start_etcd(&mut self) {
         let client = format!("https://127.0.0.1:{}", self.ports.etcd_client);
-        let peer = format!("http://127.0.0.1:{}", self.ports.etcd_peer);
-        let pki = &self.pki;
-        let args = [
-            format!("--name={NODE_NAME}"),
-            format!("--data-dir={}", self.dir.join("etcd-data").display()),
-            format!("--listen-client-urls={client}"),
-            format!("--advertise-client-urls={client}"),
-            format!("--listen-peer-urls={peer}"),
-            format!("--initial-advertise-peer-urls={peer}"),
-            format!("--initial-cluster={NODE_NAME}={peer}"),
-            "--initial-cluster-state=new".into(),
-            format!("--cert-file={}", pki.etcd_server.cert.display()),
-            format!("--key-file={}", pki.etcd_server.key.display()),
-            format!("--trusted-ca-file={}", pki.etcd_ca.cert.display()),
-            "--client-cert-auth=true".into(),
-            "--unsafe-no-fsync=true".into(),
-        ];
+        // The node's own command line, plus no fsync: a test's data is thrown away.
+        let mut args = self.flags().etcd();
+        args.push("--unsafe-no-fsync=true".into());
         let etcd = Process::spawn("etcd", &self.dir, &self.etcd.path, &args);
         self.processes.push(etcd);
         let client_cert = self.pki.etcd_healthcheck_client.clone();
@@ -362,57 +393,8 @@ impl ControlPlane {
     }
 
     fn start_apiserver(&mut self) {
-        let pki = &self.pki;
-        let path = |p: &Path| p.display().to_string();
-        let args = [
-            "kube-apiserver".to_string(),
-            "--bind-address=127.0.0.1".into(),
-            "--advertise-address=127.0.0.1".into(),
-            format!("--secure-port={}", self.ports.apiserver),
-            format!(
-                "--etcd-servers=https://127.0.0.1:{}",
-                self.ports.etcd_client
-            ),
-            format!("--etcd-cafile={}", path(&pki.etcd_ca.cert)),
-            format!("--etcd-certfile={}", path(&pki.apiserver_etcd_client.cert)),
-            format!("--etcd-keyfile={}", path(&pki.apiserver_etcd_client.key)),
-            "--authorization-mode=Node,RBAC".into(),
-            "--enable-admission-plugins=NodeRestriction".into(),
-            format!("--client-ca-file={}", path(&pki.ca.cert)),
-            format!("--tls-cert-file={}", path(&pki.apiserver.cert)),
-            format!("--tls-private-key-file={}", path(&pki.apiserver.key)),
-            format!(
-                "--kubelet-client-certificate={}",
-                path(&pki.apiserver_kubelet_client.cert)
-            ),
-            format!(
-                "--kubelet-client-key={}",
-                path(&pki.apiserver_kubelet_client.key)
-            ),
-            format!(
-                "--proxy-client-cert-file={}",
-                path(&pki.front_proxy_client.cert)
-            ),
-            format!(
-                "--proxy-client-key-file={}",
-                path(&pki.front_proxy_client.key)
-            ),
-            format!(
-                "--requestheader-client-ca-file={}",
-                path(&pki.front_proxy_ca.cert)
-            ),
-            "--requestheader-allowed-names=front-proxy-client".into(),
-            "--requestheader-extra-headers-prefix=X-Remote-Extra-".into(),
-            "--requestheader-group-headers=X-Remote-Group".into(),
-            "--requestheader-username-headers=X-Remote-User".into(),
-            format!("--service-cluster-ip-range={SERVICE_CIDR}"),
-            "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
-            format!("--service-account-key-file={}", path(&pki.sa_pub)),
-            format!("--service-account-signing-key-file={}", path(&pki.sa_key)),
-            "--enable-bootstrap-token-auth=true".into(),
-            "--allow-privileged=true".into(),
-            format!("--cert-dir={}", path(&self.dir.join("apiserver-certs"))),
-        ];
+        let mut args = vec!["kube-apiserver".to_string()];
+        args.extend(self.flags().apiserver());
         let apiserver = Process::spawn("kube-apiserver", &self.dir, &self.kubernetes.path, &args);
         self.processes.push(apiserver);
         let took = self.wait_until(
@@ -433,31 +415,8 @@ impl ControlPlane {
     /// Starts kube-controller-manager with kubeadm's flags (the CA signs CSRs, the
     /// service-account key signs tokens), not waiting for it.
     pub fn start_controller_manager(&mut self) {
-        let pki = &self.pki;
-        let conf = pki
-            .kubeconfig("controller-manager.conf")
-            .display()
-            .to_string();
-        let path = |p: &Path| p.display().to_string();
-        let args = [
-            "kube-controller-manager".to_string(),
-            format!("--kubeconfig={conf}"),
-            format!("--authentication-kubeconfig={conf}"),
-            format!("--authorization-kubeconfig={conf}"),
-            "--bind-address=127.0.0.1".into(),
-            format!("--secure-port={}", self.ports.controller_manager),
-            format!(
-                "--cert-dir={}",
-                path(&self.dir.join("controller-manager-certs"))
-            ),
-            format!("--cluster-signing-cert-file={}", path(&pki.ca.cert)),
-            format!("--cluster-signing-key-file={}", path(&pki.ca.key)),
-            format!("--root-ca-file={}", path(&pki.ca.cert)),
-            format!("--service-account-private-key-file={}", path(&pki.sa_key)),
-            "--use-service-account-credentials=true".into(),
-            "--controllers=*,bootstrapsigner,tokencleaner".into(),
-            "--leader-elect=false".into(),
-        ];
+        let mut args = vec!["kube-controller-manager".to_string()];
+        args.extend(self.flags().controller_manager());
         let kcm = Process::spawn(
             "kube-controller-manager",
             &self.dir,
@@ -469,17 +428,8 @@ impl ControlPlane {
 
     /// Starts kube-scheduler with kubeadm's flags, not waiting for it.
     pub fn start_scheduler(&mut self) {
-        let conf = self.pki.kubeconfig("scheduler.conf").display().to_string();
-        let args = [
-            "kube-scheduler".to_string(),
-            format!("--kubeconfig={conf}"),
-            format!("--authentication-kubeconfig={conf}"),
-            format!("--authorization-kubeconfig={conf}"),
-            "--bind-address=127.0.0.1".into(),
-            format!("--secure-port={}", self.ports.scheduler),
-            format!("--cert-dir={}", self.dir.join("scheduler-certs").display()),
-            "--leader-elect=false".into(),
-        ];
+        let mut args = vec!["kube-scheduler".to_string()];
+        args.extend(self.flags().scheduler());
         let scheduler = Process::spawn("kube-scheduler", &self.dir, &self.kubernetes.path, &args);
         self.processes.push(scheduler);
     }
@@ -573,7 +523,7 @@ impl Drop for ControlPlane {
 }
 
 /// `curl -s` of one URL (never through a proxy, 5 s at most): the body, or why not.
-fn curl(args: &[&str]) -> Result<String, String> {
+pub fn curl(args: &[&str]) -> Result<String, String> {
     let out = Command::new("curl")
         .args([
             "--silent",
