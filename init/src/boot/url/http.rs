@@ -214,7 +214,9 @@ fn dechunk(mut rest: &[u8]) -> Result<Option<Vec<u8>>, String> {
             // Trailers (ignored) end with an empty line.
             return Ok(find(rest, b"\r\n").map(|_| body));
         }
-        if body.len() + size > MAX_BODY {
+        // Checked: `size` is the server's word and may be any `usize`; after this it is at most
+        // MAX_BODY, so `size + 2` cannot overflow below.
+        if size > MAX_BODY - body.len() {
             return Err(format!("chunked body larger than {MAX_BODY} bytes"));
         }
         if rest.len() < size + 2 {
@@ -319,5 +321,57 @@ mod tests {
         );
         assert!(parse_response(huge.as_bytes(), false).is_err());
         assert!(parse_response(b"HTTP/1.1 200", true).is_err());
+    }
+
+    /// A hostile server's chunk sizes: the largest `usize` after a first chunk once overflowed
+    /// `body.len() + size` (and then sliced out of bounds, panicking PID 1); any size must give
+    /// an error or "incomplete", never a panic.
+    #[test]
+    fn chunk_sizes_that_overflow_are_errors_not_panics() {
+        let head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+        for size in [
+            "ffffffffffffffff",
+            "fffffffffffffffe",
+            "7fffffffffffffff",
+            "10000000000000000",
+            &format!("{:x}", MAX_BODY),
+        ] {
+            for first in ["", "1\r\nA\r\n"] {
+                let response = format!("{head}{first}{size}\r\nxy\r\n0\r\n\r\n");
+                for eof in [false, true] {
+                    let parsed =
+                        std::panic::catch_unwind(|| parse_response(response.as_bytes(), eof));
+                    let parsed = parsed
+                        .unwrap_or_else(|_| panic!("chunk size {size} after `{first}` panicked"));
+                    assert!(
+                        !matches!(parsed, Ok(Parse::Done(_))),
+                        "chunk size {size} after `{first}` was accepted"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Every byte string after a chunked head is parsed without a panic.
+    #[test]
+    fn arbitrary_chunked_bodies_never_panic() {
+        let head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+        // A small deterministic generator (xorshift): hex digits, CRLFs and text, mixed.
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let alphabet = b"0123456789abcdefABCDEF;\r\n xyz\r\nffffffff";
+        for _ in 0..20_000 {
+            let mut body = head.to_vec();
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = (state % 64) as usize;
+            for i in 0..len {
+                let pick = (state.rotate_left(i as u32 * 5) % alphabet.len() as u64) as usize;
+                body.push(alphabet[pick]);
+            }
+            for eof in [false, true] {
+                let _ = parse_response(&body, eof);
+            }
+        }
     }
 }
