@@ -1,7 +1,9 @@
 //! Replacing a file atomically: the bytes go to a temporary file beside it, created with its final
 //! mode (so a secret is never readable by others, not even for a moment), then renamed over it.
 //! Readers see the old contents or the new, never half; a crash leaves at worst the temporary file.
-//! Missing parent directories are created.
+//! The file is fsynced before the rename and its directory after, so once `write` returns the new
+//! contents survive a power cut (without the first, ext4 may commit the rename before the data,
+//! leaving an empty file after a crash). Missing parent directories are created.
 
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -24,7 +26,14 @@ pub fn write(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
     // keeps its old mode. Either way, set it.
     file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))?;
     file.write_all(bytes)?;
-    std::fs::rename(&tmp, path)
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&tmp, path)?;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    std::fs::File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]
