@@ -264,6 +264,9 @@ fn drop_default_user(root: &mut Node) {
 
 fn unknown_key(source: &str, u: &UnknownKey) -> Diagnostic {
     let path = u.parent.key(&u.key).to_string();
+    if let Some(message) = crate::suggest::retired(&u.parent.to_string(), &u.key) {
+        return Diagnostic::error(source, u.pos, path, message);
+    }
     let suggestion = crate::suggest::closest(&u.key, &u.expected);
     let expected = match suggestion {
         Some(k) => format!("did you mean `{k}`?"),
@@ -388,7 +391,7 @@ mod tests {
     #[test]
     fn validation_is_skipped_where_a_type_error_pruned_the_value() {
         // endpoint has the wrong type: report that, not also "role agent needs an endpoint".
-        let err = parse("p", "#cloud-config\nplinth:\n  cluster:\n    role: agent\n    endpoint: [1]\n    token: t\n").unwrap_err();
+        let err = parse("p", "#cloud-config\nplinth:\n  cluster:\n    role: agent\n    endpoint: [1]\n    token: abcdef.0123456789abcdef\n").unwrap_err();
         let text = err.to_string();
         assert!(
             text.contains(

@@ -1,4 +1,22 @@
-//! "Did you mean ...?": the closest known key to a misspelt one, by edit distance.
+//! "Did you mean ...?": the closest known key to a misspelt one, by edit distance, and what replaced
+//! a key Plinth no longer reads.
+
+/// Keys Plinth once read, by the path of the mapping that held them: refused with what to write
+/// instead, never silently ignored.
+const RETIRED: &[(&str, &str, &str)] = &[(
+    "plinth.cluster",
+    "k3s",
+    "`k3s` is gone: Plinth runs upstream Kubernetes; use `plinth.cluster.kubernetes`",
+)];
+
+/// Why `key` in the mapping at `parent` (a dotted path such as `plinth.cluster`) is no longer read,
+/// and what replaced it, if it is a retired key.
+pub fn retired(parent: &str, key: &str) -> Option<&'static str> {
+    RETIRED
+        .iter()
+        .find(|(p, k, _)| *p == parent && *k == key)
+        .map(|(_, _, message)| *message)
+}
 
 /// Edit distance (insertions, deletions, substitutions, and swaps of neighbours) between two short
 /// strings.
@@ -53,5 +71,16 @@ mod tests {
         assert_eq!(closest("packages", &["plinth", "network"]), None);
         assert_eq!(closest("rol", &["role", "name"]), Some("role"));
         assert_eq!(closest("ab", &["cd"]), None);
+    }
+
+    #[test]
+    fn retired_keys() {
+        assert!(
+            retired("plinth.cluster", "k3s")
+                .unwrap()
+                .contains("plinth.cluster.kubernetes")
+        );
+        assert_eq!(retired("plinth", "k3s"), None);
+        assert_eq!(retired("plinth.cluster", "kubernetes"), None);
     }
 }

@@ -50,6 +50,12 @@ fn single_node_is_the_lab_default() {
         plinth_config::plinth::Role::Init
     );
     assert!(config.plinth.cluster.etcd_member());
+    let k = &config.plinth.cluster.kubernetes;
+    assert_eq!(k.cni, plinth_config::plinth::Cni::Bridge);
+    assert!(
+        config.plinth.cluster.register_with_taints().is_empty(),
+        "the single node takes pods"
+    );
 }
 
 #[test]
@@ -72,6 +78,11 @@ fn lab_seeds_form_a_three_node_cluster() {
             mac,
             Some(format!("52:54:00:0c:00:{}", 11 + n).as_str()),
             "MAC in lab/README.md"
+        );
+        assert_eq!(
+            config.plinth.cluster.advertise_address.as_deref(),
+            Some("lab0"),
+            "never mgmt0, the same user-mode address on every VM"
         );
         roles.push(config.plinth.cluster.role);
         if config.plinth.cluster.role == Role::Server {

@@ -31,7 +31,7 @@ fn config_drive() {
     assert_eq!(config.ssh_authorized_keys.len(), 1);
     assert_eq!(
         config.plinth.cluster.token.as_deref(),
-        Some("from-config-drive")
+        Some("cfgdrv.0123456789abcdef")
     );
     let net = config.network.unwrap();
     let eth = &net.ethernets["tapa1"];

@@ -220,7 +220,7 @@ fn stop_restart_start_and_logs_through_the_api() {
         r#"#cloud-config
 plinth:
   cluster:
-    token: very-secret-join-token
+    token: s3cr3t.v3rys3cr3tt0k3n5
   services:
     - name: web
       exec: [sh, -c, "echo hello from web; echo oops >&2; exec sleep infinity"]
@@ -292,7 +292,7 @@ plinth:
         "{config}"
     );
     assert!(
-        !config.contains("very-secret-join-token"),
+        !config.contains("v3rys3cr3tt0k3n5"),
         "the token leaked: {config}"
     );
     assert!(node.ctl_ok(&["version"]).contains("plinth-init "));

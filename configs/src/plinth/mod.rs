@@ -6,6 +6,7 @@ pub mod exporters;
 pub mod genestack;
 pub mod install;
 pub mod kernel;
+pub mod kubernetes;
 pub mod ovs;
 pub mod services;
 pub mod storage;
@@ -14,11 +15,12 @@ pub mod time;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use cluster::{Cluster, Etcd, K3s, Role};
+pub use cluster::{Cluster, ClusterCa, Etcd, Role, Written};
 pub use exporters::{Exporters, NodeExporter};
 pub use genestack::{Genestack, GenestackRole, Ovn, OvnBond, OvnPort, OvnVlan};
 pub use install::Install;
 pub use kernel::{Kernel, SysctlValue};
+pub use kubernetes::{Cni, ExtraArgs, Kubernetes, ProxyMode};
 pub use ovs::{Ovs, OvsBridge, OvsMode};
 pub use services::{Ready, Restart, Service};
 pub use storage::{Filesystem, Longhorn, Storage, VolumeGroup};
@@ -28,8 +30,9 @@ pub use time::Time;
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Plinth {
-    /// Cluster membership: role, join endpoint, token, etcd, k3s.
-    #[serde(default)]
+    /// Cluster membership: role, join endpoint and secrets, etcd, Kubernetes. A node with this
+    /// section (even `cluster: {}`) is a cluster node.
+    #[serde(default, skip_serializing_if = "Cluster::is_unset")]
     pub cluster: Cluster,
     /// Genestack roles, which become node labels and annotations.
     #[serde(default)]

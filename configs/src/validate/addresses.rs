@@ -1,4 +1,5 @@
-//! IP addresses and CIDR prefixes as netplan and the cluster settings write them.
+//! IP addresses, CIDR prefixes, endpoints and interface names as netplan and the cluster settings
+//! write them.
 
 use std::net::IpAddr;
 
@@ -105,6 +106,57 @@ pub fn check_endpoint(text: &str) -> Result<(), String> {
     }
 }
 
+/// Why `name` is not a Linux interface name, if it is not: 1 to 15 bytes, not `.` or `..`, without
+/// `/`, `:` or white space (the kernel's `dev_valid_name`).
+pub fn interface_name_problem(name: &str) -> Option<String> {
+    let shape = "an interface name is 1 to 15 characters without `/`, `:` or spaces";
+    if name.is_empty() || name.len() > 15 {
+        return Some(format!("`{name}` is {} characters: {shape}", name.len()));
+    }
+    if name == "."
+        || name == ".."
+        || name.contains(['/', ':'])
+        || name.contains(char::is_whitespace)
+    {
+        return Some(format!("`{name}` is not usable: {shape}"));
+    }
+    None
+}
+
+/// A node's advertised address: an IP address it can be reached at, or the name of the interface
+/// whose address it is.
+pub fn check_advertise_address(text: &str) -> Result<(), String> {
+    if text.is_empty() {
+        return Err("empty: write an IP address or an interface name".to_owned());
+    }
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        return if ip.is_unspecified() || ip.is_loopback() || ip.is_multicast() {
+            Err(format!(
+                "`{ip}` cannot be advertised: other nodes and pods must reach the node at it"
+            ))
+        } else {
+            Ok(())
+        };
+    }
+    if let Some((addr, _)) = text.split_once('/')
+        && addr.parse::<IpAddr>().is_ok()
+    {
+        return Err(format!(
+            "`{text}` has a prefix: write the address alone (`{addr}`)"
+        ));
+    }
+    // Digits and dots, or a colon (never in an interface name), are an address written wrong.
+    if text.contains(':') || text.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return Err(format!("`{text}` is not an IPv4 or IPv6 address"));
+    }
+    match interface_name_problem(text) {
+        Some(problem) => Err(format!(
+            "`{text}` is neither an IP address nor an interface name ({problem})"
+        )),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,5 +197,44 @@ mod tests {
         assert!(check_listen("[::]:9100").is_ok());
         assert!(check_listen("9100").is_err());
         assert!(check_listen(":0").is_err());
+    }
+
+    #[test]
+    fn advertise_addresses_and_interface_names() {
+        for ok in [
+            "192.0.2.11",
+            "2001:db8::11",
+            "eno1",
+            "bond0.100",
+            "br-mgmt",
+            "lab0",
+        ] {
+            assert_eq!(check_advertise_address(ok), Ok(()), "{ok}");
+        }
+        let err = |t: &str| check_advertise_address(t).unwrap_err();
+        assert_eq!(
+            err("192.0.2.11/24"),
+            "`192.0.2.11/24` has a prefix: write the address alone (`192.0.2.11`)"
+        );
+        assert_eq!(
+            err("192.0.2.300"),
+            "`192.0.2.300` is not an IPv4 or IPv6 address"
+        );
+        assert_eq!(
+            err("2001:db8::zz"),
+            "`2001:db8::zz` is not an IPv4 or IPv6 address"
+        );
+        assert!(err("0.0.0.0").contains("cannot be advertised"));
+        assert!(err("127.0.0.1").contains("cannot be advertised"));
+        assert!(err("::1").contains("cannot be advertised"));
+        assert_eq!(
+            err("a-very-long-nic0"),
+            "`a-very-long-nic0` is neither an IP address nor an interface name (`a-very-long-nic0` is 16 characters: an interface name is 1 to 15 characters without `/`, `:` or spaces)"
+        );
+        assert!(err("eth 0").contains("neither an IP address nor an interface name"));
+        assert!(err("lab/0").contains("neither"));
+        assert!(err("").starts_with("empty"));
+        assert_eq!(interface_name_problem("a".repeat(15).as_str()), None);
+        assert!(interface_name_problem("x/y").is_some());
     }
 }

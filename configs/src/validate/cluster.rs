@@ -1,6 +1,7 @@
-//! `plinth.cluster`: role versus endpoint and token, the cluster name, etcd ports and paths.
+//! `plinth.cluster`: role versus endpoint, the advertised address, the cluster name, etcd ports and
+//! paths. The join secrets are [`super::join`]'s, the Kubernetes settings [`super::kubernetes`]'s.
 
-use super::addresses::check_endpoint;
+use super::addresses::{check_advertise_address, check_endpoint};
 use super::{Finding, root};
 use crate::config::MachineConfig;
 use crate::plinth::Role;
@@ -18,55 +19,29 @@ pub(super) fn check(config: &MachineConfig, out: &mut Vec<Finding>) {
             }
         }
         Role::Server | Role::Agent => {
-            let role = if cluster.role == Role::Server {
-                "server"
-            } else {
-                "agent"
-            };
             if cluster.endpoint.is_none() {
                 out.push(
                     Finding::error(
                         path.key("role"),
-                        format!("role `{role}` joins an existing cluster and needs `endpoint` (the address of a server)"),
+                        format!(
+                            "role `{}` joins an existing cluster and needs `endpoint` (the address of a server)",
+                            cluster.role.as_str()
+                        ),
                     )
                     .related(path.key("endpoint")),
                 );
             }
-            if cluster.token.is_none() && cluster.token_file.is_none() {
-                out.push(
-                    Finding::error(
-                        path.key("role"),
-                        format!("role `{role}` needs `token` or `token_file` to join"),
-                    )
-                    .related(path.key("token"))
-                    .related(path.key("token_file")),
-                );
-            }
         }
-    }
-    if cluster.token.is_some() && cluster.token_file.is_some() {
-        out.push(Finding::error(
-            path.key("token_file"),
-            "give `token` or `token_file`, not both",
-        ));
-    }
-    if let Some(token) = &cluster.token
-        && token.trim().is_empty()
-    {
-        out.push(Finding::error(path.key("token"), "token is empty"));
-    }
-    if let Some(file) = &cluster.token_file
-        && !file.starts_with('/')
-    {
-        out.push(Finding::error(
-            path.key("token_file"),
-            format!("`{file}` must be an absolute path"),
-        ));
     }
     if let Some(endpoint) = &cluster.endpoint
         && let Err(problem) = check_endpoint(endpoint)
     {
         out.push(Finding::error(path.key("endpoint"), problem));
+    }
+    if let Some(address) = &cluster.advertise_address
+        && let Err(problem) = check_advertise_address(address)
+    {
+        out.push(Finding::error(path.key("advertise_address"), problem));
     }
     if let Some(name) = &cluster.name {
         let ok = !name.is_empty()
@@ -114,5 +89,80 @@ pub(super) fn check(config: &MachineConfig, out: &mut Vec<Finding>) {
             path.key("etcd").key("member"),
             "the `init` node bootstraps etcd and must be a member",
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::parse;
+
+    /// The rendered diagnostics of `cluster` (the lines under `plinth.cluster:`, indented by 4).
+    fn diagnostics(cluster: &str) -> Vec<String> {
+        let text = format!("#cloud-config\nplinth:\n  cluster:\n{cluster}");
+        match parse("t", &text) {
+            Ok(parsed) => parsed.warnings.iter().map(ToString::to_string).collect(),
+            Err(diags) => diags.0.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn k3s_is_refused_at_its_key_with_the_new_one() {
+        assert_eq!(
+            diagnostics("    role: init\n    k3s:\n      node_taints: [a=b:NoSchedule]\n"),
+            [
+                "t:5:5: error: `k3s` is gone: Plinth runs upstream Kubernetes; use `plinth.cluster.kubernetes` (at plinth.cluster.k3s)"
+            ]
+        );
+        assert_eq!(
+            diagnostics("    k3s: {}\n    kubernetes: {cni: bridge}\n"),
+            [
+                "t:4:5: error: `k3s` is gone: Plinth runs upstream Kubernetes; use `plinth.cluster.kubernetes` (at plinth.cluster.k3s)"
+            ]
+        );
+    }
+
+    #[test]
+    fn advertise_address_is_an_address_or_an_interface() {
+        for ok in ["192.0.2.11", "2001:db8::11", "lab0", "bond0.100"] {
+            assert_eq!(
+                diagnostics(&format!("    advertise_address: {ok}\n")),
+                Vec::<String>::new(),
+                "{ok}"
+            );
+        }
+        assert_eq!(
+            diagnostics("    advertise_address: 192.0.2.300\n"),
+            [
+                "t:4:24: error: `192.0.2.300` is not an IPv4 or IPv6 address (at plinth.cluster.advertise_address)"
+            ]
+        );
+        assert_eq!(
+            diagnostics("    advertise_address: 0.0.0.0\n"),
+            [
+                "t:4:24: error: `0.0.0.0` cannot be advertised: other nodes and pods must reach the node at it (at plinth.cluster.advertise_address)"
+            ]
+        );
+        assert_eq!(
+            diagnostics("    advertise_address: enp0s31f6-uplink\n"),
+            [
+                "t:4:24: error: `enp0s31f6-uplink` is neither an IP address nor an interface name (`enp0s31f6-uplink` is 16 characters: an interface name is 1 to 15 characters without `/`, `:` or spaces) (at plinth.cluster.advertise_address)"
+            ]
+        );
+    }
+
+    #[test]
+    fn joiners_need_an_endpoint_and_init_has_none() {
+        assert_eq!(
+            diagnostics("    role: agent\n    token: 7k3m9q.4f8h2j6l0n1p3r5t\n"),
+            [
+                "t:4:11: error: role `agent` joins an existing cluster and needs `endpoint` (the address of a server) (at plinth.cluster.role)"
+            ]
+        );
+        assert_eq!(
+            diagnostics("    role: init\n    endpoint: 192.0.2.11\n"),
+            [
+                "t:5:15: error: role `init` bootstraps a new cluster and has no endpoint: remove it, or use role `server` to join (at plinth.cluster.endpoint)"
+            ]
+        );
     }
 }

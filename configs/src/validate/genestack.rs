@@ -1,5 +1,5 @@
 //! Genestack and Kubernetes metadata: label and annotation keys and values as Kubernetes accepts
-//! them, k3s node labels and taints, and OVN settings that refer to each other.
+//! them (also for `plinth.cluster.kubernetes.node_labels`), and OVN settings that refer to each other.
 
 use std::collections::BTreeMap;
 
@@ -58,7 +58,8 @@ fn name_chars(s: &str) -> bool {
         && s.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
 
-fn labels(map: &BTreeMap<String, String>, at: &KeyPath, out: &mut Vec<Finding>) {
+/// Findings for label keys and values that Kubernetes would refuse.
+pub(super) fn labels(map: &BTreeMap<String, String>, at: &KeyPath, out: &mut Vec<Finding>) {
     for (k, v) in map {
         if let Some(p) = key_problem(k) {
             out.push(Finding::error(at.key(k), p).at_key());
@@ -75,23 +76,6 @@ pub(super) fn check(config: &MachineConfig, out: &mut Vec<Finding>) {
     for k in g.annotations.keys() {
         if let Some(p) = key_problem(k) {
             out.push(Finding::error(at.key("annotations").key(k), p).at_key());
-        }
-    }
-    let k3s = root("plinth").key("cluster").key("k3s");
-    labels(
-        &config.plinth.cluster.k3s.node_labels,
-        &k3s.key("node_labels"),
-        out,
-    );
-    for (i, taint) in config.plinth.cluster.k3s.node_taints.iter().enumerate() {
-        let effect_ok = taint.rsplit_once(':').is_some_and(|(kv, effect)| {
-            ["NoSchedule", "PreferNoSchedule", "NoExecute"].contains(&effect) && !kv.is_empty()
-        });
-        if !effect_ok {
-            out.push(Finding::error(
-                k3s.key("node_taints").index(i),
-                format!("`{taint}` is not a taint: expected KEY[=VALUE]:NoSchedule|PreferNoSchedule|NoExecute"),
-            ));
         }
     }
     let roles = g.effective_roles();

@@ -6,6 +6,8 @@ pub mod cloud_init;
 pub mod cluster;
 pub mod genestack;
 pub mod hostname;
+pub mod join;
+pub mod kubernetes;
 pub mod network;
 pub mod node;
 pub mod services;
@@ -72,6 +74,8 @@ pub fn validate(config: &MachineConfig) -> Vec<Finding> {
     hostname::check(config, &mut out);
     cloud_init::check(config, &mut out);
     cluster::check(config, &mut out);
+    join::check(config, &mut out);
+    kubernetes::check(config, &mut out);
     node::check(config, &mut out);
     storage::check(config, &mut out);
     genestack::check(config, &mut out);

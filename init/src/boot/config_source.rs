@@ -405,7 +405,7 @@ mod tests {
         let path = dir.join("lib/plinth/config.yaml");
         let config = plinth_config::parse(
             "t",
-            "#cloud-config\nhostname: n1\nplinth:\n  cluster:\n    token: s3cret\n",
+            "#cloud-config\nhostname: n1\nplinth:\n  cluster:\n    token: abcdef.0123456789abcdef\n",
         )
         .unwrap()
         .config;

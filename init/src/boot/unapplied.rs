@@ -59,7 +59,7 @@ mod tests {
     #[test]
     fn each_part_set_is_named_once() {
         let lines = unapplied(&config(
-            "plinth:\n  cluster:\n    role: agent\n    endpoint: https://10.0.0.1:6443\n    token: t0ken\n  genestack:\n    roles: [compute]\n  ovs:\n    mode: host\n  storage:\n    longhorn:\n      device: /dev/vdb\n",
+            "plinth:\n  cluster:\n    role: agent\n    endpoint: https://10.0.0.1:6443\n    token: abcdef.0123456789abcdef\n  genestack:\n    roles: [compute]\n  ovs:\n    mode: host\n  storage:\n    longhorn:\n      device: /dev/vdb\n",
         ));
         assert_eq!(lines.len(), 4, "{lines:#?}");
         assert!(
