@@ -309,6 +309,17 @@ struct Converge<'a> {
     authorities: BTreeMap<CaId, Authority>,
 }
 
+/// A fresh key for the file `rel`, or the error naming it.
+fn fresh_key(rel: &Path) -> Result<KeyPair, PkiError> {
+    keys::generate().map_err(|e| PkiError::Issue {
+        path: rel.display().to_string(),
+        source: IssueError::Rcgen {
+            what: "a new key".into(),
+            source: e,
+        },
+    })
+}
+
 fn pki_path(name: &str) -> PathBuf {
     Path::new(PKI_DIR).join(name)
 }
@@ -426,13 +437,7 @@ impl Converge<'_> {
                 authority
             }
             CaVerdict::Create => {
-                let pair = keys::generate().map_err(|e| PkiError::Issue {
-                    path: key_rel.display().to_string(),
-                    source: IssueError::Rcgen {
-                        what: "a new key".into(),
-                        source: e,
-                    },
-                })?;
+                let pair = fresh_key(&key_rel)?;
                 let key_pem = pair.serialize_pem();
                 let authority = Authority::create(spec.common_name, pair, self.now)
                     .map_err(issue_error(&crt_rel))?;
@@ -499,13 +504,7 @@ impl Converge<'_> {
                 self.reused(pub_rel, FileKind::PublicKey)
             }
             SaVerdict::Create => {
-                let pair = keys::generate().map_err(|e| PkiError::Issue {
-                    path: key_rel.display().to_string(),
-                    source: IssueError::Rcgen {
-                        what: "a new key".into(),
-                        source: e,
-                    },
-                })?;
+                let pair = fresh_key(&key_rel)?;
                 self.write(
                     &key_rel,
                     pair.serialize_pem().as_bytes(),
@@ -599,13 +598,7 @@ impl Converge<'_> {
         match found {
             Found::Present(pair) if !new_key => Ok((pair, None)),
             found => {
-                let pair = keys::generate().map_err(|e| PkiError::Issue {
-                    path: rel.display().to_string(),
-                    source: IssueError::Rcgen {
-                        what: "a new key".into(),
-                        source: e,
-                    },
-                })?;
+                let pair = fresh_key(rel)?;
                 let outcome = match found {
                     Found::Missing => Outcome::Created,
                     Found::Unreadable(why) => Outcome::Reissued(format!("unreadable ({why})")),
@@ -666,13 +659,7 @@ impl Converge<'_> {
                 let (pair, key_pem) = match kept {
                     Some(kept) => kept,
                     None => {
-                        let pair = keys::generate().map_err(|e| PkiError::Issue {
-                            path: rel.display().to_string(),
-                            source: IssueError::Rcgen {
-                                what: "a new key".into(),
-                                source: e,
-                            },
-                        })?;
+                        let pair = fresh_key(&rel)?;
                         let pem = pair.serialize_pem();
                         (pair, pem)
                     }

@@ -94,15 +94,10 @@ pub(super) fn check(config: &MachineConfig, out: &mut Vec<Finding>) {
 
 #[cfg(test)]
 mod tests {
-    use crate::parse;
 
     /// The rendered diagnostics of `cluster` (the lines under `plinth.cluster:`, indented by 4).
     fn diagnostics(cluster: &str) -> Vec<String> {
-        let text = format!("#cloud-config\nplinth:\n  cluster:\n{cluster}");
-        match parse("t", &text) {
-            Ok(parsed) => parsed.warnings.iter().map(ToString::to_string).collect(),
-            Err(diags) => diags.0.iter().map(ToString::to_string).collect(),
-        }
+        super::super::rendered(&format!("#cloud-config\nplinth:\n  cluster:\n{cluster}"))
     }
 
     #[test]

@@ -222,7 +222,6 @@ fn pem_block(text: &str, label: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse;
 
     const TOKEN: &str = "7k3m9q.4f8h2j6l0n1p3r5t";
     const KEY: &str = "3f1c9a7e5b2d8f4a6c0e9b1d7a3f5c8e2b4d6f0a9c1e3b5d7f9a2c4e6b8d0f1a";
@@ -230,11 +229,7 @@ mod tests {
 
     /// The rendered diagnostics of `cluster` (the lines under `plinth.cluster:`, indented by 4).
     fn diagnostics(cluster: &str) -> Vec<String> {
-        let text = format!("#cloud-config\nplinth:\n  cluster:\n{cluster}");
-        match parse("t", &text) {
-            Ok(parsed) => parsed.warnings.iter().map(ToString::to_string).collect(),
-            Err(diags) => diags.0.iter().map(ToString::to_string).collect(),
-        }
+        super::super::rendered(&format!("#cloud-config\nplinth:\n  cluster:\n{cluster}"))
     }
 
     #[test]

@@ -137,13 +137,9 @@ mod tests {
 
     /// The rendered diagnostics of `kubernetes` (the lines under it, indented by 6) on an init node.
     fn diagnostics(kubernetes: &str) -> Vec<String> {
-        let text = format!(
+        super::super::rendered(&format!(
             "#cloud-config\nplinth:\n  cluster:\n    role: init\n    kubernetes:\n{kubernetes}"
-        );
-        match parse("t", &text) {
-            Ok(parsed) => parsed.warnings.iter().map(ToString::to_string).collect(),
-            Err(diags) => diags.0.iter().map(ToString::to_string).collect(),
-        }
+        ))
     }
 
     #[test]

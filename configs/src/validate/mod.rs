@@ -89,3 +89,12 @@ pub fn validate(config: &MachineConfig) -> Vec<Finding> {
 fn root(key: &str) -> KeyPath {
     KeyPath::root().key(key)
 }
+
+/// For the validate modules' tests: the rendered diagnostics (errors, else warnings) of a config.
+#[cfg(test)]
+pub(crate) fn rendered(text: &str) -> Vec<String> {
+    match crate::parse("t", text) {
+        Ok(parsed) => parsed.warnings.iter().map(ToString::to_string).collect(),
+        Err(diags) => diags.0.iter().map(ToString::to_string).collect(),
+    }
+}
