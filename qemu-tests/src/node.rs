@@ -130,7 +130,9 @@ pub struct BootOptions {
 }
 
 impl BootOptions {
-    /// 1 GiB, the node exporter forwarded, no disk or seed yet.
+    /// 1 GiB (1.5 GiB for PXE, whose root squashfs is unpacked into RAM from the initrd beside
+    /// the initrd itself: 350 MiB for a `--dev` image, and 1 GiB no longer holds both), the node
+    /// exporter forwarded, no disk or seed yet.
     pub fn new(variant: Variant) -> Self {
         Self {
             variant,
@@ -138,7 +140,7 @@ impl BootOptions {
             extra_disks: Vec::new(),
             seed: None,
             cdrom: None,
-            memory_mib: 1024,
+            memory_mib: if variant == Variant::Pxe { 1536 } else { 1024 },
             guest_ports: vec![NODE_EXPORTER_PORT],
             guest_forwards: Vec::new(),
             no_reboot: false,
