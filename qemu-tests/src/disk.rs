@@ -384,7 +384,7 @@ mod tests {
     #[test]
     fn partitions_and_ext4_are_read_from_a_real_disk_file() {
         if !have("sfdisk") || !have("mkfs.ext4") {
-            eprintln!("SKIPPED: sfdisk or mkfs.ext4 not installed");
+            crate::skip::unavailable("partitions_and_ext4", "sfdisk or mkfs.ext4 not installed");
             return;
         }
         let dir = scratch("real");

@@ -148,9 +148,12 @@ impl ImageSet {
         match Self::default_location() {
             Ok(set) => Some(set),
             Err(ImageError::NotBuilt(dir)) => {
-                eprintln!(
-                    "SKIPPED {test}: no image in {} (manifest.json missing); `cargo xtask test` builds it, or run `cargo xtask image --dev`",
-                    dir.display()
+                crate::skip::unavailable(
+                    test,
+                    &format!(
+                        "no image in {} (manifest.json missing); `cargo xtask test` builds it, or run `cargo xtask image --dev`",
+                        dir.display()
+                    ),
                 );
                 None
             }

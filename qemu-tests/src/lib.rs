@@ -29,5 +29,6 @@ pub mod probe;
 pub mod qmp;
 pub mod seed;
 pub mod shell;
+pub mod skip;
 pub mod timeline;
 pub mod vm;

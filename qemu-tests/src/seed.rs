@@ -230,7 +230,10 @@ mod tests {
     #[test]
     fn vfat_seed_is_labelled_cidata_and_holds_the_files() {
         if !on_path("mkfs.vfat") || !on_path("mcopy") {
-            eprintln!("SKIPPED: mkfs.vfat/mtools not installed (cargo xtask prereqs)");
+            crate::skip::unavailable(
+                "vfat_seed",
+                "mkfs.vfat/mtools not installed (cargo xtask prereqs)",
+            );
             return;
         }
         let dir = scratch("vfat");
@@ -264,7 +267,7 @@ mod tests {
     #[test]
     fn iso_seed_has_volume_id_cidata() {
         if !on_path("genisoimage") && !on_path("xorriso") {
-            eprintln!("SKIPPED: neither genisoimage nor xorriso is installed");
+            crate::skip::unavailable("iso_seed", "neither genisoimage nor xorriso is installed");
             return;
         }
         let dir = scratch("iso");

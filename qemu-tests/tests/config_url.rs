@@ -83,7 +83,10 @@ fn a_config_url_boots_with_the_right_sha256_and_not_with_a_wrong_one() -> Result
         .status()
         .is_err()
     {
-        eprintln!("SKIPPED: the guestfwd relay needs busybox (nc) on the host");
+        qemu_tests::skip::unavailable(
+            "config_url",
+            "the guestfwd relay needs busybox (nc) on the host (cargo xtask prereqs)",
+        );
         return Ok(());
     }
     let (port, hits) = serve(CONFIG)?;

@@ -17,7 +17,10 @@ fn qemu_installed() -> bool {
         .output()
         .is_ok();
     if !found {
-        eprintln!("SKIPPED: qemu-system-x86_64 is not installed (cargo xtask prereqs)");
+        qemu_tests::skip::unavailable(
+            "harness",
+            "qemu-system-x86_64 is not installed (cargo xtask prereqs)",
+        );
     }
     found
 }

@@ -104,11 +104,12 @@ const fn concat<const A: usize, const B: usize, const N: usize>(
 }
 
 /// What `cargo xtask qemu|run` and the qemu-tests need: QEMU with SeaBIOS, OVMF for UEFI boots,
-/// `qemu-img` for the disk overlays, mtools/dosfstools and genisoimage for NoCloud seeds.
+/// `qemu-img` for the disk overlays, mtools/dosfstools and genisoimage for NoCloud seeds, busybox
+/// (its `nc`) for the relay of the config-URL test's guest forward.
 ///
 /// QEMU comes from backports: this kind of machine ships `qemu-utils` 10.x from bookworm-backports,
 /// and bookworm's own `qemu-system-x86` 7.2 cannot be installed beside it.
-pub const QEMU: [Prereq; 6] = [
+pub const QEMU: [Prereq; 7] = [
     Deb {
         package: "qemu-system-x86",
         from_backports: true,
@@ -121,6 +122,7 @@ pub const QEMU: [Prereq; 6] = [
     deb("mtools"),
     deb("dosfstools"),
     deb("genisoimage"),
+    deb("busybox"),
 ];
 
 const TEST_AND_IMAGE: [Prereq; TEST.len() + IMAGE.len()] = concat(TEST, IMAGE);
