@@ -26,6 +26,10 @@ enum Command {
     /// once, and keep it: a later run reuses it, issuing again only what is missing or lacks a
     /// name now wanted. Runs once and exits.
     Pki(PkiArgs),
+    /// The cluster's objects: `bootstrap` makes those of a kubeadm cluster (bootstrap token,
+    /// cluster-info, TLS-bootstrap RBAC, kubeadm-certs); `labels` keeps a Node's labels,
+    /// annotations and taints as Plinth wants them.
+    Cluster(plinth_agents::cluster::cli::ClusterArgs),
 }
 
 #[derive(Args)]
@@ -130,5 +134,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             .map(drop)
             .context("pki")
         }
+        Command::Cluster(a) => plinth_agents::cluster::cli::run(a).context("cluster"),
     }
 }

@@ -1,4 +1,17 @@
-//! The cluster's processes on a node: what each control-plane component is started with
-//! ([`flags`]). Pure decisions here; the PKI they read is made by `pki`.
+//! The cluster from a node's side: what each control-plane component is started with
+//! ([`flags`]), the objects a kubeadm cluster has (`plinth-agent cluster bootstrap`: [`objects`],
+//! [`certs`], [`bootstrap`]), the Genestack labels kept on the Node (`plinth-agent cluster
+//! labels`: [`labels`], [`labeller`]), the join secrets ([`token`]) and the detached JWS of
+//! cluster-info ([`jws`]). Pure decisions beside the kube-rs effects ([`client`]); the PKI they
+//! read is made by `pki`.
 
+pub mod bootstrap;
+pub mod certs;
+pub mod cli;
+pub mod client;
 pub mod flags;
+pub mod jws;
+pub mod labeller;
+pub mod labels;
+pub mod objects;
+pub mod token;

@@ -449,9 +449,14 @@ impl ControlPlane {
     /// Runs the built kubectl as `kubernetes-super-admin` (`system:masters`); its stdout, or why
     /// not.
     pub fn kubectl(&self, args: &[&str]) -> Result<String, String> {
+        self.kubectl_as(&self.admin_conf, args)
+    }
+
+    /// Runs the built kubectl with another kubeconfig; its stdout, or why not.
+    pub fn kubectl_as(&self, kubeconfig: &Path, args: &[&str]) -> Result<String, String> {
         let out = Command::new(&self.kubernetes.path)
             .arg("kubectl")
-            .arg(format!("--kubeconfig={}", self.admin_conf.display()))
+            .arg(format!("--kubeconfig={}", kubeconfig.display()))
             .arg(format!(
                 "--cache-dir={}",
                 self.dir.join("kube-cache").display()

@@ -1,0 +1,117 @@
+//! The command line of `plinth-agent cluster …`: `bootstrap` (the objects of a kubeadm cluster,
+//! `bootstrap`) and `labels` (the labeller, `labeller`), turned into their options.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+
+use super::bootstrap::{self, BootstrapOptions};
+use super::labeller::{self, LabelsOptions};
+use super::labels::{self, TaintMatch, Wanted};
+
+/// `plinth-agent cluster`.
+#[derive(Args, Debug)]
+pub struct ClusterArgs {
+    #[command(subcommand)]
+    pub command: ClusterCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClusterCommand {
+    /// Make the cluster hold the objects kubeadm's join protocol needs: the bootstrap token
+    /// Secret (no expiration), cluster-info readable anonymously, the TLS-bootstrap RBAC and, with
+    /// a certificate key, the encrypted control-plane certificates (`kubeadm-certs`); then wait
+    /// for the bootstrapsigner's signature of cluster-info. Idempotent; runs once and exits.
+    Bootstrap(BootstrapArgs),
+    /// Apply the labels and annotations Plinth owns to a Node (Server-Side Apply, field manager
+    /// `plinth`) and remove taints; with `--watch`, stay and put them back when removed.
+    Labels(LabelsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct BootstrapArgs {
+    /// An admin kubeconfig (`super-admin.conf`); its cluster's server and CA go into
+    /// cluster-info.
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: PathBuf,
+    /// The file holding the bootstrap token `id.secret` (the cluster's join token).
+    #[arg(long, value_name = "FILE")]
+    pub token_file: PathBuf,
+    /// The file holding the certificate key (64 hex digits): upload the control-plane
+    /// certificates, encrypted with it, as `kube-system/kubeadm-certs`.
+    #[arg(long, value_name = "FILE")]
+    pub certificate_key_file: Option<PathBuf>,
+    /// The PKI directory the certificates are read from (kubeadm's file names).
+    #[arg(long, value_name = "DIR", default_value = "/var/lib/plinth/pki")]
+    pub pki_dir: PathBuf,
+    /// The server URL cluster-info names, instead of the kubeconfig's.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// How long to keep retrying transient errors and waiting for the signature.
+    #[arg(long, value_name = "SECONDS", default_value_t = bootstrap::DEFAULT_TIMEOUT.as_secs())]
+    pub timeout: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct LabelsArgs {
+    /// An admin kubeconfig (node-role labels need more than a kubelet's rights).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: PathBuf,
+    /// The Node's name.
+    #[arg(long, value_name = "NAME")]
+    pub node: String,
+    /// A Genestack role (repeatable): its labels, from Plinth's table of GENESTACK.md.
+    #[arg(long = "role", value_name = "ROLE", value_parser = labels::parse_role)]
+    pub roles: Vec<plinth_config::genestack::GenestackRole>,
+    /// A label to keep (repeatable); wins over a role's.
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = labels::parse_pair)]
+    pub labels: Vec<(String, String)>,
+    /// An annotation to keep (repeatable).
+    #[arg(long = "annotation", value_name = "KEY=VALUE", value_parser = labels::parse_pair)]
+    pub annotations: Vec<(String, String)>,
+    /// A taint to remove (repeatable): `KEY[=VALUE][:EFFECT]`, such as
+    /// `node-role.kubernetes.io/control-plane:NoSchedule`.
+    #[arg(long = "remove-taint", value_name = "TAINT", value_parser = TaintMatch::parse)]
+    pub remove_taints: Vec<TaintMatch>,
+    /// Stay: watch the Node and apply again whatever is removed.
+    #[arg(long)]
+    pub watch: bool,
+    /// With `--watch`, the longest time between two reads of the Node.
+    #[arg(long, value_name = "SECONDS", default_value_t = labeller::DEFAULT_INTERVAL.as_secs())]
+    pub interval: u64,
+    /// Without `--watch`, how long to wait for the Node to be registered.
+    #[arg(long, value_name = "SECONDS", default_value_t = labeller::DEFAULT_TIMEOUT.as_secs())]
+    pub timeout: u64,
+}
+
+/// Runs `plinth-agent cluster …`.
+pub fn run(args: ClusterArgs) -> anyhow::Result<()> {
+    match args.command {
+        ClusterCommand::Bootstrap(a) => bootstrap::run(&BootstrapOptions {
+            kubeconfig: a.kubeconfig,
+            token_file: a.token_file,
+            certificate_key_file: a.certificate_key_file,
+            pki_dir: a.pki_dir,
+            server: a.server,
+            timeout: Duration::from_secs(a.timeout),
+        })
+        .map(drop)
+        .context("bootstrap"),
+        ClusterCommand::Labels(a) => labeller::run(&LabelsOptions {
+            kubeconfig: a.kubeconfig,
+            node: a.node,
+            wanted: Wanted {
+                labels: a.labels.into_iter().collect(),
+                annotations: a.annotations.into_iter().collect(),
+                remove_taints: a.remove_taints,
+            }
+            .with_roles(&a.roles),
+            watch: a.watch,
+            interval: Duration::from_secs(a.interval.max(1)),
+            timeout: Duration::from_secs(a.timeout),
+        })
+        .context("labels"),
+    }
+}
