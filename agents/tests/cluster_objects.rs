@@ -29,7 +29,7 @@ use plinth_agents::cluster::token::CertificateKey;
 use plinth_agents::cluster::{certs, jws, objects};
 use qemu_tests::paths::{RunDir, target_dir};
 use serde_json::Value;
-use support::control_plane::{Binary, ControlPlane, Process, curl, curl_missing, unavailable};
+use support::control_plane::{ControlPlane, Process, curl};
 
 const TOKEN_ID: &str = "plinth";
 const TOKEN_SECRET: &str = "0123456789abcdef";
@@ -49,21 +49,10 @@ fn agent() -> PathBuf {
 #[test]
 fn kubeadm_objects_and_genestack_labels_on_a_real_control_plane() {
     const TEST: &str = "kubeadm_objects_and_genestack_labels_on_a_real_control_plane";
-    let Some(etcd) = Binary::etcd(TEST) else {
-        return;
-    };
-    let Some(kubernetes) = Binary::kubernetes(TEST) else {
-        return;
-    };
-    if let Some(reason) = curl_missing() {
-        unavailable(TEST, &reason);
-        return;
-    }
-    let dir = RunDir::fresh_at(target_dir().join("cluster-objects"))
-        .expect("emptying the test's directory");
-    eprintln!("files and logs: {}", dir.path().display());
     let start = Instant::now();
-    let mut plane = ControlPlane::start(dir.path(), etcd, kubernetes);
+    let Some(mut plane) = ControlPlane::for_test(TEST, "cluster-objects") else {
+        return;
+    };
     plane.start_controller_manager();
     let took = plane.wait_healthz("kube-controller-manager", plane.ports.controller_manager);
     eprintln!(
@@ -72,8 +61,9 @@ fn kubeadm_objects_and_genestack_labels_on_a_real_control_plane() {
         took.as_secs_f64()
     );
 
-    bootstrap(&plane, dir.path());
-    labels(&plane, dir.path());
+    let dir = plane.dir.clone();
+    bootstrap(&plane, &dir);
+    labels(&plane, &dir);
     eprintln!("the whole test took {:.1} s", start.elapsed().as_secs_f64());
 }
 

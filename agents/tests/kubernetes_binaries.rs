@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use qemu_tests::paths::{RunDir, target_dir};
 use serde_json::Value;
-use support::control_plane::{Binary, ControlPlane, curl_missing, unavailable};
+use support::control_plane::{Binary, ControlPlane};
 
 /// The components the multicall binary runs besides kubectl; each prints `Kubernetes <version>`.
 const COMPONENTS: [&str; 5] = [
@@ -35,21 +35,10 @@ const COMPONENTS: [&str; 5] = [
 #[test]
 fn control_plane_serves_and_its_components_report_healthy() {
     const TEST: &str = "control_plane_serves_and_its_components_report_healthy";
-    let Some(etcd) = Binary::etcd(TEST) else {
-        return;
-    };
-    let Some(kubernetes) = Binary::kubernetes(TEST) else {
-        return;
-    };
-    if let Some(reason) = curl_missing() {
-        unavailable(TEST, &reason);
-        return;
-    }
-    let dir = RunDir::fresh_at(target_dir().join("kubernetes-binaries/control-plane"))
-        .expect("emptying the control plane's directory");
-    eprintln!("control plane files and logs: {}", dir.path().display());
     let start = Instant::now();
-    let mut plane = ControlPlane::start(dir.path(), etcd, kubernetes);
+    let Some(mut plane) = ControlPlane::for_test(TEST, "kubernetes-binaries/control-plane") else {
+        return;
+    };
 
     plane
         .kubectl(&[

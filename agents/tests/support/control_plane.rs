@@ -287,6 +287,21 @@ pub struct ControlPlane {
 }
 
 impl ControlPlane {
+    /// For test `test`: finds etcd, the Kubernetes binary and curl (or returns `None` after
+    /// [`unavailable`] said why), empties `target/<dir>` and starts the control plane there.
+    pub fn for_test(test: &str, dir: &str) -> Option<Self> {
+        let etcd = Binary::etcd(test)?;
+        let kubernetes = Binary::kubernetes(test)?;
+        if let Some(reason) = curl_missing() {
+            unavailable(test, &reason);
+            return None;
+        }
+        let dir = qemu_tests::paths::RunDir::fresh_at(qemu_tests::paths::target_dir().join(dir))
+            .expect("emptying the control plane's directory");
+        eprintln!("control plane files and logs: {}", dir.path().display());
+        Some(Self::start(dir.path(), etcd, kubernetes))
+    }
+
     /// Makes the PKI and kubeconfigs in `dir` (which should be empty), starts etcd and waits for
     /// it to be healthy, then starts kube-apiserver and waits for `/readyz`.
     pub fn start(dir: &Path, etcd: Binary, kubernetes: Binary) -> Self {
