@@ -1,5 +1,7 @@
-//! The command line of `plinth-agent cluster …`: `bootstrap` (the objects of a kubeadm cluster,
-//! `bootstrap`) and `labels` (the labeller, `labeller`), turned into their options.
+//! The command line of `plinth-agent cluster …`: `prep` (a node's cluster files, `prep`), `exec`
+//! (one prepared service, `exec`), `bootstrap` (the objects of a kubeadm cluster, `bootstrap`),
+//! `labels` (the labeller, `labeller`) and `cni` (the bridge network, `cni`), turned into their
+//! options.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -8,8 +10,11 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
 use super::bootstrap::{self, BootstrapOptions};
+use super::cni::{self, CniOptions};
 use super::labeller::{self, LabelsOptions};
 use super::labels::{self, TaintMatch, Wanted};
+use super::node::{CNI_DIR, RUN_DIR};
+use super::prep::{self, PrepOptions};
 
 /// `plinth-agent cluster`.
 #[derive(Args, Debug)]
@@ -20,6 +25,11 @@ pub struct ClusterArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum ClusterCommand {
+    /// Prepare an `init` node's cluster services: name and address, join secrets, the PKI, and
+    /// each service's argv and config files. Runs once and exits; every boot runs it again.
+    Prep(PrepArgs),
+    /// Become the cluster service NAME as `prep` prepared it (exec: same pid, same cgroup).
+    Exec(ExecArgs),
     /// Make the cluster hold the objects kubeadm's join protocol needs: the bootstrap token
     /// Secret (no expiration), cluster-info readable anonymously, the TLS-bootstrap RBAC and, with
     /// a certificate key, the encrypted control-plane certificates (`kubeadm-certs`); then wait
@@ -28,6 +38,49 @@ pub enum ClusterCommand {
     /// Apply the labels and annotations Plinth owns to a Node (Server-Side Apply, field manager
     /// `plinth`) and remove taints; with `--watch`, stay and put them back when removed.
     Labels(LabelsArgs),
+    /// Write the bridge pod network (`cni: bridge`) for the Node's podCIDR once it has one.
+    Cni(CniArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct PrepArgs {
+    /// The machine config (PID 1 writes the cluster part there).
+    #[arg(long, value_name = "FILE", default_value = prep::DEFAULT_CONFIG)]
+    pub config: PathBuf,
+    /// The state root: `pki/`, `kubernetes/` and `cluster/` below it.
+    #[arg(long, value_name = "DIR", default_value = crate::pki::DEFAULT_ROOT)]
+    pub root: PathBuf,
+    /// Where the argv and config files are written.
+    #[arg(long, value_name = "DIR", default_value = RUN_DIR)]
+    pub run_dir: PathBuf,
+    /// How long to wait for an address to advertise.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    pub wait: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct ExecArgs {
+    /// The service: etcd, kube-apiserver, kubelet, ….
+    pub name: String,
+    /// Where `prep` wrote the argv files.
+    #[arg(long, value_name = "DIR", default_value = RUN_DIR)]
+    pub run_dir: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct CniArgs {
+    /// A kubeconfig that may read the Node.
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: PathBuf,
+    /// The Node's name.
+    #[arg(long, value_name = "NAME")]
+    pub node: String,
+    /// containerd's CNI configuration directory.
+    #[arg(long, value_name = "DIR", default_value = CNI_DIR)]
+    pub dir: PathBuf,
+    /// How long to wait for the podCIDR.
+    #[arg(long, value_name = "SECONDS", default_value_t = cni::DEFAULT_TIMEOUT.as_secs())]
+    pub timeout: u64,
 }
 
 #[derive(Args, Debug)]
@@ -89,6 +142,21 @@ pub struct LabelsArgs {
 /// Runs `plinth-agent cluster …`.
 pub fn run(args: ClusterArgs) -> anyhow::Result<()> {
     match args.command {
+        ClusterCommand::Prep(a) => prep::run(&PrepOptions {
+            config: a.config,
+            root: a.root,
+            run_dir: a.run_dir,
+            wait: Duration::from_secs(a.wait),
+        })
+        .context("prep"),
+        ClusterCommand::Exec(a) => super::exec::run(&a.run_dir, &a.name).context("exec"),
+        ClusterCommand::Cni(a) => cni::run(&CniOptions {
+            kubeconfig: a.kubeconfig,
+            node: a.node,
+            dir: a.dir,
+            timeout: Duration::from_secs(a.timeout),
+        })
+        .context("cni"),
         ClusterCommand::Bootstrap(a) => bootstrap::run(&BootstrapOptions {
             kubeconfig: a.kubeconfig,
             token_file: a.token_file,

@@ -1,17 +1,24 @@
-//! The cluster from a node's side: what each control-plane component is started with
+//! The cluster from a node's side: what an `init` node's services run ([`node`], written by
+//! `plinth-agent cluster prep`: [`prep`], [`address`]; started by [`exec`]; its bridge network
+//! [`cni`]), what each control-plane component is started with
 //! ([`flags`]), the objects a kubeadm cluster has (`plinth-agent cluster bootstrap`: [`objects`],
 //! [`certs`], [`bootstrap`]), the Genestack labels kept on the Node (`plinth-agent cluster
 //! labels`: [`labels`], [`labeller`]), the join secrets ([`token`]) and the detached JWS of
 //! cluster-info ([`jws`]). Pure decisions beside the kube-rs effects ([`client`]); the PKI they
 //! read is made by `pki`.
 
+pub mod address;
 pub mod bootstrap;
 pub mod certs;
 pub mod cli;
 pub mod client;
+pub mod cni;
+pub mod exec;
 pub mod flags;
 pub mod jws;
 pub mod labeller;
 pub mod labels;
+pub mod node;
 pub mod objects;
+pub mod prep;
 pub mod token;
