@@ -116,6 +116,7 @@ fn spec(name: &str, exec: &[&str], tty: Option<&str>) -> ServiceSpec {
         stop_timeout: Duration::from_secs(5),
         origin: Origin::Builtin,
         tty: tty.map(str::to_string),
+        background: false,
     }
 }
 

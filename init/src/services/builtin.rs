@@ -19,6 +19,7 @@ pub fn daemon(name: &str, exec: &[&str], probe: Probe, after: &[&str]) -> Servic
         stop_timeout: DEFAULT_STOP_TIMEOUT,
         origin: Origin::Builtin,
         tty: None,
+        background: false,
     }
 }
 

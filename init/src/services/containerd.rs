@@ -25,6 +25,8 @@ pub const SOCKET: &str = "/run/containerd/containerd.sock";
 pub const PAUSE_ARCHIVE: &str = "/usr/lib/plinth/images/pause.tar";
 /// The service name.
 pub const NAME: &str = "containerd";
+/// The oneshot that imports the image's images.
+pub const IMAGES: &str = "containerd-images";
 
 /// containerd and the image import, on cluster nodes.
 pub fn plan(config: &MachineConfig, _: &Facts) -> Vec<ServiceSpec> {
@@ -39,7 +41,7 @@ pub fn plan(config: &MachineConfig, _: &Facts) -> Vec<ServiceSpec> {
             &[],
         ),
         oneshot(
-            "containerd-images",
+            IMAGES,
             &[
                 CTR,
                 "--address",

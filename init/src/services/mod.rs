@@ -8,6 +8,7 @@
 pub mod autologin;
 pub mod builtin;
 pub mod chronyd;
+pub mod cluster;
 pub mod containerd;
 pub mod dhcp;
 pub mod facts;

@@ -153,6 +153,7 @@ mod tests {
             stop_timeout: std::time::Duration::from_secs(1),
             origin: Origin::User,
             tty: None,
+            background: false,
         }
     }
 

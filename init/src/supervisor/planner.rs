@@ -92,6 +92,7 @@ fn user_spec(service: &Service, defaults: PlanDefaults) -> ServiceSpec {
             .map_or(DEFAULT_STOP_TIMEOUT, |d| d.get()),
         origin: Origin::User,
         tty: None,
+        background: false,
     }
 }
 

@@ -790,7 +790,8 @@ impl Supervisor {
         }
     }
 
-    /// `Some(failed names)` once no service will change state on its own any more.
+    /// `Some(failed names)` once no service will change state on its own any more; background
+    /// services (`ServiceSpec::background`) are not waited for.
     fn settled(&self) -> Option<Vec<String>> {
         let mut failed = Vec::new();
         let mut blocked: BTreeMap<&str, bool> = BTreeMap::new();
@@ -805,6 +806,9 @@ impl Supervisor {
             });
             let is_blocked = unit.state == State::Waiting && deps_blocked;
             blocked.insert(name, is_blocked || unit.state == State::Failed);
+            if unit.spec.background {
+                continue;
+            }
             match unit.state.settled() {
                 Some(Ok(())) => {}
                 Some(Err(())) => failed.push(name.clone()),

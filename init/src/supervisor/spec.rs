@@ -102,4 +102,9 @@ pub struct ServiceSpec {
     /// operator's, it is kept running across plan reloads (`plinthctl config apply`); only a
     /// stop or the shutdown ends it.
     pub tty: Option<String>,
+    /// Not part of the node's readiness: the boot's `ready` phase does not wait for it, and its
+    /// failing does not send the node to maintenance mode. The cluster's services are: a node is
+    /// ready when the OS is, while a control plane under emulation may take minutes and a cluster
+    /// may simply not be there yet (`plinthctl cluster` tells how it is doing).
+    pub background: bool,
 }
