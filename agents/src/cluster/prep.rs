@@ -153,6 +153,7 @@ fn apiserver_url(address: IpAddr) -> String {
 /// Polls the machine's addresses until one can be advertised, saying once why it waits.
 fn wait_for_address(config: &MachineConfig, wait: Duration) -> anyhow::Result<IpAddr> {
     let setting = config.plinth.cluster.advertise_address.as_deref();
+    let ipv6 = config.plinth.cluster.kubernetes.service_cidr.contains(':');
     let runtime = super::client::runtime()?;
     runtime.block_on(async {
         let (connection, handle, _) =
@@ -166,7 +167,7 @@ fn wait_for_address(config: &MachineConfig, wait: Duration) -> anyhow::Result<Ip
                 Path::new(crate::net::observe::SYS_CLASS_NET),
             )
             .await?;
-            match address::choose(setting, &state) {
+            match address::choose(setting, ipv6, &state) {
                 Ok(ip) => return Ok(ip),
                 Err(e) if Instant::now() >= deadline => return Err(e.into()),
                 Err(e) => {
