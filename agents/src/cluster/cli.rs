@@ -40,6 +40,22 @@ pub enum ClusterCommand {
     Labels(LabelsArgs),
     /// Write the bridge pod network (`cni: bridge`) for the Node's podCIDR once it has one.
     Cni(CniArgs),
+    /// Exit 0 once the apiserver's `/readyz` answers `ok` (asking every second for a few
+    /// seconds; PID 1's readiness probe of kube-apiserver).
+    Healthy(HealthyArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct HealthyArgs {
+    /// A kubeconfig of the apiserver to ask.
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: PathBuf,
+    /// The path asked.
+    #[arg(long, default_value = "/readyz")]
+    pub path: String,
+    /// How long to keep asking.
+    #[arg(long = "for", value_name = "SECONDS", default_value_t = super::healthy::DEFAULT_FOR.as_secs())]
+    pub for_: u64,
 }
 
 #[derive(Args, Debug)]
@@ -150,6 +166,10 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<()> {
         })
         .context("prep"),
         ClusterCommand::Exec(a) => super::exec::run(&a.run_dir, &a.name).context("exec"),
+        ClusterCommand::Healthy(a) => {
+            super::healthy::run(&a.kubeconfig, &a.path, Duration::from_secs(a.for_))
+                .context("healthy")
+        }
         ClusterCommand::Cni(a) => cni::run(&CniOptions {
             kubeconfig: a.kubeconfig,
             node: a.node,

@@ -2,7 +2,7 @@
 //! `plinth-agent cluster prep`: [`prep`], [`address`]; started by [`exec`]; its bridge network
 //! [`cni`]), what each control-plane component is started with
 //! ([`flags`]), the objects a kubeadm cluster has (`plinth-agent cluster bootstrap`: [`objects`],
-//! [`certs`], [`bootstrap`]), the Genestack labels kept on the Node (`plinth-agent cluster
+//! [`certs`], [`bootstrap`]), the apiserver's readiness probe ([`healthy`]), the Genestack labels kept on the Node (`plinth-agent cluster
 //! labels`: [`labels`], [`labeller`]), the join secrets ([`token`]) and the detached JWS of
 //! cluster-info ([`jws`]). Pure decisions beside the kube-rs effects ([`client`]); the PKI they
 //! read is made by `pki`.
@@ -15,6 +15,7 @@ pub mod client;
 pub mod cni;
 pub mod exec;
 pub mod flags;
+pub mod healthy;
 pub mod jws;
 pub mod labeller;
 pub mod labels;
