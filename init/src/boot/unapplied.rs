@@ -1,24 +1,26 @@
 //! The parts of a valid machine config that this build reads and checks but does not act on yet:
-//! the cluster (etcd, Kubernetes), the Genestack labels and annotations (the cluster agent applies them),
-//! Open vSwitch, disk preparation and installing to disk. The `config` phase says each one on the
+//! joining a cluster (`role: agent` or `server`; an `init` node runs its own), the Genestack labels
+//! and annotations off an `init` node (its labeller applies them), Open vSwitch, disk preparation
+//! and installing to disk. The `config` phase says each one on the
 //! console, so a node never looks as if it had done what it has not. Pure.
 
 use plinth_config::MachineConfig;
-use plinth_config::plinth::{Genestack, Ovs};
+use plinth_config::plinth::{Genestack, Ovs, Role};
 
 /// One console line for each part of `config` that is set and not acted on by this build.
 pub fn unapplied(config: &MachineConfig) -> Vec<String> {
     let p = &config.plinth;
     let mut out = Vec::new();
-    if p.cluster.is_set() {
+    let init = p.cluster.is_set() && p.cluster.role == Role::Init;
+    if p.cluster.is_set() && !init {
         out.push(format!(
-            "plinth.cluster (role {}): etcd and the Kubernetes components are not started by this build yet (containerd is), so the node joins no cluster",
-            format!("{:?}", p.cluster.role).to_lowercase()
+            "plinth.cluster (role {}): joining an existing cluster is not in this build yet (containerd runs), so the node joins no cluster",
+            p.cluster.role.as_str()
         ));
     }
-    if p.genestack != Genestack::default() {
+    if p.genestack != Genestack::default() && !init {
         out.push(
-            "plinth.genestack: the node labels and annotations are applied by the cluster agent, which this build does not have yet (the Genestack kernel modules, sysctls and host paths are applied)"
+            "plinth.genestack: the node labels and annotations are applied by an init node's cluster labeller, and this node runs none (the Genestack kernel modules, sysctls and host paths are applied)"
                 .into(),
         );
     }
@@ -70,6 +72,14 @@ mod tests {
         assert!(lines[1].starts_with("plinth.genestack:"));
         assert!(lines[2].starts_with("plinth.ovs:"));
         assert!(lines[3].starts_with("plinth.storage:"));
+    }
+
+    #[test]
+    fn an_init_node_runs_its_cluster_and_its_labels() {
+        let lines = unapplied(&config(
+            "plinth:\n  cluster:\n    role: init\n  genestack:\n    hyperconverged: true\n",
+        ));
+        assert!(lines.is_empty(), "{lines:#?}");
     }
 
     #[test]

@@ -3,10 +3,13 @@
 //! kubeadm's order:
 //!
 //! ```text
-//! cluster-prep ─ etcd ─ kube-apiserver ┬ kube-controller-manager ─ cluster-bootstrap ┬ cluster-labels
-//!                                      ├ kube-scheduler                             └ cluster-cni
-//! containerd-images ───────────────────┴ kubelet, kube-proxy
+//! cluster-prep ─ etcd ─ kube-apiserver ┬ kube-controller-manager ─ cluster-bootstrap
+//!                                      ├ kube-scheduler, kube-proxy, cluster-labels, cluster-cni
+//! containerd-images ───────────────────┴ kubelet
 //! ```
+//!
+//! The labeller and the CNI writer wait for what they need themselves (the Node, its podCIDR),
+//! so neither waits for the bootstrap objects, which wait for the controller-manager's signer.
 //!
 //! `cluster-prep` (`plinth-agent cluster prep`) waits for the address to advertise, makes the PKI
 //! and writes every component's argv; each component then runs as `plinth-agent cluster exec
@@ -14,11 +17,11 @@
 //! them are background services: the node's `ready` waits for none of them, and a slow or failing
 //! control plane never sends the node to maintenance mode (`plinthctl cluster` says how it is).
 //!
-//! Joining (`server`, `agent`) is not built yet: such a node says so and runs containerd only.
+//! Joining (`server`, `agent`) is not built yet: such a node runs containerd only, and the
+//! config phase says so (`crate::boot::unapplied`).
 //!
-//! Not yet in `BUILTINS`: it goes in together with the services phase writing [`CONFIG`] and
-//! the QEMU test of an `init` node reaching Node Ready, since the image's default config is an
-//! `init` node and every QEMU test booting it would then run a control plane.
+//! The services phase writes [`config_part`] to [`CONFIG`] before the supervisor starts
+//! `cluster-prep`, so the agent reads exactly the config PID 1 validated, and nothing else of it.
 
 use std::time::Duration;
 
@@ -53,7 +56,7 @@ pub fn plan(config: &MachineConfig, _: &Facts) -> Vec<ServiceSpec> {
             &[],
         )),
         component("etcd", Probe::Http(etcd_health), &["cluster-prep"]),
-        component("kube-apiserver", Probe::Tcp(6443), &["etcd"]),
+        component("kube-apiserver", apiserver_ready(), &["etcd"]),
         component(
             "kube-controller-manager",
             Probe::Tcp(10257),
@@ -71,27 +74,44 @@ pub fn plan(config: &MachineConfig, _: &Facts) -> Vec<ServiceSpec> {
             &["kube-apiserver", super::containerd::IMAGES],
         ),
         component("kube-proxy", Probe::Tcp(10256), &["kube-apiserver"]),
-        component("cluster-labels", Probe::Running, &["cluster-bootstrap"]),
+        component("cluster-labels", Probe::Running, &["kube-apiserver"]),
     ];
     if cluster.kubernetes.cni == Cni::Bridge {
         specs.push(background(oneshot(
             "cluster-cni",
             &exec("cluster-cni"),
-            &["cluster-bootstrap"],
+            &["kube-apiserver"],
         )));
     }
     specs
 }
 
-/// What a node whose role this file does not run says once.
-pub fn unbuilt_role(config: &MachineConfig) -> Option<String> {
-    let cluster = &config.plinth.cluster;
-    (cluster.is_set() && cluster.role != Role::Init).then(|| {
-        format!(
-            "plinth.cluster.role: {}: joining an existing cluster is not built yet; this node runs containerd only",
-            cluster.role.as_str()
-        )
-    })
+/// The part of `config` the cluster agents read: `plinth.cluster` and `plinth.genestack` (the
+/// labels and annotations), as a `#cloud-config` document for [`CONFIG`].
+pub fn config_part(config: &MachineConfig) -> String {
+    let mut part = MachineConfig::default();
+    part.plinth.cluster = config.plinth.cluster.clone();
+    part.plinth.genestack = config.plinth.genestack.clone();
+    part.to_yaml()
+}
+
+/// The admin kubeconfig `cluster-prep` makes.
+const ADMIN_KUBECONFIG: &str = "/var/lib/plinth/kubernetes/admin.conf";
+
+/// The apiserver is ready when `/readyz` says so, not when its port opens (a minute earlier
+/// under emulation): `plinth-agent cluster healthy` asks over TLS, which PID 1 does not speak.
+fn apiserver_ready() -> Probe {
+    Probe::Exec(
+        [
+            AGENT,
+            "cluster",
+            "healthy",
+            "--kubeconfig",
+            ADMIN_KUBECONFIG,
+        ]
+        .map(String::from)
+        .to_vec(),
+    )
 }
 
 /// `plinth-agent cluster exec NAME`.
@@ -136,8 +156,8 @@ mod tests {
         assert!(pos("kube-apiserver") < pos("kube-controller-manager"));
         assert!(pos("kube-controller-manager") < pos("cluster-bootstrap"));
         assert!(pos("containerd-images") < pos("kubelet"));
-        assert!(pos("cluster-bootstrap") < pos("cluster-labels"));
-        assert!(pos("cluster-bootstrap") < pos("cluster-cni"));
+        assert!(pos("kube-apiserver") < pos("cluster-labels"));
+        assert!(pos("kube-apiserver") < pos("cluster-cni"));
         let cluster: Vec<_> = plan
             .specs
             .iter()
@@ -150,6 +170,12 @@ mod tests {
         assert_eq!(
             kubelet.probe,
             Probe::Http("http://127.0.0.1:10248/healthz".into())
+        );
+        let apiserver = cluster.iter().find(|s| s.name == "kube-apiserver").unwrap();
+        assert!(
+            matches!(&apiserver.probe, Probe::Exec(argv) if argv[1..3] == ["cluster", "healthy"]),
+            "{:?}",
+            apiserver.probe
         );
         let etcd = cluster.iter().find(|s| s.name == "etcd").unwrap();
         assert_eq!(
@@ -166,6 +192,27 @@ mod tests {
     }
 
     #[test]
+    fn the_agents_part_reads_back_as_the_same_cluster_and_nothing_else() {
+        let config = crate::test_config::config(
+            "hostname: n1\nssh_authorized_keys: [ssh-ed25519 AAAA k]\nplinth:\n  cluster:\n    role: init\n    token: abcdef.0123456789abcdef\n    kubernetes:\n      cni: bridge\n      schedule_on_control_plane: true\n  genestack:\n    hyperconverged: true\n",
+        );
+        let text = config_part(&config);
+        let back = plinth_config::parse("cluster.yaml", &text).unwrap().config;
+        assert_eq!(back.plinth.cluster, config.plinth.cluster);
+        assert_eq!(back.plinth.genestack, config.plinth.genestack);
+        assert!(back.plinth.cluster.is_set());
+        assert_eq!(back.hostname, None);
+        assert!(back.ssh_authorized_keys.is_empty());
+        // A cluster left at its defaults (`cluster: {role: init}`) is still a cluster.
+        let bare = init("");
+        let back = plinth_config::parse("cluster.yaml", &config_part(&bare))
+            .unwrap()
+            .config;
+        assert!(back.plinth.cluster.is_set());
+        assert_eq!(back.plinth.cluster.role, Role::Init);
+    }
+
+    #[test]
     fn no_cni_without_the_bridge_and_nothing_off_init() {
         let names: Vec<String> = plan(&init(""), &Facts::default())
             .into_iter()
@@ -177,7 +224,5 @@ mod tests {
             "plinth:\n  cluster:\n    role: agent\n    endpoint: https://10.0.0.1:6443\n    token: abcdef.0123456789abcdef\n",
         );
         assert!(plan(&agent, &Facts::default()).is_empty());
-        assert!(unbuilt_role(&agent).unwrap().contains("not built yet"));
-        assert_eq!(unbuilt_role(&init("")), None);
     }
 }

@@ -48,6 +48,7 @@ pub const BUILTINS: &[Builtin] = &[
     node_exporter::plan,
     sshd::plan,
     containerd::plan,
+    cluster::plan,
 ];
 
 /// The specs of every built-in the config asks for, minus those whose program is missing.
