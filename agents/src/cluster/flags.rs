@@ -7,6 +7,9 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+/// Where flex-volume drivers go (the controller-manager's and the kubelet's), on the state
+/// partition: the upstream default under /usr/libexec is read-only on an immutable root.
+pub const VOLUME_PLUGIN_DIR: &str = "/var/lib/kubelet/volumeplugins";
 /// Where the cluster's files live on a node (kubeadm's names, under Plinth's state).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Paths {
@@ -206,6 +209,8 @@ impl ControlPlane {
             flag("allocate-node-cidrs", "true"),
             flag("cluster-cidr", &self.pod_cidr),
             flag("service-cluster-ip-range", &self.service_cidr),
+            // The default, /usr/libexec/kubernetes, is on the read-only root.
+            flag("flex-volume-plugin-dir", VOLUME_PLUGIN_DIR),
         ];
         merge(defaults, &self.extra.controller_manager)
     }
@@ -315,6 +320,7 @@ mod tests {
             "--allocate-node-cidrs=true",
             "--cluster-cidr=10.236.0.0/14",
             "--kubeconfig=/var/lib/plinth/kubernetes/controller-manager.conf",
+            "--flex-volume-plugin-dir=/var/lib/kubelet/volumeplugins",
         ] {
             assert!(has(&args, want), "controller-manager lacks {want}");
         }

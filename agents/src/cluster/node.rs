@@ -344,6 +344,7 @@ fn kubelet_config(
         "failSwapOn": false,
         "rotateCertificates": false,
         "resolvConf": "/etc/resolv.conf",
+        "volumePluginDir": flags::VOLUME_PLUGIN_DIR,
         "evictionHard": {
             "memory.available": "100Mi",
             "nodefs.available": "5%",
@@ -514,6 +515,7 @@ mod tests {
         let plan = plan(&config(SINGLE), &facts()).unwrap();
         let kubelet: serde_json::Value = serde_json::from_str(&plan.files[KUBELET_CONFIG]).unwrap();
         assert_eq!(kubelet["cgroupDriver"], "cgroupfs");
+        assert_eq!(kubelet["volumePluginDir"], "/var/lib/kubelet/volumeplugins");
         assert_eq!(
             kubelet["containerRuntimeEndpoint"],
             "unix:///run/containerd/containerd.sock"
