@@ -28,6 +28,7 @@ pub mod ports;
 pub mod probe;
 pub mod qmp;
 pub mod seed;
+pub mod session;
 pub mod shell;
 pub mod skip;
 pub mod timeline;

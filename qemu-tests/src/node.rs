@@ -108,6 +108,9 @@ pub struct BootOptions {
     /// An iso9660 seed in a CD-ROM drive.
     pub cdrom: Option<PathBuf>,
     pub memory_mib: u32,
+    /// Virtual CPUs (1 unless a test runs something as busy as a control plane: QEMU's TCG runs
+    /// each on its own host thread).
+    pub cpus: u32,
     /// Guest TCP ports to forward from free host ports. Forwards go through the user-network NIC,
     /// so a machine without one (see `nics`) gets none.
     pub guest_ports: Vec<u16>,
@@ -141,6 +144,7 @@ impl BootOptions {
             seed: None,
             cdrom: None,
             memory_mib: if variant == Variant::Pxe { 1536 } else { 1024 },
+            cpus: 1,
             guest_ports: vec![NODE_EXPORTER_PORT],
             guest_forwards: Vec::new(),
             no_reboot: false,
@@ -356,6 +360,7 @@ impl Fixture {
                 })?;
             let mut spec = MachineSpec::new(&name, self.accel, boot.clone());
             spec.memory_mib = opts.memory_mib;
+            spec.cpus = opts.cpus;
             spec.drives = drives.clone();
             spec.cdrom = opts.cdrom.clone();
             spec.forwards = forwards.clone();

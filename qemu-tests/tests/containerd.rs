@@ -11,56 +11,25 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
-use qemu_tests::node::{BootOptions, Fixture, Node, READY_TIMEOUT, Variant};
+use qemu_tests::node::{BootOptions, Fixture, READY_TIMEOUT, Variant};
 use qemu_tests::seed::{Seed, SeedFormat};
-use qemu_tests::shell::{Output, Shell};
+use qemu_tests::session::Session;
 use regex::Regex;
 
+/// An agent: containerd runs on every cluster node, and an agent (whose join is not built yet)
+/// runs no control plane beside it, which this test does not need (`cluster.rs` boots one).
 const CONFIG: &str = "#cloud-config
 hostname: ctr-node
 plinth:
   cluster:
     name: ctr-lab
-    role: init
+    role: agent
+    endpoint: https://10.0.2.2:6443
+    token: ctrlab.0123456789abcdef
 ";
 
 /// The sandbox image, as containerd's config names it.
 const PAUSE: &str = "localhost/plinth/pause:1";
-
-const COMMAND: Duration = Duration::from_secs(120);
-
-fn run(node: &Node, shell: &mut Shell, command: &str) -> Result<Output> {
-    let out = shell.run(command, COMMAND).with_context(|| {
-        format!(
-            "`{command}` did not finish; console:\n{}",
-            node.console().tail(40)
-        )
-    })?;
-    Ok(out)
-}
-
-/// Runs `command` until it succeeds and its output contains `want`, for at most `timeout`.
-fn run_until(
-    node: &Node,
-    shell: &mut Shell,
-    command: &str,
-    want: &str,
-    timeout: Duration,
-) -> Result<Output> {
-    let deadline = std::time::Instant::now() + timeout;
-    loop {
-        let out = run(node, shell, command)?;
-        if out.status == 0 && out.text.contains(want) {
-            return Ok(out);
-        }
-        ensure!(
-            std::time::Instant::now() < deadline,
-            "`{command}` never printed `{want}` within {timeout:?}; last: {out:?}; console:\n{}",
-            node.console().tail(40)
-        );
-        std::thread::sleep(Duration::from_secs(2));
-    }
-}
 
 #[test]
 fn containerd_runs_the_local_pause_image_with_no_registry() -> Result<()> {
@@ -92,65 +61,47 @@ fn containerd_runs_the_local_pause_image_with_no_registry() -> Result<()> {
                 node.console().tail(40)
             )
         })?;
-    let mut shell = node
-        .shell(Duration::from_secs(120))
-        .with_context(|| format!("no shell on ttyS1; console:\n{}", node.console().tail(40)))?;
+    let mut sh = Session::open(&node, Duration::from_secs(120))?;
 
     // containerd answers as a server, and is a built-in service of PID 1.
-    let version = run(&node, &mut shell, "ctr version")?;
+    let version = sh.run("ctr version")?;
     ensure!(
         version.status == 0 && version.text.contains("Server:") && version.text.contains("1.7"),
         "ctr version: {version:?}"
     );
-    let status = run(&node, &mut shell, "plinthctl status containerd -o json")?;
+    let status = sh.run("plinthctl status containerd -o json")?;
     ensure!(
         status.text.contains(r#""state": "ready""#) || status.text.contains(r#""state":"ready""#),
         "containerd is not a ready service: {status:?}"
     );
 
     // The pause image is imported under the sandbox image's name, and nothing was pulled.
-    run_until(
-        &node,
-        &mut shell,
+    sh.run_until(
         "plinthctl status containerd-images -o json",
         "exited",
         Duration::from_secs(120),
     )?;
-    let images = run(&node, &mut shell, "ctr -n k8s.io images ls -q")?;
+    let images = sh.run("ctr -n k8s.io images ls -q")?;
     ensure!(
         images.text.lines().any(|l| l.trim() == PAUSE),
         "{PAUSE} is not in containerd's k8s.io namespace: {images:?}"
     );
-    let config = run(
-        &node,
-        &mut shell,
-        "grep -c 'sandbox_image = \"localhost/plinth/pause:1\"' /usr/lib/plinth/containerd/config.toml",
+    let config = sh.run("grep -c 'sandbox_image = \"localhost/plinth/pause:1\"' /usr/lib/plinth/containerd/config.toml",
     )?;
     ensure!(config.text.trim() == "1", "sandbox_image: {config:?}");
 
     // A container of it runs, as 65535 and PID 1 of its namespace, and exits 0 on SIGTERM.
     // `--null-io` and no stdin: `ctr run` would otherwise copy this shell's terminal into the
     // container and swallow the commands that follow.
-    let started = run(
-        &node,
-        &mut shell,
-        &format!("ctr -n k8s.io run --null-io -d {PAUSE} pause-test </dev/null && echo started"),
-    )?;
+    let started = sh.run(&format!(
+        "ctr -n k8s.io run --null-io -d {PAUSE} pause-test </dev/null && echo started"
+    ))?;
     ensure!(
         started.status == 0 && started.text.contains("started"),
         "ctr run: {started:?}"
     );
-    run_until(
-        &node,
-        &mut shell,
-        "ctr -n k8s.io task ls",
-        "RUNNING",
-        Duration::from_secs(60),
-    )?;
-    let inside = run(
-        &node,
-        &mut shell,
-        "pid=$(ctr -n k8s.io task ls | awk '$1 == \"pause-test\" {print $2}'); \
+    sh.run_until("ctr -n k8s.io task ls", "RUNNING", Duration::from_secs(60))?;
+    let inside = sh.run("pid=$(ctr -n k8s.io task ls | awk '$1 == \"pause-test\" {print $2}'); \
          awk '/^Uid:/ {print $2}' /proc/$pid/status; awk '/^NSpid:/ {print $NF}' /proc/$pid/status; \
          readlink /proc/$pid/exe",
     )?;
@@ -159,27 +110,14 @@ fn containerd_runs_the_local_pause_image_with_no_registry() -> Result<()> {
         lines.len() >= 3 && lines[0] == "65535" && lines[1] == "1" && lines[2].ends_with("/pause"),
         "the pause process should run as 65535, PID 1 of its namespace, from /pause: {inside:?}"
     );
-    let killed = run(
-        &node,
-        &mut shell,
-        "ctr -n k8s.io task kill -s SIGTERM pause-test",
-    )?;
+    let killed = sh.run("ctr -n k8s.io task kill -s SIGTERM pause-test")?;
     ensure!(killed.status == 0, "ctr task kill: {killed:?}");
-    let stopped = run_until(
-        &node,
-        &mut shell,
-        "ctr -n k8s.io task ls",
-        "STOPPED",
-        Duration::from_secs(60),
-    )?;
+    let stopped = sh.run_until("ctr -n k8s.io task ls", "STOPPED", Duration::from_secs(60))?;
     ensure!(
         stopped.text.contains("pause-test"),
         "the task is gone: {stopped:?}"
     );
-    let exit = run(
-        &node,
-        &mut shell,
-        "ctr -n k8s.io task delete pause-test; echo status=$?; ctr -n k8s.io containers rm pause-test",
+    let exit = sh.run("ctr -n k8s.io task delete pause-test; echo status=$?; ctr -n k8s.io containers rm pause-test",
     )?;
     ensure!(
         exit.text.contains("status=0") && !exit.text.contains("exit status 2"),
@@ -189,7 +127,7 @@ fn containerd_runs_the_local_pause_image_with_no_registry() -> Result<()> {
     // The Kubernetes components are in the image, at the pinned version.
     let pinned = qemu_tests::kubernetes::pinned_version()?;
     for component in ["kubelet", "kube-proxy", "kube-apiserver"] {
-        let out = run(&node, &mut shell, &format!("{component} --version"))?;
+        let out = sh.run(&format!("{component} --version"))?;
         ensure!(
             out.status == 0 && out.text.trim() == format!("Kubernetes {pinned}"),
             "{component} --version: {out:?}"

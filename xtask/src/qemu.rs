@@ -26,8 +26,11 @@ use qemu_tests::{accel, disk, ports};
 
 use crate::{image, prereqs};
 
-/// Guest memory unless `--mem` says otherwise.
-const DEFAULT_MEM_MIB: u32 = 1024;
+/// Guest memory unless `--mem` says otherwise: the default config is a one-node control plane
+/// (etcd, the apiserver, the kubelet and the rest want about 1.5 GiB once up).
+const DEFAULT_MEM_MIB: u32 = 3072;
+/// The apiserver's port, forwarded too.
+const APISERVER_PORT: u16 = 6443;
 /// Disk overlay size unless `--disk-size` says otherwise.
 const DEFAULT_DISK_GIB: u64 = 8;
 
@@ -58,8 +61,8 @@ pub struct Args {
     /// Guest memory in MiB.
     #[arg(long, default_value_t = DEFAULT_MEM_MIB, value_name = "MiB")]
     pub mem: u32,
-    /// Virtual CPUs.
-    #[arg(long, default_value_t = 1)]
+    /// Virtual CPUs (two: the default config's control plane is CPU-bound under emulation).
+    #[arg(long, default_value_t = 2)]
     pub cpus: u32,
     /// Size of the disk overlay in GiB (room beyond the image for the state partition).
     #[arg(long, default_value_t = DEFAULT_DISK_GIB, value_name = "GiB")]
@@ -172,16 +175,23 @@ pub fn boot(image: &ImageSet, args: &Args) -> Result<ExitCode> {
     }
 
     let exporter = ports::free_port()?;
+    let apiserver = ports::free_port()?;
     let accel = accel::choose(Some(&image.kernel));
     let mut spec = MachineSpec::new(variant, accel, boot);
     spec.memory_mib = args.mem;
     spec.cpus = args.cpus;
     spec.drives = drives;
     spec.cdrom = cdrom;
-    spec.forwards = vec![Forward {
-        host: exporter,
-        guest: NODE_EXPORTER_PORT,
-    }];
+    spec.forwards = vec![
+        Forward {
+            host: exporter,
+            guest: NODE_EXPORTER_PORT,
+        },
+        Forward {
+            host: apiserver,
+            guest: APISERVER_PORT,
+        },
+    ];
     spec.console = Console::Terminal {
         log: Some(dir.join("console.log")),
     };
@@ -207,6 +217,10 @@ pub fn boot(image: &ImageSet, args: &Args) -> Result<ExitCode> {
     );
     eprintln!(
         "qemu: node exporter: http://127.0.0.1:{exporter}/metrics  (guest :{NODE_EXPORTER_PORT}, once the node is ready)"
+    );
+    eprintln!(
+        "qemu: Kubernetes API: https://127.0.0.1:{apiserver}  (on a control-plane node, once up: \
+         `plinthctl kubeconfig --server https://127.0.0.1:{apiserver}` on its console prints a kubeconfig for it)"
     );
     eprintln!(
         "qemu: QMP: {}   console log: {}",
