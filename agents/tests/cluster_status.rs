@@ -5,6 +5,8 @@
 //!   fails; a Node the kubelet would register without a pod network (`cni: none`) says a CNI must
 //!   be installed, and lacks the labels and still has the taint the labeller is started with;
 //!   once the real labeller ran and the Node is Ready, every check is ok and the exit status 0;
+//!   and `plinthctl kubeconfig --server` (the init crate's function) works through a forwarded
+//!   port;
 //! - with nothing listening: a whole report, every probe failing with its reason, exit status 1,
 //!   in seconds.
 //!
@@ -14,6 +16,7 @@
 
 mod support;
 
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -283,6 +286,41 @@ fn status_of_a_real_control_plane_from_no_node_to_a_ready_labelled_one() {
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{table}");
     assert!(table.ends_with("\nhealthy\n"), "{table}");
+
+    // `plinthctl kubeconfig --server`, used from a host through a forwarded port: the
+    // apiserver's certificate names 127.0.0.1, and the admin's credentials work there.
+    let port = forward(p.apiserver);
+    let server = format!("https://127.0.0.1:{port}");
+    let text = plinth_init::ctl::kubeconfig::kubeconfig(&root, Some(&server)).unwrap();
+    assert!(text.contains(&format!("server: {server}\n")));
+    let forwarded = root.join("forwarded.conf");
+    std::fs::write(&forwarded, text).unwrap();
+    let nodes = plane
+        .kubectl_as(&forwarded, &["get", "nodes", "-o", "name"])
+        .unwrap_or_else(|e| panic!("through the forwarded port: {e}"));
+    assert_eq!(nodes.trim(), format!("node/{NODE_NAME}"));
+}
+
+/// A TCP port on 127.0.0.1 forwarding every connection to `to` (as QEMU's hostfwd does).
+fn forward(to: u16) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let Ok(server) = TcpStream::connect(("127.0.0.1", to)) else {
+                continue;
+            };
+            let pipe = |mut from: TcpStream, mut into: TcpStream| {
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from, &mut into);
+                    let _ = into.shutdown(Shutdown::Write);
+                });
+            };
+            pipe(client.try_clone().unwrap(), server.try_clone().unwrap());
+            pipe(server, client);
+        }
+    });
+    port
 }
 
 /// Sets the Node's Ready condition, as its kubelet would (the status subresource).
