@@ -1,7 +1,7 @@
 //! The command line of `plinth-agent cluster …`: `prep` (a node's cluster files, `prep`), `exec`
 //! (one prepared service, `exec`), `bootstrap` (the objects of a kubeadm cluster, `bootstrap`),
-//! `labels` (the labeller, `labeller`) and `cni` (the bridge network, `cni`), turned into their
-//! options.
+//! `labels` (the labeller, `labeller`), `cni` (the bridge network, `cni`) and `status` (how the
+//! node's part of the cluster is, `status`), turned into their options.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -15,6 +15,7 @@ use super::labeller::{self, LabelsOptions};
 use super::labels::{self, TaintMatch, Wanted};
 use super::node::{CNI_DIR, RUN_DIR};
 use super::prep::{self, PrepOptions};
+use super::status::{self, Output, StatusOptions};
 
 /// `plinth-agent cluster`.
 #[derive(Args, Debug)]
@@ -43,6 +44,10 @@ pub enum ClusterCommand {
     /// Exit 0 once the apiserver's `/readyz` answers `ok` (asking every second for a few
     /// seconds; PID 1's readiness probe of kube-apiserver).
     Healthy(HealthyArgs),
+    /// How this node's part of the cluster is: its role and name, etcd's health and members, the
+    /// apiserver's readiness, the Node's Ready condition, and the labels, annotations and taints
+    /// Plinth keeps. Each check ok, failing (with why) or not applicable; exit 1 if any fails.
+    Status(StatusArgs),
 }
 
 #[derive(Args, Debug)]
@@ -56,6 +61,22 @@ pub struct HealthyArgs {
     /// How long to keep asking.
     #[arg(long = "for", value_name = "SECONDS", default_value_t = super::healthy::DEFAULT_FOR.as_secs())]
     pub for_: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// The machine config (PID 1 writes the cluster part there).
+    #[arg(long, value_name = "FILE", default_value = prep::DEFAULT_CONFIG)]
+    pub config: PathBuf,
+    /// The state root: `pki/` and `kubernetes/admin.conf` below it.
+    #[arg(long, value_name = "DIR", default_value = crate::pki::DEFAULT_ROOT)]
+    pub root: PathBuf,
+    /// Where `prep` wrote `node.json`.
+    #[arg(long, value_name = "DIR", default_value = RUN_DIR)]
+    pub run_dir: PathBuf,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: Output,
 }
 
 #[derive(Args, Debug)]
@@ -201,5 +222,12 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<()> {
             timeout: Duration::from_secs(a.timeout),
         })
         .context("labels"),
+        // No context: the report was printed, and the error is only its count of failing checks.
+        ClusterCommand::Status(a) => status::run(&StatusOptions {
+            config: a.config,
+            root: a.root,
+            run_dir: a.run_dir,
+            output: a.output,
+        }),
     }
 }

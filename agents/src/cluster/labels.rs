@@ -76,6 +76,20 @@ impl TaintMatch {
     }
 }
 
+/// As [`TaintMatch::parse`] reads it: `KEY[=VALUE][:EFFECT]`.
+impl std::fmt::Display for TaintMatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.key)?;
+        if let Some(value) = &self.value {
+            write!(f, "={value}")?;
+        }
+        if let Some(effect) = &self.effect {
+            write!(f, ":{effect}")?;
+        }
+        Ok(())
+    }
+}
+
 /// `KEY=VALUE` (the value may be empty).
 pub fn parse_pair(text: &str) -> Result<(String, String), LabelsError> {
     match text.split_once('=') {
@@ -248,6 +262,9 @@ mod tests {
             }
         );
         assert_eq!(TaintMatch::parse("k").unwrap().effect, None);
+        for text in [CONTROL_PLANE_TAINT, "dedicated=db:NoExecute", "k", "k=v"] {
+            assert_eq!(TaintMatch::parse(text).unwrap().to_string(), text);
+        }
         for bad in [
             "",
             ":NoSchedule",

@@ -17,7 +17,7 @@ use plinth_config::plinth::cluster::Role;
 use plinth_config::plinth::kubernetes::ProxyMode;
 
 use super::flags::{self, ControlPlane, ExtraArgs, Paths};
-use super::labels::CONTROL_PLANE_TAINT;
+use super::labels::{CONTROL_PLANE_TAINT, TaintMatch, Wanted};
 
 /// Where `prep` writes the argv files and configs (`<name>.argv`, `kubelet.json`, …).
 pub const RUN_DIR: &str = "/run/plinth/cluster";
@@ -189,20 +189,25 @@ pub fn plan(config: &MachineConfig, facts: &NodeFacts) -> Result<NodePlan, NodeP
         format!("--node={}", facts.name),
         "--watch".to_owned(),
     ];
-    let (wanted_labels, annotations) = node_labels_and_annotations(config);
+    let wanted = labeller_wants(config);
     labels.extend(
-        wanted_labels
+        wanted
+            .labels
             .iter()
             .map(|(k, v)| format!("--label={k}={v}")),
     );
     labels.extend(
-        annotations
+        wanted
+            .annotations
             .iter()
             .map(|(k, v)| format!("--annotation={k}={v}")),
     );
-    if takes_pods(config) {
-        labels.push(format!("--remove-taint={CONTROL_PLANE_TAINT}"));
-    }
+    labels.extend(
+        wanted
+            .remove_taints
+            .iter()
+            .map(|t| format!("--remove-taint={t}")),
+    );
     argv.insert(LABELS, program(AGENT, labels));
 
     if k.cni == plinth_config::plinth::kubernetes::Cni::Bridge {
@@ -277,6 +282,23 @@ pub fn node_labels_and_annotations(
             .map(|(k, v)| (k.clone(), v.clone())),
     );
     (labels, annotations)
+}
+
+/// What this node's `cluster-labels` keeps on its Node: the labels and annotations of
+/// [`node_labels_and_annotations`], and the control-plane taint removed when it [`takes_pods`].
+/// One function for the labeller's argv and for `cluster status`, which compares the Node with it.
+pub fn labeller_wants(config: &MachineConfig) -> Wanted {
+    let (labels, annotations) = node_labels_and_annotations(config);
+    let remove_taints = if takes_pods(config) {
+        vec![TaintMatch::parse(CONTROL_PLANE_TAINT).expect("kubeadm's taint parses")]
+    } else {
+        Vec::new()
+    };
+    Wanted {
+        labels,
+        annotations,
+        remove_taints,
+    }
 }
 
 /// The labels a kubelet may set on its own Node (NodeRestriction refuses the `kubernetes.io` and

@@ -19,6 +19,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 
 use super::address;
 use super::node::{self, NodeFacts, RUN_DIR};
+use super::report::NodeInfo;
 use super::token::BootstrapToken;
 use crate::pki::{self, store};
 
@@ -102,14 +103,15 @@ pub fn run(options: &PrepOptions) -> anyhow::Result<()> {
     for (file, text) in &plan.files {
         write(&options.run_dir.join(file), text)?;
     }
-    let node = serde_json::json!({
-        "node_name": name,
-        "address": address.to_string(),
-        "role": config.plinth.cluster.role.as_str(),
-    });
+    // The type `cluster status` reads it back with.
+    let node = NodeInfo {
+        node_name: name.clone(),
+        address: address.to_string(),
+        role: config.plinth.cluster.role.as_str().to_owned(),
+    };
     write(
-        &options.run_dir.join("node.json"),
-        &(node.to_string() + "\n"),
+        &options.run_dir.join(NODE_FILE),
+        &(serde_json::to_string(&node)? + "\n"),
     )?;
     println!(
         "cluster prep: {} services prepared in {}",
@@ -118,6 +120,9 @@ pub fn run(options: &PrepOptions) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// The node's name, address and role for `plinthctl cluster`, under the run directory.
+pub const NODE_FILE: &str = "node.json";
 
 /// The argv file of a service.
 pub fn argv_file(service: &str) -> String {

@@ -81,6 +81,27 @@ pub enum Verb {
         #[command(subcommand)]
         action: Option<ConfigAction>,
     },
+    /// Print the cluster's admin kubeconfig (a control-plane node's admin.conf).
+    ///
+    /// To use the cluster from elsewhere, through a forwarded port:
+    /// `plinthctl kubeconfig --server https://127.0.0.1:16443 > kc`. It holds the admin's key.
+    Kubeconfig {
+        /// The apiserver URL to write instead of the node's own (a forwarded port).
+        #[arg(long, value_name = "URL")]
+        server: Option<String>,
+        /// The state root holding `kubernetes/admin.conf`.
+        #[arg(long, value_name = "DIR", default_value = crate::ctl::kubeconfig::DEFAULT_ROOT)]
+        root: PathBuf,
+    },
+    /// How this node's part of the cluster is: etcd, the apiserver, the Node, its labels.
+    ///
+    /// Runs `plinth-agent cluster status`: each check ok, failing (with why) or not applicable;
+    /// exit 1 when a check fails.
+    Cluster {
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Format,
+    },
     /// Stop every service and reboot.
     Reboot,
     /// Stop every service and power off.

@@ -1,11 +1,16 @@
 //! `plinthctl`, the client of the control API: systemctl/talosctl-like verbs over the peer-to-peer
 //! D-Bus socket. `args` declares the verbs, `connect` opens the socket with clear errors, `output`
-//! formats what comes back (pure), and this module runs one verb.
+//! formats what comes back (pure), and this module runs one verb. Two verbs need no PID 1 and
+//! run before any connection: `kubeconfig` (prints the node's admin kubeconfig) and `cluster`
+//! (becomes `plinth-agent cluster status`).
 
 pub mod args;
+pub mod cluster;
 pub mod connect;
+pub mod kubeconfig;
 pub mod output;
 
+use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -18,6 +23,9 @@ use crate::api::interface::ControlProxy;
 /// The entry point of `plinthctl`.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(code) = local(&cli.verb) {
+        return code;
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -35,6 +43,28 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs a verb that needs no PID 1 (the node's files, the agent); `None` for the others.
+fn local(verb: &Verb) -> Option<ExitCode> {
+    let result = match verb {
+        Verb::Kubeconfig { server, root } => kubeconfig::kubeconfig(root, server.as_deref())
+            .map_err(anyhow::Error::from)
+            .and_then(|text| {
+                std::io::stdout()
+                    .write_all(text.as_bytes())
+                    .context("writing the kubeconfig")
+            }),
+        Verb::Cluster { output } => Err(cluster::exec(*output)),
+        _ => return None,
+    };
+    Some(match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("plinthctl: {e:#}");
+            ExitCode::FAILURE
+        }
+    })
 }
 
 async fn run(cli: Cli) -> Result<()> {
@@ -110,6 +140,8 @@ async fn run(cli: Cli) -> Result<()> {
                 Err(e) => return Err(e.into()),
             }
         }
+        // Run by `local`, before any connection.
+        Verb::Kubeconfig { .. } | Verb::Cluster { .. } => {}
         Verb::Reboot => proxy.reboot().await?,
         Verb::Poweroff => proxy.poweroff().await?,
         Verb::Version => println!("plinth-init {}", proxy.version().await?),

@@ -1,0 +1,215 @@
+//! The probes of `plinth-agent cluster status`, each bounded in time and turning every failure
+//! into the value `verdict` decides on, never an error: reading the config and `node.json`,
+//! etcd's `/health` (plain HTTP on the metrics port) and member list (the v3 JSON gateway on the
+//! client port, as `kube-etcd-healthcheck-client`), the apiserver's `/readyz` and the Node (as
+//! admin.conf's `kubernetes-admin`).
+//!
+//! HTTP goes through kube-rs's client (rustls with ring) for etcd too: it already does TLS with
+//! client certificates from files, so etcd needs no second HTTP stack and no `etcdctl`. No
+//! reason quotes a file's content: the kubeconfig and the PKI hold keys.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Node;
+use kube::client::Body;
+use kube::config::{
+    AuthInfo, Cluster, Context, KubeConfigOptions, Kubeconfig, NamedAuthInfo, NamedCluster,
+    NamedContext,
+};
+use kube::{Api, Client, Config};
+use plinth_config::MachineConfig;
+
+use super::report::NodeInfo;
+use super::verdict::{Answer, NodeSeen, Seen};
+
+/// The longest a probe may take: a cluster that does not answer is reported, not waited for.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The machine config, or why not (the config crate's diagnostics, on one line).
+pub fn read_config(path: &Path) -> Result<MachineConfig, String> {
+    if !path.exists() {
+        return Err(format!("no {}", path.display()));
+    }
+    plinth_config::load_path(path)
+        .map(|parsed| parsed.config)
+        .map_err(|d| format!("{}: {}", path.display(), d.to_string().trim()))
+}
+
+/// `node.json` as `prep` wrote it, or why not.
+pub fn read_node_file(path: &Path) -> Result<NodeInfo, String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(format!("no {}", path.display()));
+        }
+        Err(e) => return Err(format!("reading {}: {e}", path.display())),
+    };
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Where etcd's CA and the health-check client's certificate are, under `<root>/pki`.
+#[derive(Clone, Debug)]
+pub struct EtcdClient {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl EtcdClient {
+    /// kubeadm's `etcd/ca.crt` and `etcd/healthcheck-client.{crt,key}`: the identity made for
+    /// probing etcd, nothing more.
+    pub fn under(pki: &Path) -> Self {
+        let etcd = pki.join("etcd");
+        Self {
+            ca: etcd.join("ca.crt"),
+            cert: etcd.join("healthcheck-client.crt"),
+            key: etcd.join("healthcheck-client.key"),
+        }
+    }
+
+    /// A client of `url` with this identity, as kube-rs's configuration from an in-memory
+    /// kubeconfig naming the files.
+    async fn client(&self, url: &str) -> Result<Client, String> {
+        for file in [&self.ca, &self.cert, &self.key] {
+            if !file.exists() {
+                return Err(format!("no {}", file.display()));
+            }
+        }
+        let path = |p: &Path| Some(p.to_string_lossy().into_owned());
+        let kubeconfig = Kubeconfig {
+            clusters: vec![NamedCluster {
+                name: "etcd".into(),
+                cluster: Some(Cluster {
+                    server: Some(url.to_owned()),
+                    certificate_authority: path(&self.ca),
+                    ..Cluster::default()
+                }),
+                ..NamedCluster::default()
+            }],
+            auth_infos: vec![NamedAuthInfo {
+                name: "healthcheck".into(),
+                auth_info: Some(AuthInfo {
+                    client_certificate: path(&self.cert),
+                    client_key: path(&self.key),
+                    ..AuthInfo::default()
+                }),
+                ..NamedAuthInfo::default()
+            }],
+            contexts: vec![NamedContext {
+                name: "etcd".into(),
+                context: Some(Context {
+                    cluster: "etcd".into(),
+                    user: Some("healthcheck".into()),
+                    ..Context::default()
+                }),
+                ..NamedContext::default()
+            }],
+            current_context: Some("etcd".into()),
+            ..Kubeconfig::default()
+        };
+        let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+            .await
+            .map_err(|e| format!("etcd's client configuration: {e}"))?;
+        client_of(config)
+    }
+}
+
+fn client_of(mut config: Config) -> Result<Client, String> {
+    config.connect_timeout = Some(CONNECT_TIMEOUT);
+    config.read_timeout = Some(PROBE_TIMEOUT);
+    Client::try_from(config).map_err(|e| format!("making the HTTP client: {e}"))
+}
+
+/// etcd's `GET http://127.0.0.1:<metrics_port>/health` (plain HTTP, as PID 1's probe).
+pub async fn etcd_health(etcd: &EtcdClient, metrics_port: u16) -> Seen {
+    let url = format!("http://127.0.0.1:{metrics_port}");
+    let client = etcd.client(&url).await?;
+    let request = http::Request::get("/health").body(Vec::new());
+    send(&client, &format!("{url}/health"), request).await
+}
+
+/// etcd's `POST https://127.0.0.1:<client_port>/v3/cluster/member/list`.
+pub async fn etcd_members(etcd: &EtcdClient, client_port: u16) -> Seen {
+    let url = format!("https://127.0.0.1:{client_port}");
+    let client = etcd.client(&url).await?;
+    let request = http::Request::post("/v3/cluster/member/list")
+        .header("content-type", "application/json")
+        .body(b"{}".to_vec());
+    send(&client, &format!("{url}/v3/cluster/member/list"), request).await
+}
+
+/// The admin client of `admin.conf` and the server it names, or why not.
+pub async fn admin(kubeconfig: &Path) -> Result<(Client, String), String> {
+    if !kubeconfig.exists() {
+        return Err(format!("no {}", kubeconfig.display()));
+    }
+    let config = super::client::config(kubeconfig)
+        .await
+        .map_err(|e| format!("{e:#}"))?;
+    let server = config.cluster_url.to_string();
+    let server = server.trim_end_matches('/').to_owned();
+    Ok((client_of(config)?, server))
+}
+
+/// The apiserver's `/readyz?verbose` (its answer lists each check's state).
+pub async fn readyz(client: &Client, server: &str) -> Seen {
+    let request = http::Request::get("/readyz?verbose").body(Vec::new());
+    send(client, &format!("{server}/readyz"), request).await
+}
+
+/// The Node `name`.
+pub async fn node(client: &Client, server: &str, name: &str) -> NodeSeen {
+    let api = Api::<Node>::all(client.clone());
+    match tokio::time::timeout(PROBE_TIMEOUT, api.get_opt(name)).await {
+        Ok(Ok(Some(node))) => NodeSeen::Found(Box::new(node)),
+        Ok(Ok(None)) => NodeSeen::Absent(name.to_owned()),
+        Ok(Err(kube::Error::Api(status))) => NodeSeen::Refused(status.code, status.message),
+        Ok(Err(e)) => NodeSeen::Unreachable(format!("{server}: {}", cause(&e))),
+        Err(_) => NodeSeen::Unreachable(format!("{server}: no answer in {PROBE_TIMEOUT:?}")),
+    }
+}
+
+/// Sends `request`; the answer whatever its status, or why there was none (naming `url`).
+/// Raw: kube-rs's own error mapping would read etcd's JSON errors as an empty Kubernetes Status.
+async fn send(
+    client: &Client,
+    url: &str,
+    request: Result<http::Request<Vec<u8>>, http::Error>,
+) -> Seen {
+    let request = request.map_err(|e| format!("{url}: {e}"))?;
+    let exchange = async {
+        let response = client.send(request.map(Body::from)).await?;
+        let status = response.status().as_u16();
+        let body = response.into_body().collect_bytes().await?;
+        Ok::<_, kube::Error>(Answer {
+            status,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        })
+    };
+    match tokio::time::timeout(PROBE_TIMEOUT, exchange).await {
+        Ok(Ok(answer)) => Ok(answer),
+        Ok(Err(e)) => Err(format!("{url}: {}", cause(&e))),
+        Err(_) => Err(format!("{url}: no answer in {PROBE_TIMEOUT:?}")),
+    }
+}
+
+/// What went wrong, said by the innermost cause (`tcp connect error: Connection refused (os error
+/// 111)`, `invalid peer certificate: UnknownIssuer`) rather than by every layer above it.
+fn cause(error: &dyn std::error::Error) -> String {
+    let mut innermost = error;
+    let mut above = None;
+    while let Some(source) = innermost.source() {
+        above = Some(innermost);
+        innermost = source;
+    }
+    let inner = innermost.to_string();
+    match above.map(ToString::to_string) {
+        Some(above) if above.contains(&inner) => above,
+        // A short cause ("Connection refused") reads better after the layer naming what was
+        // tried ("tcp connect error").
+        Some(above) if inner.len() < 40 => format!("{above}: {inner}"),
+        _ => inner,
+    }
+}
