@@ -3,13 +3,13 @@
 //! seed at all, as `cargo xtask run` boots it: etcd, the apiserver, the controller-manager, the
 //! scheduler, the kubelet and kube-proxy come up as PID 1's services; the Node becomes Ready with
 //! the Genestack labels of its roles and without the control-plane taint; a pod of the image's own
-//! pause image (nothing is ever pulled) runs and gets an address on the bridge; and the admin
-//! kubeconfig `plinthctl kubeconfig` prints works from the host with the image's own kubectl,
-//! through a forwarded port.
+//! pause image (nothing is ever pulled) runs and gets an address on the bridge; `plinthctl
+//! cluster` reports every check passing; and the admin kubeconfig `plinthctl kubeconfig` prints
+//! works from the host with the image's own kubectl, through a forwarded port.
 //!
 //! PXE boot (for `plinth.autologin=ttyS1` on the kernel line) with a state disk for etcd,
-//! containerd and the PKI; 3 GiB and two vCPUs, of which the PXE root takes about 350 MiB. Prints how long each
-//! step took under emulation, the node's memory in use and each component's RSS.
+//! containerd and the PKI; 3 GiB and two vCPUs, of which the PXE root takes about 350 MiB. Prints
+//! how long each step took under emulation, the node's memory in use and each component's RSS.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -132,6 +132,24 @@ fn the_default_config_boots_a_ready_cluster_that_runs_a_pod() -> Result<()> {
         "pod address {pod_ip} is outside the node's podCIDR {cidr}"
     );
     let pod_running = started.elapsed();
+
+    // plinthctl cluster says the same: every check of a healthy init node passes.
+    let status = sh.run_until(
+        "plinthctl cluster -o json",
+        "\"healthy\"",
+        Duration::from_secs(120),
+    )?;
+    let report: serde_json::Value = serde_json::from_str(json_part(&status.text))
+        .with_context(|| format!("plinthctl cluster -o json: {status:?}"))?;
+    ensure!(
+        status.status == 0 && report["healthy"] == true,
+        "plinthctl cluster: not healthy: {status:?}"
+    );
+    ensure!(
+        report["etcd_members"].as_array().map(Vec::len) == Some(1),
+        "one etcd member expected: {}",
+        report["etcd_members"]
+    );
 
     // The admin kubeconfig works from the host, with the image's own kubectl.
     let forwarded = node

@@ -112,11 +112,17 @@ impl Report {
         })?;
         eprintln!("{name}: ready in {:.1}s (guest clock)", ready.seconds);
         let re = Regex::new(&format!(r"^\[runcmd\.\d+\] {MARK} (.*)$"))?;
+        // The kernel prints on the same console: a message may land in the middle of a report
+        // line (`…layer3+4 (1)[   75.543238] bond0: …`), and is cut off again.
+        let kernel = Regex::new(r"\[ *\d+\.\d{6}\] .*$")?;
         let lines: Vec<String> = node
             .console()
             .lines()
             .iter()
-            .filter_map(|l| re.captures(&l.text).map(|c| c[1].trim_end().to_owned()))
+            .filter_map(|l| {
+                re.captures(&l.text)
+                    .map(|c| kernel.replace(&c[1], "").trim_end().to_owned())
+            })
             .collect();
         let report = Self {
             node: name.to_owned(),
@@ -170,24 +176,28 @@ fn ensure_console(node: &Node, name: &str, pattern: &str) -> Result<String> {
         })
 }
 
-/// What each node says about the parts of its example this build does not act on yet (cluster,
-/// Genestack labels, OVS, storage): printed for the test log, and the cluster and Genestack lines
-/// asserted.
-fn said_unapplied(name: &str, node: &Node) -> Result<()> {
+/// What each node says about the parts of its example this build does not act on yet (joining a
+/// cluster, Genestack labels off an init node, OVS, storage): printed for the test log, and the
+/// cluster and Genestack lines asserted. An `init` node (`init`) runs its own cluster and labels
+/// instead: it must not say so, and its console must show the cluster being prepared.
+fn said_unapplied(name: &str, node: &Node, init: bool) -> Result<()> {
     let lines = console_lines(node, r"config: not applied yet: ")?;
     for line in &lines {
         eprintln!("{name}: {line}");
     }
-    // Every example asks for a cluster and Genestack roles; the node must say it does not act on
-    // them yet rather than look as if it had joined.
     for part in ["plinth.cluster (role ", "plinth.genestack: "] {
+        let said = lines
+            .iter()
+            .any(|l| l.contains(&format!("not applied yet: {part}")));
         ensure!(
-            lines
-                .iter()
-                .any(|l| l.contains(&format!("not applied yet: {part}"))),
-            "{name}: the console does not say that {part} is not applied yet; log {}",
+            said != init,
+            "{name}: the console {} that {part} is not applied yet; log {}",
+            if init { "says" } else { "does not say" },
             node.console().log_path().display()
         );
+    }
+    if init {
+        ensure_console(node, name, r"service cluster-prep: starting")?;
     }
     Ok(())
 }
@@ -280,6 +290,8 @@ struct LabNode {
     mgmt_mac: String,
     /// `192.0.2.1N/24`
     address: String,
+    /// `role: init`: it runs its own control plane (given more memory).
+    init: bool,
 }
 
 fn lab_node(dir: &Path) -> Result<LabNode> {
@@ -297,6 +309,7 @@ fn lab_node(dir: &Path) -> Result<LabNode> {
         lab_mac: matched_mac(&parsed.config, "lab0")?,
         mgmt_mac: matched_mac(&parsed.config, "mgmt0")?,
         address: address_of(&parsed.config, "lab0")?,
+        init: parsed.config.plinth.cluster.role == plinth_config::plinth::Role::Init,
         seed,
     })
 }
@@ -360,7 +373,8 @@ say addr ip -br addr"#,
     let mut booted = Vec::new();
     for node in &nodes {
         let mut opts = BootOptions::new(Variant::Uefi);
-        opts.memory_mib = 512;
+        // The init node starts a control plane beside the network this test checks.
+        opts.memory_mib = if node.init { 1024 } else { 512 };
         opts.disk = Some(fx.overlay(&format!("{}-disk", node.name), 4)?);
         opts.seed = Some(fx.seed(&node.name, &node.seed, SeedFormat::Vfat)?);
         opts.nics = vec![
@@ -387,7 +401,7 @@ say addr ip -br addr"#,
 fn check_lab_node(node: &LabNode, ips: &[String], vm: &Node) -> Result<()> {
     let name = node.name.as_str();
     let report = Report::of(name, vm)?;
-    said_unapplied(name, vm)?;
+    said_unapplied(name, vm, node.init)?;
     // The name from meta-data: the kernel's, /etc/hosts, and the exporter's uname through the
     // mgmt NIC's forward.
     ensure!(
@@ -460,7 +474,7 @@ say meminfo grep -i huge /proc/meminfo"#;
     let opts = uefi_boot(&fx, &user_data, "compute1", 3072, nics)?;
     let node = fx.boot(&opts)?;
     let report = Report::of("compute1", &node)?;
-    said_unapplied("compute1", &node)?;
+    said_unapplied("compute1", &node, false)?;
     eprintln!("compute1: report\n  {}", report.lines.join("\n  "));
 
     ensure!(report.value("hostname")? == "compute1");
@@ -535,7 +549,7 @@ say longhorn ls -ld /var/lib/longhorn"#;
     }];
     let node = fx.boot(&opts)?;
     let report = Report::of("hci1", &node)?;
-    said_unapplied("hci1", &node)?;
+    said_unapplied("hci1", &node, true)?;
     eprintln!("hci1: report\n  {}", report.lines.join("\n  "));
 
     ensure!(report.value("hostname")? == "hci1");
@@ -624,7 +638,7 @@ echo "EXAMPLE timezone $(cat /etc/timezone)""#;
     let opts = uefi_boot(&fx, &user_data, "cp2", 1024, nics)?;
     let node = fx.boot(&opts)?;
     let report = Report::of("cp2", &node)?;
-    said_unapplied("cp2", &node)?;
+    said_unapplied("cp2", &node, false)?;
     eprintln!("cp2: report\n  {}", report.lines.join("\n  "));
 
     // prefer_fqdn_over_hostname: the kernel's name is the FQDN, as cloud-init sets it.

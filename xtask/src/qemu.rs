@@ -337,6 +337,7 @@ mod tests {
             (d.mem, d.cpus, d.disk_size, d.no_build),
             (flags.mem, flags.cpus, flags.disk_size, flags.no_build)
         );
-        assert_eq!(d.mem, 1024);
+        // The default config is a one-node control plane: it needs room and a second vCPU.
+        assert_eq!((d.mem, d.cpus), (3072, 2));
     }
 }
