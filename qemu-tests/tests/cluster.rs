@@ -5,7 +5,8 @@
 //! the Genestack labels of its roles and without the control-plane taint; a pod of the image's own
 //! pause image (nothing is ever pulled) runs and gets an address on the bridge; `plinthctl
 //! cluster` reports every check passing; and the admin kubeconfig `plinthctl kubeconfig` prints
-//! works from the host with the image's own kubectl, through a forwarded port.
+//! works from the host with the image's own kubectl, through a forwarded port. After a reboot the
+//! PKI is kept (nothing made again) and the same Node, by uid, is Ready again with its pod.
 //!
 //! PXE boot (for `plinth.autologin=ttyS1` on the kernel line) with a state disk for etcd,
 //! containerd and the PKI; 3 GiB and two vCPUs, of which the PXE root takes about 350 MiB. Prints
@@ -66,8 +67,10 @@ fn the_default_config_boots_a_ready_cluster_that_runs_a_pod() -> Result<()> {
     opts.guest_ports.push(APISERVER);
     opts.serial2 = true;
     opts.extra_cmdline = Some("plinth.autologin=ttyS1".into());
+    // The reboot at the end ends QEMU, and the test boots the same state disk again.
+    opts.no_reboot = true;
     let started = Instant::now();
-    let node = fx.boot(&opts)?;
+    let mut node = fx.boot(&opts)?;
     let ready = node.wait_ready(READY_TIMEOUT)?;
     let etcd = console_line(&node, r"service etcd: ready", CONTROL_PLANE)?;
     let apiserver = console_line(&node, r"service kube-apiserver: ready", CONTROL_PLANE)?;
@@ -208,6 +211,41 @@ fn the_default_config_boots_a_ready_cluster_that_runs_a_pod() -> Result<()> {
     if rss.text.lines().filter(|l| l.ends_with("KiB")).count() < 6 {
         bail!("not every component is running: {rss:?}");
     }
+
+    // A reboot keeps the cluster: the same PKI (nothing made again), etcd's data, the same
+    // Node (same uid) Ready again, and the pod back.
+    let uid = item["metadata"]["uid"]
+        .as_str()
+        .context("the Node has no uid")?
+        .to_owned();
+    drop(sh);
+    node.reboot_to_exit()?;
+    let rebooted = Instant::now();
+    let again = fx.boot(&opts)?;
+    again.wait_ready(READY_TIMEOUT)?;
+    console_line(
+        &again,
+        r"cluster prep: PKI: 0 files made, \d+ kept",
+        CONTROL_PLANE,
+    )?;
+    let mut sh = Session::open(&again, Duration::from_secs(120))?;
+    sh.run_until(
+        &format!(
+            "{kubectl} get nodes -o jsonpath='{{.items[0].metadata.uid}} {{.items[0].status.conditions[?(@.type==\"Ready\")].status}}'"
+        ),
+        &format!("{uid} True"),
+        CONTROL_PLANE,
+    )?;
+    let ready_again = rebooted.elapsed();
+    sh.run_until(
+        &format!("{kubectl} get pod pause -o jsonpath='{{.status.phase}}'"),
+        "Running",
+        Duration::from_secs(300),
+    )?;
+    eprintln!(
+        "after a reboot: the same Node Ready again {:.1}s after the reset",
+        ready_again.as_secs_f64()
+    );
     Ok(())
 }
 
