@@ -398,6 +398,7 @@ fn a_down_cluster_gives_a_whole_report_of_failing_checks() {
         [
             "config",
             "node",
+            "join",
             "etcd",
             "etcd-members",
             "apiserver",

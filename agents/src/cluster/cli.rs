@@ -15,6 +15,8 @@ use super::labeller::{self, LabelsOptions};
 use super::labels::{self, TaintMatch, Wanted};
 use super::node::{CNI_DIR, RUN_DIR};
 use super::prep::{self, PrepOptions};
+use super::roles_check::{self, RolesCheckOptions};
+use super::roles_keeper::{self, RolesOptions};
 use super::status::{self, Output, StatusOptions};
 
 /// `plinth-agent cluster`.
@@ -39,6 +41,13 @@ pub enum ClusterCommand {
     /// Apply the labels and annotations Plinth owns to a Node (Server-Side Apply, field manager
     /// `plinth`) and remove taints; with `--watch`, stay and put them back when removed.
     Labels(LabelsArgs),
+    /// On a control plane: grant every Node the node-role labels it declared
+    /// (`node-role.plinth.dev/<role>` → `node-role.kubernetes.io/<role>`, never `control-plane`),
+    /// and keep them. Runs for ever.
+    Roles(RolesArgs),
+    /// On an agent: wait for the cluster to grant the node-role labels the node declared, and
+    /// say once which an administrator must add when it does not. Exits 0 either way.
+    RolesCheck(RolesCheckArgs),
     /// Write the bridge pod network (`cni: bridge`) for the Node's podCIDR once it has one.
     Cni(CniArgs),
     /// Exit 0 once the apiserver's `/readyz` answers `ok` (asking every second for a few
@@ -102,6 +111,32 @@ pub struct ExecArgs {
     /// Where `prep` wrote the argv files.
     #[arg(long, value_name = "DIR", default_value = RUN_DIR)]
     pub run_dir: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct RolesArgs {
+    /// An admin kubeconfig.
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: PathBuf,
+    /// The time between two looks at the Nodes.
+    #[arg(long, value_name = "SECONDS", default_value_t = roles_keeper::DEFAULT_INTERVAL.as_secs())]
+    pub interval: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct RolesCheckArgs {
+    /// The node's own kubeconfig (the kubelet's).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: PathBuf,
+    /// The Node's name.
+    #[arg(long, value_name = "NAME")]
+    pub node: String,
+    /// A node-role label the node declared (repeatable), `node-role.kubernetes.io/ROLE=VALUE`.
+    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = labels::parse_pair)]
+    pub labels: Vec<(String, String)>,
+    /// How long the cluster has to grant them.
+    #[arg(long, value_name = "SECONDS", default_value_t = roles_check::DEFAULT_WAIT.as_secs())]
+    pub wait: u64,
 }
 
 #[derive(Args, Debug)]
@@ -191,6 +226,18 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<()> {
             super::healthy::run(&a.kubeconfig, &a.path, Duration::from_secs(a.for_))
                 .context("healthy")
         }
+        ClusterCommand::Roles(a) => roles_keeper::run(&RolesOptions {
+            kubeconfig: a.kubeconfig,
+            interval: Duration::from_secs(a.interval.max(1)),
+        })
+        .context("roles"),
+        ClusterCommand::RolesCheck(a) => roles_check::run(&RolesCheckOptions {
+            kubeconfig: a.kubeconfig,
+            node: a.node,
+            wanted: a.labels.into_iter().collect(),
+            wait: Duration::from_secs(a.wait),
+        })
+        .context("roles-check"),
         ClusterCommand::Cni(a) => cni::run(&CniOptions {
             kubeconfig: a.kubeconfig,
             node: a.node,

@@ -141,6 +141,20 @@ impl ControlPlane {
         ]
     }
 
+    /// etcd joining an existing cluster as the member `etcd join` added: the same flags, with
+    /// the cluster's members (`initial_cluster`, `name=peerURL,…`, this node among them) and
+    /// `--initial-cluster-state=existing`. etcd reads both only while its data directory is
+    /// empty; a member that has data ignores them.
+    pub fn etcd_joining(&self, initial_cluster: &str) -> Vec<String> {
+        merge(
+            self.etcd(),
+            &[
+                flag("initial-cluster", initial_cluster),
+                flag("initial-cluster-state", "existing"),
+            ],
+        )
+    }
+
     /// kube-apiserver with kubeadm's flags: Node and RBAC authorization, NodeRestriction,
     /// bootstrap-token authentication (for joiners), the front proxy, the service accounts.
     pub fn apiserver(&self) -> Vec<String> {
@@ -257,6 +271,18 @@ mod tests {
 
     fn has(args: &[String], want: &str) -> bool {
         args.iter().any(|a| a == want)
+    }
+
+    #[test]
+    fn a_joining_etcd_names_the_cluster_and_starts_existing() {
+        let args = plane().etcd_joining("cp-0=https://10.0.0.9:2380,cp-1=https://10.0.0.10:2380");
+        assert!(has(
+            &args,
+            "--initial-cluster=cp-0=https://10.0.0.9:2380,cp-1=https://10.0.0.10:2380"
+        ));
+        assert!(has(&args, "--initial-cluster-state=existing"));
+        assert!(!has(&args, "--initial-cluster-state=new"));
+        assert_eq!(args.len(), plane().etcd().len(), "replaced, not added");
     }
 
     #[test]

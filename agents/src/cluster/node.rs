@@ -18,6 +18,7 @@ use plinth_config::plinth::kubernetes::ProxyMode;
 
 use super::flags::{self, ControlPlane, ExtraArgs, Paths};
 use super::labels::{CONTROL_PLANE_TAINT, TaintMatch, Wanted};
+use super::roles;
 
 /// Where `prep` writes the argv files and configs (`<name>.argv`, `kubelet.json`, …).
 pub const RUN_DIR: &str = "/run/plinth/cluster";
@@ -40,6 +41,12 @@ pub const KUBELET: &str = "kubelet";
 pub const PROXY: &str = "kube-proxy";
 pub const LABELS: &str = "cluster-labels";
 pub const CNI: &str = "cluster-cni";
+/// A joining control plane's: promote its etcd learner to a voting member.
+pub const ETCD_PROMOTE: &str = "etcd-promote";
+/// A control plane's: grant every Node the node-role labels it declared.
+pub const ROLES: &str = "cluster-roles";
+/// An agent's: check the cluster granted its declared node-role labels.
+pub const ROLES_CHECK: &str = "cluster-roles-check";
 
 /// What the decision starts from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,6 +61,17 @@ pub struct NodeFacts {
     pub token_file: PathBuf,
     /// The certificate key's file, when the config has one.
     pub certificate_key_file: Option<PathBuf>,
+    /// How this node's etcd member starts (a control plane's).
+    pub etcd: EtcdStart,
+}
+
+/// How a control plane's etcd member starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EtcdStart {
+    /// A new one-member cluster (`init`).
+    New,
+    /// Joining the existing members (`server`): etcd's `--initial-cluster` as `etcd join` made it.
+    Joining(String),
 }
 
 /// Everything `prep` writes: argv per service and config files, by file name under [`RUN_DIR`].
@@ -68,10 +86,6 @@ pub struct NodePlan {
 /// Why a config cannot be planned here.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum NodePlanError {
-    #[error(
-        "plinth.cluster.role: {0} (joining an existing cluster) is not built yet; only `init` runs a cluster"
-    )]
-    Joiner(&'static str),
     #[error("plinth.cluster: this node has no cluster section")]
     NoCluster,
     #[error("plinth.cluster.kubernetes.node_taints: {0:?} is not KEY[=VALUE]:EFFECT")]
@@ -82,15 +96,17 @@ pub enum NodePlanError {
 pub const KUBELET_CONFIG: &str = "kubelet.json";
 /// kube-proxy's config file.
 pub const PROXY_CONFIG: &str = "kube-proxy.json";
+/// The kubeconfig an `agent`'s kubelet bootstraps its credentials with (server, CA, token),
+/// under the kubeconfig directory.
+pub const BOOTSTRAP_KUBECONFIG: &str = "bootstrap-kubelet.conf";
+/// Where an `agent`'s kubelet keeps the client certificates it was issued and rotates.
+pub const KUBELET_CERT_DIR: &str = "/var/lib/kubelet/pki";
 
-/// The plan of an `init` node.
+/// The plan of a cluster node: a control plane's (`init`, `server`) or an `agent`'s.
 pub fn plan(config: &MachineConfig, facts: &NodeFacts) -> Result<NodePlan, NodePlanError> {
     let cluster = &config.plinth.cluster;
     if !cluster.is_set() {
         return Err(NodePlanError::NoCluster);
-    }
-    if cluster.role != Role::Init {
-        return Err(NodePlanError::Joiner(cluster.role.as_str()));
     }
     let k = &cluster.kubernetes;
     let paths = Paths {
@@ -98,65 +114,33 @@ pub fn plan(config: &MachineConfig, facts: &NodeFacts) -> Result<NodePlan, NodeP
         kubeconfigs: facts.root.join("kubernetes"),
         etcd_data: cluster.etcd.data_dir.clone().into(),
     };
-    let plane = ControlPlane {
-        node_name: facts.name.clone(),
-        address: facts.address,
-        cluster_name: cluster_name(config),
-        etcd_client_port: cluster.etcd.client_port,
-        etcd_peer_port: cluster.etcd.peer_port,
-        etcd_metrics_port: cluster.etcd.metrics_port,
-        apiserver_port: 6443,
-        service_cidr: k.service_cidr.clone(),
-        pod_cidr: k.pod_cidr.clone(),
-        cluster_domain: k.cluster_domain.clone(),
-        paths: paths.clone(),
-        extra: ExtraArgs {
-            apiserver: k.extra_args.apiserver.clone(),
-            controller_manager: k.extra_args.controller_manager.clone(),
-            scheduler: k.extra_args.scheduler.clone(),
-        },
-    };
     let run = Path::new(RUN_DIR);
     let kubeconfig = |name: &str| path(&paths.kubeconfigs.join(name));
     let admin = kubeconfig("admin.conf");
+    // The node's own identity: a control plane's from its PKI, an agent's issued to its kubelet.
+    let node_kubeconfig = kubeconfig("kubelet.conf");
+    let control_plane = cluster.is_control_plane();
 
     let mut argv = BTreeMap::new();
-    argv.insert(ETCD, program("/usr/bin/etcd", plane.etcd()));
-    argv.insert(
-        APISERVER,
-        program("/usr/bin/kube-apiserver", plane.apiserver()),
-    );
-    argv.insert(
-        CONTROLLER_MANAGER,
-        program(
-            "/usr/bin/kube-controller-manager",
-            plane.controller_manager(),
-        ),
-    );
-    argv.insert(
-        SCHEDULER,
-        program("/usr/bin/kube-scheduler", plane.scheduler()),
-    );
-
-    let mut bootstrap = vec![
-        "cluster".to_owned(),
-        "bootstrap".to_owned(),
-        format!("--kubeconfig={}", kubeconfig("super-admin.conf")),
-        format!("--token-file={}", path(&facts.token_file)),
-        format!("--pki-dir={}", path(&paths.pki)),
-    ];
-    if let Some(key) = &facts.certificate_key_file {
-        bootstrap.push(format!("--certificate-key-file={}", path(key)));
+    if control_plane {
+        control_plane_argv(config, facts, &paths, &mut argv);
     }
-    argv.insert(BOOTSTRAP, program(AGENT, bootstrap));
 
-    let kubelet_labels = kubelet_labels(config);
+    let mut kubelet_labels = kubelet_labels(config);
+    kubelet_labels.extend(roles::declarations(&node_labels_and_annotations(config).0));
     let mut kubelet = vec![
         format!("--config={}", path(&run.join(KUBELET_CONFIG))),
-        format!("--kubeconfig={}", kubeconfig("kubelet.conf")),
+        format!("--kubeconfig={node_kubeconfig}"),
         format!("--hostname-override={}", facts.name),
         format!("--node-ip={}", facts.address),
     ];
+    if !control_plane {
+        kubelet.push(format!(
+            "--bootstrap-kubeconfig={}",
+            kubeconfig(BOOTSTRAP_KUBECONFIG)
+        ));
+        kubelet.push(format!("--cert-dir={KUBELET_CERT_DIR}"));
+    }
     if !kubelet_labels.is_empty() {
         let pairs: Vec<String> = kubelet_labels
             .iter()
@@ -182,10 +166,13 @@ pub fn plan(config: &MachineConfig, facts: &NodeFacts) -> Result<NodePlan, NodeP
         ),
     );
 
+    // The labeller keeps what this node's identity may keep: everything with an admin's, the
+    // kubelet-settable labels and the annotations with the node's own.
+    let labeller_kubeconfig = if control_plane { &admin } else { &node_kubeconfig };
     let mut labels = vec![
         "cluster".to_owned(),
         "labels".to_owned(),
-        format!("--kubeconfig={admin}"),
+        format!("--kubeconfig={labeller_kubeconfig}"),
         format!("--node={}", facts.name),
         "--watch".to_owned(),
     ];
@@ -210,7 +197,35 @@ pub fn plan(config: &MachineConfig, facts: &NodeFacts) -> Result<NodePlan, NodeP
     );
     argv.insert(LABELS, program(AGENT, labels));
 
+    if control_plane {
+        argv.insert(
+            ROLES,
+            program(
+                AGENT,
+                vec![
+                    "cluster".to_owned(),
+                    "roles".to_owned(),
+                    format!("--kubeconfig={admin}"),
+                ],
+            ),
+        );
+    } else {
+        let mut check = vec![
+            "cluster".to_owned(),
+            "roles-check".to_owned(),
+            format!("--kubeconfig={node_kubeconfig}"),
+            format!("--node={}", facts.name),
+        ];
+        check.extend(
+            node_role_labels(config)
+                .iter()
+                .map(|(k, v)| format!("--label={k}={v}")),
+        );
+        argv.insert(ROLES_CHECK, program(AGENT, check));
+    }
+
     if k.cni == plinth_config::plinth::kubernetes::Cni::Bridge {
+        let cni_kubeconfig = if control_plane { &admin } else { &node_kubeconfig };
         argv.insert(
             CNI,
             program(
@@ -218,7 +233,7 @@ pub fn plan(config: &MachineConfig, facts: &NodeFacts) -> Result<NodePlan, NodeP
                 vec![
                     "cluster".to_owned(),
                     "cni".to_owned(),
-                    format!("--kubeconfig={admin}"),
+                    format!("--kubeconfig={cni_kubeconfig}"),
                     format!("--node={}", facts.name),
                     format!("--dir={CNI_DIR}"),
                 ],
@@ -237,6 +252,106 @@ pub fn plan(config: &MachineConfig, facts: &NodeFacts) -> Result<NodePlan, NodeP
     );
     files.insert(PROXY_CONFIG, pretty(&proxy_config(config, facts, &paths)));
     Ok(NodePlan { argv, files })
+}
+
+/// etcd, the control plane's components and Plinth's steps that need an admin identity: the
+/// bootstrap objects on `init`, the promotion of the new etcd member on a `server`.
+fn control_plane_argv(
+    config: &MachineConfig,
+    facts: &NodeFacts,
+    paths: &Paths,
+    argv: &mut BTreeMap<&'static str, Vec<String>>,
+) {
+    let cluster = &config.plinth.cluster;
+    let k = &cluster.kubernetes;
+    let plane = ControlPlane {
+        node_name: facts.name.clone(),
+        address: facts.address,
+        cluster_name: cluster_name(config),
+        etcd_client_port: cluster.etcd.client_port,
+        etcd_peer_port: cluster.etcd.peer_port,
+        etcd_metrics_port: cluster.etcd.metrics_port,
+        apiserver_port: 6443,
+        service_cidr: k.service_cidr.clone(),
+        pod_cidr: k.pod_cidr.clone(),
+        cluster_domain: k.cluster_domain.clone(),
+        paths: paths.clone(),
+        extra: ExtraArgs {
+            apiserver: k.extra_args.apiserver.clone(),
+            controller_manager: k.extra_args.controller_manager.clone(),
+            scheduler: k.extra_args.scheduler.clone(),
+        },
+    };
+    let etcd = match &facts.etcd {
+        EtcdStart::New => plane.etcd(),
+        EtcdStart::Joining(initial_cluster) => {
+            argv.insert(
+                ETCD_PROMOTE,
+                program(
+                    AGENT,
+                    vec![
+                        "etcd".to_owned(),
+                        "promote".to_owned(),
+                        format!("--endpoint=https://127.0.0.1:{}", cluster.etcd.client_port),
+                        format!("--pki-dir={}", path(&paths.pki)),
+                        format!("--name={}", facts.name),
+                        format!("--peer-url={}", peer_url(facts.address, cluster.etcd.peer_port)),
+                    ],
+                ),
+            );
+            plane.etcd_joining(initial_cluster)
+        }
+    };
+    argv.insert(ETCD, program("/usr/bin/etcd", etcd));
+    argv.insert(
+        APISERVER,
+        program("/usr/bin/kube-apiserver", plane.apiserver()),
+    );
+    argv.insert(
+        CONTROLLER_MANAGER,
+        program(
+            "/usr/bin/kube-controller-manager",
+            plane.controller_manager(),
+        ),
+    );
+    argv.insert(
+        SCHEDULER,
+        program("/usr/bin/kube-scheduler", plane.scheduler()),
+    );
+    if cluster.role == Role::Init {
+        let mut bootstrap = vec![
+            "cluster".to_owned(),
+            "bootstrap".to_owned(),
+            format!(
+                "--kubeconfig={}",
+                path(&paths.kubeconfigs.join("super-admin.conf"))
+            ),
+            format!("--token-file={}", path(&facts.token_file)),
+            format!("--pki-dir={}", path(&paths.pki)),
+        ];
+        if let Some(key) = &facts.certificate_key_file {
+            bootstrap.push(format!("--certificate-key-file={}", path(key)));
+        }
+        argv.insert(BOOTSTRAP, program(AGENT, bootstrap));
+    }
+}
+
+/// etcd's peer URL on `address`.
+pub fn peer_url(address: IpAddr, port: u16) -> String {
+    match address {
+        IpAddr::V4(v4) => format!("https://{v4}:{port}"),
+        IpAddr::V6(v6) => format!("https://[{v6}]:{port}"),
+    }
+}
+
+/// The node-role labels of the node's roles (`node-role.kubernetes.io/*`): what it declares and
+/// an agent checks the cluster granted.
+pub fn node_role_labels(config: &MachineConfig) -> BTreeMap<String, String> {
+    node_labels_and_annotations(config)
+        .0
+        .into_iter()
+        .filter(|(k, _)| k.starts_with(roles::NODE_ROLE))
+        .collect()
 }
 
 /// The cluster's name: `plinth.cluster.name`, else kubeadm's default.
@@ -285,11 +400,17 @@ pub fn node_labels_and_annotations(
 }
 
 /// What this node's `cluster-labels` keeps on its Node: the labels and annotations of
-/// [`node_labels_and_annotations`], and the control-plane taint removed when it [`takes_pods`].
+/// [`node_labels_and_annotations`], and the control-plane taint removed when it [`takes_pods`];
+/// on an `agent`, only the labels its kubelet may set, and no taint (NodeRestriction).
 /// One function for the labeller's argv and for `cluster status`, which compares the Node with it.
 pub fn labeller_wants(config: &MachineConfig) -> Wanted {
-    let (labels, annotations) = node_labels_and_annotations(config);
-    let remove_taints = if takes_pods(config) {
+    let (mut labels, annotations) = node_labels_and_annotations(config);
+    let control_plane = config.plinth.cluster.is_control_plane();
+    if !control_plane {
+        // An agent's labeller has only the node's identity: the rest are granted (`roles`).
+        labels.retain(|k, _| kubelet_may_set(k));
+    }
+    let remove_taints = if control_plane && takes_pods(config) {
         vec![TaintMatch::parse(CONTROL_PLANE_TAINT).expect("kubeadm's taint parses")]
     } else {
         Vec::new()
@@ -364,7 +485,9 @@ fn kubelet_config(
         "healthzPort": 10248,
         "registerWithTaints": taints,
         "failSwapOn": false,
-        "rotateCertificates": false,
+        // An agent's kubelet renews the certificate it was issued; a control plane's comes from
+        // its PKI, which `prep` renews.
+        "rotateCertificates": !config.plinth.cluster.is_control_plane(),
         "resolvConf": "/etc/resolv.conf",
         "volumePluginDir": flags::VOLUME_PLUGIN_DIR,
         "evictionHard": {
@@ -395,6 +518,14 @@ fn taint(text: &str) -> Result<serde_json::Value, NodePlanError> {
 /// contract set it.
 fn proxy_config(config: &MachineConfig, facts: &NodeFacts, paths: &Paths) -> serde_json::Value {
     let k = &config.plinth.cluster.kubernetes;
+    // A control plane's PKI has kube-proxy's own credentials (`system:kube-proxy`); an agent's
+    // kube-proxy runs as the node, which the cluster binds to `system:node-proxier` too
+    // (`objects::node_proxier_binding`).
+    let proxy_kubeconfig = if config.plinth.cluster.is_control_plane() {
+        "kube-proxy.conf"
+    } else {
+        "kubelet.conf"
+    };
     let mode = match k.proxy_mode {
         ProxyMode::Ipvs => "ipvs",
         ProxyMode::Iptables => "iptables",
@@ -402,7 +533,7 @@ fn proxy_config(config: &MachineConfig, facts: &NodeFacts, paths: &Paths) -> ser
     serde_json::json!({
         "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
         "kind": "KubeProxyConfiguration",
-        "clientConnection": {"kubeconfig": path(&paths.kubeconfigs.join("kube-proxy.conf"))},
+        "clientConnection": {"kubeconfig": path(&paths.kubeconfigs.join(proxy_kubeconfig))},
         "mode": mode,
         "ipvs": {"strictARP": true},
         "clusterCIDR": k.pod_cidr,
@@ -443,6 +574,7 @@ mod tests {
             root: "/var/lib/plinth".into(),
             token_file: "/var/lib/plinth/cluster/token".into(),
             certificate_key_file: None,
+            etcd: EtcdStart::New,
         }
     }
 
@@ -462,6 +594,7 @@ mod tests {
                 BOOTSTRAP,
                 CNI,
                 LABELS,
+                ROLES,
                 ETCD,
                 APISERVER,
                 CONTROLLER_MANAGER,
@@ -551,12 +684,78 @@ mod tests {
         assert_eq!(proxy["hostnameOverride"], "node1");
     }
 
+    const SERVER: &str = "#cloud-config\nplinth:\n  cluster:\n    role: server\n    endpoint: https://10.0.0.1:6443\n    token: abcdef.0123456789abcdef\n    certificate_key: eeac7760342e7ee3d667a7f4d0c038d244387e3e9d3075b418184135bf28b777\n    kubernetes:\n      cni: bridge\n  genestack:\n    roles: [control-plane, etcd, worker]\n";
+    const AGENT_NODE: &str = "#cloud-config\nplinth:\n  cluster:\n    role: agent\n    endpoint: https://10.0.0.1:6443\n    token: abcdef.0123456789abcdef\n    kubernetes:\n      cni: bridge\n  genestack:\n    roles: [worker, compute]\n    ovn:\n      bridges: br-ex:bond0\n";
+
     #[test]
-    fn joiners_are_refused_until_joining_is_built() {
-        let joiner = config(
-            "#cloud-config\nplinth:\n  cluster:\n    role: agent\n    endpoint: https://10.0.0.1:6443\n    token: abcdef.0123456789abcdef\n",
+    fn a_server_joins_etcd_promotes_it_and_makes_no_bootstrap_objects() {
+        let initial = "node0=https://10.0.0.1:2380,node1=https://10.0.2.15:2380";
+        let facts = NodeFacts {
+            etcd: EtcdStart::Joining(initial.into()),
+            ..facts()
+        };
+        let plan = plan(&config(SERVER), &facts).unwrap();
+        assert!(!plan.argv.contains_key(BOOTSTRAP), "init's job");
+        assert!(!plan.argv.contains_key(ROLES_CHECK));
+        let etcd = &plan.argv[ETCD];
+        assert!(has(etcd, &format!("--initial-cluster={initial}")));
+        assert!(has(etcd, "--initial-cluster-state=existing"));
+        let promote = &plan.argv[ETCD_PROMOTE];
+        assert_eq!(promote[..3], [AGENT, "etcd", "promote"]);
+        assert!(has(promote, "--endpoint=https://127.0.0.1:2379"));
+        assert!(has(promote, "--name=node1"));
+        assert!(has(promote, "--peer-url=https://10.0.2.15:2380"));
+        assert!(has(&plan.argv[ROLES], "--kubeconfig=/var/lib/plinth/kubernetes/admin.conf"));
+        // Its kubelet has a certificate from the node's own PKI, as init's.
+        assert!(!plan.argv[KUBELET].iter().any(|a| a.starts_with("--bootstrap-kubeconfig")));
+        // The control-plane taint stays: the config does not take pods.
+        let kubelet: serde_json::Value = serde_json::from_str(&plan.files[KUBELET_CONFIG]).unwrap();
+        assert_eq!(kubelet["registerWithTaints"][0]["key"], "node-role.kubernetes.io/control-plane");
+    }
+
+    #[test]
+    fn an_agent_bootstraps_its_kubelet_and_declares_its_roles() {
+        let plan = plan(&config(AGENT_NODE), &facts()).unwrap();
+        let names: Vec<&str> = plan.argv.keys().copied().collect();
+        assert_eq!(names, [CNI, LABELS, ROLES_CHECK, PROXY, KUBELET]);
+        let kubelet = &plan.argv[KUBELET];
+        assert!(has(
+            kubelet,
+            "--bootstrap-kubeconfig=/var/lib/plinth/kubernetes/bootstrap-kubelet.conf"
+        ));
+        assert!(has(kubelet, "--kubeconfig=/var/lib/plinth/kubernetes/kubelet.conf"));
+        assert!(has(kubelet, "--cert-dir=/var/lib/kubelet/pki"));
+        let node_labels = kubelet
+            .iter()
+            .find(|a| a.starts_with("--node-labels="))
+            .unwrap();
+        assert!(node_labels.contains("node-role.plinth.dev/worker=worker"), "{node_labels}");
+        assert!(node_labels.contains("openstack-compute-node=enabled"));
+        assert!(!node_labels.contains("node-role.kubernetes.io"));
+        let config_json: serde_json::Value =
+            serde_json::from_str(&plan.files[KUBELET_CONFIG]).unwrap();
+        assert_eq!(config_json["rotateCertificates"], true);
+        // The node's own identity for everything it does itself.
+        for service in [LABELS, CNI, ROLES_CHECK] {
+            assert!(
+                has(&plan.argv[service], "--kubeconfig=/var/lib/plinth/kubernetes/kubelet.conf"),
+                "{service}: {:?}",
+                plan.argv[service]
+            );
+        }
+        let labels = &plan.argv[LABELS];
+        assert!(!labels.iter().any(|a| a.contains("node-role.kubernetes.io")));
+        assert!(!labels.iter().any(|a| a.starts_with("--remove-taint")));
+        assert!(labels.iter().any(|a| a.starts_with("--annotation=ovn.openstack.org/bridges=")));
+        assert!(has(
+            &plan.argv[ROLES_CHECK],
+            "--label=node-role.kubernetes.io/worker=worker"
+        ));
+        let proxy: serde_json::Value = serde_json::from_str(&plan.files[PROXY_CONFIG]).unwrap();
+        assert_eq!(
+            proxy["clientConnection"]["kubeconfig"],
+            "/var/lib/plinth/kubernetes/kubelet.conf"
         );
-        assert_eq!(plan(&joiner, &facts()), Err(NodePlanError::Joiner("agent")));
     }
 
     #[test]

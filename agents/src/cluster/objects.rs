@@ -180,7 +180,10 @@ pub fn cluster_info_rbac() -> (Role, RoleBinding) {
     )
 }
 
-/// kubeadm's TLS-bootstrap RBAC: the ClusterRole `kubeadm:get-nodes` and the ClusterRoleBindings.
+/// The binding that lets every node's kube-proxy run as the node (`system:nodes`).
+pub const NODE_PROXIER: &str = "plinth:node-proxier";
+
+/// kubeadm's TLS-bootstrap RBAC (and Plinth's [`NODE_PROXIER`]): the ClusterRole `kubeadm:get-nodes` and the ClusterRoleBindings.
 pub fn tls_bootstrap_rbac() -> (Vec<ClusterRole>, Vec<ClusterRoleBinding>) {
     let group = |name| subject("Group", name);
     let roles = vec![ClusterRole {
@@ -214,6 +217,13 @@ pub fn tls_bootstrap_rbac() -> (Vec<ClusterRole>, Vec<ClusterRoleBinding>) {
             APISERVER_KUBELET_CLIENT,
             "system:kubelet-api-admin",
             subject("User", APISERVER_KUBELET_CLIENT),
+        ),
+        // Not kubeadm's (its kube-proxy is a DaemonSet with a service account): a Plinth agent
+        // runs kube-proxy as a host process with the node's own credentials.
+        cluster_role_binding(
+            NODE_PROXIER,
+            "system:node-proxier",
+            group(NODES_GROUP),
         ),
     ];
     (roles, bindings)
@@ -532,6 +542,12 @@ mod tests {
                     "system:kubelet-api-admin",
                     "User",
                     "kube-apiserver-kubelet-client"
+                ),
+                row(
+                    "plinth:node-proxier",
+                    "system:node-proxier",
+                    "Group",
+                    "system:nodes"
                 ),
             ]
         );

@@ -1,9 +1,9 @@
-//! `plinth-agent cluster prep`: everything an `init` node's cluster services need before the
-//! first of them starts, run by PID 1 as the `cluster-prep` oneshot on every boot. It reads the
+//! `plinth-agent cluster prep`: everything a cluster node's services need before the first of
+//! them starts, run by PID 1 as the `cluster-prep` oneshot on every boot. It reads the
 //! cluster part of the machine config PID 1 wrote, names the node (its hostname), waits for the
 //! address it advertises ([`address`]), keeps the join secrets on the state partition (`<root>/cluster`, [`node::STATE_DIR`]) (the
 //! config's, or on a first boot without a token one it makes), makes or checks the PKI
-//! ([`crate::pki`]), and writes [`node::plan`]'s argv and config files under [`node::RUN_DIR`],
+//! ([`crate::pki`]; a joiner first joins, [`super::joiner`]), and writes [`node::plan`]'s argv and config files under [`node::RUN_DIR`],
 //! plus `node.json` for `plinthctl cluster`.
 //!
 //! A later boot finds the same PKI, token and etcd data and only writes the argv again (with the
@@ -15,10 +15,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use plinth_config::MachineConfig;
+use plinth_config::plinth::Role;
 use ring::rand::{SecureRandom, SystemRandom};
 
 use super::address;
-use super::node::{self, NodeFacts, RUN_DIR};
+use super::joiner::Joiner;
+use super::node::{self, EtcdStart, NodeFacts, RUN_DIR};
 use super::report::NodeInfo;
 use super::token::BootstrapToken;
 use crate::pki::{self, store};
@@ -67,24 +69,50 @@ pub fn run(options: &PrepOptions) -> anyhow::Result<()> {
     std::fs::create_dir_all(&options.run_dir)
         .with_context(|| format!("making {}", options.run_dir.display()))?;
     let operator_ca = operator_ca(&config, &options.run_dir)?;
+    let cluster = &config.plinth.cluster;
 
-    let k = &config.plinth.cluster.kubernetes;
-    let report = pki::run(&pki::PkiOptions {
-        root: options.root.clone(),
-        request: pki::PkiRequest {
-            node_name: name.clone(),
-            node_addresses: vec![address],
-            cluster_domain: k.cluster_domain.clone(),
-            service_ip: pki::first_service_ip(&k.service_cidr)?,
-            cert_sans: k.cert_sans.clone(),
-            apiserver_url: apiserver_url(address),
-            etcd: config.plinth.cluster.etcd_member(),
-        },
-        operator_ca,
-    })
-    .context("the cluster PKI")?;
-    let (made, kept, _) = report.counts();
-    println!("cluster prep: PKI: {made} files made, {kept} kept");
+    let runtime = super::client::runtime()?;
+    let joiner = cluster.is_joiner().then(|| Joiner {
+        config: &config,
+        name: &name,
+        address,
+        root: &options.root,
+        state: &state,
+        run_dir: &options.run_dir,
+        token_file: &token_file,
+        certificate_key_file: certificate_key_file.as_deref(),
+    });
+    if let Some(joiner) = &joiner {
+        runtime.block_on(joiner.before_pki())?;
+    }
+
+    if cluster.is_control_plane() {
+        let k = &cluster.kubernetes;
+        let report = pki::run(&pki::PkiOptions {
+            root: options.root.clone(),
+            request: pki::PkiRequest {
+                node_name: name.clone(),
+                node_addresses: vec![address],
+                cluster_domain: k.cluster_domain.clone(),
+                service_ip: pki::first_service_ip(&k.service_cidr)?,
+                cert_sans: k.cert_sans.clone(),
+                apiserver_url: apiserver_url(address),
+                etcd: cluster.etcd_member(),
+            },
+            operator_ca,
+        })
+        .context("the cluster PKI")?;
+        let (made, kept, _) = report.counts();
+        println!("cluster prep: PKI: {made} files made, {kept} kept");
+    }
+
+    let etcd = match &joiner {
+        Some(joiner) if cluster.role == Role::Server => runtime.block_on(joiner.etcd_member())?,
+        _ => EtcdStart::New,
+    };
+    if let Some(joiner) = &joiner {
+        joiner.done();
+    }
 
     let plan = node::plan(
         &config,
@@ -94,6 +122,7 @@ pub fn run(options: &PrepOptions) -> anyhow::Result<()> {
             root: options.root.clone(),
             token_file,
             certificate_key_file,
+            etcd,
         },
     )?;
     for (service, argv) in &plan.argv {

@@ -79,10 +79,18 @@ pub async fn report(options: &StatusOptions) -> Report {
     let node_name = node_file.as_ref().ok().map(|n| n.node_name.clone());
     let wanted = config.as_ref().ok().map(node::labeller_wants);
 
-    let admin_conf = options
-        .root
-        .join(crate::pki::plan::KUBECONFIG_DIR)
-        .join("admin.conf");
+    let kubeconfigs = options.root.join(crate::pki::plan::KUBECONFIG_DIR);
+    // An agent has no admin identity: it reads its Node as itself, with its kubelet's.
+    let admin_conf = match kubeconfigs.join("admin.conf") {
+        admin if !admin.exists() && kubeconfigs.join("kubelet.conf").exists() => {
+            kubeconfigs.join("kubelet.conf")
+        }
+        admin => admin,
+    };
+    let joiner = config
+        .as_ref()
+        .is_ok_and(|c| c.plinth.cluster.is_set() && c.plinth.cluster.is_joiner());
+    let join_state = super::join_state::JoinState::read(&options.run_dir);
     let kubernetes = async {
         let (client, server) = match checks::admin(&admin_conf).await {
             Ok(admin) => admin,
@@ -112,6 +120,7 @@ pub async fn report(options: &StatusOptions) -> Report {
     let checks = vec![
         verdict::config(&config_path, &config),
         verdict::node_file(scope, &node_file),
+        verdict::join(joiner, &join_state),
         verdict::etcd_health(scope, &health),
         members_check,
         verdict::apiserver(scope, &server, &readyz),

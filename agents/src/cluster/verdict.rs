@@ -11,12 +11,14 @@ use k8s_openapi::api::core::v1::{Node, NodeCondition, Taint};
 use plinth_config::MachineConfig;
 use plinth_config::plinth::kubernetes::Cni;
 
+use super::join_state::JoinState;
 use super::labels::{self, Wanted};
 use super::report::{Check, Member, NodeInfo, Owned, OwnedKind, TaintRow};
 
 /// The checks' names, in report order.
 pub const CONFIG: &str = "config";
 pub const NODE: &str = "node";
+pub const JOIN: &str = "join";
 pub const ETCD: &str = "etcd";
 pub const ETCD_MEMBERS: &str = "etcd-members";
 pub const APISERVER: &str = "apiserver";
@@ -108,6 +110,34 @@ pub fn config(path: &str, read: &Result<MachineConfig, String>) -> Check {
                 "{why} (PID 1 writes it on a cluster node; without it the defaults are checked)"
             ),
         ),
+    }
+}
+
+/// The join check of a `server` or `agent` (`joiner`): joined, or the step it retries and why
+/// (from `join.json`).
+pub fn join(joiner: bool, read: &Result<Option<JoinState>, String>) -> Check {
+    if !joiner {
+        return Check::not_applicable(JOIN, "an init node starts the cluster");
+    }
+    match read {
+        Ok(Some(state)) if state.joined() => {
+            Check::ok(JOIN, format!("joined {}", state.endpoint))
+        }
+        Ok(Some(state)) => Check::failing(
+            JOIN,
+            match &state.reason {
+                Some(reason) => format!(
+                    "{} of {}: {reason} ({} tries; retrying: `plinthctl status cluster-prep`)",
+                    state.step, state.endpoint, state.tries
+                ),
+                None => format!("{} of {}: in progress", state.step, state.endpoint),
+            },
+        ),
+        Ok(None) => Check::failing(
+            JOIN,
+            "cluster-prep has not started joining yet (`plinthctl status cluster-prep`)",
+        ),
+        Err(why) => Check::failing(JOIN, why.clone()),
     }
 }
 
@@ -517,6 +547,26 @@ mod tests {
     use super::super::labels::{CONTROL_PLANE_TAINT, TaintMatch};
     use super::super::report::State;
     use super::*;
+
+    #[test]
+    fn a_joiner_says_where_its_join_is() {
+        use super::super::join_state::{DISCOVERY, JOINED};
+        assert_eq!(join(false, &Ok(None)).state, State::NotApplicable);
+        assert_eq!(join(true, &Ok(None)).state, State::Failing);
+        let joined = JoinState::at(JOINED, "https://10.0.0.1:6443");
+        let check = join(true, &Ok(Some(joined)));
+        assert_eq!(check.state, State::Ok);
+        assert_eq!(check.detail, "joined https://10.0.0.1:6443");
+        let mut trying = JoinState::at(DISCOVERY, "https://10.0.0.1:6443");
+        trying.failed("bad-signature", "the token's secret is wrong");
+        let check = join(true, &Ok(Some(trying)));
+        assert_eq!(check.state, State::Failing);
+        assert!(
+            check.detail.starts_with("discovery of https://10.0.0.1:6443: the token's secret is wrong (1 tries"),
+            "{}",
+            check.detail
+        );
+    }
 
     const INIT: Scope = Scope {
         cluster: true,

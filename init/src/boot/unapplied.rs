@@ -1,26 +1,18 @@
 //! The parts of a valid machine config that this build reads and checks but does not act on yet:
-//! joining a cluster (`role: agent` or `server`; an `init` node runs its own), the Genestack labels
-//! and annotations off an `init` node (its labeller applies them), Open vSwitch, disk preparation
-//! and installing to disk. The `config` phase says each one on the
+//! the Genestack labels and annotations off a cluster node (a cluster node's labeller applies
+//! them), Open vSwitch, disk preparation and installing to disk. The `config` phase says each one on the
 //! console, so a node never looks as if it had done what it has not. Pure.
 
 use plinth_config::MachineConfig;
-use plinth_config::plinth::{Genestack, Ovs, Role};
+use plinth_config::plinth::{Genestack, Ovs};
 
 /// One console line for each part of `config` that is set and not acted on by this build.
 pub fn unapplied(config: &MachineConfig) -> Vec<String> {
     let p = &config.plinth;
     let mut out = Vec::new();
-    let init = p.cluster.is_set() && p.cluster.role == Role::Init;
-    if p.cluster.is_set() && !init {
-        out.push(format!(
-            "plinth.cluster (role {}): joining an existing cluster is not in this build yet (containerd runs), so the node joins no cluster",
-            p.cluster.role.as_str()
-        ));
-    }
-    if p.genestack != Genestack::default() && !init {
+    if p.genestack != Genestack::default() && !p.cluster.is_set() {
         out.push(
-            "plinth.genestack: the node labels and annotations are applied by an init node's cluster labeller, and this node runs none (the Genestack kernel modules, sysctls and host paths are applied)"
+            "plinth.genestack: the node labels and annotations are applied by a cluster node's labeller, and this node has no plinth.cluster (the Genestack kernel modules, sysctls and host paths are applied)"
                 .into(),
         );
     }
@@ -61,17 +53,12 @@ mod tests {
     #[test]
     fn each_part_set_is_named_once() {
         let lines = unapplied(&config(
-            "plinth:\n  cluster:\n    role: agent\n    endpoint: https://10.0.0.1:6443\n    token: abcdef.0123456789abcdef\n  genestack:\n    roles: [compute]\n  ovs:\n    mode: host\n  storage:\n    longhorn:\n      device: /dev/vdb\n",
+            "plinth:\n  genestack:\n    roles: [compute]\n  ovs:\n    mode: host\n  storage:\n    longhorn:\n      device: /dev/vdb\n",
         ));
-        assert_eq!(lines.len(), 4, "{lines:#?}");
-        assert!(
-            lines[0].starts_with("plinth.cluster (role agent):"),
-            "{}",
-            lines[0]
-        );
-        assert!(lines[1].starts_with("plinth.genestack:"));
-        assert!(lines[2].starts_with("plinth.ovs:"));
-        assert!(lines[3].starts_with("plinth.storage:"));
+        assert_eq!(lines.len(), 3, "{lines:#?}");
+        assert!(lines[0].starts_with("plinth.genestack:"), "{}", lines[0]);
+        assert!(lines[1].starts_with("plinth.ovs:"));
+        assert!(lines[2].starts_with("plinth.storage:"));
     }
 
     #[test]
@@ -83,21 +70,10 @@ mod tests {
     }
 
     #[test]
-    fn every_example_is_honest_about_what_it_asks_for() {
-        let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/examples");
-        let compute = plinth_config::load_path(&examples.join("compute.yaml"))
-            .unwrap()
-            .config;
-        let lines = unapplied(&compute);
-        assert!(
-            lines
-                .iter()
-                .any(|l| l.starts_with("plinth.cluster (role agent)")),
-            "{lines:#?}"
-        );
-        assert!(
-            lines.iter().any(|l| l.starts_with("plinth.genestack")),
-            "{lines:#?}"
-        );
+    fn a_joining_node_runs_its_cluster_and_its_labels() {
+        let lines = unapplied(&config(
+            "plinth:\n  cluster:\n    role: agent\n    endpoint: https://10.0.0.1:6443\n    token: abcdef.0123456789abcdef\n  genestack:\n    roles: [compute]\n",
+        ));
+        assert!(lines.is_empty(), "{lines:#?}");
     }
 }

@@ -1,10 +1,10 @@
-//! The services of a cluster node with `plinth.cluster.role: init`: a one-node cluster on
+//! The services of a cluster node. With `plinth.cluster.role: init`: a one-node cluster on
 //! Plinth-managed etcd, each component its own supervised process with a readiness probe, in
 //! kubeadm's order:
 //!
 //! ```text
 //! cluster-prep ─ etcd ─ kube-apiserver ┬ kube-controller-manager ─ cluster-bootstrap
-//!                                      ├ kube-scheduler, kube-proxy, cluster-labels, cluster-cni
+//!                                      ├ kube-scheduler, kube-proxy, cluster-labels, cluster-roles, cluster-cni
 //! containerd-images ───────────────────┴ kubelet
 //! ```
 //!
@@ -17,8 +17,18 @@
 //! them are background services: the node's `ready` waits for none of them, and a slow or failing
 //! control plane never sends the node to maintenance mode (`plinthctl cluster` says how it is).
 //!
-//! Joining (`server`, `agent`) is not built yet: such a node runs containerd only, and the
-//! config phase says so (`crate::boot::unapplied`).
+//! A `server` (another control plane) runs the same, with its etcd member joined as a learner
+//! by `cluster-prep` and promoted by `etcd-promote` before its apiserver starts, and no
+//! `cluster-bootstrap` (the init node made those objects). An `agent` runs `cluster-prep`
+//! (discovery of the cluster with its token), then the kubelet (TLS bootstrap), and after it
+//! kube-proxy, the labeller, `cluster-roles-check` and the CNI writer, all with the node's
+//! own credentials:
+//!
+//! ```text
+//! cluster-prep ─ etcd ─ etcd-promote ─ kube-apiserver ┬ …          (server)
+//! cluster-prep ┬ kubelet ┬ kube-proxy, cluster-labels, cluster-roles-check, cluster-cni  (agent)
+//! containerd-images ┘
+//! ```
 //!
 //! The services phase writes [`config_part`] to [`CONFIG`] before the supervisor starts
 //! `cluster-prep`, so the agent reads exactly the config PID 1 validated, and nothing else of it.
@@ -42,48 +52,97 @@ pub const CONFIG: &str = "/run/plinth/cluster.yaml";
 /// minutes.
 const READY_TIMEOUT: Duration = Duration::from_secs(900);
 
-/// The services of an `init` node; none elsewhere.
+/// The services of a cluster node, by role; none off a cluster node.
 pub fn plan(config: &MachineConfig, _: &Facts) -> Vec<ServiceSpec> {
     let cluster = &config.plinth.cluster;
-    if !cluster.is_set() || cluster.role != Role::Init {
+    if !cluster.is_set() {
         return Vec::new();
     }
-    let etcd_health = format!("http://127.0.0.1:{}/health", cluster.etcd.metrics_port);
-    let mut specs = vec![
-        background(oneshot(
-            "cluster-prep",
-            &[AGENT, "cluster", "prep", "--config", CONFIG],
-            &[],
-        )),
-        component("etcd", Probe::Http(etcd_health), &["cluster-prep"]),
-        component("kube-apiserver", apiserver_ready(), &["etcd"]),
-        component(
-            "kube-controller-manager",
-            Probe::Tcp(10257),
-            &["kube-apiserver"],
-        ),
-        component("kube-scheduler", Probe::Tcp(10259), &["kube-apiserver"]),
-        background(oneshot(
-            "cluster-bootstrap",
-            &exec("cluster-bootstrap"),
-            &["kube-controller-manager"],
-        )),
-        component(
-            "kubelet",
-            Probe::Http("http://127.0.0.1:10248/healthz".into()),
-            &["kube-apiserver", super::containerd::IMAGES],
-        ),
-        component("kube-proxy", Probe::Tcp(10256), &["kube-apiserver"]),
-        component("cluster-labels", Probe::Running, &["kube-apiserver"]),
-    ];
+    let mut specs = vec![prep()];
+    match cluster.role {
+        Role::Init | Role::Server => {
+            let etcd_health = format!("http://127.0.0.1:{}/health", cluster.etcd.metrics_port);
+            specs.push(component("etcd", Probe::Http(etcd_health), &["cluster-prep"]));
+            // A joining member is a learner until promoted, and a learner serves no client:
+            // the apiserver waits for the promotion.
+            let apiserver_after = if cluster.role == Role::Server {
+                specs.push(background(oneshot(
+                    "etcd-promote",
+                    &exec("etcd-promote"),
+                    &["etcd"],
+                )));
+                "etcd-promote"
+            } else {
+                "etcd"
+            };
+            specs.extend([
+                component("kube-apiserver", apiserver_ready(), &[apiserver_after]),
+                component(
+                    "kube-controller-manager",
+                    Probe::Tcp(10257),
+                    &["kube-apiserver"],
+                ),
+                component("kube-scheduler", Probe::Tcp(10259), &["kube-apiserver"]),
+                component(
+                    "kubelet",
+                    Probe::Http(KUBELET_HEALTHZ.into()),
+                    &["kube-apiserver", super::containerd::IMAGES],
+                ),
+                component("kube-proxy", Probe::Tcp(10256), &["kube-apiserver"]),
+                component("cluster-labels", Probe::Running, &["kube-apiserver"]),
+                component("cluster-roles", Probe::Running, &["kube-apiserver"]),
+            ]);
+            if cluster.role == Role::Init {
+                specs.push(background(oneshot(
+                    "cluster-bootstrap",
+                    &exec("cluster-bootstrap"),
+                    &["kube-controller-manager"],
+                )));
+            }
+        }
+        // An agent's kubelet gets its credentials from the cluster (TLS bootstrap), and
+        // everything else of the node runs with them once it is healthy.
+        Role::Agent => specs.extend([
+            component(
+                "kubelet",
+                Probe::Http(KUBELET_HEALTHZ.into()),
+                &["cluster-prep", super::containerd::IMAGES],
+            ),
+            component("kube-proxy", Probe::Tcp(10256), &["kubelet"]),
+            component("cluster-labels", Probe::Running, &["kubelet"]),
+            background(oneshot(
+                "cluster-roles-check",
+                &exec("cluster-roles-check"),
+                &["kubelet"],
+            )),
+        ]),
+    }
     if cluster.kubernetes.cni == Cni::Bridge {
+        let after = if cluster.is_control_plane() {
+            "kube-apiserver"
+        } else {
+            "kubelet"
+        };
         specs.push(background(oneshot(
             "cluster-cni",
             &exec("cluster-cni"),
-            &["kube-apiserver"],
+            &[after],
         )));
     }
     specs
+}
+
+/// The kubelet's health endpoint.
+const KUBELET_HEALTHZ: &str = "http://127.0.0.1:10248/healthz";
+
+/// `cluster-prep`: on a joiner it waits for the cluster (discovery retries with backoff for as
+/// long as it takes), so it has no time limit of its own.
+fn prep() -> ServiceSpec {
+    background(oneshot(
+        "cluster-prep",
+        &[AGENT, "cluster", "prep", "--config", CONFIG],
+        &[],
+    ))
 }
 
 /// The part of `config` the cluster agents read: `plinth.cluster` and `plinth.genestack` (the
@@ -163,7 +222,7 @@ mod tests {
             .iter()
             .filter(|s| !s.name.starts_with("containerd"))
             .collect();
-        assert_eq!(cluster.len(), 10);
+        assert_eq!(cluster.len(), 11);
         assert!(cluster.iter().all(|s| s.background));
         let kubelet = cluster.iter().find(|s| s.name == "kubelet").unwrap();
         assert_eq!(kubelet.exec, [AGENT, "cluster", "exec", "kubelet"]);
@@ -213,16 +272,58 @@ mod tests {
     }
 
     #[test]
-    fn no_cni_without_the_bridge_and_nothing_off_init() {
+    fn no_cni_without_the_bridge_and_nothing_off_a_cluster_node() {
         let names: Vec<String> = plan(&init(""), &Facts::default())
             .into_iter()
             .map(|s| s.name)
             .collect();
         assert!(!names.iter().any(|n| n == "cluster-cni"));
         assert!(plan(&MachineConfig::default(), &Facts::default()).is_empty());
-        let agent = crate::test_config::config(
-            "plinth:\n  cluster:\n    role: agent\n    endpoint: https://10.0.0.1:6443\n    token: abcdef.0123456789abcdef\n",
+    }
+
+    fn order_of(config: &MachineConfig) -> (Vec<String>, Vec<ServiceSpec>) {
+        let mut specs = super::super::containerd::plan(config, &Facts::default());
+        specs.extend(plan(config, &Facts::default()));
+        let plan = planner::plan(specs, &[], Default::default()).unwrap();
+        (plan.graph.start_order(), plan.specs)
+    }
+
+    #[test]
+    fn a_server_promotes_its_etcd_member_before_its_apiserver_and_makes_no_objects() {
+        let config = crate::test_config::config(
+            "plinth:\n  cluster:\n    role: server\n    endpoint: https://10.0.0.1:6443\n    token: abcdef.0123456789abcdef\n    certificate_key: eeac7760342e7ee3d667a7f4d0c038d244387e3e9d3075b418184135bf28b777\n",
         );
-        assert!(plan(&agent, &Facts::default()).is_empty());
+        let (order, specs) = order_of(&config);
+        let pos = |n: &str| order.iter().position(|o| o == n).unwrap();
+        assert!(pos("cluster-prep") < pos("etcd"));
+        assert!(pos("etcd") < pos("etcd-promote"));
+        assert!(pos("etcd-promote") < pos("kube-apiserver"));
+        assert!(pos("kube-apiserver") < pos("cluster-roles"));
+        assert!(!order.iter().any(|n| n == "cluster-bootstrap"));
+        let promote = specs.iter().find(|s| s.name == "etcd-promote").unwrap();
+        assert!(promote.oneshot && promote.background);
+    }
+
+    #[test]
+    fn an_agent_runs_its_kubelet_then_what_needs_its_credentials() {
+        let config = crate::test_config::config(
+            "plinth:\n  cluster:\n    role: agent\n    endpoint: https://10.0.0.1:6443\n    token: abcdef.0123456789abcdef\n    kubernetes:\n      cni: bridge\n",
+        );
+        let (order, specs) = order_of(&config);
+        let pos = |n: &str| order.iter().position(|o| o == n).unwrap();
+        for absent in ["etcd", "kube-apiserver", "cluster-bootstrap", "cluster-roles"] {
+            assert!(!order.iter().any(|n| n == absent), "{absent}: {order:?}");
+        }
+        assert!(pos("cluster-prep") < pos("kubelet"));
+        assert!(pos("containerd-images") < pos("kubelet"));
+        for after in ["kube-proxy", "cluster-labels", "cluster-roles-check", "cluster-cni"] {
+            assert!(pos("kubelet") < pos(after), "{after}");
+        }
+        assert!(
+            specs
+                .iter()
+                .filter(|s| !s.name.starts_with("containerd"))
+                .all(|s| s.background)
+        );
     }
 }
