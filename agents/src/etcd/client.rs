@@ -25,6 +25,10 @@ use serde_json::{Value, json};
 use super::members::{self, Member};
 use crate::cluster::checks::cause;
 
+/// etcd's answer (HTTP 503, gRPC code 14) to a learner asked anything but its status and
+/// serializable reads: a member list and membership changes must go to a voting member.
+const LEARNER_REFUSAL: &str = "rpc not supported for learner";
+
 /// How long a TCP and TLS connection to one endpoint may take before the next is tried.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long one call may take: etcd itself gives up on a membership change after about 7 s (its
@@ -66,7 +70,9 @@ impl EtcdClient {
     }
 
     /// kube-rs's configuration of a client of `url` with this identity (from an in-memory
-    /// kubeconfig naming the files), with no timeouts set; or why not (a file missing).
+    /// kubeconfig naming the files), with no timeouts set and without kube-rs's own retries of
+    /// 503s: etcd answers 503 (gRPC Unavailable) to what a learner does not serve and while it
+    /// has no leader, which its callers want to see at once. Or why not (a file missing).
     pub async fn config(&self, url: &str) -> Result<Config, String> {
         for file in [&self.ca, &self.cert, &self.key] {
             if !file.exists() {
@@ -105,9 +111,11 @@ impl EtcdClient {
             current_context: Some("etcd".into()),
             ..Kubeconfig::default()
         };
-        Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        let mut config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
             .await
-            .map_err(|e| format!("etcd's client configuration: {e}"))
+            .map_err(|e| format!("etcd's client configuration: {e}"))?;
+        config.default_retry = false;
+        Ok(config)
     }
 }
 
@@ -271,11 +279,13 @@ impl Gateway {
     /// etcd's error otherwise (not asking the others: etcd's answer is the cluster's).
     async fn call(&mut self, path: &str, body: Value) -> Result<Value, CallError> {
         let mut reasons = Vec::new();
+        let mut learners = 0;
         for endpoint in self.endpoints.clone() {
             let client = self.client(&endpoint).await.map_err(CallError::Local)?;
             match send(&client, path, &body).await.map(|(s, t)| answer(s, &t)) {
                 // A learner serves no membership change (nor writes): ask a voting member.
-                Ok(Err(refused)) if refused.message().contains("not supported for learner") => {
+                Ok(Err(refused)) if refused.message().contains(LEARNER_REFUSAL) => {
+                    learners += 1;
                     reasons.push(format!("{endpoint}: {}", refused.message()));
                 }
                 Ok(answer) => return answer,
@@ -284,6 +294,18 @@ impl Gateway {
         }
         if reasons.is_empty() {
             reasons.push("no endpoint given".into());
+        }
+        if learners > 0 && learners == reasons.len() {
+            // Waiting would not help: some voting member's endpoint must be given.
+            return Err(CallError::Refused {
+                status: 503,
+                code: Some(14),
+                message: format!(
+                    "only learners answered ({}): a learner serves no member list and no \
+                     membership change; give a voting member's client URL too",
+                    self.endpoints.join(", ")
+                ),
+            });
         }
         Err(CallError::Unreachable(reasons.join("; ")))
     }
@@ -377,6 +399,20 @@ mod tests {
         let not_found = not_found.unwrap_err();
         assert_eq!(not_found.message(), "etcdserver: member not found");
         assert!(!not_found.retryable());
+        // etcd 3.5.16's gateway writes no "error", only "code" and "message".
+        let learner = answer(
+            503,
+            r#"{"code":14, "message":"etcdserver: rpc not supported for learner"}"#,
+        )
+        .unwrap_err();
+        assert_eq!(
+            learner,
+            CallError::Refused {
+                status: 503,
+                code: Some(14),
+                message: "etcdserver: rpc not supported for learner".into()
+            }
+        );
         let plain = answer(503, "upstream gone\n").unwrap_err();
         assert_eq!(plain.to_string(), "upstream gone (HTTP 503)");
         assert!(answer(200, "{}").is_ok());

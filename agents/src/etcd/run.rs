@@ -240,8 +240,10 @@ pub fn write_outcome(path: &Path, outcome: &JoinOutcome) -> anyhow::Result<()> {
 /// What `promote` is asked.
 #[derive(Clone, Debug)]
 pub struct PromoteOptions {
-    /// Client URLs asked in order (`https://127.0.0.1:2379`, this node's own; the members'
-    /// client URLs are added after the first answer: a learner cannot promote itself).
+    /// Client URLs asked in order. This node's own (`https://127.0.0.1:2379`) is not enough
+    /// while it is a learner: etcd 3.5's learner serves only its status and serializable reads,
+    /// not even the member list, so a voting member's URL (the one `join` was given) must be
+    /// among them; the members' client URLs are added after the first answer.
     pub endpoints: Vec<String>,
     pub pki_dir: PathBuf,
     pub me: Me,
