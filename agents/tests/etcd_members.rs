@@ -133,7 +133,7 @@ impl Node {
     }
 
     /// Promotion through its own endpoint first (refused while it is a learner), then
-    /// `others`'.
+    /// `others`.
     fn promote_options(&self, others: &[&Self]) -> PromoteOptions {
         let mut endpoints = vec![self.endpoint()];
         endpoints.extend(others.iter().map(|n| n.endpoint()));
