@@ -30,6 +30,9 @@ enum Command {
     /// cluster-info, TLS-bootstrap RBAC, kubeadm-certs); `labels` keeps a Node's labels,
     /// annotations and taints as Plinth wants them.
     Cluster(plinth_agents::cluster::cli::ClusterArgs),
+    /// A stacked etcd's membership: `join` adds this node as a learner before its etcd starts
+    /// (or removes its stale member first), `promote` makes it a voting member once caught up.
+    Etcd(plinth_agents::etcd::cli::EtcdArgs),
 }
 
 #[derive(Args)]
@@ -135,5 +138,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             .context("pki")
         }
         Command::Cluster(a) => plinth_agents::cluster::cli::run(a).context("cluster"),
+        Command::Etcd(a) => plinth_agents::etcd::cli::run(a).context("etcd"),
     }
 }

@@ -4,19 +4,17 @@
 //! client port, as `kube-etcd-healthcheck-client`), the apiserver's `/readyz` and the Node (as
 //! admin.conf's `kubernetes-admin`).
 //!
-//! HTTP goes through kube-rs's client (rustls with ring) for etcd too: it already does TLS with
-//! client certificates from files, so etcd needs no second HTTP stack and no `etcdctl`. No
+//! HTTP goes through kube-rs's client (rustls with ring) for etcd too, configured by
+//! [`EtcdClient`] (`crate::etcd::client`, shared with `etcd join` and `etcd promote`): it already
+//! does TLS with client certificates from files, so etcd needs no second HTTP stack and no
+//! `etcdctl`. No
 //! reason quotes a file's content: the kubeconfig and the PKI hold keys.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Node;
 use kube::client::Body;
-use kube::config::{
-    AuthInfo, Cluster, Context, KubeConfigOptions, Kubeconfig, NamedAuthInfo, NamedCluster,
-    NamedContext,
-};
 use kube::{Api, Client, Config};
 use plinth_config::MachineConfig;
 
@@ -49,72 +47,7 @@ pub fn read_node_file(path: &Path) -> Result<NodeInfo, String> {
     serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Where etcd's CA and the health-check client's certificate are, under `<root>/pki`.
-#[derive(Clone, Debug)]
-pub struct EtcdClient {
-    pub ca: PathBuf,
-    pub cert: PathBuf,
-    pub key: PathBuf,
-}
-
-impl EtcdClient {
-    /// kubeadm's `etcd/ca.crt` and `etcd/healthcheck-client.{crt,key}`: the identity made for
-    /// probing etcd, nothing more.
-    pub fn under(pki: &Path) -> Self {
-        let etcd = pki.join("etcd");
-        Self {
-            ca: etcd.join("ca.crt"),
-            cert: etcd.join("healthcheck-client.crt"),
-            key: etcd.join("healthcheck-client.key"),
-        }
-    }
-
-    /// A client of `url` with this identity, as kube-rs's configuration from an in-memory
-    /// kubeconfig naming the files.
-    async fn client(&self, url: &str) -> Result<Client, String> {
-        for file in [&self.ca, &self.cert, &self.key] {
-            if !file.exists() {
-                return Err(format!("no {}", file.display()));
-            }
-        }
-        let path = |p: &Path| Some(p.to_string_lossy().into_owned());
-        let kubeconfig = Kubeconfig {
-            clusters: vec![NamedCluster {
-                name: "etcd".into(),
-                cluster: Some(Cluster {
-                    server: Some(url.to_owned()),
-                    certificate_authority: path(&self.ca),
-                    ..Cluster::default()
-                }),
-                ..NamedCluster::default()
-            }],
-            auth_infos: vec![NamedAuthInfo {
-                name: "healthcheck".into(),
-                auth_info: Some(AuthInfo {
-                    client_certificate: path(&self.cert),
-                    client_key: path(&self.key),
-                    ..AuthInfo::default()
-                }),
-                ..NamedAuthInfo::default()
-            }],
-            contexts: vec![NamedContext {
-                name: "etcd".into(),
-                context: Some(Context {
-                    cluster: "etcd".into(),
-                    user: Some("healthcheck".into()),
-                    ..Context::default()
-                }),
-                ..NamedContext::default()
-            }],
-            current_context: Some("etcd".into()),
-            ..Kubeconfig::default()
-        };
-        let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-            .await
-            .map_err(|e| format!("etcd's client configuration: {e}"))?;
-        client_of(config)
-    }
-}
+pub use crate::etcd::client::EtcdClient;
 
 fn client_of(mut config: Config) -> Result<Client, String> {
     config.connect_timeout = Some(CONNECT_TIMEOUT);
@@ -125,7 +58,7 @@ fn client_of(mut config: Config) -> Result<Client, String> {
 /// etcd's `GET http://127.0.0.1:<metrics_port>/health` (plain HTTP, as PID 1's probe).
 pub async fn etcd_health(etcd: &EtcdClient, metrics_port: u16) -> Seen {
     let url = format!("http://127.0.0.1:{metrics_port}");
-    let client = etcd.client(&url).await?;
+    let client = client_of(etcd.config(&url).await?)?;
     let request = http::Request::get("/health").body(Vec::new());
     send(&client, &format!("{url}/health"), request).await
 }
@@ -133,7 +66,7 @@ pub async fn etcd_health(etcd: &EtcdClient, metrics_port: u16) -> Seen {
 /// etcd's `POST https://127.0.0.1:<client_port>/v3/cluster/member/list`.
 pub async fn etcd_members(etcd: &EtcdClient, client_port: u16) -> Seen {
     let url = format!("https://127.0.0.1:{client_port}");
-    let client = etcd.client(&url).await?;
+    let client = client_of(etcd.config(&url).await?)?;
     let request = http::Request::post("/v3/cluster/member/list")
         .header("content-type", "application/json")
         .body(b"{}".to_vec());
@@ -197,7 +130,7 @@ async fn send(
 
 /// What went wrong, said by the innermost cause (`tcp connect error: Connection refused (os error
 /// 111)`, `invalid peer certificate: UnknownIssuer`) rather than by every layer above it.
-fn cause(error: &dyn std::error::Error) -> String {
+pub(crate) fn cause(error: &dyn std::error::Error) -> String {
     let mut innermost = error;
     let mut above = None;
     while let Some(source) = innermost.source() {

@@ -241,34 +241,23 @@ pub fn etcd_members(scope: Scope, seen: &Seen, node_name: Option<&str>) -> (Chec
     (check, members)
 }
 
-/// The members of a member-list answer (`None` when it is not one). The gateway writes the
-/// 64-bit IDs as decimal strings; they are shown in hex, as `etcdctl` does.
+/// The members of a member-list answer (`None` when it is not one), parsed as `etcd join` does
+/// ([`crate::etcd::members::parse_members`]); IDs are shown in hex, as `etcdctl` does.
 fn members(body: &str) -> Option<Vec<Member>> {
     let value: serde_json::Value = serde_json::from_str(body).ok()?;
-    let strings = |v: &serde_json::Value| -> Vec<String> {
-        v.as_array()
+    let members = crate::etcd::members::parse_members(&value)?;
+    Some(
+        members
             .into_iter()
-            .flatten()
-            .filter_map(|u| u.as_str().map(str::to_owned))
-            .collect()
-    };
-    value["members"]
-        .as_array()?
-        .iter()
-        .map(|m| {
-            let id = match &m["ID"] {
-                serde_json::Value::String(s) => s.parse::<u64>().ok()?,
-                other => other.as_u64()?,
-            };
-            Some(Member {
-                id: format!("{id:x}"),
-                name: m["name"].as_str().unwrap_or_default().to_owned(),
-                peer_urls: strings(&m["peerURLs"]),
-                client_urls: strings(&m["clientURLs"]),
-                learner: m["isLearner"].as_bool().unwrap_or(false),
+            .map(|m| Member {
+                id: crate::etcd::members::hex(m.id),
+                name: m.name,
+                peer_urls: m.peer_urls,
+                client_urls: m.client_urls,
+                learner: m.is_learner,
             })
-        })
-        .collect()
+            .collect(),
+    )
 }
 
 /// The apiserver's `/readyz?verbose` (`server` is what was asked, for the reason).
