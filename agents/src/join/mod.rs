@@ -4,5 +4,7 @@
 //! ([`kubeconfig`]). Pure decisions beside the requests, which go through kube-rs as in
 //! `cluster`; the secrets (the token, the certificate key, the keys fetched) are never printed.
 
+pub mod certs;
 pub mod discovery;
+pub mod kubeconfig;
 pub mod pin;
