@@ -519,10 +519,24 @@ pub async fn discover(
         || read_cluster_info(&secure, &url, deadline, true),
     )
     .await?;
-    if again.get(KUBECONFIG_KEY) != Some(&trusted.kubeconfig) {
-        return Err(DiscoveryError::Changed { endpoint: url });
-    }
+    confirm(&trusted, &again, &url)?;
     Ok(trusted)
+}
+
+/// Whether cluster-info read again over TLS (`again`) holds the kubeconfig text that was
+/// verified. Pure.
+pub fn confirm(
+    trusted: &Trusted,
+    again: &BTreeMap<String, String>,
+    endpoint: &str,
+) -> Result<(), DiscoveryError> {
+    if again.get(KUBECONFIG_KEY) == Some(&trusted.kubeconfig) {
+        Ok(())
+    } else {
+        Err(DiscoveryError::Changed {
+            endpoint: endpoint.to_owned(),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -578,6 +592,28 @@ mod tests {
         assert_eq!(unpinned.verification, CaVerification::Unpinned);
         let warning = unpinned.unpinned_warning().unwrap();
         assert!(warning.contains(&pin.to_string()), "{warning}");
+    }
+
+    #[test]
+    fn the_second_read_must_hold_the_same_text() {
+        let ca = ca();
+        let kubeconfig = cluster_info_kubeconfig(SERVER, ca.cert_pem.as_bytes());
+        let data = cluster_info(&kubeconfig, &[&good_token()]);
+        let trusted = verify(&data, &good_token(), None).unwrap();
+        // The signatures may change (another token signed meanwhile); the kubeconfig may not.
+        let mut again = cluster_info(&kubeconfig, &[]);
+        assert_eq!(confirm(&trusted, &again, SERVER), Ok(()));
+        again.insert(
+            KUBECONFIG_KEY.into(),
+            cluster_info_kubeconfig("https://10.6.6.6:6443", ca.cert_pem.as_bytes()),
+        );
+        let e = confirm(&trusted, &again, SERVER).unwrap_err();
+        assert_eq!(e.kind(), "changed", "{e}");
+        again.remove(KUBECONFIG_KEY);
+        assert_eq!(
+            confirm(&trusted, &again, SERVER).unwrap_err().kind(),
+            "changed"
+        );
     }
 
     #[test]
