@@ -38,7 +38,11 @@ pub enum CertsFetchError {
     )]
     Unauthorized { endpoint: String, id: String },
     #[error(
-        "{endpoint} forbids token id {id} to read kube-system/kubeadm-certs (403): {NO_UPLOAD}"
+        "{endpoint} forbids token id {id} to read kube-system/kubeadm-certs (403): the Role \
+         kubeadm:kubeadm-certs is missing (the certificates were never uploaded: run `kubeadm \
+         init phase upload-certs --upload-certs`, or give the init node a certificate_key) or \
+         the token is not in kubeadm's group system:bootstrappers:kubeadm:default-node-token \
+         (its Secret's auth-extra-groups)"
     )]
     Forbidden { endpoint: String, id: String },
     #[error("{endpoint} has no kube-system/kubeadm-certs (404): {NO_UPLOAD}")]
