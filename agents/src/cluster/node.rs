@@ -293,6 +293,12 @@ fn control_plane_argv(
                         "etcd".to_owned(),
                         "promote".to_owned(),
                         format!("--endpoint=https://127.0.0.1:{}", cluster.etcd.client_port),
+                        // A learner serves no member list: a voting member's URL too.
+                        format!(
+                            "--endpoint=https://{}:{}",
+                            super::joiner::endpoint_host(cluster.endpoint.as_deref().unwrap_or_default()),
+                            cluster.etcd.client_port
+                        ),
                         format!("--pki-dir={}", path(&paths.pki)),
                         format!("--name={}", facts.name),
                         format!("--peer-url={}", peer_url(facts.address, cluster.etcd.peer_port)),
@@ -703,6 +709,7 @@ mod tests {
         let promote = &plan.argv[ETCD_PROMOTE];
         assert_eq!(promote[..3], [AGENT, "etcd", "promote"]);
         assert!(has(promote, "--endpoint=https://127.0.0.1:2379"));
+        assert!(has(promote, "--endpoint=https://10.0.0.1:2379"));
         assert!(has(promote, "--name=node1"));
         assert!(has(promote, "--peer-url=https://10.0.2.15:2380"));
         assert!(has(&plan.argv[ROLES], "--kubeconfig=/var/lib/plinth/kubernetes/admin.conf"));
