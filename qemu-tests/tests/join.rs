@@ -196,9 +196,7 @@ fn an_agent_joins_by_a_token_made_after_the_cluster_formed() -> Result<()> {
     // Once node1 serves and has signed cluster-info for its own token, the agent's token is the
     // trouble: no signature for it.
     sh1.run_until(
-        &format!(
-            "{kubectl} -n kube-public get configmap cluster-info -o jsonpath='{{.data}}'"
-        ),
+        &format!("{kubectl} -n kube-public get configmap cluster-info -o jsonpath='{{.data}}'"),
         "jws-kubeconfig-",
         CONTROL_PLANE,
     )?;
@@ -218,7 +216,8 @@ fn an_agent_joins_by_a_token_made_after_the_cluster_formed() -> Result<()> {
             .cloned()
             .ok_or_else(|| anyhow!("no join check: {report}"))?;
         ensure!(
-            join["state"] == "failing" && join["detail"].as_str().unwrap_or("").contains("discovery"),
+            join["state"] == "failing"
+                && join["detail"].as_str().unwrap_or("").contains("discovery"),
             "the join check while the token is unknown: {join}"
         );
     }
@@ -266,7 +265,10 @@ fn an_agent_joins_by_a_token_made_after_the_cluster_formed() -> Result<()> {
         ("node-role.plinth.dev/worker", "worker"),
         ("node-role.kubernetes.io/worker", "worker"),
     ] {
-        ensure!(labels[key] == value, "node4: label {key}={value} missing: {labels}");
+        ensure!(
+            labels[key] == value,
+            "node4: label {key}={value} missing: {labels}"
+        );
     }
     console_line(
         &node4,
@@ -431,7 +433,11 @@ fn the_lab_forms_three_control_planes_and_one_rejoins_after_losing_its_data() ->
     let mut sh1 = Session::open(&node1, Duration::from_secs(120))?;
     let kubectl = format!("kubectl --kubeconfig {ADMIN}");
 
-    wait_voting(&mut sh1, &["node1", "node2", "node3"], Duration::from_secs(1800))?;
+    wait_voting(
+        &mut sh1,
+        &["node1", "node2", "node3"],
+        Duration::from_secs(1800),
+    )?;
     let etcd_formed = started.elapsed();
     let ready = r#"{range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status} {end}"#;
     sh1.run_until(
@@ -443,7 +449,10 @@ fn the_lab_forms_three_control_planes_and_one_rejoins_after_losing_its_data() ->
     let shown = sh1.run(&format!("{kubectl} get nodes -o json"))?;
     let nodes: serde_json::Value = serde_json::from_str(json_part(&shown.text))?;
     for item in nodes["items"].as_array().cloned().unwrap_or_default() {
-        let name = item["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+        let name = item["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         for (key, value) in &labels {
             ensure!(
                 item["metadata"]["labels"][key] == value.as_str(),
@@ -453,7 +462,11 @@ fn the_lab_forms_three_control_planes_and_one_rejoins_after_losing_its_data() ->
         }
     }
     for node in [&node2, &node3] {
-        console_line(node, r"etcd promote: node\d is a voting member", Duration::from_secs(60))?;
+        console_line(
+            node,
+            r"etcd promote: node\d is a voting member",
+            Duration::from_secs(60),
+        )?;
     }
 
     // node3 powered off: the other two keep quorum and take writes.
@@ -474,7 +487,11 @@ fn the_lab_forms_three_control_planes_and_one_rejoins_after_losing_its_data() ->
         r"etcd join: removing the stale member node3",
         Duration::from_secs(1200),
     )?;
-    wait_voting(&mut sh1, &["node1", "node2", "node3"], Duration::from_secs(1200))?;
+    wait_voting(
+        &mut sh1,
+        &["node1", "node2", "node3"],
+        Duration::from_secs(1200),
+    )?;
     let rejoined = rejoin.elapsed();
     sh1.run_until(
         &format!("{kubectl} get configmap written-with-node3-off -o name"),

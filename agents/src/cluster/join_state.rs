@@ -47,7 +47,8 @@ impl JoinState {
     /// (another trouble or reason than the last try's), else `None`.
     pub fn failed(&mut self, trouble: &str, reason: &str) -> Option<String> {
         self.tries += 1;
-        let new = self.trouble.as_deref() != Some(trouble) || self.reason.as_deref() != Some(reason);
+        let new =
+            self.trouble.as_deref() != Some(trouble) || self.reason.as_deref() != Some(reason);
         self.trouble = Some(trouble.to_owned());
         self.reason = Some(reason.to_owned());
         new.then(|| {

@@ -102,9 +102,7 @@ impl Joiner<'_> {
         match self.config.plinth.cluster.role {
             Role::Agent => self.kubeconfigs().join("kubelet.conf").exists(),
             Role::Server => {
-                crate::etcd::run::has_data(Path::new(
-                    &self.config.plinth.cluster.etcd.data_dir,
-                ))
+                crate::etcd::run::has_data(Path::new(&self.config.plinth.cluster.etcd.data_dir))
                     && self.pki().join("ca.crt").exists()
                     && self.state.join(INITIAL_CLUSTER).exists()
             }

@@ -168,7 +168,11 @@ pub fn plan(config: &MachineConfig, facts: &NodeFacts) -> Result<NodePlan, NodeP
 
     // The labeller keeps what this node's identity may keep: everything with an admin's, the
     // kubelet-settable labels and the annotations with the node's own.
-    let labeller_kubeconfig = if control_plane { &admin } else { &node_kubeconfig };
+    let labeller_kubeconfig = if control_plane {
+        &admin
+    } else {
+        &node_kubeconfig
+    };
     let mut labels = vec![
         "cluster".to_owned(),
         "labels".to_owned(),
@@ -225,7 +229,11 @@ pub fn plan(config: &MachineConfig, facts: &NodeFacts) -> Result<NodePlan, NodeP
     }
 
     if k.cni == plinth_config::plinth::kubernetes::Cni::Bridge {
-        let cni_kubeconfig = if control_plane { &admin } else { &node_kubeconfig };
+        let cni_kubeconfig = if control_plane {
+            &admin
+        } else {
+            &node_kubeconfig
+        };
         argv.insert(
             CNI,
             program(
@@ -296,12 +304,17 @@ fn control_plane_argv(
                         // A learner serves no member list: a voting member's URL too.
                         format!(
                             "--endpoint=https://{}:{}",
-                            super::joiner::endpoint_host(cluster.endpoint.as_deref().unwrap_or_default()),
+                            super::joiner::endpoint_host(
+                                cluster.endpoint.as_deref().unwrap_or_default()
+                            ),
                             cluster.etcd.client_port
                         ),
                         format!("--pki-dir={}", path(&paths.pki)),
                         format!("--name={}", facts.name),
-                        format!("--peer-url={}", peer_url(facts.address, cluster.etcd.peer_port)),
+                        format!(
+                            "--peer-url={}",
+                            peer_url(facts.address, cluster.etcd.peer_port)
+                        ),
                     ],
                 ),
             );
@@ -691,7 +704,7 @@ mod tests {
     }
 
     const SERVER: &str = "#cloud-config\nplinth:\n  cluster:\n    role: server\n    endpoint: https://10.0.0.1:6443\n    token: abcdef.0123456789abcdef\n    certificate_key: eeac7760342e7ee3d667a7f4d0c038d244387e3e9d3075b418184135bf28b777\n    kubernetes:\n      cni: bridge\n  genestack:\n    roles: [control-plane, etcd, worker]\n";
-    const AGENT_NODE: &str = "#cloud-config\nplinth:\n  cluster:\n    role: agent\n    endpoint: https://10.0.0.1:6443\n    token: abcdef.0123456789abcdef\n    kubernetes:\n      cni: bridge\n  genestack:\n    roles: [worker, compute]\n    ovn:\n      bridges: br-ex:bond0\n";
+    const AGENT_NODE: &str = "#cloud-config\nplinth:\n  cluster:\n    role: agent\n    endpoint: https://10.0.0.1:6443\n    token: abcdef.0123456789abcdef\n    kubernetes:\n      cni: bridge\n  genestack:\n    roles: [worker, compute]\n    ovn:\n      bridges: [br-ex:bond0]\n";
 
     #[test]
     fn a_server_joins_etcd_promotes_it_and_makes_no_bootstrap_objects() {
@@ -712,12 +725,22 @@ mod tests {
         assert!(has(promote, "--endpoint=https://10.0.0.1:2379"));
         assert!(has(promote, "--name=node1"));
         assert!(has(promote, "--peer-url=https://10.0.2.15:2380"));
-        assert!(has(&plan.argv[ROLES], "--kubeconfig=/var/lib/plinth/kubernetes/admin.conf"));
+        assert!(has(
+            &plan.argv[ROLES],
+            "--kubeconfig=/var/lib/plinth/kubernetes/admin.conf"
+        ));
         // Its kubelet has a certificate from the node's own PKI, as init's.
-        assert!(!plan.argv[KUBELET].iter().any(|a| a.starts_with("--bootstrap-kubeconfig")));
+        assert!(
+            !plan.argv[KUBELET]
+                .iter()
+                .any(|a| a.starts_with("--bootstrap-kubeconfig"))
+        );
         // The control-plane taint stays: the config does not take pods.
         let kubelet: serde_json::Value = serde_json::from_str(&plan.files[KUBELET_CONFIG]).unwrap();
-        assert_eq!(kubelet["registerWithTaints"][0]["key"], "node-role.kubernetes.io/control-plane");
+        assert_eq!(
+            kubelet["registerWithTaints"][0]["key"],
+            "node-role.kubernetes.io/control-plane"
+        );
     }
 
     #[test]
@@ -730,13 +753,19 @@ mod tests {
             kubelet,
             "--bootstrap-kubeconfig=/var/lib/plinth/kubernetes/bootstrap-kubelet.conf"
         ));
-        assert!(has(kubelet, "--kubeconfig=/var/lib/plinth/kubernetes/kubelet.conf"));
+        assert!(has(
+            kubelet,
+            "--kubeconfig=/var/lib/plinth/kubernetes/kubelet.conf"
+        ));
         assert!(has(kubelet, "--cert-dir=/var/lib/kubelet/pki"));
         let node_labels = kubelet
             .iter()
             .find(|a| a.starts_with("--node-labels="))
             .unwrap();
-        assert!(node_labels.contains("node-role.plinth.dev/worker=worker"), "{node_labels}");
+        assert!(
+            node_labels.contains("node-role.plinth.dev/worker=worker"),
+            "{node_labels}"
+        );
         assert!(node_labels.contains("openstack-compute-node=enabled"));
         assert!(!node_labels.contains("node-role.kubernetes.io"));
         let config_json: serde_json::Value =
@@ -745,7 +774,10 @@ mod tests {
         // The node's own identity for everything it does itself.
         for service in [LABELS, CNI, ROLES_CHECK] {
             assert!(
-                has(&plan.argv[service], "--kubeconfig=/var/lib/plinth/kubernetes/kubelet.conf"),
+                has(
+                    &plan.argv[service],
+                    "--kubeconfig=/var/lib/plinth/kubernetes/kubelet.conf"
+                ),
                 "{service}: {:?}",
                 plan.argv[service]
             );
@@ -753,7 +785,11 @@ mod tests {
         let labels = &plan.argv[LABELS];
         assert!(!labels.iter().any(|a| a.contains("node-role.kubernetes.io")));
         assert!(!labels.iter().any(|a| a.starts_with("--remove-taint")));
-        assert!(labels.iter().any(|a| a.starts_with("--annotation=ovn.openstack.org/bridges=")));
+        assert!(
+            labels
+                .iter()
+                .any(|a| a.starts_with("--annotation=ovn.openstack.org/bridges="))
+        );
         assert!(has(
             &plan.argv[ROLES_CHECK],
             "--label=node-role.kubernetes.io/worker=worker"

@@ -220,11 +220,7 @@ pub fn tls_bootstrap_rbac() -> (Vec<ClusterRole>, Vec<ClusterRoleBinding>) {
         ),
         // Not kubeadm's (its kube-proxy is a DaemonSet with a service account): a Plinth agent
         // runs kube-proxy as a host process with the node's own credentials.
-        cluster_role_binding(
-            NODE_PROXIER,
-            "system:node-proxier",
-            group(NODES_GROUP),
-        ),
+        cluster_role_binding(NODE_PROXIER, "system:node-proxier", group(NODES_GROUP)),
     ];
     (roles, bindings)
 }

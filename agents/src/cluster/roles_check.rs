@@ -38,7 +38,10 @@ pub struct RolesCheckOptions {
 /// Runs the check.
 pub fn run(options: &RolesCheckOptions) -> anyhow::Result<()> {
     if options.wanted.is_empty() {
-        println!("cluster roles: node {} declares no node-role labels", options.node);
+        println!(
+            "cluster roles: node {} declares no node-role labels",
+            options.node
+        );
         return Ok(());
     }
     client::runtime()?.block_on(check(options))
@@ -55,34 +58,36 @@ async fn check(options: &RolesCheckOptions) -> anyhow::Result<()> {
         }
     };
     let mut registered = None;
-    let mut lacking = options
-        .wanted
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>();
-    loop {
+    let lacking = loop {
         if let Ok(Some(node)) = api.get_opt(name).await {
             let at = *registered.get_or_insert_with(Instant::now);
             let labels = node.metadata.labels.unwrap_or_default();
-            lacking = roles::missing(&options.wanted, &labels);
+            let lacking = roles::missing(&options.wanted, &labels);
             if lacking.is_empty() {
                 println!(
                     "cluster roles: node {name}: the cluster granted its node-role labels ({}) {:.0} s after it registered",
-                    options.wanted.keys().cloned().collect::<Vec<_>>().join(", "),
+                    options
+                        .wanted
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     at.elapsed().as_secs_f64()
                 );
                 return Ok(());
             }
             if at.elapsed() >= options.wait {
-                break;
+                break lacking;
             }
         } else if start.elapsed() >= options.wait * 4 {
             // Not even registered: the kubelet's own trouble, which `plinthctl cluster` shows.
-            println!("cluster roles: node {name} is not registered; its node-role labels were not checked");
+            println!(
+                "cluster roles: node {name} is not registered; its node-role labels were not checked"
+            );
             return Ok(());
         }
         tokio::time::sleep(POLL).await;
-    }
+    };
     println!(
         "cluster roles: node {name}: the cluster did not grant {} within {:.0} s (no Plinth control plane keeps node roles there); an administrator must run: {}",
         lacking.join(", "),

@@ -120,9 +120,7 @@ pub fn join(joiner: bool, read: &Result<Option<JoinState>, String>) -> Check {
         return Check::not_applicable(JOIN, "an init node starts the cluster");
     }
     match read {
-        Ok(Some(state)) if state.joined() => {
-            Check::ok(JOIN, format!("joined {}", state.endpoint))
-        }
+        Ok(Some(state)) if state.joined() => Check::ok(JOIN, format!("joined {}", state.endpoint)),
         Ok(Some(state)) => Check::failing(
             JOIN,
             match &state.reason {
@@ -551,7 +549,9 @@ mod tests {
         let check = join(true, &Ok(Some(trying)));
         assert_eq!(check.state, State::Failing);
         assert!(
-            check.detail.starts_with("discovery of https://10.0.0.1:6443: the token's secret is wrong (1 tries"),
+            check.detail.starts_with(
+                "discovery of https://10.0.0.1:6443: the token's secret is wrong (1 tries"
+            ),
             "{}",
             check.detail
         );

@@ -62,7 +62,11 @@ pub fn plan(config: &MachineConfig, _: &Facts) -> Vec<ServiceSpec> {
     match cluster.role {
         Role::Init | Role::Server => {
             let etcd_health = format!("http://127.0.0.1:{}/health", cluster.etcd.metrics_port);
-            specs.push(component("etcd", Probe::Http(etcd_health), &["cluster-prep"]));
+            specs.push(component(
+                "etcd",
+                Probe::Http(etcd_health),
+                &["cluster-prep"],
+            ));
             // A joining member is a learner until promoted, and a learner serves no client:
             // the apiserver waits for the promotion.
             let apiserver_after = if cluster.role == Role::Server {
@@ -285,7 +289,7 @@ mod tests {
         let mut specs = super::super::containerd::plan(config, &Facts::default());
         specs.extend(plan(config, &Facts::default()));
         let plan = planner::plan(specs, &[], Default::default()).unwrap();
-        (plan.graph.start_order(), plan.specs)
+        (plan.graph.start_order().to_vec(), plan.specs)
     }
 
     #[test]
@@ -311,12 +315,22 @@ mod tests {
         );
         let (order, specs) = order_of(&config);
         let pos = |n: &str| order.iter().position(|o| o == n).unwrap();
-        for absent in ["etcd", "kube-apiserver", "cluster-bootstrap", "cluster-roles"] {
+        for absent in [
+            "etcd",
+            "kube-apiserver",
+            "cluster-bootstrap",
+            "cluster-roles",
+        ] {
             assert!(!order.iter().any(|n| n == absent), "{absent}: {order:?}");
         }
         assert!(pos("cluster-prep") < pos("kubelet"));
         assert!(pos("containerd-images") < pos("kubelet"));
-        for after in ["kube-proxy", "cluster-labels", "cluster-roles-check", "cluster-cni"] {
+        for after in [
+            "kube-proxy",
+            "cluster-labels",
+            "cluster-roles-check",
+            "cluster-cni",
+        ] {
             assert!(pos("kubelet") < pos(after), "{after}");
         }
         assert!(
