@@ -164,7 +164,9 @@ fn down(lab: &Lab) -> Result<ExitCode> {
             }
         }
     }
-    let _ = std::fs::remove_file(lab.dir.join("pxe-initrd.img"));
+    for shared in ["pxe-initrd.img", "vmlinuz"] {
+        let _ = std::fs::remove_file(lab.dir.join(shared));
+    }
     let left = lab.running()?;
     anyhow::ensure!(
         left.is_empty(),

@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
-use qemu_tests::image::ImageSet;
+use qemu_tests::image::{ImageLock, ImageSet};
 use qemu_tests::node::concat_initrds;
 use qemu_tests::paths::RunDir;
 use qemu_tests::seed::{Seed, SeedFormat};
@@ -142,13 +142,24 @@ pub fn up(lab: &Lab, args: &Args) -> Result<ExitCode> {
 
     let dir = RunDir::fresh_at(lab.dir.clone())?;
     std::os::unix::fs::symlink(&kubectl_bin, dir.join("kubectl"))?;
-    let initrd = dir.join("pxe-initrd.img");
-    eprintln!("lab: joining the PXE initrds into {}", initrd.display());
-    concat_initrds(&[&image.initrd, &image.rootfs], &initrd)
-        .with_context(|| format!("writing {}", initrd.display()))?;
-    let accel = accel::choose(Some(&image.kernel));
+    // The VMs boot copies of the PXE set, so a build may rewrite the image while the lab runs;
+    // the lock only keeps one from rewriting it while it is copied.
+    let (kernel, initrd) = (dir.join("vmlinuz"), dir.join("pxe-initrd.img"));
+    {
+        let _lock = ImageLock::shared(&image_dir)?;
+        let image = ImageSet::locate(&image_dir)?;
+        eprintln!(
+            "lab: copying the PXE kernel and initrds into {}",
+            dir.path().display()
+        );
+        std::fs::copy(&image.kernel, &kernel)
+            .with_context(|| format!("copying {}", image.kernel.display()))?;
+        concat_initrds(&[&image.initrd, &image.rootfs], &initrd)
+            .with_context(|| format!("writing {}", initrd.display()))?;
+    }
+    let accel = accel::choose(Some(&kernel));
     let shared = Shared {
-        kernel: image.kernel.clone(),
+        kernel,
         initrd,
         cmdline: image.cmdline.clone(),
         accel,
