@@ -9,7 +9,7 @@ use anyhow::Result;
 use serde_json::{Value, json};
 
 use super::kube::Guest;
-use super::plan::{NodeFiles, NodeRecord};
+use super::plan::{self, Milestone, NodeFiles, NodeRecord};
 use super::{Lab, machine};
 
 /// One VM as its pidfile and `node.json` say.
@@ -315,8 +315,11 @@ pub fn gather(lab: &Lab) -> Result<Status> {
         })
         .collect();
     let etcd = match vms.iter().find(|vm| vm.pid.is_some()) {
+        Some(first) if first.record.name == "node1" && !etcd_started(lab, "node1") => {
+            Err("node1's console does not say `service etcd: ready` yet".into())
+        }
         Some(first) if first.record.name == "node1" => {
-            Guest::connect(&first.record.serial2, Duration::from_secs(20))
+            Guest::connect(&first.record.serial2, Duration::from_secs(15))
                 .and_then(|mut g| g.cluster_report())
                 .map(|report| member_rows(&report))
                 .map_err(|e| format!("{e:#}"))
@@ -331,6 +334,15 @@ pub fn gather(lab: &Lab) -> Result<Status> {
         etcd,
         readyz,
     })
+}
+
+/// Whether `node`'s console says etcd is ready (its shell is not asked before: cheap, and a node
+/// still booting has no shell to answer).
+fn etcd_started(lab: &Lab, node: &str) -> bool {
+    let console = std::fs::read(NodeFiles::new(&lab.dir, node).console()).unwrap_or_default();
+    plan::milestones(&String::from_utf8_lossy(&console))
+        .iter()
+        .any(|(m, _)| *m == Milestone::EtcdReady)
 }
 
 #[cfg(test)]
