@@ -8,6 +8,7 @@ mod cache;
 mod cmd;
 mod config;
 mod image;
+mod lab;
 mod prereqs;
 mod qemu;
 mod run;
@@ -44,6 +45,9 @@ enum Command {
     /// Work with machine configs.
     #[command(subcommand)]
     Config(config::Command),
+    /// The multi-node lab of configs/examples/lab/ in QEMU, in the background: `up`, `status`, `down`.
+    #[command(subcommand)]
+    Lab(lab::Command),
     /// Check the host prerequisites and install what is missing (as root on Debian/Ubuntu).
     Prereqs,
 }
@@ -58,6 +62,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(&args),
         Command::Schema(args) => schema::run(&args),
         Command::Config(command) => config::run(command),
+        Command::Lab(command) => lab::run(command),
         Command::Prereqs => prereqs::ensure(&prereqs::ALL),
     };
     match result {
