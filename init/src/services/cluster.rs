@@ -61,7 +61,17 @@ pub fn plan(config: &MachineConfig, _: &Facts) -> Vec<ServiceSpec> {
     let mut specs = vec![prep()];
     match cluster.role {
         Role::Init | Role::Server => {
-            let etcd_health = format!("http://127.0.0.1:{}/health", cluster.etcd.metrics_port);
+            // A joining member is a learner until promoted, and a learner refuses the
+            // linearizable read `/health` makes: its health is asked of its own state.
+            let serializable = if cluster.role == Role::Server {
+                "?serializable=true"
+            } else {
+                ""
+            };
+            let etcd_health = format!(
+                "http://127.0.0.1:{}/health{serializable}",
+                cluster.etcd.metrics_port
+            );
             specs.push(component(
                 "etcd",
                 Probe::Http(etcd_health),
@@ -304,6 +314,11 @@ mod tests {
         assert!(pos("etcd-promote") < pos("kube-apiserver"));
         assert!(pos("kube-apiserver") < pos("cluster-roles"));
         assert!(!order.iter().any(|n| n == "cluster-bootstrap"));
+        let etcd = specs.iter().find(|s| s.name == "etcd").unwrap();
+        assert_eq!(
+            etcd.probe,
+            Probe::Http("http://127.0.0.1:2381/health?serializable=true".into())
+        );
         let promote = specs.iter().find(|s| s.name == "etcd-promote").unwrap();
         assert!(promote.oneshot && promote.background);
     }
