@@ -125,9 +125,15 @@ plinth:
     )
 }
 
-/// The JSON document in a command's output (from the first `{`).
-fn json_part(text: &str) -> &str {
-    text.find('{').map_or(text, |i| &text[i..])
+/// The JSON document in a command's output: from the first `{` to the end of that value (a
+/// failing `plinthctl cluster` adds a line on stderr after it).
+fn json_of(text: &str) -> Result<serde_json::Value> {
+    let start = text.find('{').unwrap_or(0);
+    serde_json::Deserializer::from_str(&text[start..])
+        .into_iter::<serde_json::Value>()
+        .next()
+        .context("no JSON")?
+        .with_context(|| format!("not JSON: {text}"))
 }
 
 #[test]
@@ -208,7 +214,7 @@ fn an_agent_joins_by_a_token_made_after_the_cluster_formed() -> Result<()> {
     {
         let mut sh4 = Session::open(&node4, Duration::from_secs(120))?;
         let status = sh4.run("plinthctl cluster -o json")?;
-        let report: serde_json::Value = serde_json::from_str(json_part(&status.text))
+        let report: serde_json::Value = json_of(&status.text)
             .with_context(|| format!("plinthctl cluster -o json: {status:?}"))?;
         let join = report["checks"]
             .as_array()
@@ -258,7 +264,7 @@ fn an_agent_joins_by_a_token_made_after_the_cluster_formed() -> Result<()> {
         "node-role.kubernetes.io/worker",
         Duration::from_secs(300),
     )?;
-    let labels: serde_json::Value = serde_json::from_str(json_part(&labels.text))
+    let labels: serde_json::Value = json_of(&labels.text)
         .with_context(|| format!("labels: {labels:?}"))?;
     for (key, value) in [
         ("openstack-compute-node", "enabled"),
@@ -319,7 +325,7 @@ fn an_agent_joins_by_a_token_made_after_the_cluster_formed() -> Result<()> {
             return Err(anyhow!("{e}\nplinthctl cluster:\n{}", shown.text));
         }
     };
-    let report: serde_json::Value = serde_json::from_str(json_part(&status.text))?;
+    let report: serde_json::Value = json_of(&status.text)?;
     let join = report["checks"]
         .as_array()
         .and_then(|c| c.iter().find(|c| c["name"] == "join"))
@@ -370,7 +376,7 @@ fn lab_boot(fx: &mut Fixture, n: u8, segment: u16, state: &str, memory_mib: u32)
 /// etcd's members as `plinthctl cluster -o json` reports them: (name, learner).
 fn etcd_members(sh: &mut Session<'_>) -> Result<Vec<(String, bool)>> {
     let out = sh.run("plinthctl cluster -o json")?;
-    let report: serde_json::Value = serde_json::from_str(json_part(&out.text))
+    let report: serde_json::Value = json_of(&out.text)
         .with_context(|| format!("plinthctl cluster -o json: {out:?}"))?;
     Ok(report["etcd_members"]
         .as_array()
@@ -447,7 +453,7 @@ fn the_lab_forms_three_control_planes_and_one_rejoins_after_losing_its_data() ->
     )?;
     let nodes_ready = started.elapsed();
     let shown = sh1.run(&format!("{kubectl} get nodes -o json"))?;
-    let nodes: serde_json::Value = serde_json::from_str(json_part(&shown.text))?;
+    let nodes: serde_json::Value = json_of(&shown.text)?;
     for item in nodes["items"].as_array().cloned().unwrap_or_default() {
         let name = item["metadata"]["name"]
             .as_str()

@@ -117,9 +117,11 @@ pub fn plan(config: &MachineConfig, _: &Facts) -> Vec<ServiceSpec> {
         // An agent's kubelet gets its credentials from the cluster (TLS bootstrap), and
         // everything else of the node runs with them once it is healthy.
         Role::Agent => specs.extend([
+            // Ready once the cluster issued its client certificate (TLS bootstrap): what every
+            // later service authenticates with. Its healthz answers before that.
             component(
                 "kubelet",
-                Probe::Http(KUBELET_HEALTHZ.into()),
+                Probe::File(KUBELET_CLIENT_CERT.into()),
                 &["cluster-prep", super::containerd::IMAGES],
             ),
             component("kube-proxy", Probe::Tcp(10256), &["kubelet"]),
@@ -145,6 +147,9 @@ pub fn plan(config: &MachineConfig, _: &Facts) -> Vec<ServiceSpec> {
     }
     specs
 }
+
+/// The client certificate an agent's kubelet is issued, kept current by its rotation.
+const KUBELET_CLIENT_CERT: &str = "/var/lib/kubelet/pki/kubelet-client-current.pem";
 
 /// The kubelet's health endpoint.
 const KUBELET_HEALTHZ: &str = "http://127.0.0.1:10248/healthz";
@@ -354,5 +359,7 @@ mod tests {
                 .filter(|s| !s.name.starts_with("containerd"))
                 .all(|s| s.background)
         );
+        let kubelet = specs.iter().find(|s| s.name == "kubelet").unwrap();
+        assert_eq!(kubelet.probe, Probe::File(KUBELET_CLIENT_CERT.into()));
     }
 }
