@@ -403,15 +403,21 @@ fn socket_path(dir: &Path, name: &str, ext: &str) -> PathBuf {
 }
 
 /// Writes `parts` back to back into `out`, each padded with zeros to a 4-byte boundary (the
-/// kernel's initramfs unpacker skips zero padding between archives).
+/// kernel's initramfs unpacker skips zero padding between archives). The file is made beside
+/// `out` and renamed over it: a QEMU still loading the previous one (a test booting several
+/// machines) keeps reading its own copy instead of dying of SIGBUS on a truncated mapping.
 pub fn concat_initrds(parts: &[&Path], out: &Path) -> std::io::Result<()> {
-    let mut file = std::fs::File::create(out)?;
+    let mut partial = out.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let mut file = std::fs::File::create(&partial)?;
     for part in parts {
         let copied = std::io::copy(&mut std::fs::File::open(part)?, &mut file)?;
         let pad = (4 - copied % 4) % 4;
         std::io::Write::write_all(&mut file, &vec![0u8; pad as usize])?;
     }
-    Ok(())
+    drop(file);
+    std::fs::rename(&partial, out)
 }
 
 /// Why [`Node::reboot_to_exit`] failed.
