@@ -263,7 +263,7 @@ fn status_of_a_real_control_plane_from_no_node_to_a_ready_labelled_one() {
         "node-ready    FAILING  NotReady: no pod network".to_owned(),
         format!("{taint}  no: cluster-labels removes it"),
         "plinth.example/rack".to_owned(),
-        "not healthy: 3 of 8 checks failing".to_owned(),
+        "not healthy: 3 of 9 checks failing".to_owned(),
     ] {
         assert!(table.contains(&line), "{line:?} not in:\n{table}");
     }
@@ -439,7 +439,7 @@ fn a_down_cluster_gives_a_whole_report_of_failing_checks() {
     assert_eq!(out.status.code(), Some(1));
     assert!(table.contains("apiserver     FAILING"), "{table}");
     assert!(
-        table.contains("not healthy: 6 of 8 checks failing"),
+        table.contains("not healthy: 6 of 9 checks failing"),
         "{table}"
     );
 
