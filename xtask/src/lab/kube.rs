@@ -118,6 +118,11 @@ impl Guest {
                     out.text.trim()
                 )
             })?;
-        serde_json::from_str(json).context("plinthctl cluster -o json: not JSON")
+        // The report, then (when a check fails) a line on stderr after it: read one value.
+        serde_json::Deserializer::from_str(json)
+            .into_iter::<Value>()
+            .next()
+            .context("plinthctl cluster -o json printed no JSON")?
+            .context("plinthctl cluster -o json: not JSON")
     }
 }
