@@ -28,6 +28,7 @@ use x509_parser::certificate::X509Certificate;
 use x509_parser::prelude::FromDer;
 
 use super::pin::CaPin;
+use crate::cluster::checks::cause;
 use crate::cluster::client::{MAX_BACKOFF, MIN_BACKOFF};
 use crate::cluster::jws;
 use crate::cluster::token::BootstrapToken;
@@ -408,23 +409,6 @@ fn is_tls(error: &(dyn std::error::Error + 'static)) -> bool {
         next = e.source();
     }
     false
-}
-
-/// What went wrong, said by the innermost cause (`tcp connect error: Connection refused (os
-/// error 111)`) rather than by every layer above it.
-pub(crate) fn cause(error: &dyn std::error::Error) -> String {
-    let mut innermost = error;
-    let mut above = None;
-    while let Some(source) = innermost.source() {
-        above = Some(innermost);
-        innermost = source;
-    }
-    let inner = innermost.to_string();
-    match above.map(ToString::to_string) {
-        Some(above) if above.contains(&inner) => above,
-        Some(above) if inner.len() < 40 => format!("{above}: {inner}"),
-        _ => inner,
-    }
 }
 
 /// One read of cluster-info: its data, or the error it makes.

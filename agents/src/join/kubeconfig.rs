@@ -1,18 +1,15 @@
 //! The kubelet's `--bootstrap-kubeconfig` on a joining node, as kubeadm's
 //! `bootstrap-kubelet.conf`: one cluster `kubernetes` (the server and the cluster CA, embedded),
 //! one user `tls-bootstrap-token-user` holding the bootstrap token, one context, current. The
-//! kubelet uses it once, to ask for its client certificate. `pki::kubeconfig` renders kubeconfigs
-//! of client certificates; this one holds a token, so it is its own small text.
+//! kubelet uses it once, to ask for its client certificate. The layout is `pki::kubeconfig`'s, with
+//! a token for the user's credentials instead of a client certificate.
 //!
 //! The text holds the token secret: it is written 0600 and never printed.
 
 use std::path::Path;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-
 use crate::cluster::token::BootstrapToken;
-use crate::pki::kubeconfig::CLUSTER;
+use crate::pki::kubeconfig;
 use crate::pki::store::{self, StoreError};
 
 /// The user name kubeadm gives the token.
@@ -20,30 +17,8 @@ pub const BOOTSTRAP_USER: &str = "tls-bootstrap-token-user";
 
 /// The kubeconfig's YAML (it holds the token secret).
 pub fn render_bootstrap_kubeconfig(server: &str, ca_pem: &[u8], token: &BootstrapToken) -> String {
-    format!(
-        "apiVersion: v1
-kind: Config
-clusters:
-- name: {CLUSTER}
-  cluster:
-    certificate-authority-data: {ca}
-    server: {server}
-contexts:
-- name: {BOOTSTRAP_USER}@{CLUSTER}
-  context:
-    cluster: {CLUSTER}
-    user: {BOOTSTRAP_USER}
-current-context: {BOOTSTRAP_USER}@{CLUSTER}
-preferences: {{}}
-users:
-- name: {BOOTSTRAP_USER}
-  user:
-    token: {id}.{secret}
-",
-        ca = STANDARD.encode(ca_pem),
-        id = token.id(),
-        secret = token.secret(),
-    )
+    let token = format!("{}.{}", token.id(), token.secret());
+    kubeconfig::render(server, ca_pem, BOOTSTRAP_USER, &[("token", &token)])
 }
 
 /// Writes the kubeconfig to `path` (0600, replaced atomically; its directory made when missing).
@@ -66,6 +41,8 @@ pub fn write_bootstrap_kubeconfig(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
     use kube::config::{KubeConfigOptions, Kubeconfig};
     use std::os::unix::fs::PermissionsExt;
 

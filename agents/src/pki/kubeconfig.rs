@@ -10,6 +10,37 @@ use serde::Deserialize;
 /// The cluster name in every kubeconfig (kubeadm's).
 pub const CLUSTER: &str = "kubernetes";
 
+/// kubeadm's kubeconfig layout for `user` on the cluster at `server` with the CA `ca_pem`
+/// (embedded): `credentials` are the user's fields (`client-certificate-data`, `token`, …) as
+/// they are written.
+pub fn render(server: &str, ca_pem: &[u8], user: &str, credentials: &[(&str, &str)]) -> String {
+    let credentials: String = credentials
+        .iter()
+        .map(|(key, value)| format!("    {key}: {value}\n"))
+        .collect();
+    format!(
+        "apiVersion: v1
+kind: Config
+clusters:
+- name: {CLUSTER}
+  cluster:
+    certificate-authority-data: {ca}
+    server: {server}
+contexts:
+- name: {user}@{CLUSTER}
+  context:
+    cluster: {CLUSTER}
+    user: {user}
+current-context: {user}@{CLUSTER}
+preferences: {{}}
+users:
+- name: {user}
+  user:
+{credentials}",
+        ca = STANDARD.encode(ca_pem),
+    )
+}
+
 /// A kubeconfig's content.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Kubeconfig {
@@ -56,32 +87,14 @@ impl Kubeconfig {
     /// The kubeconfig's YAML.
     pub fn render(&self) -> String {
         let b64 = |text: &str| STANDARD.encode(text.as_bytes());
-        let user = &self.user;
-        format!(
-            "apiVersion: v1
-kind: Config
-clusters:
-- name: {CLUSTER}
-  cluster:
-    certificate-authority-data: {ca}
-    server: {server}
-contexts:
-- name: {user}@{CLUSTER}
-  context:
-    cluster: {CLUSTER}
-    user: {user}
-current-context: {user}@{CLUSTER}
-preferences: {{}}
-users:
-- name: {user}
-  user:
-    client-certificate-data: {cert}
-    client-key-data: {key}
-",
-            ca = b64(&self.ca_pem),
-            server = self.server,
-            cert = b64(&self.cert_pem),
-            key = b64(&self.key_pem),
+        render(
+            &self.server,
+            self.ca_pem.as_bytes(),
+            &self.user,
+            &[
+                ("client-certificate-data", &b64(&self.cert_pem)),
+                ("client-key-data", &b64(&self.key_pem)),
+            ],
         )
     }
 
