@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use super::client::{CallError, EtcdClient, Gateway};
-use super::members::{self, JoinPlan, Me, hex, initial_cluster, plan_join};
+use super::members::{self, JoinPlan, Me, Member, hex, initial_cluster, plan_join};
 use crate::cluster::client::{MAX_BACKOFF, MIN_BACKOFF};
 use crate::pki::store;
 
@@ -115,6 +115,17 @@ impl Patience {
         Ok(())
     }
 
+    /// The member list: one more try, and as many more as etcd's passing refusals take.
+    async fn members(&mut self, gateway: &mut Gateway) -> anyhow::Result<Vec<Member>> {
+        loop {
+            self.tries += 1;
+            match gateway.member_list().await {
+                Ok(members) => return Ok(members),
+                Err(e) => self.again("listing the members", &e).await?,
+            }
+        }
+    }
+
     fn elapsed(&self) -> Duration {
         self.start.elapsed()
     }
@@ -141,14 +152,7 @@ pub async fn join(options: &JoinOptions) -> anyhow::Result<JoinOutcome> {
     let mut removed = Vec::new();
     let mut last = String::new();
     loop {
-        patience.tries += 1;
-        let members = match gateway.member_list().await {
-            Ok(members) => members,
-            Err(e) => {
-                patience.again("listing the members", &e).await?;
-                continue;
-            }
-        };
+        let members = patience.members(&mut gateway).await?;
         match plan_join(&members, me, has_data) {
             JoinPlan::Start => {
                 let id = members::find(&members, me).map_or(0, |m| m.id);
@@ -272,14 +276,7 @@ pub async fn promote(options: &PromoteOptions) -> anyhow::Result<Promoted> {
     let mut patience = Patience::new("etcd promote", options.timeout);
     let mut promoted = false;
     loop {
-        patience.tries += 1;
-        let members = match gateway.member_list().await {
-            Ok(members) => members,
-            Err(e) => {
-                patience.again("listing the members", &e).await?;
-                continue;
-            }
-        };
+        let members = patience.members(&mut gateway).await?;
         let Some(member) = members::find(&members, me) else {
             bail!(
                 "{} ({}) is not a member of the cluster: `etcd join` adds it",
