@@ -71,7 +71,7 @@ pub struct ControlPlane {
 }
 
 /// An IP in a URL: IPv6 in brackets.
-fn url_host(ip: IpAddr) -> String {
+pub fn url_host(ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => v4.to_string(),
         IpAddr::V6(v6) => format!("[{v6}]"),

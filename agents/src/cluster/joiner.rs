@@ -16,6 +16,7 @@
 //! A node that joined before (an agent whose kubelet holds its credentials, a server whose etcd
 //! holds data) skips what it has, so a reboot needs no other node to be up.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -116,24 +117,40 @@ impl Joiner<'_> {
             Some(text) => Some(CaPin::parse(text).context("plinth.cluster.ca_cert_hash")?),
             None => None,
         };
-        let mut state = JoinState::at(join_state::DISCOVERY, self.endpoint());
+        let trusted = self
+            .until_done(join_state::DISCOVERY, || async {
+                let deadline = tokio::time::Instant::now() + TRY_PATIENCE;
+                discovery::discover(self.endpoint(), token, pin.as_ref(), deadline)
+                    .await
+                    .map_err(|e| (e.kind(), e.to_string()))
+            })
+            .await;
+        match trusted.unpinned_warning() {
+            Some(warning) => println!("cluster join: {warning}"),
+            None => println!(
+                "cluster join: discovery of {}: cluster-info signed with the token, the CA pinned ({})",
+                self.endpoint(),
+                trusted.ca_pin
+            ),
+        }
+        Ok(trusted)
+    }
+
+    /// Runs `attempt` until it succeeds, as step `step` of the join: each failure (its kind and
+    /// reason) kept in `join.json`, said on the console when it is new, and followed by a pause
+    /// that grows with the tries ([`join_state::backoff`]).
+    async fn until_done<T, F, Fut>(&self, step: &str, mut attempt: F) -> T
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, (&'static str, String)>>,
+    {
+        let mut state = JoinState::at(step, self.endpoint());
         self.save(&state);
         loop {
-            let deadline = tokio::time::Instant::now() + TRY_PATIENCE;
-            match discovery::discover(self.endpoint(), token, pin.as_ref(), deadline).await {
-                Ok(trusted) => {
-                    match trusted.unpinned_warning() {
-                        Some(warning) => println!("cluster join: {warning}"),
-                        None => println!(
-                            "cluster join: discovery of {}: cluster-info signed with the token, the CA pinned ({})",
-                            self.endpoint(),
-                            trusted.ca_pin
-                        ),
-                    }
-                    return Ok(trusted);
-                }
-                Err(e) => {
-                    if let Some(line) = state.failed(e.kind(), &e.to_string()) {
+            match attempt().await {
+                Ok(value) => return value,
+                Err((kind, reason)) => {
+                    if let Some(line) = state.failed(kind, &reason) {
                         println!("{line}");
                     }
                     self.save(&state);
@@ -153,20 +170,13 @@ impl Joiner<'_> {
             .certificate_key_file
             .context("role server needs plinth.cluster.certificate_key")?;
         let key = CertificateKey::read(file).context("the certificate key")?;
-        let mut state = JoinState::at(join_state::CERTIFICATES, self.endpoint());
-        self.save(&state);
-        let files = loop {
-            match certs::fetch_control_plane_certs(trusted, self.endpoint(), token, &key).await {
-                Ok(files) => break files,
-                Err(e) => {
-                    if let Some(line) = state.failed(e.kind(), &e.to_string()) {
-                        println!("{line}");
-                    }
-                    self.save(&state);
-                    tokio::time::sleep(join_state::backoff(state.tries)).await;
-                }
-            }
-        };
+        let files = self
+            .until_done(join_state::CERTIFICATES, || async {
+                certs::fetch_control_plane_certs(trusted, self.endpoint(), token, &key)
+                    .await
+                    .map_err(|e| (e.kind(), e.to_string()))
+            })
+            .await;
         let written = certs::write_shared_pki(&self.pki(), &files)
             .context("writing the cluster's certificates")?;
         println!(
@@ -224,20 +234,13 @@ impl Joiner<'_> {
             data_dir: data_dir.to_path_buf(),
             timeout: TRY_PATIENCE,
         };
-        let mut state = JoinState::at(join_state::ETCD_MEMBER, self.endpoint());
-        self.save(&state);
-        let outcome = loop {
-            match crate::etcd::run::join(&options).await {
-                Ok(outcome) => break outcome,
-                Err(e) => {
-                    if let Some(line) = state.failed("etcd", &format!("{e:#}")) {
-                        println!("{line}");
-                    }
-                    self.save(&state);
-                    tokio::time::sleep(join_state::backoff(state.tries)).await;
-                }
-            }
-        };
+        let outcome = self
+            .until_done(join_state::ETCD_MEMBER, || async {
+                crate::etcd::run::join(&options)
+                    .await
+                    .map_err(|e| ("etcd", format!("{e:#}")))
+            })
+            .await;
         crate::pki::store::replace(
             &kept,
             format!("{}\n", outcome.initial_cluster).as_bytes(),
@@ -253,25 +256,11 @@ impl Joiner<'_> {
     }
 }
 
-/// The host of an endpoint (`https://10.0.0.1:6443`, `10.0.0.1:6443`, `10.0.0.1`, `[fd00::1]:6443`),
-/// as a URL writes it (IPv6 bracketed).
+/// The host of an endpoint as a URL writes it (IPv6 bracketed); the endpoint as given when it
+/// is none (validation refuses such a config before it gets here).
 pub fn endpoint_host(endpoint: &str) -> String {
-    let rest = endpoint
-        .strip_prefix("https://")
-        .or_else(|| endpoint.strip_prefix("http://"))
-        .unwrap_or(endpoint);
-    let authority = rest.split('/').next().unwrap_or(rest);
-    if let Some(v6) = authority.strip_prefix('[') {
-        let inner = v6.split(']').next().unwrap_or(v6);
-        return format!("[{inner}]");
-    }
-    if authority.parse::<std::net::Ipv6Addr>().is_ok() {
-        return format!("[{authority}]");
-    }
-    authority
-        .rsplit_once(':')
-        .map_or(authority, |(host, _)| host)
-        .to_owned()
+    crate::join::discovery::endpoint_host_port(endpoint)
+        .map_or_else(|_| endpoint.to_owned(), |(host, _)| host)
 }
 
 #[cfg(test)]

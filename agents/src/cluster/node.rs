@@ -357,10 +357,7 @@ fn control_plane_argv(
 
 /// etcd's peer URL on `address`.
 pub fn peer_url(address: IpAddr, port: u16) -> String {
-    match address {
-        IpAddr::V4(v4) => format!("https://{v4}:{port}"),
-        IpAddr::V6(v6) => format!("https://[{v6}]:{port}"),
-    }
+    format!("https://{}:{port}", flags::url_host(address))
 }
 
 /// The node-role labels of the node's roles (`node-role.kubernetes.io/*`): what it declares and

@@ -178,10 +178,7 @@ fn node_name() -> anyhow::Result<String> {
 
 /// `https://ADDRESS:6443`, IPv6 bracketed.
 fn apiserver_url(address: IpAddr) -> String {
-    match address {
-        IpAddr::V4(v4) => format!("https://{v4}:6443"),
-        IpAddr::V6(v6) => format!("https://[{v6}]:6443"),
-    }
+    format!("https://{}:6443", super::flags::url_host(address))
 }
 
 /// Polls the machine's addresses until one can be advertised, saying once why it waits.

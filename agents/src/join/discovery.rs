@@ -178,6 +178,13 @@ impl Trusted {
 /// The apiserver URL of an endpoint given as `https://host:port`, `host:port` or `host` (port
 /// [`DEFAULT_PORT`]); an IPv6 address in brackets (`[fd00::1]:6443`), or bare without a port.
 pub fn endpoint_url(endpoint: &str) -> Result<String, DiscoveryError> {
+    let (host, port) = endpoint_host_port(endpoint)?;
+    Ok(format!("https://{host}:{port}"))
+}
+
+/// The host (an IPv6 address in brackets, as a URL writes it) and port of an endpoint given as
+/// [`endpoint_url`] takes it.
+pub fn endpoint_host_port(endpoint: &str) -> Result<(String, u16), DiscoveryError> {
     let refuse = || DiscoveryError::Endpoint(endpoint.to_owned());
     let text = endpoint.trim();
     let rest = match text.get(..8) {
@@ -219,7 +226,7 @@ pub fn endpoint_url(endpoint: &str) -> Result<String, DiscoveryError> {
             .filter(|p| *p != 0)
             .ok_or_else(refuse)?,
     };
-    Ok(format!("https://{host}:{port}"))
+    Ok((host, port))
 }
 
 /// The DER certificates of a PEM text; an error when it holds none or anything unreadable.
