@@ -3,7 +3,7 @@
 //!
 //! It owns: finding the built image ([`image`]), making NoCloud seeds ([`seed`]) and copy-on-write
 //! disks ([`disk`]), choosing the accelerator ([`accel`]), building the QEMU command line
-//! ([`cmdline`], pure), running QEMU with its serial console captured and timestamped ([`vm`],
+//! ([`cmdline`], pure), what a lab seed says ([`lab`]), running QEMU with its serial console captured and timestamped ([`vm`],
 //! [`console`]), QMP ([`qmp`]), host ports ([`ports`]), polling the guest over forwarded ports
 //! ([`http`], [`metrics`]), a probe service for test seeds ([`probe`]), a shell on the guest's
 //! second serial port ([`shell`]), boot timing from the
@@ -21,6 +21,7 @@ pub mod disk;
 pub mod http;
 pub mod image;
 pub mod kubernetes;
+pub mod lab;
 pub mod metrics;
 pub mod node;
 pub mod paths;

@@ -17,6 +17,7 @@ use anyhow::{Context, Result, anyhow, ensure};
 use plinth_config::{MachineConfig, Parsed};
 use qemu_tests::Regex;
 use qemu_tests::cmdline::{Chipset, DiskFormat, Drive, Nic};
+use qemu_tests::lab::LabSeed;
 use qemu_tests::metrics;
 use qemu_tests::node::{BootOptions, Fixture, Node, Variant};
 use qemu_tests::ports::free_port;
@@ -238,16 +239,6 @@ fn matched_mac(config: &MachineConfig, ethernet: &str) -> Result<String> {
         .ok_or_else(|| anyhow!("the example has no ethernets.{ethernet}.match.macaddress"))
 }
 
-/// The first address of `ethernet` in the example's network.
-fn address_of(config: &MachineConfig, ethernet: &str) -> Result<String> {
-    config
-        .network
-        .as_ref()
-        .and_then(|n| n.ethernets.get(ethernet))
-        .and_then(|e| e.addresses.first().cloned())
-        .ok_or_else(|| anyhow!("the example has no address on ethernets.{ethernet}"))
-}
-
 /// The example files read and validated: the test fails here, before any boot, when one is broken.
 #[test]
 fn every_example_validates() -> Result<()> {
@@ -276,58 +267,20 @@ fn every_example_validates() -> Result<()> {
     Ok(())
 }
 
-/// One lab node: its seed directory read and validated, what it should become.
-struct LabNode {
-    /// The seed directory, `configs/examples/lab/nodeN`.
-    dir: PathBuf,
-    /// meta-data's `local-hostname`.
-    name: String,
-    seed: Seed,
-    lab_mac: String,
-    mgmt_mac: String,
-    /// `192.0.2.1N/24`
-    address: String,
-    /// `role: init`: it runs its own control plane (given more memory).
-    init: bool,
-}
-
-fn lab_node(dir: &Path) -> Result<LabNode> {
-    let parsed = validated(dir)?;
-    let seed = Seed::from_dir(dir)?;
-    let name = seed
-        .meta_data
-        .lines()
-        .find_map(|l| l.strip_prefix("local-hostname:"))
-        .map(|h| h.trim().to_owned())
-        .ok_or_else(|| anyhow!("{}/meta-data has no local-hostname", dir.display()))?;
-    Ok(LabNode {
-        dir: dir.to_owned(),
-        name,
-        lab_mac: matched_mac(&parsed.config, "lab0")?,
-        mgmt_mac: matched_mac(&parsed.config, "mgmt0")?,
-        address: address_of(&parsed.config, "lab0")?,
-        init: parsed.config.plinth.cluster.role == plinth_config::plinth::Role::Init,
-        seed,
-    })
-}
-
 /// The lab seeds (configs/examples/lab): three nodes on one segment, each named by its meta-data,
 /// its lab address on `lab0` (matched by MAC, renamed), pinging the other two.
 #[test]
 fn lab_nodes_take_their_names_and_addresses_and_reach_each_other() -> Result<()> {
     let started = Instant::now();
     let lab = examples_dir().join("lab");
-    let mut nodes: Vec<LabNode> = ["node1", "node2", "node3"]
+    let mut nodes: Vec<LabSeed> = ["node1", "node2", "node3"]
         .iter()
-        .map(|n| lab_node(&lab.join(n)))
-        .collect::<Result<_>>()?;
+        .map(|n| LabSeed::read(&lab.join(n)))
+        .collect::<Result<_, _>>()?;
     let Some(mut fx) = Fixture::for_test("examples-lab") else {
         return Ok(());
     };
-    let ips: Vec<String> = nodes
-        .iter()
-        .map(|n| n.address.split('/').next().unwrap_or_default().to_owned())
-        .collect();
+    let ips: Vec<String> = nodes.iter().map(|n| n.ip().to_owned()).collect();
     for (i, node) in nodes.iter_mut().enumerate() {
         let peers: Vec<&str> = ips
             .iter()
@@ -371,7 +324,7 @@ say addr ip -br addr"#,
     for node in &nodes {
         let mut opts = BootOptions::new(Variant::Uefi);
         // The init node starts a control plane beside the network this test checks.
-        opts.memory_mib = if node.init { 1024 } else { 512 };
+        opts.memory_mib = if node.init() { 1024 } else { 512 };
         opts.disk = Some(fx.overlay(&format!("{}-disk", node.name), 4)?);
         opts.seed = Some(fx.seed(&node.name, &node.seed, SeedFormat::Vfat)?);
         opts.nics = vec![
@@ -395,7 +348,7 @@ say addr ip -br addr"#,
     Ok(())
 }
 
-fn check_lab_node(node: &LabNode, ips: &[String], vm: &Node) -> Result<()> {
+fn check_lab_node(node: &LabSeed, ips: &[String], vm: &Node) -> Result<()> {
     let name = node.name.as_str();
     let report = Report::of(name, vm)?;
     said_unapplied(name, vm)?;

@@ -4,9 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Result, anyhow, bail, ensure};
-use plinth_config::MachineConfig;
-use plinth_config::plinth::Role;
 use qemu_tests::cmdline::{Accel, Boot, DiskFormat, Drive, Forward, MachineSpec, Nic};
+use qemu_tests::lab::LabSeed;
 use serde_json::{Value, json};
 
 /// The apiserver's port in the guest.
@@ -48,36 +47,16 @@ pub fn seed_dirs(lab: &Path, nodes: usize) -> Result<Vec<PathBuf>> {
     Ok(SEEDS[..nodes].iter().map(|s| lab.join(s)).collect())
 }
 
-/// The lab node a seed describes: its name from `meta-data`, its two NICs' MACs from the config's
-/// `lab0` and `mgmt0` matches, and its role.
-pub fn lab_node(seed_dir: &Path, meta_data: &str, config: &MachineConfig) -> Result<LabNode> {
-    let name = meta_data
-        .lines()
-        .find_map(|l| l.strip_prefix("local-hostname:"))
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .ok_or_else(|| anyhow!("{}/meta-data has no local-hostname", seed_dir.display()))?;
-    let mac = |ethernet: &str| {
-        config
-            .network
-            .as_ref()
-            .and_then(|n| n.ethernets.get(ethernet))
-            .and_then(|e| e.match_.as_ref())
-            .and_then(|m| m.macaddress.clone())
-            .ok_or_else(|| {
-                anyhow!(
-                    "{}: no ethernets.{ethernet}.match.macaddress: the lab starts each NIC with that MAC",
-                    seed_dir.display()
-                )
-            })
-    };
-    Ok(LabNode {
-        name,
-        seed_dir: seed_dir.to_owned(),
-        lab_mac: mac("lab0")?,
-        mgmt_mac: mac("mgmt0")?,
-        init: config.plinth.cluster.role == Role::Init,
-    })
+impl From<&LabSeed> for LabNode {
+    fn from(seed: &LabSeed) -> Self {
+        Self {
+            name: seed.name.clone(),
+            seed_dir: seed.dir.clone(),
+            lab_mac: seed.lab_mac.clone(),
+            mgmt_mac: seed.mgmt_mac.clone(),
+            init: seed.init(),
+        }
+    }
 }
 
 /// Checks the order the lab starts nodes in: the `init` node first, no other.
@@ -354,10 +333,7 @@ mod tests {
     }
 
     fn node(name: &str) -> LabNode {
-        let dir = lab_dir().join(name);
-        let parsed = plinth_config::load_path(&dir).unwrap();
-        let meta = std::fs::read_to_string(dir.join("meta-data")).unwrap();
-        lab_node(&dir, &meta, &parsed.config).unwrap()
+        LabNode::from(&LabSeed::read(&lab_dir().join(name)).unwrap())
     }
 
     #[test]

@@ -27,6 +27,8 @@ use serde_json::json;
 use super::Lab;
 use super::kube::Guest;
 use super::machine::{self, StartFailure};
+use qemu_tests::lab::LabSeed;
+
 use super::plan::{self, LabNode, Milestone, NodeFiles, NodeRecord, Ports, Shared};
 use super::status::{member_rows, node_rows};
 use crate::{image, prereqs};
@@ -107,11 +109,8 @@ pub fn up(lab: &Lab, args: &Args) -> Result<ExitCode> {
     let seeds = crate::cmd::workspace_root().join("configs/examples/lab");
     let mut nodes = Vec::new();
     for dir in plan::seed_dirs(&seeds, args.nodes)? {
-        let parsed = plinth_config::load_path(&dir).map_err(|d| {
-            anyhow::anyhow!("{d}\nthe lab seed {} is not a valid config", dir.display())
-        })?;
-        let seed = Seed::from_dir(&dir)?;
-        nodes.push((plan::lab_node(&dir, &seed.meta_data, &parsed.config)?, seed));
+        let lab = LabSeed::read(&dir)?;
+        nodes.push((LabNode::from(&lab), lab.seed));
     }
     plan::check_roles(&nodes.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>())?;
     prereqs::ensure(&prereqs::QEMU)?;
