@@ -38,6 +38,8 @@ pub enum WaitError {
     Closed { pattern: String, tail: String },
     #[error("the boot cannot get there: {line:?}; last lines:\n{tail}")]
     Hopeless { line: String, tail: String },
+    #[error("/{pattern}/ is not a regular expression: {reason}")]
+    Pattern { pattern: String, reason: String },
 }
 
 #[derive(Default)]
@@ -211,6 +213,16 @@ impl Console {
     /// The first line matching `pattern`, waiting up to `timeout` for it.
     pub fn wait_for(&self, pattern: &Regex, timeout: Duration) -> Result<Line, WaitError> {
         self.wait_for_after(0, pattern, timeout)
+    }
+
+    /// When (since QEMU started) the first line matching the regular expression `pattern` came,
+    /// waiting up to `timeout` for it.
+    pub fn arrival(&self, pattern: &str, timeout: Duration) -> Result<Duration, WaitError> {
+        let regex = Regex::new(pattern).map_err(|e| WaitError::Pattern {
+            pattern: pattern.to_owned(),
+            reason: e.to_string(),
+        })?;
+        Ok(self.wait_for(&regex, timeout)?.at)
     }
 
     /// The first line at index `from` or later matching `pattern`, waiting up to `timeout`.

@@ -18,9 +18,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
-use qemu_tests::node::{BootOptions, Fixture, Node, READY_TIMEOUT, Variant};
+use qemu_tests::kubernetes::{first_json, in_cidr, run_pause_pod};
+use qemu_tests::node::{BootOptions, Fixture, READY_TIMEOUT, Variant};
 use qemu_tests::session::Session;
-use regex::Regex;
 
 /// The apiserver's port, forwarded from the host.
 const APISERVER: u16 = 6443;
@@ -31,27 +31,11 @@ const CONTROL_PLANE: Duration = Duration::from_secs(900);
 /// Where the PKI keeps the admin kubeconfig on the node.
 const ADMIN: &str = "/var/lib/plinth/kubernetes/admin.conf";
 
-const PAUSE_POD: &str = r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"pause","namespace":"default"},"spec":{"containers":[{"name":"pause","image":"localhost/plinth/pause:1","imagePullPolicy":"Never"}],"terminationGracePeriodSeconds":1}}"#;
-
 /// A guest shell test, true when the RFC 3339 time in `$t` is after this boot began (the kernel's
 /// `btime`). After a reboot the Node's and the pod's status are still in etcd from before, so only a
 /// time the kubelet wrote since the boot says it is back.
 const SINCE_BOOT: &str =
     r#"[ -n "$t" ] && [ "$(date -d "$t" +%s)" -ge "$(awk '/^btime/ {print $2}' /proc/stat)" ]"#;
-
-/// Waits for the console line matching `pattern`; how long after QEMU started it came.
-fn console_line(node: &Node, pattern: &str, timeout: Duration) -> Result<Duration> {
-    let line = node
-        .console()
-        .wait_for(&Regex::new(pattern)?, timeout)
-        .with_context(|| {
-            format!(
-                "no `{pattern}` on the console; console:\n{}",
-                node.console().tail(60)
-            )
-        })?;
-    Ok(line.at)
-}
 
 #[test]
 fn the_default_config_boots_a_ready_cluster_that_runs_a_pod() -> Result<()> {
@@ -78,9 +62,15 @@ fn the_default_config_boots_a_ready_cluster_that_runs_a_pod() -> Result<()> {
     let started = Instant::now();
     let mut node = fx.boot(&opts)?;
     let ready = node.wait_ready(READY_TIMEOUT)?;
-    let etcd = console_line(&node, r"service etcd: ready", CONTROL_PLANE)?;
-    let apiserver = console_line(&node, r"service kube-apiserver: ready", CONTROL_PLANE)?;
-    let kubelet = console_line(&node, r"service kubelet: ready", CONTROL_PLANE)?;
+    let etcd = node
+        .console()
+        .arrival(r"service etcd: ready", CONTROL_PLANE)?;
+    let apiserver = node
+        .console()
+        .arrival(r"service kube-apiserver: ready", CONTROL_PLANE)?;
+    let kubelet = node
+        .console()
+        .arrival(r"service kubelet: ready", CONTROL_PLANE)?;
     let mut sh = Session::open(&node, Duration::from_secs(120))?;
     let kubectl = format!("kubectl --kubeconfig {ADMIN}");
 
@@ -100,8 +90,8 @@ fn the_default_config_boots_a_ready_cluster_that_runs_a_pod() -> Result<()> {
         "openstack-",
         Duration::from_secs(300),
     )?;
-    let nodes: serde_json::Value = serde_json::from_str(json_part(&shown.text))
-        .with_context(|| format!("kubectl get nodes -o json: {shown:?}"))?;
+    let nodes: serde_json::Value =
+        first_json(&shown.text).with_context(|| format!("kubectl get nodes -o json: {shown:?}"))?;
     let item = &nodes["items"][0];
     for (key, value) in &labels {
         ensure!(
@@ -122,23 +112,11 @@ fn the_default_config_boots_a_ready_cluster_that_runs_a_pod() -> Result<()> {
     );
 
     // A pod of the local pause image runs and has an address from the node's podCIDR.
-    let applied = sh.run(&format!("echo '{PAUSE_POD}' | {kubectl} apply -f -"))?;
-    ensure!(applied.status == 0, "kubectl apply: {applied:?}");
-    let running = sh.run_until(
-        &format!("{kubectl} get pod pause -o jsonpath='{{.status.phase}} {{.status.podIP}}'"),
-        "Running ",
-        Duration::from_secs(300),
-    )?;
-    let pod_ip = running
-        .text
-        .split_whitespace()
-        .nth(1)
-        .context("the running pod has no address")?
-        .to_owned();
+    let pod_ip = run_pause_pod(&mut sh, &kubectl, "pause", None, Duration::from_secs(300))?;
     let cidr = item["spec"]["podCIDR"].as_str().unwrap_or_default();
     ensure!(
-        cidr.split('.').take(2).eq(pod_ip.split('.').take(2)),
-        "pod address {pod_ip} is outside the node's podCIDR {cidr}"
+        in_cidr(&pod_ip, cidr),
+        "pod address {pod_ip:?} is outside the node's podCIDR {cidr}"
     );
     let pod_running = started.elapsed();
 
@@ -148,7 +126,7 @@ fn the_default_config_boots_a_ready_cluster_that_runs_a_pod() -> Result<()> {
         "\"healthy\"",
         Duration::from_secs(120),
     )?;
-    let report: serde_json::Value = serde_json::from_str(json_part(&status.text))
+    let report: serde_json::Value = first_json(&status.text)
         .with_context(|| format!("plinthctl cluster -o json: {status:?}"))?;
     ensure!(
         status.status == 0 && report["healthy"] == true,
@@ -229,11 +207,9 @@ fn the_default_config_boots_a_ready_cluster_that_runs_a_pod() -> Result<()> {
     let rebooted = Instant::now();
     let again = fx.boot(&opts)?;
     again.wait_ready(READY_TIMEOUT)?;
-    console_line(
-        &again,
-        r"cluster prep: PKI: 0 files made, \d+ kept",
-        CONTROL_PLANE,
-    )?;
+    again
+        .console()
+        .arrival(r"cluster prep: PKI: 0 files made, \d+ kept", CONTROL_PLANE)?;
     let mut sh = Session::open(&again, Duration::from_secs(120))?;
     let ready_condition = r#"{.items[0].status.conditions[?(@.type=="Ready")]"#;
     sh.run_until(
@@ -260,9 +236,4 @@ fn the_default_config_boots_a_ready_cluster_that_runs_a_pod() -> Result<()> {
         pod_again.as_secs_f64()
     );
     Ok(())
-}
-
-/// The JSON document in a command's output (from the first `{`).
-fn json_part(text: &str) -> &str {
-    text.find('{').map_or(text, |i| &text[i..])
 }

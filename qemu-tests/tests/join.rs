@@ -1,51 +1,86 @@
-//! An agent joins a running cluster on its first boot with nothing but its config, as `kubeadm
-//! join` would: the lab's init node (`configs/examples/lab/node1`) forms a one-node cluster; an
-//! agent on the same QEMU segment boots with a bootstrap token that does not exist yet and the CA
-//! pin of that cluster, says on its console that the cluster does not know its token and keeps
-//! trying; a `kubectl`-made bootstrap token Secret then lets it in. Its kubelet's client
-//! certificate is issued by the cluster (an approved CSR), its Node becomes Ready with the
-//! Genestack labels its kubelet may set and the `node-role.kubernetes.io/worker` label the init
-//! node's `cluster-roles` keeper grants from its declaration, a pod runs on it with an address of
-//! its podCIDR, and its `plinthctl cluster` says it joined.
+//! Joining a running cluster on first boot with nothing but the config, as `kubeadm join` would.
 //!
-//! Both nodes PXE-boot (a root shell on ttyS1) with a state disk: the init node 3 GiB and two
-//! vCPUs (a control plane), the agent 2 GiB and one. Prints how long each step took.
+//! - An agent: the lab's init node (`configs/examples/lab/node1`) forms a one-node cluster; an
+//!   agent on the same QEMU segment boots with a bootstrap token that does not exist yet and the CA
+//!   pin of that cluster, says on its console that the cluster does not know its token and keeps
+//!   trying; a `kubectl`-made bootstrap token Secret then lets it in. Its kubelet's client
+//!   certificate is issued by the cluster (an approved CSR), its Node becomes Ready with the
+//!   Genestack labels its kubelet may set and the `node-role.kubernetes.io/worker` label the init
+//!   node's `cluster-roles` keeper grants from its declaration, a pod runs on it with an address of
+//!   its podCIDR, and its `plinthctl cluster` says it joined.
+//! - A second control plane: node1, then the lab's server node2, which joins etcd as a learner and
+//!   is promoted; both Nodes Ready with the lab's labels and a two-member voting etcd; then node2
+//!   reboots, keeps what its join gave it (no discovery again), and the cluster is whole again.
+//!
+//! Every node PXE-boots (a root shell on ttyS1) with a state disk: a control plane 3 GiB (the
+//! second 2.5 GiB) and two vCPUs, the agent 2 GiB and one. Each test prints how long its steps
+//! took under emulation.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, ensure};
-use qemu_tests::cmdline::Nic;
+use qemu_tests::cmdline::{Drive, Nic};
+use qemu_tests::kubernetes::{first_json, in_cidr, run_pause_pod};
+use qemu_tests::lab::{LabSeed, seeds_dir};
 use qemu_tests::node::{BootOptions, Fixture, Node, READY_TIMEOUT, Variant};
 use qemu_tests::ports::free_port;
 use qemu_tests::seed::{Seed, SeedFormat};
 use qemu_tests::session::Session;
-use regex::Regex;
 
 /// Under TCG the first boot makes the PKI, starts etcd and waits minutes for the apiserver.
 const CONTROL_PLANE: Duration = Duration::from_secs(900);
 /// The admin kubeconfig on a control plane.
 const ADMIN: &str = "/var/lib/plinth/kubernetes/admin.conf";
-/// The init node's lab address and the agent's.
-const INIT_ADDRESS: &str = "192.0.2.11";
+/// The agent's lab address and MACs (it has no seed in the lab: its config is made here).
 const AGENT_ADDRESS: &str = "192.0.2.14";
+const AGENT_LAB_MAC: &str = "52:54:00:0c:00:14";
+const AGENT_MGMT_MAC: &str = "52:54:00:0c:01:14";
 
-fn lab_dir() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/examples/lab")
+/// A PXE boot with a root shell on ttyS1, the state disk `state`, `seed` as a vfat volume `name`,
+/// the lab NIC on `segment` and the mgmt NIC on the user network; a reboot ends QEMU (the test
+/// boots the same disk again).
+fn boot_on_segment(
+    fx: &mut Fixture,
+    name: &str,
+    seed: &Seed,
+    (lab_mac, mgmt_mac): (&str, &str),
+    segment: u16,
+    state: &Drive,
+    (memory_mib, cpus): (u32, u32),
+) -> Result<Node> {
+    let mut opts = BootOptions::new(Variant::Pxe);
+    opts.disk = Some(state.clone());
+    opts.no_reboot = true;
+    opts.seed = Some(fx.seed(name, seed, SeedFormat::Vfat)?);
+    opts.memory_mib = memory_mib;
+    opts.cpus = cpus;
+    opts.nics = vec![
+        Nic::segment(segment).with_mac(lab_mac),
+        Nic::user().with_mac(mgmt_mac),
+    ];
+    opts.serial2 = true;
+    opts.extra_cmdline = Some("plinth.autologin=ttyS1".into());
+    Ok(fx.boot(&opts)?)
 }
 
-/// Waits for the console line matching `pattern`; how long after QEMU started it came.
-fn console_line(node: &Node, pattern: &str, timeout: Duration) -> Result<Duration> {
-    let line = node
-        .console()
-        .wait_for(&Regex::new(pattern)?, timeout)
-        .with_context(|| {
-            format!(
-                "no `{pattern}` on the console; console:\n{}",
-                node.console().tail(60)
-            )
-        })?;
-    Ok(line.at)
+/// A lab seed's node on `segment`, with its state disk `state`.
+fn boot_lab(
+    fx: &mut Fixture,
+    lab: &LabSeed,
+    segment: u16,
+    state: &Drive,
+    resources: (u32, u32),
+) -> Result<Node> {
+    boot_on_segment(
+        fx,
+        &lab.name,
+        &lab.seed,
+        (&lab.lab_mac, &lab.mgmt_mac),
+        segment,
+        state,
+        resources,
+    )
 }
 
 /// A random bootstrap token `[a-z0-9]{6}.[a-z0-9]{16}`.
@@ -89,7 +124,8 @@ fn ca_pin(pem: &str) -> Result<String> {
 
 /// The agent's config: the lab segment on `lab0`, DHCP on `mgmt0`, and `role: agent` joining
 /// the init node with `token` and the CA `pin`.
-fn agent_user_data(token: &str, pin: &str) -> String {
+fn agent_user_data(init: &LabSeed, token: &str, pin: &str) -> String {
+    let endpoint = init.ip();
     format!(
         r#"#cloud-config
 manage_etc_hosts: true
@@ -98,12 +134,12 @@ network:
   ethernets:
     lab0:
       match:
-        macaddress: "52:54:00:0c:00:14"
+        macaddress: "{AGENT_LAB_MAC}"
       set-name: lab0
       addresses: [{AGENT_ADDRESS}/24]
     mgmt0:
       match:
-        macaddress: "52:54:00:0c:01:14"
+        macaddress: "{AGENT_MGMT_MAC}"
       set-name: mgmt0
       dhcp4: true
       optional: true
@@ -111,7 +147,7 @@ plinth:
   cluster:
     name: lab
     role: agent
-    endpoint: https://{INIT_ADDRESS}:6443
+    endpoint: https://{endpoint}:6443
     advertise_address: lab0
     token: {token}
     ca_cert_hash: {pin}
@@ -125,15 +161,13 @@ plinth:
     )
 }
 
-/// The JSON document in a command's output: from the first `{` to the end of that value (a
-/// failing `plinthctl cluster` adds a line on stderr after it).
-fn json_of(text: &str) -> Result<serde_json::Value> {
-    let start = text.find('{').unwrap_or(0);
-    serde_json::Deserializer::from_str(&text[start..])
-        .into_iter::<serde_json::Value>()
-        .next()
-        .context("no JSON")?
-        .with_context(|| format!("not JSON: {text}"))
+/// The `join` check of a `plinthctl cluster -o json` report.
+fn join_check(report: &serde_json::Value) -> serde_json::Value {
+    report["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["name"] == "join"))
+        .cloned()
+        .unwrap_or_default()
 }
 
 #[test]
@@ -145,22 +179,9 @@ fn an_agent_joins_by_a_token_made_after_the_cluster_formed() -> Result<()> {
     let started = Instant::now();
 
     // The init node of the lab, as its seed says.
-    let mut opts = BootOptions::new(Variant::Pxe);
-    opts.disk = Some(fx.state_disk("node1-state", 4096)?);
-    opts.seed = Some(fx.seed(
-        "node1",
-        &Seed::from_dir(&lab_dir().join("node1"))?,
-        SeedFormat::Vfat,
-    )?);
-    opts.memory_mib = 3072;
-    opts.cpus = 2;
-    opts.nics = vec![
-        Nic::segment(segment).with_mac("52:54:00:0c:00:11"),
-        Nic::user().with_mac("52:54:00:0c:01:11"),
-    ];
-    opts.serial2 = true;
-    opts.extra_cmdline = Some("plinth.autologin=ttyS1".into());
-    let node1 = fx.boot(&opts)?;
+    let init = LabSeed::read(&seeds_dir().join("node1"))?;
+    let node1_state = fx.state_disk("node1-state", 4096)?;
+    let node1 = boot_lab(&mut fx, &init, segment, &node1_state, (3072, 2))?;
     node1.wait_ready(READY_TIMEOUT)?;
     let mut sh1 = Session::open(&node1, Duration::from_secs(120))?;
     let kubectl = format!("kubectl --kubeconfig {ADMIN}");
@@ -177,26 +198,28 @@ fn an_agent_joins_by_a_token_made_after_the_cluster_formed() -> Result<()> {
     let (token_id, token_secret) = token.split_once('.').context("token")?;
 
     // The agent boots with a token the cluster does not know yet.
-    let mut opts = BootOptions::new(Variant::Pxe);
-    opts.disk = Some(fx.state_disk("node4-state", 4096)?);
-    let seed = Seed::new(&agent_user_data(&token, &pin), "plinth-lab-node4", "node4");
-    opts.seed = Some(fx.seed("node4", &seed, SeedFormat::Vfat)?);
-    opts.memory_mib = 2048;
-    opts.cpus = 1;
-    opts.nics = vec![
-        Nic::segment(segment).with_mac("52:54:00:0c:00:14"),
-        Nic::user().with_mac("52:54:00:0c:01:14"),
-    ];
-    opts.serial2 = true;
-    opts.extra_cmdline = Some("plinth.autologin=ttyS1".into());
-    let node4 = fx.boot(&opts)?;
+    let seed = Seed::new(
+        &agent_user_data(&init, &token, &pin),
+        "plinth-lab-node4",
+        "node4",
+    );
+    let node4_state = fx.state_disk("node4-state", 4096)?;
+    let node4 = boot_on_segment(
+        &mut fx,
+        "node4",
+        &seed,
+        (AGENT_LAB_MAC, AGENT_MGMT_MAC),
+        segment,
+        &node4_state,
+        (2048, 1),
+    )?;
     let agent_started = Instant::now();
     node4.wait_ready(READY_TIMEOUT)?;
 
     // It says, once, why it waits: node1's apiserver is not up yet, or it does not know the token.
-    console_line(
-        &node4,
-        r"cluster join: discovery of https://192\.0\.2\.11:6443: .*retrying with backoff",
+    let endpoint = regex::escape(&format!("https://{}:6443", init.ip()));
+    node4.console().arrival(
+        &format!(r"cluster join: discovery of {endpoint}: .*retrying with backoff"),
         CONTROL_PLANE,
     )?;
     // Once node1 serves and has signed cluster-info for its own token, the agent's token is the
@@ -206,21 +229,16 @@ fn an_agent_joins_by_a_token_made_after_the_cluster_formed() -> Result<()> {
         "jws-kubeconfig-",
         CONTROL_PLANE,
     )?;
-    let unknown = console_line(
-        &node4,
+    let unknown = node4.console().arrival(
         &format!(r"cluster join: discovery of .*token id {token_id}"),
         Duration::from_secs(300),
     )?;
     {
         let mut sh4 = Session::open(&node4, Duration::from_secs(120))?;
         let status = sh4.run("plinthctl cluster -o json")?;
-        let report: serde_json::Value = json_of(&status.text)
+        let report = first_json(&status.text)
             .with_context(|| format!("plinthctl cluster -o json: {status:?}"))?;
-        let join = report["checks"]
-            .as_array()
-            .and_then(|c| c.iter().find(|c| c["name"] == "join"))
-            .cloned()
-            .ok_or_else(|| anyhow!("no join check: {report}"))?;
+        let join = join_check(&report);
         ensure!(
             join["state"] == "failing"
                 && join["detail"].as_str().unwrap_or("").contains("discovery"),
@@ -264,8 +282,7 @@ fn an_agent_joins_by_a_token_made_after_the_cluster_formed() -> Result<()> {
         "node-role.kubernetes.io/worker",
         Duration::from_secs(300),
     )?;
-    let labels: serde_json::Value =
-        json_of(&labels.text).with_context(|| format!("labels: {labels:?}"))?;
+    let labels = first_json(&labels.text).with_context(|| format!("labels: {labels:?}"))?;
     for (key, value) in [
         ("openstack-compute-node", "enabled"),
         ("node-role.plinth.dev/worker", "worker"),
@@ -276,37 +293,25 @@ fn an_agent_joins_by_a_token_made_after_the_cluster_formed() -> Result<()> {
             "node4: label {key}={value} missing: {labels}"
         );
     }
-    console_line(
-        &node4,
+    node4.console().arrival(
         r"cluster roles: node node4: the cluster granted its node-role labels",
         Duration::from_secs(600),
     )?;
 
     // A pod runs on it, with an address of its podCIDR.
-    let pod = r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"on-agent","namespace":"default"},"spec":{"nodeName":"node4","containers":[{"name":"pause","image":"localhost/plinth/pause:1","imagePullPolicy":"Never"}],"terminationGracePeriodSeconds":1}}"#;
-    let applied = sh1.run(&format!("echo '{pod}' | {kubectl} apply -f -"))?;
-    ensure!(applied.status == 0, "kubectl apply: {applied:?}");
-    let running = sh1.run_until(
-        &format!("{kubectl} get pod on-agent -o jsonpath='{{.status.phase}} {{.status.podIP}}'"),
-        "Running ",
+    let pod_ip = run_pause_pod(
+        &mut sh1,
+        &kubectl,
+        "on-agent",
+        Some("node4"),
         Duration::from_secs(600),
     )?;
-    let pod_ip = running
-        .text
-        .split_whitespace()
-        .nth(1)
-        .context("the running pod has no address")?
-        .to_owned();
     let cidr = sh1.run(&format!(
         "{kubectl} get node node4 -o jsonpath='{{.spec.podCIDR}}'"
     ))?;
     ensure!(
-        cidr.text
-            .trim()
-            .split('.')
-            .take(3)
-            .eq(pod_ip.split('.').take(3)),
-        "pod address {pod_ip} is outside node4's podCIDR {}",
+        in_cidr(&pod_ip, &cidr.text),
+        "pod address {pod_ip:?} is outside node4's podCIDR {}",
         cidr.text.trim()
     );
     let pod_running = agent_started.elapsed();
@@ -325,12 +330,8 @@ fn an_agent_joins_by_a_token_made_after_the_cluster_formed() -> Result<()> {
             return Err(anyhow!("{e}\nplinthctl cluster:\n{}", shown.text));
         }
     };
-    let report: serde_json::Value = json_of(&status.text)?;
-    let join = report["checks"]
-        .as_array()
-        .and_then(|c| c.iter().find(|c| c["name"] == "join"))
-        .cloned()
-        .unwrap_or_default();
+    let report = first_json(&status.text).context("plinthctl cluster -o json")?;
+    let join = join_check(&report);
     ensure!(join["state"] == "ok", "join check: {join}");
     ensure!(
         !node4.console().tail(2000).contains(token_secret)
@@ -351,33 +352,11 @@ fn an_agent_joins_by_a_token_made_after_the_cluster_formed() -> Result<()> {
     Ok(())
 }
 
-/// One lab node's boot: PXE with a root shell on ttyS1, a state disk, the lab NIC with the
-/// seed's MAC on `segment` and the mgmt NIC on the user network.
-fn lab_boot(fx: &mut Fixture, n: u8, segment: u16, state: &str, memory_mib: u32) -> Result<Node> {
-    let name = format!("node{n}");
-    let mut opts = BootOptions::new(Variant::Pxe);
-    opts.disk = Some(fx.state_disk(state, 4096)?);
-    opts.seed = Some(fx.seed(
-        &name,
-        &Seed::from_dir(&lab_dir().join(&name))?,
-        SeedFormat::Vfat,
-    )?);
-    opts.memory_mib = memory_mib;
-    opts.cpus = 2;
-    opts.nics = vec![
-        Nic::segment(segment).with_mac(&format!("52:54:00:0c:00:1{n}")),
-        Nic::user().with_mac(&format!("52:54:00:0c:01:1{n}")),
-    ];
-    opts.serial2 = true;
-    opts.extra_cmdline = Some("plinth.autologin=ttyS1".into());
-    Ok(fx.boot(&opts)?)
-}
-
 /// etcd's members as `plinthctl cluster -o json` reports them: (name, learner).
 fn etcd_members(sh: &mut Session<'_>) -> Result<Vec<(String, bool)>> {
     let out = sh.run("plinthctl cluster -o json")?;
-    let report: serde_json::Value =
-        json_of(&out.text).with_context(|| format!("plinthctl cluster -o json: {out:?}"))?;
+    let report =
+        first_json(&out.text).with_context(|| format!("plinthctl cluster -o json: {out:?}"))?;
     Ok(report["etcd_members"]
         .as_array()
         .cloned()
@@ -392,18 +371,18 @@ fn etcd_members(sh: &mut Session<'_>) -> Result<Vec<(String, bool)>> {
         .collect())
 }
 
-/// Polls until etcd has the members `names`, all voting.
+/// Polls until etcd has exactly the members `names` (sorted), all voting.
 fn wait_voting(sh: &mut Session<'_>, names: &[&str], timeout: Duration) -> Result<()> {
     let deadline = Instant::now() + timeout;
     loop {
         let members = etcd_members(sh)?;
-        let mut seen: Vec<&str> = members
+        let mut voting: Vec<&str> = members
             .iter()
             .filter(|(_, learner)| !learner)
             .map(|(n, _)| n.as_str())
             .collect();
-        seen.sort_unstable();
-        if seen == names && members.len() == names.len() {
+        voting.sort_unstable();
+        if voting == names && members.len() == names.len() {
             return Ok(());
         }
         ensure!(
@@ -414,60 +393,73 @@ fn wait_voting(sh: &mut Session<'_>, names: &[&str], timeout: Duration) -> Resul
     }
 }
 
-/// The lab of `configs/examples/lab` forms: node1 starts the cluster, node2 and node3 join it as
-/// control planes (their etcd members added as learners, one at a time, and promoted), three
-/// Nodes Ready with their Genestack labels and a three-member voting etcd. With node3 powered
-/// off the cluster still takes writes; node3 then boots with its state partition wiped and
-/// rejoins (its stale etcd member removed and added again).
+/// A guest shell test, true when the RFC 3339 time in `$t` is after this boot began.
+const SINCE_BOOT: &str =
+    r#"[ -n "$t" ] && [ "$(date -d "$t" +%s)" -ge "$(awk '/^btime/ {print $2}' /proc/stat)" ]"#;
+
+/// A second control plane joins (the lab's node1 and node2): etcd grows by a learner that is
+/// promoted, both Nodes are Ready with the lab's Genestack labels, each control plane labels
+/// itself and grants the other's declared roles, and a write goes through node2's own
+/// apiserver. Then node2 reboots: it keeps what its join gave it (no discovery again), etcd has
+/// its two voting members again and node2 is Ready again, reported by its rebooted kubelet.
 ///
-/// Not in every run: on this project's two-core machines both servers joined (etcd grew to three
-/// voting members 150 s after the first QEMU start), but three control planes under emulation
-/// then starved each other — apiserver handler timeouts, the controller-manager and scheduler
-/// losing their leases and restarting — and the servers' Nodes never got Ready within 17 minutes.
+/// Three control planes (the lab's node3 too) do not fit a two-core host under emulation: both
+/// servers join etcd (three voting members 150 s after the first start, measured) but the three
+/// apiservers then starve each other. A member powered off while the others take writes, and
+/// one rejoining after its data was wiped, need three members: `agents/tests/etcd_members.rs`
+/// checks both against three real etcd processes.
 #[test]
-#[ignore = "three control planes under TCG overload a two-core host (handler timeouts, lost leases): run it alone with `cargo nextest run -p qemu-tests --test join --run-ignored only` on a larger host"]
-fn the_lab_forms_three_control_planes_and_one_rejoins_after_losing_its_data() -> Result<()> {
-    let Some(mut fx) = Fixture::for_test("join-lab") else {
+fn a_second_control_plane_joins_and_survives_a_reboot() -> Result<()> {
+    let Some(mut fx) = Fixture::for_test("join-server") else {
         return Ok(());
     };
+    let init = LabSeed::read(&seeds_dir().join("node1"))?;
+    let server = LabSeed::read(&seeds_dir().join("node2"))?;
     let (labels, _) = plinth_config::genestack::labels_and_annotations(
-        &plinth_config::load_path(&lab_dir().join("node2/user-data"))?
+        &plinth_config::load_path(&server.dir)?
             .config
             .plinth
             .genestack,
     );
     let segment = free_port()?;
     let started = Instant::now();
-    let node1 = lab_boot(&mut fx, 1, segment, "node1-state", 3072)?;
+    let node1_state = fx.state_disk("node1-state", 4096)?;
+    let node2_state = fx.state_disk("node2-state", 4096)?;
+    let node1 = boot_lab(&mut fx, &init, segment, &node1_state, (3072, 2))?;
     node1.wait_ready(READY_TIMEOUT)?;
-    // The servers once node1 serves: they could not join before, and three emulated machines
-    // on two host cores would slow down the control plane every join waits for.
-    let first_apiserver = console_line(&node1, r"service kube-apiserver: ready", CONTROL_PLANE)?;
-    let node2 = lab_boot(&mut fx, 2, segment, "node2-state", 2560)?;
-    let mut node3 = lab_boot(&mut fx, 3, segment, "node3-state", 2560)?;
+    // The server once node1 serves: it could not join before, and two emulated machines starting
+    // at once on two host cores slow down the control plane it waits for.
+    let first_apiserver = node1
+        .console()
+        .arrival(r"service kube-apiserver: ready", CONTROL_PLANE)?;
+    let mut node2 = boot_lab(&mut fx, &server, segment, &node2_state, (2560, 2))?;
+    let server_started = Instant::now();
     let mut sh1 = Session::open(&node1, Duration::from_secs(120))?;
     let kubectl = format!("kubectl --kubeconfig {ADMIN}");
 
-    wait_voting(
-        &mut sh1,
-        &["node1", "node2", "node3"],
-        Duration::from_secs(1800),
-    )?;
+    wait_voting(&mut sh1, &["node1", "node2"], CONTROL_PLANE)?;
     let etcd_formed = started.elapsed();
+    node2.console().arrival(
+        r"etcd promote: node2 is a voting member",
+        Duration::from_secs(60),
+    )?;
     let ready = r#"{range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status} {end}"#;
     sh1.run_until(
-        &format!("{kubectl} get nodes -o jsonpath='{ready}' | grep -c =True | grep -qx 3 && echo three-ready"),
-        "three-ready",
-        Duration::from_secs(1800),
+        &format!("{kubectl} get nodes -o jsonpath='{ready}'"),
+        "node2=True",
+        CONTROL_PLANE,
     )?;
-    let nodes_ready = started.elapsed();
-    let shown = sh1.run(&format!("{kubectl} get nodes -o json"))?;
-    let nodes: serde_json::Value = json_of(&shown.text)?;
-    for item in nodes["items"].as_array().cloned().unwrap_or_default() {
-        let name = item["metadata"]["name"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
+    let server_ready = server_started.elapsed();
+    let shown = sh1.run_until(
+        &format!("{kubectl} get nodes -o json"),
+        "node-role.kubernetes.io/etcd",
+        Duration::from_secs(300),
+    )?;
+    let nodes = first_json(&shown.text).with_context(|| format!("kubectl get nodes: {shown:?}"))?;
+    let items = nodes["items"].as_array().cloned().unwrap_or_default();
+    ensure!(items.len() == 2, "two Nodes expected: {nodes}");
+    for item in &items {
+        let name = item["metadata"]["name"].as_str().unwrap_or_default();
         for (key, value) in &labels {
             ensure!(
                 item["metadata"]["labels"][key] == value.as_str(),
@@ -476,57 +468,63 @@ fn the_lab_forms_three_control_planes_and_one_rejoins_after_losing_its_data() ->
             );
         }
     }
-    for node in [&node2, &node3] {
-        console_line(
-            node,
-            r"etcd promote: node\d is a voting member",
-            Duration::from_secs(60),
-        )?;
-    }
-
-    // node3 powered off: the other two keep quorum and take writes.
-    node3.vm().kill();
-    let wrote = sh1.run_until(
-        &format!("{kubectl} create configmap written-with-node3-off --from-literal=at=$(date +%s)"),
+    // node2's own apiserver serves the cluster: a write through it.
+    let mut sh2 = Session::open(&node2, Duration::from_secs(120))?;
+    let wrote = sh2.run_until(
+        &format!("{kubectl} create configmap written-through-node2 --from-literal=by=node2"),
         "created",
         Duration::from_secs(300),
     )?;
-    ensure!(wrote.status == 0, "a write with node3 off: {wrote:?}");
-    drop(node3);
+    ensure!(wrote.status == 0, "a write through node2: {wrote:?}");
+    drop(sh2);
 
-    // node3 again, its state partition wiped: it rejoins.
-    let rejoin = Instant::now();
-    let node3 = lab_boot(&mut fx, 3, segment, "node3-state-wiped", 2560)?;
-    console_line(
-        &node3,
-        r"etcd join: removing the stale member node3",
-        Duration::from_secs(1200),
+    // node2 reboots with its state: no discovery again, the same member, Ready again.
+    let report =
+        first_json(&sh1.run("plinthctl cluster -o json")?.text).context("node1's report")?;
+    ensure!(
+        report["healthy"] == true,
+        "node1 before the reboot: {report}"
+    );
+    node2.reboot_to_exit()?;
+    let rebooted = Instant::now();
+    let node2 = boot_lab(&mut fx, &server, segment, &node2_state, (2560, 2))?;
+    node2.console().arrival(
+        r"cluster join: node2 joined https://192\.0\.2\.11:6443 on an earlier boot",
+        CONTROL_PLANE,
     )?;
-    wait_voting(
-        &mut sh1,
-        &["node1", "node2", "node3"],
-        Duration::from_secs(1200),
+    wait_voting(&mut sh1, &["node1", "node2"], CONTROL_PLANE)?;
+    let node2_ready = r#"{.status.conditions[?(@.type=="Ready")]"#;
+    let mut sh2 = Session::open(&node2, Duration::from_secs(120))?;
+    sh2.run_until(
+        &format!(
+            "t=$({kubectl} get node node2 -o jsonpath='{node2_ready}.lastHeartbeatTime}}') && {SINCE_BOOT} && \
+             {kubectl} get node node2 -o jsonpath='{node2_ready}.status}}'"
+        ),
+        "True",
+        CONTROL_PLANE,
     )?;
-    let rejoined = rejoin.elapsed();
-    sh1.run_until(
-        &format!("{kubectl} get configmap written-with-node3-off -o name"),
-        "configmap/written-with-node3-off",
-        Duration::from_secs(60),
+    sh2.run_until(
+        &format!("{kubectl} get configmap written-through-node2 -o name"),
+        "configmap/written-through-node2",
+        Duration::from_secs(120),
     )?;
-    let mut sh3 = Session::open(&node3, Duration::from_secs(120))?;
-    sh3.run_until(
-        "kubectl --kubeconfig /var/lib/plinth/kubernetes/admin.conf get configmap written-with-node3-off -o name",
-        "configmap/written-with-node3-off",
-        Duration::from_secs(900),
+    let back = rebooted.elapsed();
+    let status = sh2.run_until(
+        "plinthctl cluster -o json",
+        "\"healthy\": true",
+        Duration::from_secs(300),
     )?;
+    let join = join_check(&first_json(&status.text).context("node2's report")?);
+    ensure!(join["state"] == "ok", "node2's join check: {join}");
     eprintln!(
-        "lab under {:?}: node1's apiserver ready {:.1}s, etcd with three voting members {:.1}s, three Nodes Ready {:.1}s \
-         after the first QEMU start; node3 with a wiped state partition a voting member again {:.1}s after its QEMU start",
+        "server join under {:?}: node1's apiserver ready {:.1}s, etcd with two voting members {:.1}s after the first \
+         QEMU start, node2 Ready {:.1}s after its own; after node2's reboot, Ready again with its data read back \
+         {:.1}s after QEMU ended",
         fx.accel,
         first_apiserver.as_secs_f64(),
         etcd_formed.as_secs_f64(),
-        nodes_ready.as_secs_f64(),
-        rejoined.as_secs_f64()
+        server_ready.as_secs_f64(),
+        back.as_secs_f64()
     );
     Ok(())
 }
