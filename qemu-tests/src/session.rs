@@ -10,6 +10,12 @@ use crate::shell::{Output, Shell, ShellError};
 /// How long one command may take.
 pub const COMMAND: Duration = Duration::from_secs(120);
 
+/// A guest shell test, true when the RFC 3339 time in `$t` is after this boot began (the kernel's
+/// `btime`): after a reboot a Node's or a pod's status is still in etcd from before, so only a
+/// time the kubelet wrote since the boot says it is back.
+pub const SINCE_BOOT: &str =
+    r#"[ -n "$t" ] && [ "$(date -d "$t" +%s)" -ge "$(awk '/^btime/ {print $2}' /proc/stat)" ]"#;
+
 /// How often [`Session::run_until`] asks again.
 const AGAIN: Duration = Duration::from_secs(3);
 

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail, ensure};
 use qemu_tests::kubernetes::{first_json, in_cidr, run_pause_pod};
 use qemu_tests::node::{BootOptions, Fixture, READY_TIMEOUT, Variant};
-use qemu_tests::session::Session;
+use qemu_tests::session::{SINCE_BOOT, Session};
 
 /// The apiserver's port, forwarded from the host.
 const APISERVER: u16 = 6443;
@@ -30,12 +30,6 @@ const CONTROL_PLANE: Duration = Duration::from_secs(900);
 
 /// Where the PKI keeps the admin kubeconfig on the node.
 const ADMIN: &str = "/var/lib/plinth/kubernetes/admin.conf";
-
-/// A guest shell test, true when the RFC 3339 time in `$t` is after this boot began (the kernel's
-/// `btime`). After a reboot the Node's and the pod's status are still in etcd from before, so only a
-/// time the kubelet wrote since the boot says it is back.
-const SINCE_BOOT: &str =
-    r#"[ -n "$t" ] && [ "$(date -d "$t" +%s)" -ge "$(awk '/^btime/ {print $2}' /proc/stat)" ]"#;
 
 #[test]
 fn the_default_config_boots_a_ready_cluster_that_runs_a_pod() -> Result<()> {

@@ -26,7 +26,7 @@ use qemu_tests::lab::{LabSeed, seeds_dir};
 use qemu_tests::node::{BootOptions, Fixture, Node, READY_TIMEOUT, Variant};
 use qemu_tests::ports::free_port;
 use qemu_tests::seed::{Seed, SeedFormat};
-use qemu_tests::session::Session;
+use qemu_tests::session::{SINCE_BOOT, Session};
 
 /// Under TCG the first boot makes the PKI, starts etcd and waits minutes for the apiserver.
 const CONTROL_PLANE: Duration = Duration::from_secs(900);
@@ -392,10 +392,6 @@ fn wait_voting(sh: &mut Session<'_>, names: &[&str], timeout: Duration) -> Resul
         std::thread::sleep(Duration::from_secs(5));
     }
 }
-
-/// A guest shell test, true when the RFC 3339 time in `$t` is after this boot began.
-const SINCE_BOOT: &str =
-    r#"[ -n "$t" ] && [ "$(date -d "$t" +%s)" -ge "$(awk '/^btime/ {print $2}' /proc/stat)" ]"#;
 
 /// A second control plane joins (the lab's node1 and node2): etcd grows by a learner that is
 /// promoted, both Nodes are Ready with the lab's Genestack labels, each control plane labels
