@@ -46,6 +46,7 @@ pub struct ExtraArgs {
     pub apiserver: Vec<String>,
     pub controller_manager: Vec<String>,
     pub scheduler: Vec<String>,
+    pub etcd: Vec<String>,
 }
 
 /// What the control plane of one node is made from.
@@ -100,12 +101,12 @@ fn flag(name: &str, value: impl std::fmt::Display) -> String {
 
 impl ControlPlane {
     /// etcd: one member, TLS with client certificates for clients and peers, metrics and
-    /// health on plain HTTP (as kubeadm's `--listen-metrics-urls`).
+    /// health on plain HTTP (as kubeadm's `--listen-metrics-urls`), then the operator's flags.
     pub fn etcd(&self) -> Vec<String> {
         let host = url_host(self.address);
         let p = &self.paths;
         let peer_url = format!("https://{host}:{}", self.etcd_peer_port);
-        vec![
+        let defaults = vec![
             flag("name", &self.node_name),
             flag("data-dir", p.etcd_data.display()),
             flag(
@@ -138,13 +139,14 @@ impl ControlPlane {
             flag("peer-key-file", p.pki("etcd/peer.key")),
             flag("snapshot-count", 10000),
             flag("experimental-initial-corrupt-check", "true"),
-        ]
+        ];
+        merge(defaults, &self.extra.etcd)
     }
 
     /// etcd joining an existing cluster as the member `etcd join` added: the same flags, with
     /// the cluster's members (`initial_cluster`, `name=peerURL,…`, this node among them) and
     /// `--initial-cluster-state=existing`. etcd reads both only while its data directory is
-    /// empty; a member that has data ignores them.
+    /// empty; a member that has data ignores them. Neither can be replaced by an operator's flag.
     pub fn etcd_joining(&self, initial_cluster: &str) -> Vec<String> {
         merge(
             self.etcd(),
@@ -283,6 +285,23 @@ mod tests {
         assert!(has(&args, "--initial-cluster-state=existing"));
         assert!(!has(&args, "--initial-cluster-state=new"));
         assert_eq!(args.len(), plane().etcd().len(), "replaced, not added");
+    }
+
+    #[test]
+    fn etcd_takes_the_operators_timing_but_a_joiner_keeps_its_cluster() {
+        let mut p = plane();
+        p.extra.etcd = vec![
+            "--heartbeat-interval=500".into(),
+            "--election-timeout=5000".into(),
+            "--initial-cluster-state=new".into(),
+        ];
+        let args = p.etcd();
+        assert!(has(&args, "--heartbeat-interval=500"));
+        assert!(has(&args, "--election-timeout=5000"));
+        let joining = p.etcd_joining("cp-1=https://10.0.0.10:2380");
+        assert!(has(&joining, "--election-timeout=5000"));
+        assert!(has(&joining, "--initial-cluster-state=existing"));
+        assert!(!has(&joining, "--initial-cluster-state=new"));
     }
 
     #[test]

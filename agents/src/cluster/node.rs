@@ -288,6 +288,7 @@ fn control_plane_argv(
             apiserver: k.extra_args.apiserver.clone(),
             controller_manager: k.extra_args.controller_manager.clone(),
             scheduler: k.extra_args.scheduler.clone(),
+            etcd: k.extra_args.etcd.clone(),
         },
     };
     let etcd = match &facts.etcd {

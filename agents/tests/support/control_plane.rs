@@ -372,6 +372,7 @@ impl ControlPlane {
                     dir("scheduler-certs"),
                     "--leader-elect=false".into(),
                 ],
+                etcd: Vec::new(),
             },
         }
     }

@@ -90,6 +90,11 @@ pub struct ExtraArgs {
     /// kube-proxy.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub proxy: Vec<String>,
+    /// etcd, on a node that runs a member (kubeadm's `etcd.local.extraArgs`): for example
+    /// `--heartbeat-interval=500` and `--election-timeout=5000` for members on slow or distant
+    /// machines.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub etcd: Vec<String>,
 }
 
 fn default_pod_cidr() -> String {

@@ -74,6 +74,7 @@ pub(super) fn check(config: &MachineConfig, out: &mut Vec<Finding>) {
         ("scheduler", &args.scheduler),
         ("kubelet", &args.kubelet),
         ("proxy", &args.proxy),
+        ("etcd", &args.etcd),
     ] {
         for (i, flag) in flags.iter().enumerate() {
             if !is_flag(flag) {
