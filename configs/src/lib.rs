@@ -39,6 +39,8 @@ pub mod schema;
 pub mod sources;
 /// "Did you mean ...?" for misspelt keys.
 pub mod suggest;
+/// User-data in every format cloud-init reads: MIME multipart, archives, scripts, merging.
+pub mod user_data;
 /// Validation beyond types, as findings with key paths.
 pub mod validate;
 /// YAML under limits into a position-aware tree, and the deserializer over it.

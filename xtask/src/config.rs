@@ -35,7 +35,17 @@ fn validate(paths: &[PathBuf]) -> usize {
                 for warning in &parsed.warnings {
                     eprintln!("{warning}");
                 }
-                println!("{}: ok", path.display());
+                let scripts = &parsed.config.user_scripts;
+                if scripts.is_empty() {
+                    println!("{}: ok", path.display());
+                } else {
+                    println!(
+                        "{}: ok, with {} script(s) and {} boothook(s)",
+                        path.display(),
+                        scripts.scripts.len(),
+                        scripts.boothooks.len()
+                    );
+                }
             }
             Err(diagnostics) => {
                 eprintln!("{diagnostics}");

@@ -1,10 +1,10 @@
 //! A NoCloud seed directory, as cloud-init reads it: `user-data` (the config), `meta-data` (instance-id,
-//! local-hostname), optional `network-config` (netplan v2) and `vendor-data` (a `#cloud-config` whose
-//! top-level keys apply where user-data has none).
+//! local-hostname), optional `network-config` (netplan v2) and `vendor-data` (user-data in any format,
+//! whose top-level keys apply where user-data has none, and whose scripts run first).
 
 use std::path::Path;
 
-use crate::diagnostic::{Diagnostic, Diagnostics, Pos};
+use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::parse::{Parsed, parse, parse_network};
 use crate::yaml;
 
@@ -119,24 +119,13 @@ pub fn from_files(base: &str, files: &SeedFiles) -> Result<Parsed, Diagnostics> 
         .user_data
         .as_deref()
         .map(|t| keep(&mut diags, parse(&name("user-data"), t)));
-    let vendor = match files.vendor_data.as_deref() {
-        Some(t)
-            if t.trim_start_matches('\u{feff}')
-                .starts_with("#cloud-config") =>
-        {
-            keep(&mut diags, parse(&name("vendor-data"), t))
-        }
-        Some(t) if !t.trim().is_empty() => {
-            diags.push(Diagnostic::warning(
-                &name("vendor-data"),
-                Pos::new(1, 1),
-                "",
-                "vendor-data is not a #cloud-config document and is ignored",
-            ));
-            None
-        }
-        _ => None,
-    };
+    // vendor-data is user-data in any format (cloud-config, MIME, scripts); its scripts run before
+    // user-data's, as cloud-init's scripts-vendor runs before scripts-user.
+    let vendor = files
+        .vendor_data
+        .as_deref()
+        .filter(|t| !t.trim().is_empty())
+        .and_then(|t| keep(&mut diags, parse(&name("vendor-data"), t)));
     let network = files
         .network_config
         .as_deref()
@@ -211,7 +200,7 @@ mod seed_tests {
             network_config: Some(
                 "version: 2\nethernets:\n  eth0:\n    addresses: [10.0.0.1]\n".into(),
             ),
-            vendor_data: Some("#!/bin/sh\necho vendor\n".into()),
+            vendor_data: Some("#cloud-config\nhostname: a\nhostname: b\n".into()),
         };
         let err = from_files("http://seed", &files).unwrap_err().to_string();
         assert!(
@@ -228,7 +217,7 @@ mod seed_tests {
         );
         assert!(
             err.contains(
-                "http://seed/vendor-data:1:1: warning: vendor-data is not a #cloud-config"
+                "http://seed/vendor-data:3:1: warning: duplicate key `hostname` (first at 2:1)"
             ),
             "{err}"
         );
