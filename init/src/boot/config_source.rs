@@ -294,9 +294,10 @@ pub(crate) fn image_default(path: &Path) -> Result<(String, plinth_config::Parse
     Ok(("built-in default".into(), parsed))
 }
 
-/// Keeps `config` on the state partition for the next boots (written once the boot is ready).
+/// Keeps `config` on the state partition for the next boots (written once the boot is ready): its
+/// YAML, or a MIME multipart with its scripts when it has any (`MachineConfig::to_user_data`).
 pub fn persist(config: &MachineConfig, path: &Path) -> std::io::Result<()> {
-    crate::atomic_file::write(path, config.to_yaml().as_bytes(), 0o600)
+    crate::atomic_file::write(path, config.to_user_data().as_bytes(), 0o600)
 }
 
 #[cfg(test)]
@@ -415,6 +416,17 @@ mod tests {
             &std::fs::metadata(&path).unwrap().permissions(),
         );
         assert_eq!(mode & 0o777, 0o600, "the persisted copy holds secrets");
+
+        // The user-data's scripts are kept too (as MIME parts), so they still run from the copy.
+        let with_scripts = plinth_config::parse(
+            "t",
+            "#cloud-config-archive\n- 'hostname: n2'\n- |\n  #!/bin/sh\n  echo hi\n- |\n  #cloud-boothook\n  echo early\n",
+        )
+        .unwrap()
+        .config;
+        assert_eq!(with_scripts.user_scripts.scripts.len(), 1);
+        persist(&with_scripts, &path).unwrap();
+        assert_eq!(load_given(&path).unwrap().config, with_scripts);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
