@@ -31,6 +31,15 @@ pub fn parse(source_name: &str, text: &str) -> Result<Parsed, Diagnostics> {
     crate::user_data::read(source_name, text)
 }
 
+/// [`parse`], with the documents fetched for its `#include` URLs.
+pub fn parse_with(
+    source_name: &str,
+    text: &str,
+    included: &crate::user_data::include::Included,
+) -> Result<Parsed, Diagnostics> {
+    crate::user_data::read_with(source_name, text, included)
+}
+
 /// The diagnostic for a place where a document relies on PyYAML's leniency: a warning saying what
 /// cloud-init does, except under `plinth:` and `network:`, where it is an error.
 pub fn leniency(source: &str, l: &yaml::Leniency) -> Diagnostic {

@@ -7,7 +7,8 @@ use std::io::Write;
 
 use base64::Engine;
 use plinth_config::cloud_init::{Command, Frequency};
-use plinth_config::{Diagnostics, Parsed, parse};
+use plinth_config::user_data::include::{Included, Unfetched};
+use plinth_config::{Diagnostics, Parsed, parse, parse_with};
 
 fn ok(text: &str) -> Parsed {
     parse("user-data", text).unwrap_or_else(|d| panic!("{d}"))
@@ -245,7 +246,10 @@ fn unknown_and_unsupported_parts_are_named() {
         "{w:?}"
     );
     let e = err("#include\nhttp://10.0.0.1/extra.yaml\n");
-    assert!(e.contains("`#include` (text/x-include-url)"), "{e}");
+    assert!(
+        e.contains("user-data:2:1: error: `#include` http://10.0.0.1/extra.yaml (text/x-include-url) not fetched: includes are fetched only by a booting node"),
+        "{e}"
+    );
     assert!(err("#cloud-config-jsonp\n[]\n").contains("unsupported: `#cloud-config-jsonp`"));
 }
 
@@ -321,4 +325,60 @@ fn never_panics_on_broken_mime() {
             .as_deref(),
         Some("single")
     );
+}
+
+#[test]
+fn includes_read_what_the_reader_fetched_and_ask_for_the_rest() {
+    let top = "#include\nhttp://seed/a.yaml\nhttp://seed/more\n";
+    let mut inc = Included::new(Unfetched::Refuse("no network is up".into()));
+    let e = parse_with("user-data", top, &inc).unwrap_err().to_string();
+    assert!(e.contains("user-data:2:1: error: `#include` http://seed/a.yaml (text/x-include-url) not fetched: no network is up"), "{e}");
+    assert_eq!(
+        inc.take_wanted(),
+        ["http://seed/a.yaml", "http://seed/more"]
+    );
+
+    // The first round's documents: one includes another, which the second round fetches.
+    inc.insert(
+        "http://seed/a.yaml",
+        Ok(b"#cloud-config\nhostname: included\n".to_vec()),
+    );
+    inc.insert(
+        "http://seed/more",
+        Ok(gzip(
+            make_mime(&[
+                ("s.sh", "x-shellscript", SCRIPT),
+                ("next.txt", "x-include-url", "http://seed/b.yaml"),
+            ])
+            .as_bytes(),
+        )),
+    );
+    assert!(parse_with("user-data", top, &inc).is_err());
+    assert_eq!(inc.take_wanted(), ["http://seed/b.yaml"]);
+    inc.insert("http://seed/b.yaml", Ok(b"#cloud-config\nmerge_how: 'list(append)+dict(recurse_array)+str()'\nruncmd: [from-b]\nplinth:\n  services: 7\n".to_vec()));
+    let e = parse_with("user-data", top, &inc).unwrap_err().to_string();
+    assert!(
+        e.contains("user-data (part 4, http://seed/b.yaml):5:13: error: expected a list"),
+        "an error in an included document names it: {e}"
+    );
+    inc.insert(
+        "http://seed/b.yaml",
+        Ok(b"#cloud-config\nruncmd: [from-b]\n".to_vec()),
+    );
+    let p = parse_with("user-data", top, &inc).unwrap_or_else(|d| panic!("{d}"));
+    assert_eq!(p.config.hostname.as_deref(), Some("included"));
+    assert_eq!(p.config.runcmd, [Command::Shell("from-b".into())]);
+    assert_eq!(p.config.user_scripts.scripts[0].name, "s.sh");
+    assert!(inc.take_wanted().is_empty());
+
+    inc.insert("http://seed/b.yaml", Err("404 Not Found".into()));
+    let e = parse_with("user-data", top, &inc).unwrap_err().to_string();
+    assert!(
+        e.contains("(part 3, next.txt):1:1: error: `#include` http://seed/b.yaml: 404 Not Found"),
+        "{e}"
+    );
+
+    let validator = Included::new(Unfetched::Warn("not fetched by validate".into()));
+    let p = parse_with("user-data", top, &validator).unwrap();
+    assert_eq!(p.warnings.len(), 2, "{:?}", warnings(&p));
 }

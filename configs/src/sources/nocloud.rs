@@ -5,7 +5,8 @@
 use std::path::Path;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::parse::{Parsed, parse, parse_network};
+use crate::parse::{Parsed, parse_network, parse_with};
+use crate::user_data::include::Included;
 use crate::yaml;
 
 use super::read_text;
@@ -89,7 +90,12 @@ impl SeedFiles {
 
 /// Reads a seed directory: see [`from_files`].
 pub fn load(dir: &Path) -> Result<Parsed, Diagnostics> {
-    from_files(&dir.display().to_string(), &SeedFiles::read(dir)?)
+    load_with(dir, &Included::default())
+}
+
+/// [`load`], with the documents fetched for `#include` URLs.
+pub fn load_with(dir: &Path, included: &Included) -> Result<Parsed, Diagnostics> {
+    from_files_with(&dir.display().to_string(), &SeedFiles::read(dir)?, included)
 }
 
 /// Keeps the config of a parse, collecting its diagnostics either way.
@@ -113,19 +119,28 @@ fn keep(
 /// user-data is the config, vendor-data fills top-level keys it leaves out, meta-data fills the
 /// hostname, and network-config replaces `network:`. Problems in every file are reported together.
 pub fn from_files(base: &str, files: &SeedFiles) -> Result<Parsed, Diagnostics> {
+    from_files_with(base, files, &Included::default())
+}
+
+/// [`from_files`], with the documents fetched for `#include` URLs in user-data and vendor-data.
+pub fn from_files_with(
+    base: &str,
+    files: &SeedFiles,
+    included: &Included,
+) -> Result<Parsed, Diagnostics> {
     let name = |file: &str| format!("{base}/{file}");
     let mut diags: Vec<Diagnostic> = Vec::new();
     let user = files
         .user_data
         .as_deref()
-        .map(|t| keep(&mut diags, parse(&name("user-data"), t)));
+        .map(|t| keep(&mut diags, parse_with(&name("user-data"), t, included)));
     // vendor-data is user-data in any format (cloud-config, MIME, scripts); its scripts run before
     // user-data's, as cloud-init's scripts-vendor runs before scripts-user.
     let vendor = files
         .vendor_data
         .as_deref()
         .filter(|t| !t.trim().is_empty())
-        .and_then(|t| keep(&mut diags, parse(&name("vendor-data"), t)));
+        .and_then(|t| keep(&mut diags, parse_with(&name("vendor-data"), t, included)));
     let network = files
         .network_config
         .as_deref()

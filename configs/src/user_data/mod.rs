@@ -9,14 +9,17 @@
 //! - `#!` / `text/x-shellscript` (once per instance, after runcmd), `text/x-shellscript-per-boot`,
 //!   `#cloud-boothook` (every boot, early): kept in [`MachineConfig::user_scripts`].
 //! - `## template: jinja`: read when it uses no template syntax, else refused as unsupported.
-//! - `#include`, `#part-handler`, `#cloud-config-jsonp`, `text/x-shellscript-per-once`: refused
-//!   or warned about by name; any other type is a warning naming it, never a silent drop.
+//! - `#include` / `#include-once` ([`include`]): the documents the reader fetched, read as
+//!   user-data in their turn; a URL not fetched is refused (or, for a validator, warned about).
+//! - `#part-handler`, `#cloud-config-jsonp`, `text/x-shellscript-per-once`: refused or warned
+//!   about by name; any other type is a warning naming it, never a silent drop.
 //!
 //! A diagnostic in a part names it, `SOURCE (part N, FILENAME):LINE:COL`, with the line and column
 //! inside that part.
 
 pub mod archive;
 pub mod detect;
+pub mod include;
 pub mod merge;
 pub mod mime;
 pub mod render;
@@ -27,10 +30,11 @@ use crate::cloud_init::{Frequency, Script};
 use crate::diagnostic::{Diagnostic, Diagnostics, Pos};
 use crate::parse::{Parsed, check, leniency};
 use crate::yaml::{self, Node};
+use include::{Included, Unfetched};
 use merge::Mergers;
 
-/// How deep archives may nest in archives.
-const MAX_ARCHIVE_NESTING: usize = 4;
+/// How deep archives and includes may nest in each other.
+const MAX_NESTING: usize = 4;
 
 /// One part, before its type decides where it goes.
 #[derive(Clone, Debug)]
@@ -51,44 +55,72 @@ struct Gathered {
     diags: Vec<Diagnostic>,
     labels: Vec<(u32, String)>,
     next_index: u32,
+    includes: usize,
 }
 
-/// Reads a user-data of any format cloud-init reads. `source` names it in diagnostics.
+/// Reads a user-data of any format cloud-init reads; an `#include` is refused (see
+/// [`read_with`]). `source` names it in diagnostics.
 pub fn read(source: &str, text: &str) -> Result<Parsed, Diagnostics> {
+    read_with(source, text, &Included::default())
+}
+
+/// Reads a user-data, with the documents fetched for its `#include` URLs in `included` (a URL
+/// not there is asked for through [`Included::take_wanted`]).
+pub fn read_with(source: &str, text: &str, included: &Included) -> Result<Parsed, Diagnostics> {
     let mut g = Gathered::default();
-    let bytes = text.as_bytes();
+    let bytes = text.trim_start_matches('\u{feff}').as_bytes();
+    if let Err(e) = document(source, bytes, None, 0, &mut g, included) {
+        return Err(Diagnostics(vec![Diagnostic::error(
+            source,
+            Pos::new(1, 1),
+            "",
+            e,
+        )]));
+    }
+    finish(source, g)
+}
+
+/// A whole user-data (the top one, or an included one named `from`): its MIME leaves, or itself
+/// as one part (index 0 at the top, so its positions need no part name).
+fn document(
+    source: &str,
+    bytes: &[u8],
+    from: Option<&str>,
+    depth: usize,
+    g: &mut Gathered,
+    included: &Included,
+) -> Result<(), String> {
     if detect::is_mime(bytes) {
-        let leaves = mime::leaves(bytes).map_err(|e| {
-            Diagnostics(vec![Diagnostic::error(
-                source,
-                Pos::new(1, 1),
-                "",
-                format!("MIME multipart user-data: {e}"),
-            )])
-        })?;
+        let leaves = mime::leaves(bytes).map_err(|e| format!("MIME multipart user-data: {e}"))?;
         for leaf in leaves {
             g.next_index += 1;
             let part = Part {
                 index: g.next_index,
-                filename: leaf.filename(),
+                filename: leaf.filename().or_else(|| from.map(str::to_owned)),
                 content_type: leaf.content_type,
                 headers: leaf.headers,
                 body: leaf.body,
             };
-            handle(source, part, 0, &mut g);
+            handle(source, part, depth, g, included);
         }
     } else {
-        let body = text.trim_start_matches('\u{feff}').as_bytes().to_vec();
+        let index = match from {
+            Some(_) => {
+                g.next_index += 1;
+                g.next_index
+            }
+            None => 0,
+        };
         let part = Part {
-            index: 0,
-            filename: None,
+            index,
+            filename: from.map(str::to_owned),
             content_type: detect::NOT_MULTIPART.to_owned(),
             headers: Vec::new(),
-            body,
+            body: bytes.to_vec(),
         };
-        handle(source, part, 0, &mut g);
+        handle(source, part, depth, g, included);
     }
-    finish(source, g)
+    Ok(())
 }
 
 /// The name of part `index` in diagnostics.
@@ -100,7 +132,7 @@ fn label(source: &str, index: u32, filename: Option<&str>) -> String {
     }
 }
 
-fn handle(source: &str, part: Part, depth: usize, g: &mut Gathered) {
+fn handle(source: &str, part: Part, depth: usize, g: &mut Gathered, included: &Included) {
     let name = label(source, part.index, part.filename.as_deref());
     if part.index > 0 && !g.labels.iter().any(|(i, _)| *i == part.index) {
         g.labels.push((part.index, name.clone()));
@@ -152,8 +184,12 @@ fn handle(source: &str, part: Part, depth: usize, g: &mut Gathered) {
             }
         }
         detect::ARCHIVE => {
-            if depth >= MAX_ARCHIVE_NESTING {
-                return error(g, Pos::new(1, 1), format!("archives nest more than {MAX_ARCHIVE_NESTING} deep; refused"));
+            if depth >= MAX_NESTING {
+                return error(
+                    g,
+                    Pos::new(1, 1),
+                    format!("archives and includes nest more than {MAX_NESTING} deep; refused"),
+                );
             }
             match archive::entries(&text) {
                 Ok(entries) => {
@@ -166,7 +202,7 @@ fn handle(source: &str, part: Part, depth: usize, g: &mut Gathered) {
                             headers: entry.headers,
                             body: entry.content.into_bytes(),
                         };
-                        handle(source, inner, depth + 1, g);
+                        handle(source, inner, depth + 1, g, included);
                     }
                 }
                 Err(e) => error(g, e.pos, e.message),
@@ -193,12 +229,57 @@ fn handle(source: &str, part: Part, depth: usize, g: &mut Gathered) {
                 body: strip_first_line_if(&text, "#cloud-boothook"),
             });
         }
-        detect::JINJA => jinja(source, &name, &part, &text, depth, g),
-        detect::INCLUDE | detect::INCLUDE_ONCE => error(
-            g,
-            Pos::new(1, 1),
-            format!("`#include` ({content_type}) user-data is not fetched by Plinth: put the included documents into the user-data as MIME parts (`cloud-init devel make-mime`) instead"),
-        ),
+        detect::JINJA => jinja(source, &name, &part, &text, depth, g, included),
+        detect::INCLUDE | detect::INCLUDE_ONCE => {
+            for (line, url) in include::urls(&text) {
+                let pos = Pos::new(line, 1);
+                match included.get(&url) {
+                    Some(Ok(bytes)) => {
+                        g.includes += 1;
+                        if depth >= MAX_NESTING || g.includes > include::MAX_INCLUDES {
+                            error(
+                                g,
+                                pos,
+                                format!(
+                                    "`#include` {url}: more than {} includes, or nested more than {MAX_NESTING} deep; refused",
+                                    include::MAX_INCLUDES
+                                ),
+                            );
+                            continue;
+                        }
+                        let bytes = if crate::decode::is_gzip(bytes) {
+                            match crate::decode::gunzip(bytes) {
+                                Ok(b) => b,
+                                Err(e) => {
+                                    error(g, pos, format!("`#include` {url}: compressed document is {e}"));
+                                    continue;
+                                }
+                            }
+                        } else {
+                            bytes.clone()
+                        };
+                        if let Err(e) = document(source, &bytes, Some(&url), depth + 1, g, included) {
+                            error(g, pos, format!("`#include` {url}: {e}"));
+                        }
+                    }
+                    Some(Err(why)) => error(g, pos, format!("`#include` {url}: {why}")),
+                    None => {
+                        included.want(&url);
+                        match included.unfetched() {
+                            Unfetched::Refuse(why) => {
+                                error(g, pos, format!("`#include` {url} ({content_type}) not fetched: {why}"));
+                            }
+                            Unfetched::Warn(why) => g.diags.push(Diagnostic::warning(
+                                &name,
+                                pos,
+                                "",
+                                format!("`#include` {url} ({content_type}) not fetched: {why}"),
+                            )),
+                        }
+                    }
+                }
+            }
+        }
         detect::JSONP => error(
             g,
             Pos::new(1, 1),
@@ -233,7 +314,15 @@ fn strip_first_line_if(text: &str, header: &str) -> String {
 
 /// A `## template: jinja` part: rendered when it holds no template syntax (the rest is then read
 /// by its own first line), else refused as unsupported.
-fn jinja(source: &str, name: &str, part: &Part, text: &str, depth: usize, g: &mut Gathered) {
+fn jinja(
+    source: &str,
+    name: &str,
+    part: &Part,
+    text: &str,
+    depth: usize,
+    g: &mut Gathered,
+    included: &Included,
+) {
     let rest = text.split_once('\n').map_or("", |(_, r)| r);
     if let Some((line, _)) = rest
         .lines()
@@ -264,7 +353,7 @@ fn jinja(source: &str, name: &str, part: &Part, text: &str, depth: usize, g: &mu
         ));
         return;
     }
-    handle(source, inner, depth + 1, g);
+    handle(source, inner, depth + 1, g, included);
 }
 
 /// A cloud-config part: parsed with PyYAML's leniencies, its mergers taken out, kept for merging.
