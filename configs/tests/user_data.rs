@@ -318,6 +318,23 @@ fn never_panics_on_broken_mime() {
     ] {
         let _: Result<Parsed, Diagnostics> = parse("u", text);
     }
+    // A stack of jinja headers is bounded (PID 1 reads this), and so are many gzip parts.
+    let stacked = "## template: jinja\n".repeat(10_000);
+    assert!(err(&stacked).contains("nest more than"));
+    let bomb = b64(&gzip(&vec![b'#'; 1024 * 1024 - 1]));
+    let mut many = String::from("MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=x\n\n");
+    for _ in 0..6 {
+        many.push_str(&format!(
+            "--x\nContent-Type: application/gzip\nContent-Transfer-Encoding: base64\n\n{bomb}\n"
+        ));
+    }
+    many.push_str("--x--\n");
+    assert!(many.len() < 64 * 1024, "{}", many.len());
+    assert!(
+        err(&many).contains("the parts together are more than"),
+        "{}",
+        err(&many)
+    );
     assert_eq!(
         ok("MIME-Version: 1.0\nContent-Type: text/cloud-config\n\nhostname: single\n")
             .config

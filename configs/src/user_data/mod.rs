@@ -33,8 +33,13 @@ use crate::yaml::{self, Node};
 use include::{Included, Unfetched};
 use merge::Mergers;
 
-/// How deep archives and includes may nest in each other.
+/// How deep archives, includes and jinja headers may nest in each other.
 const MAX_NESTING: usize = 4;
+
+/// The most bytes all parts may have together once decoded (each part is also held to
+/// [`crate::yaml::MAX_DOCUMENT_BYTES`]), so a user-data of many gzip parts cannot exhaust PID 1's
+/// memory.
+pub const MAX_TOTAL_BYTES: usize = 4 * crate::yaml::MAX_DOCUMENT_BYTES;
 
 /// One part, before its type decides where it goes.
 #[derive(Clone, Debug)]
@@ -56,6 +61,7 @@ struct Gathered {
     labels: Vec<(u32, String)>,
     next_index: u32,
     includes: usize,
+    total_bytes: usize,
 }
 
 /// Reads a user-data of any format cloud-init reads; an `#include` is refused (see
@@ -154,6 +160,25 @@ fn handle(source: &str, part: Part, depth: usize, g: &mut Gathered, included: &I
             }
             Err(e) => return error(g, Pos::new(1, 1), format!("compressed part is {e}")),
         }
+    }
+    if body.len() > crate::yaml::MAX_DOCUMENT_BYTES {
+        return error(
+            g,
+            Pos::new(1, 1),
+            format!(
+                "part is {} bytes; the limit is {}",
+                body.len(),
+                crate::yaml::MAX_DOCUMENT_BYTES
+            ),
+        );
+    }
+    g.total_bytes += body.len();
+    if g.total_bytes > MAX_TOTAL_BYTES {
+        return error(
+            g,
+            Pos::new(1, 1),
+            format!("the parts together are more than {MAX_TOTAL_BYTES} bytes; refused"),
+        );
     }
     if [detect::PLAIN, detect::NOT_MULTIPART, detect::SHELLSCRIPT].contains(&content_type.as_str())
         && let Some(found) = detect::type_from_start(&body)
@@ -323,6 +348,15 @@ fn jinja(
     g: &mut Gathered,
     included: &Included,
 ) {
+    if depth >= MAX_NESTING {
+        g.diags.push(Diagnostic::error(
+            name,
+            Pos::new(1, 1),
+            "",
+            format!("`## template: jinja` headers nest more than {MAX_NESTING} deep; refused"),
+        ));
+        return;
+    }
     let rest = text.split_once('\n').map_or("", |(_, r)| r);
     if let Some((line, _)) = rest
         .lines()
