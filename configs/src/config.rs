@@ -4,7 +4,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::cloud_init::{CaCerts, Command, ManageEtcHosts, Ntp, User, WriteFile};
+use crate::cloud_init::{CaCerts, Command, ManageEtcHosts, Ntp, User, UserScripts, WriteFile};
 use crate::network::Network;
 use crate::plinth::Plinth;
 
@@ -58,6 +58,11 @@ pub struct MachineConfig {
     /// Plinth's own settings.
     #[serde(default)]
     pub plinth: Plinth,
+    /// The user-data's script and boothook parts: not a key, never read from or written to YAML
+    /// (`crate::user_data` fills it; [`MachineConfig::to_user_data`] keeps it).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub user_scripts: UserScripts,
 }
 
 /// `users` items: a user mapping, or cloud-init's `default`.
@@ -70,6 +75,12 @@ fn users_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
 }
 
 impl MachineConfig {
+    /// The config as user-data that reads back equal: its `#cloud-config` YAML, as a MIME
+    /// multipart with its scripts when it has any.
+    pub fn to_user_data(&self) -> String {
+        crate::user_data::render::render(&self.to_yaml(), &self.user_scripts)
+    }
+
     /// The name the node calls itself: the FQDN when preferred (or when there is no hostname), else
     /// the hostname.
     pub fn node_name(&self) -> Option<&str> {

@@ -28,12 +28,20 @@ pub struct Pos {
     pub line: u32,
     /// 1-based column, 0 when unknown.
     pub col: u32,
+    /// In a user-data of several parts (MIME multipart, `#cloud-config-archive`), which part the
+    /// line and column are in (1-based); 0 in a document of one part.
+    pub part: u32,
 }
 
 impl Pos {
     /// A known position.
     pub const fn new(line: u32, col: u32) -> Self {
-        Pos { line, col }
+        Pos { line, col, part: 0 }
+    }
+
+    /// This position, in part `part` of a user-data of several parts.
+    pub const fn in_part(self, part: u32) -> Self {
+        Pos { part, ..self }
     }
 
     /// Whether this position is known.

@@ -39,6 +39,8 @@ pub mod schema;
 pub mod sources;
 /// "Did you mean ...?" for misspelt keys.
 pub mod suggest;
+/// User-data in every format cloud-init reads: MIME multipart, archives, scripts, merging.
+pub mod user_data;
 /// Validation beyond types, as findings with key paths.
 pub mod validate;
 /// YAML under limits into a position-aware tree, and the deserializer over it.
@@ -48,8 +50,8 @@ pub use config::MachineConfig;
 pub use diagnostic::{Diagnostic, Diagnostics, Pos, Severity};
 pub use duration::Duration;
 pub use network::Network;
-pub use parse::{Parsed, parse, parse_network};
+pub use parse::{Parsed, parse, parse_network, parse_with};
 pub use plinth::services::{Ready, Restart, Service};
 pub use plinth::{Genestack, Plinth};
 pub use schema::schema;
-pub use sources::load_path;
+pub use sources::{load_path, load_path_with};

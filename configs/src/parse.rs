@@ -24,36 +24,62 @@ const MAX_TYPE_ERRORS: usize = 64;
 /// How many typed reads are tried; each error costs one or two (a pruned required key costs its parent).
 const MAX_ATTEMPTS: usize = 3 * MAX_TYPE_ERRORS;
 
-/// Parses and validates a `#cloud-config` document. `source_name` names it in diagnostics.
+/// Parses and validates a user-data in any format cloud-init reads (`#cloud-config`, MIME
+/// multipart, `#cloud-config-archive`, scripts; see [`crate::user_data`]). `source_name` names it
+/// in diagnostics.
 pub fn parse(source_name: &str, text: &str) -> Result<Parsed, Diagnostics> {
-    let mut diags = Vec::new();
-    let body = text.trim_start_matches('\u{feff}');
-    if body.starts_with("#!") {
-        return Err(Diagnostics(vec![Diagnostic::error(
-            source_name,
-            Pos::new(1, 1),
-            "",
-            "user-data is a script; Plinth reads only `#cloud-config` YAML documents",
-        )]));
+    crate::user_data::read(source_name, text)
+}
+
+/// [`parse`], with the documents fetched for its `#include` URLs.
+pub fn parse_with(
+    source_name: &str,
+    text: &str,
+    included: &crate::user_data::include::Included,
+) -> Result<Parsed, Diagnostics> {
+    crate::user_data::read_with(source_name, text, included)
+}
+
+/// The diagnostic for a place where a document relies on PyYAML's leniency: a warning saying what
+/// cloud-init does, except under `plinth:` and `network:`, where it is an error.
+pub fn leniency(source: &str, l: &yaml::Leniency) -> Diagnostic {
+    let path = l.path().to_string();
+    match l.path().first_key() {
+        Some(section @ ("plinth" | "network")) => Diagnostic::error(
+            source,
+            l.pos(),
+            path,
+            format!(
+                "{}; under `{section}:` Plinth refuses it, because there it would silently change how the node is built (fix the value)",
+                l.describe()
+            ),
+        ),
+        _ => Diagnostic::warning(
+            source,
+            l.pos(),
+            path,
+            format!("{}, and so does Plinth", l.describe()),
+        ),
     }
-    if !body.trim_start().is_empty() && !body.starts_with("#cloud-config") {
-        diags.push(Diagnostic::warning(
-            source_name,
-            Pos::new(1, 1),
-            "",
-            "the first line is not `#cloud-config`; cloud-init would ignore this document (Plinth reads it anyway)",
-        ));
-    }
-    let root = yaml::parse(text)
-        .map_err(|e| Diagnostics(vec![Diagnostic::error(source_name, e.pos, "", e.message)]))?;
-    check(source_name, root, diags)
 }
 
 /// Parses a cloud-init `network-config` document: netplan v2, bare or under a `network:` key.
 pub fn parse_network(source_name: &str, text: &str) -> Result<Parsed, Diagnostics> {
-    let root = yaml::parse(text)
+    let doc = yaml::parse_document(text)
         .map_err(|e| Diagnostics(vec![Diagnostic::error(source_name, e.pos, "", e.message)]))?;
-    let root = if root.get("network").is_some() {
+    let wrapped = doc.root.get("network").is_some();
+    let mut diags = Vec::new();
+    for l in &doc.lenient {
+        // Every key of a bare network-config is under `network:`.
+        let l = if wrapped {
+            l.clone()
+        } else {
+            l.clone().under(&KeyPath::root().key("network"))
+        };
+        diags.push(leniency(source_name, &l));
+    }
+    let root = doc.root;
+    let root = if wrapped {
         root
     } else {
         let pos = root.pos;
@@ -71,7 +97,7 @@ pub fn parse_network(source_name: &str, text: &str) -> Result<Parsed, Diagnostic
             raw: None,
         }
     };
-    check(source_name, root, Vec::new())
+    check(source_name, root, diags)
 }
 
 /// Checks a parsed tree: the whole pipeline after YAML.
@@ -102,6 +128,7 @@ pub fn check(
     let original = root.clone();
     precheck_network(source, &mut root, &mut diags);
     drop_default_user(&mut root);
+    drop_nameless_users(source, &mut root, &mut diags);
 
     let ctx = Context::default();
     let mut pruned: Vec<KeyPath> = Vec::new();
@@ -262,6 +289,42 @@ fn drop_default_user(root: &mut Node) {
     }
 }
 
+/// A `users` entry without `name` is, to cloud-init, settings for the distro's default user
+/// (Ubuntu Core's `snapuser:` entries are such); Plinth has no default user, so it is skipped,
+/// with a warning saying so.
+fn drop_nameless_users(source: &str, root: &mut Node, diags: &mut Vec<Diagnostic>) {
+    let nameless: Vec<(KeyPath, Pos, String)> = match root.get("users").map(|u| &u.kind) {
+        Some(Kind::Seq(items)) => items
+            .iter()
+            .filter(|(_, n)| matches!(n.kind, Kind::Map(_)) && n.get("name").is_none())
+            .map(|(i, n)| {
+                let keys: Vec<String> = n
+                    .entries()
+                    .iter()
+                    .map(|(k, _)| format!("`{}`", k.text))
+                    .collect();
+                (
+                    KeyPath::root().key("users").index(*i),
+                    n.pos,
+                    keys.join(", "),
+                )
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    for (path, pos, keys) in nameless {
+        diags.push(Diagnostic::warning(
+            source,
+            pos,
+            path.to_string(),
+            format!(
+                "a users entry without `name` ({keys}) is, to cloud-init, settings for the distro's default user; Plinth has no default user: entry skipped"
+            ),
+        ));
+        root.prune(&path);
+    }
+}
+
 fn unknown_key(source: &str, u: &UnknownKey) -> Diagnostic {
     let path = u.parent.key(&u.key).to_string();
     if let Some(message) = crate::suggest::retired(&u.parent.to_string(), &u.key) {
@@ -384,8 +447,12 @@ mod tests {
                 .to_string()
                 .starts_with("h:1:1: warning: the first line is not `#cloud-config`")
         );
-        let err = parse("s", "#!/bin/sh\necho hi\n").unwrap_err();
-        assert!(err.to_string().contains("user-data is a script"));
+        let script = parse("s", "#!/bin/sh\necho hi\n").unwrap();
+        assert_eq!(
+            script.config.user_scripts.scripts[0].body,
+            "#!/bin/sh\necho hi\n"
+        );
+        assert_eq!(script.config.user_scripts.scripts[0].name, "part-001");
     }
 
     #[test]

@@ -106,7 +106,10 @@ fn identity_files_and_runcmd_once_per_instance() -> Result<()> {
 
     // Same disk, same instance-id: runcmd does not run again.
     let mut second = boot(&mut fx, &opts)?;
-    ensure_line(&second, r"runcmd already ran for instance iid-a")?;
+    ensure_line(
+        &second,
+        r"runcmd and scripts already ran for instance iid-a",
+    )?;
     ensure!(
         !console_has(&second, r"MARKER-RUNCMD-A")?,
         "runcmd ran again for the same instance; console:\n{}",

@@ -4,13 +4,15 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use plinth_config::user_data::include::{Included, Unfetched};
 
 /// Config subcommands.
 #[derive(clap::Subcommand)]
 pub enum Command {
     /// Parse and validate configs; print warnings and errors; exit 1 if any has an error.
     Validate {
-        /// `#cloud-config` files or NoCloud seed directories (user-data, meta-data, network-config).
+        /// User-data files (`#cloud-config`, MIME multipart, archives, scripts) or NoCloud seed /
+        /// config drive directories.
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
@@ -30,12 +32,26 @@ pub fn run(command: Command) -> Result<ExitCode> {
 fn validate(paths: &[PathBuf]) -> usize {
     let mut failed = 0;
     for path in paths {
-        match plinth_config::load_path(path) {
+        // A validator fetches nothing: an `#include` is a warning, and the booting node fetches it.
+        let included = Included::new(Unfetched::Warn(
+            "`cargo xtask config validate` fetches nothing; a booting node fetches it, and its contents are checked then".to_owned(),
+        ));
+        match plinth_config::load_path_with(path, &included) {
             Ok(parsed) => {
                 for warning in &parsed.warnings {
                     eprintln!("{warning}");
                 }
-                println!("{}: ok", path.display());
+                let scripts = &parsed.config.user_scripts;
+                if scripts.is_empty() {
+                    println!("{}: ok", path.display());
+                } else {
+                    println!(
+                        "{}: ok, with {} script(s) and {} boothook(s)",
+                        path.display(),
+                        scripts.scripts.len(),
+                        scripts.boothooks.len()
+                    );
+                }
             }
             Err(diagnostics) => {
                 eprintln!("{diagnostics}");

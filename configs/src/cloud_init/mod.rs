@@ -5,6 +5,7 @@ pub mod ca_certs;
 pub mod commands;
 pub mod etc_hosts;
 pub mod ntp;
+pub mod scripts;
 pub mod users;
 pub mod write_files;
 
@@ -12,5 +13,6 @@ pub use ca_certs::CaCerts;
 pub use commands::Command;
 pub use etc_hosts::ManageEtcHosts;
 pub use ntp::Ntp;
+pub use scripts::{Frequency, Script, UserScripts};
 pub use users::User;
 pub use write_files::{Encoding, WriteFile};

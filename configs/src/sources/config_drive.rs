@@ -11,7 +11,8 @@ use super::network_data::{NetworkData, to_netplan};
 use super::nocloud::MetaData;
 use super::{one_error, read_text};
 use crate::diagnostic::{Diagnostic, Diagnostics, Pos};
-use crate::parse::{Parsed, parse};
+use crate::parse::{Parsed, parse_with};
+use crate::user_data::include::Included;
 
 /// The directory holding the files, relative to the drive's root.
 pub const LATEST: &str = "openstack/latest";
@@ -87,9 +88,15 @@ impl DriveFiles {
 
 /// Reads a config drive mounted (or copied) at `dir`: see [`from_files`].
 pub fn load(dir: &Path) -> Result<Parsed, Diagnostics> {
-    from_files(
+    load_with(dir, &Included::default())
+}
+
+/// [`load`], with the documents fetched for `#include` URLs.
+pub fn load_with(dir: &Path, included: &Included) -> Result<Parsed, Diagnostics> {
+    from_files_with(
         &dir.join(LATEST).display().to_string(),
         &DriveFiles::read(dir)?,
+        included,
     )
 }
 
@@ -97,12 +104,21 @@ pub fn load(dir: &Path) -> Result<Parsed, Diagnostics> {
 /// the config; meta_data.json fills the hostname and adds its SSH keys; network_data.json becomes the
 /// network when user_data has none. Problems in every file are reported together.
 pub fn from_files(base: &str, files: &DriveFiles) -> Result<Parsed, Diagnostics> {
+    from_files_with(base, files, &Included::default())
+}
+
+/// [`from_files`], with the documents fetched for `#include` URLs.
+pub fn from_files_with(
+    base: &str,
+    files: &DriveFiles,
+    included: &Included,
+) -> Result<Parsed, Diagnostics> {
     let name = |f: &str| format!("{base}/{f}");
     let mut diags: Vec<Diagnostic> = Vec::new();
     let user = match files
         .user_data
         .as_deref()
-        .map(|t| parse(&name("user_data"), t))
+        .map(|t| parse_with(&name("user_data"), t, included))
     {
         Some(Ok(p)) => {
             diags.extend(p.warnings);

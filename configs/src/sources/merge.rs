@@ -58,6 +58,7 @@ pub fn vendor_under_user(user: MachineConfig, vendor: MachineConfig) -> MachineC
         timezone: opt(user.timezone, vendor.timezone),
         network: opt(user.network, vendor.network),
         plinth,
+        user_scripts: vendor.user_scripts.then(user.user_scripts),
     }
 }
 

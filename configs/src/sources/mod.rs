@@ -12,18 +12,24 @@ pub mod select;
 use std::path::Path;
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Pos};
-use crate::parse::{Parsed, parse};
+use crate::parse::{Parsed, parse_with};
+use crate::user_data::include::Included;
 
 /// Reads a config from `path`: a `#cloud-config` file, a NoCloud seed directory (`user-data`,
 /// `meta-data`, ...), or an OpenStack config drive directory (`openstack/latest/...`).
 pub fn load_path(path: &Path) -> Result<Parsed, Diagnostics> {
+    load_path_with(path, &Included::default())
+}
+
+/// [`load_path`], with the documents fetched for `#include` URLs in its user-data.
+pub fn load_path_with(path: &Path, included: &Included) -> Result<Parsed, Diagnostics> {
     let name = path.display().to_string();
     if path.is_dir() {
         if config_drive::is_config_drive(path) {
-            return config_drive::load(path);
+            return config_drive::load_with(path, included);
         }
         if nocloud::is_seed(path) {
-            return nocloud::load(path);
+            return nocloud::load_with(path, included);
         }
         return Err(one_error(
             &name,
@@ -32,7 +38,7 @@ pub fn load_path(path: &Path) -> Result<Parsed, Diagnostics> {
         ));
     }
     let text = read_text(path, &name)?;
-    parse(&name, &text)
+    parse_with(&name, &text, included)
 }
 
 /// Reads a text file (gzip-compressed or not), as a diagnostic on failure.

@@ -1,11 +1,12 @@
 //! A NoCloud seed directory, as cloud-init reads it: `user-data` (the config), `meta-data` (instance-id,
-//! local-hostname), optional `network-config` (netplan v2) and `vendor-data` (a `#cloud-config` whose
-//! top-level keys apply where user-data has none).
+//! local-hostname), optional `network-config` (netplan v2) and `vendor-data` (user-data in any format,
+//! whose top-level keys apply where user-data has none, and whose scripts run first).
 
 use std::path::Path;
 
-use crate::diagnostic::{Diagnostic, Diagnostics, Pos};
-use crate::parse::{Parsed, parse, parse_network};
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::parse::{Parsed, parse_network, parse_with};
+use crate::user_data::include::Included;
 use crate::yaml;
 
 use super::read_text;
@@ -89,7 +90,12 @@ impl SeedFiles {
 
 /// Reads a seed directory: see [`from_files`].
 pub fn load(dir: &Path) -> Result<Parsed, Diagnostics> {
-    from_files(&dir.display().to_string(), &SeedFiles::read(dir)?)
+    load_with(dir, &Included::default())
+}
+
+/// [`load`], with the documents fetched for `#include` URLs.
+pub fn load_with(dir: &Path, included: &Included) -> Result<Parsed, Diagnostics> {
+    from_files_with(&dir.display().to_string(), &SeedFiles::read(dir)?, included)
 }
 
 /// Keeps the config of a parse, collecting its diagnostics either way.
@@ -113,30 +119,28 @@ fn keep(
 /// user-data is the config, vendor-data fills top-level keys it leaves out, meta-data fills the
 /// hostname, and network-config replaces `network:`. Problems in every file are reported together.
 pub fn from_files(base: &str, files: &SeedFiles) -> Result<Parsed, Diagnostics> {
+    from_files_with(base, files, &Included::default())
+}
+
+/// [`from_files`], with the documents fetched for `#include` URLs in user-data and vendor-data.
+pub fn from_files_with(
+    base: &str,
+    files: &SeedFiles,
+    included: &Included,
+) -> Result<Parsed, Diagnostics> {
     let name = |file: &str| format!("{base}/{file}");
     let mut diags: Vec<Diagnostic> = Vec::new();
     let user = files
         .user_data
         .as_deref()
-        .map(|t| keep(&mut diags, parse(&name("user-data"), t)));
-    let vendor = match files.vendor_data.as_deref() {
-        Some(t)
-            if t.trim_start_matches('\u{feff}')
-                .starts_with("#cloud-config") =>
-        {
-            keep(&mut diags, parse(&name("vendor-data"), t))
-        }
-        Some(t) if !t.trim().is_empty() => {
-            diags.push(Diagnostic::warning(
-                &name("vendor-data"),
-                Pos::new(1, 1),
-                "",
-                "vendor-data is not a #cloud-config document and is ignored",
-            ));
-            None
-        }
-        _ => None,
-    };
+        .map(|t| keep(&mut diags, parse_with(&name("user-data"), t, included)));
+    // vendor-data is user-data in any format (cloud-config, MIME, scripts); its scripts run before
+    // user-data's, as cloud-init's scripts-vendor runs before scripts-user.
+    let vendor = files
+        .vendor_data
+        .as_deref()
+        .filter(|t| !t.trim().is_empty())
+        .and_then(|t| keep(&mut diags, parse_with(&name("vendor-data"), t, included)));
     let network = files
         .network_config
         .as_deref()
@@ -211,7 +215,7 @@ mod seed_tests {
             network_config: Some(
                 "version: 2\nethernets:\n  eth0:\n    addresses: [10.0.0.1]\n".into(),
             ),
-            vendor_data: Some("#!/bin/sh\necho vendor\n".into()),
+            vendor_data: Some("#cloud-config\nhostname: a\nhostname: b\n".into()),
         };
         let err = from_files("http://seed", &files).unwrap_err().to_string();
         assert!(
@@ -228,7 +232,7 @@ mod seed_tests {
         );
         assert!(
             err.contains(
-                "http://seed/vendor-data:1:1: warning: vendor-data is not a #cloud-config"
+                "http://seed/vendor-data:3:1: warning: duplicate key `hostname` (first at 2:1)"
             ),
             "{err}"
         );

@@ -3,9 +3,11 @@
 //! typed config from the tree with key paths and positions.
 
 pub mod de;
+pub mod lenient;
 pub mod node;
 pub mod path;
 
+pub use lenient::Leniency;
 pub use node::{Key, Kind, Node, Scalar};
 pub use path::{KeyPath, Segment};
 
@@ -52,13 +54,49 @@ fn options() -> serde_saphyr::Options {
             max_replay_stack_depth: 16,
             max_alias_expansions_per_anchor: 1_000,
         },
-        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::Error,
+        // Repeated keys reach the tree, and `!!binary` stays its base64 text: `lenient` resolves
+        // both as PyYAML does, and the caller decides whether that is a warning or an error.
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::PassThrough,
+        ignore_binary_tag_for_string: true,
         with_snippet: false,
     }
 }
 
-/// Parses one YAML document into a tree. An empty document is an empty mapping.
+/// A parsed document and what in it relied on PyYAML's leniency (already resolved its way).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Document {
+    /// The tree, duplicates resolved (last wins) and `!!binary` decoded.
+    pub root: Node,
+    /// Each place that relied on leniency.
+    pub lenient: Vec<Leniency>,
+}
+
+/// Parses one YAML document into a tree, strictly: a duplicate key or `!!binary` text that is
+/// not clean base64 is an error. An empty document is an empty mapping.
 pub fn parse(text: &str) -> Result<Node, YamlError> {
+    let doc = parse_document(text)?;
+    match doc.lenient.first() {
+        None => Ok(doc.root),
+        Some(Leniency::DuplicateKey { path, last, .. }) => Err(YamlError {
+            pos: *last,
+            message: format!(
+                "duplicate key `{}`: a key may appear only once in a mapping",
+                match path.0.last() {
+                    Some(Segment::Key(k)) => k.clone(),
+                    _ => path.to_string(),
+                }
+            ),
+        }),
+        Some(Leniency::Base64 { pos, .. }) => Err(YamlError {
+            pos: *pos,
+            message: "`!!binary` text has characters outside the base64 alphabet".to_owned(),
+        }),
+    }
+}
+
+/// Parses one YAML document into a tree the way PyYAML reads it, saying where that took leniency.
+/// An empty document is an empty mapping.
+pub fn parse_document(text: &str) -> Result<Document, YamlError> {
     if text.len() > MAX_DOCUMENT_BYTES {
         return Err(YamlError {
             pos: Pos::new(1, 1),
@@ -71,9 +109,19 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
     match serde_saphyr::from_str_with_options::<Option<Node>>(text, options()) {
         Ok(Some(mut node)) => {
             node.fill_raw(text);
-            Ok(node)
+            let lenient = lenient::resolve(&mut node, text).map_err(|e| YamlError {
+                pos: e.pos,
+                message: e.message,
+            })?;
+            Ok(Document {
+                root: node,
+                lenient,
+            })
         }
-        Ok(None) => Ok(Node::empty_map()),
+        Ok(None) => Ok(Document {
+            root: Node::empty_map(),
+            lenient: Vec::new(),
+        }),
         Err(err) => Err(yaml_error(&err)),
     }
 }
@@ -172,6 +220,59 @@ mod tests {
             err(&"x".repeat(MAX_DOCUMENT_BYTES + 1))
                 .message
                 .contains("limit")
+        );
+    }
+
+    #[test]
+    fn duplicates_and_binary_resolve_as_pyyaml_does() {
+        let doc = parse_document("a: 1\nb:\n  c: first\n  c: second\na: 2\n").unwrap();
+        assert_eq!(
+            doc.root.get("a").unwrap().kind,
+            Kind::Scalar(Scalar::Int(2))
+        );
+        assert_eq!(
+            doc.root.get("b").unwrap().get("c").map(|n| n.kind.clone()),
+            Some(Kind::Scalar(Scalar::Str("second".into()))),
+            "{:?}",
+            doc.root
+        );
+        assert_eq!(doc.root.entries().len(), 2);
+        let paths: Vec<String> = doc.lenient.iter().map(|l| l.path().to_string()).collect();
+        assert_eq!(paths, ["a", "b.c"]);
+        assert_eq!(
+            doc.lenient[0],
+            Leniency::DuplicateKey {
+                path: KeyPath::parse("a"),
+                first: Pos::new(1, 1),
+                last: Pos::new(5, 1)
+            }
+        );
+
+        let clean = parse_document("content: !!binary |\n  aGVsbG8K\n").unwrap();
+        assert_eq!(clean.root.get("content").unwrap().as_str(), Some("hello\n"));
+        assert!(clean.lenient.is_empty());
+        let dirty = parse_document("content: !!binary |\n  aGVs*bG8K\n").unwrap();
+        assert_eq!(dirty.root.get("content").unwrap().as_str(), Some("hello\n"));
+        assert!(
+            matches!(dirty.lenient[..], [Leniency::Base64 { dropped: 1, .. }]),
+            "{:?}",
+            dirty.lenient
+        );
+        assert!(
+            err("content: !!binary |\n  aGVs*bG8K\n")
+                .message
+                .contains("base64")
+        );
+        let e = err("content: !!binary /w==\n");
+        assert!(e.message.contains("not UTF-8"), "{e:?}");
+        assert_eq!(
+            parse("quoted: '!!binary aGk='\n")
+                .unwrap()
+                .get("quoted")
+                .unwrap()
+                .as_str(),
+            Some("!!binary aGk="),
+            "only a tag makes binary"
         );
     }
 

@@ -215,6 +215,21 @@ impl Node {
         }
     }
 
+    /// Marks every position in this tree as being in part `part` of a user-data of several parts.
+    pub fn stamp_part(&mut self, part: u32) {
+        self.pos = self.pos.in_part(part);
+        match &mut self.kind {
+            Kind::Scalar(_) => {}
+            Kind::Seq(items) => items.iter_mut().for_each(|(_, n)| n.stamp_part(part)),
+            Kind::Map(entries) => {
+                for (key, node) in entries.iter_mut() {
+                    key.pos = key.pos.in_part(part);
+                    node.stamp_part(part);
+                }
+            }
+        }
+    }
+
     /// Fills `raw` of every non-string scalar from the source text.
     pub(crate) fn fill_raw(&mut self, source: &str) {
         match &mut self.kind {

@@ -21,6 +21,7 @@ use plinth_config::sources::merge;
 use plinth_config::sources::select::{Candidate, Discovered, candidates};
 
 use super::superseded;
+use super::url::include::{Network, read_with_includes};
 use super::url::retry;
 use super::url::source::{self, Outcome, SourceError};
 use crate::console;
@@ -166,8 +167,10 @@ pub async fn discover_and_load(mode: Mode, default_config: &Path, reaper: &Reape
     let (remote, local): (Vec<Candidate>, Vec<Candidate>) = candidates(&cmdline, &found)
         .into_iter()
         .partition(|c| matches!(c, Candidate::Url { .. } | Candidate::NoCloudUrl { .. }));
+    let mut net = Network::down(reaper);
     if !remote.is_empty() {
         super::url::network::bring_up(reaper).await;
+        net = Network::up();
     }
     if let Some(loaded) = load_remote(&remote, default_config).await {
         return Discovery { loaded, seed: None };
@@ -191,7 +194,7 @@ pub async fn discover_and_load(mode: Mode, default_config: &Path, reaper: &Reape
             })
         });
     Discovery {
-        loaded: resolve(&local, default_config),
+        loaded: resolve(&local, default_config, &mut net).await,
         seed,
     }
 }
@@ -250,10 +253,12 @@ async fn load_remote(
 }
 
 /// Tries `candidates` in order: the first that exists decides (an invalid one is an error, not a
-/// reason to fall back silently); then the image default fills what it leaves out.
-pub fn resolve(
+/// reason to fall back silently); then the image default fills what it leaves out. Its user-data's
+/// `#include` URLs are fetched, the network brought up for them through `net`.
+pub async fn resolve(
     candidates: &[Candidate],
     default_config: &Path,
+    net: &mut Network<'_>,
 ) -> Result<LoadedConfig, ConfigError> {
     let defaults = image_default(default_config)?;
     for candidate in candidates {
@@ -269,8 +274,9 @@ pub fn resolve(
                 return Ok(LoadedConfig::new(source, parsed.config, warnings).not_persisted());
             }
         };
-        let parsed =
-            plinth_config::load_path(path).map_err(|d| ConfigError::Invalid(d.to_string()))?;
+        let parsed = read_with_includes(|inc| plinth_config::load_path_with(path, inc), net)
+            .await
+            .map_err(|d| ConfigError::Invalid(d.to_string()))?;
         let warnings = parsed.warnings.iter().map(ToString::to_string).collect();
         let config = merge::with_defaults(parsed.config, &defaults.1.config);
         return Ok(LoadedConfig {
@@ -294,9 +300,10 @@ pub(crate) fn image_default(path: &Path) -> Result<(String, plinth_config::Parse
     Ok(("built-in default".into(), parsed))
 }
 
-/// Keeps `config` on the state partition for the next boots (written once the boot is ready).
+/// Keeps `config` on the state partition for the next boots (written once the boot is ready): its
+/// YAML, or a MIME multipart with its scripts when it has any (`MachineConfig::to_user_data`).
 pub fn persist(config: &MachineConfig, path: &Path) -> std::io::Result<()> {
-    crate::atomic_file::write(path, config.to_yaml().as_bytes(), 0o600)
+    crate::atomic_file::write(path, config.to_user_data().as_bytes(), 0o600)
 }
 
 #[cfg(test)]
@@ -343,8 +350,8 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
-    #[test]
-    fn the_first_candidate_found_wins_and_defaults_fill_the_rest() {
+    #[tokio::test]
+    async fn the_first_candidate_found_wins_and_defaults_fill_the_rest() {
         let dir = scratch("resolve");
         let seed = dir.join("cidata");
         std::fs::create_dir_all(&seed).unwrap();
@@ -367,7 +374,7 @@ mod tests {
             Candidate::Persisted(persisted.clone()),
             Candidate::ImageDefault,
         ];
-        let loaded = resolve(&order, none).unwrap();
+        let loaded = resolve(&order, none, &mut Network::none()).await.unwrap();
         assert_eq!(loaded.config.hostname.as_deref(), Some("from-seed"));
         assert!(
             loaded.source.starts_with("NoCloud seed"),
@@ -379,13 +386,22 @@ mod tests {
             "the image default's network fills a config without one"
         );
 
-        let loaded = resolve(&order[2..], none).unwrap();
+        let loaded = resolve(&order[2..], none, &mut Network::none())
+            .await
+            .unwrap();
         assert_eq!(loaded.config.hostname.as_deref(), Some("from-state"));
 
-        let loaded = resolve(&[Candidate::ImageDefault], none).unwrap();
+        let loaded = resolve(&[Candidate::ImageDefault], none, &mut Network::none())
+            .await
+            .unwrap();
         assert_eq!(loaded.source, "built-in default");
         assert!(!loaded.persist, "the image default is not worth keeping");
-        assert!(resolve(&order, none).unwrap().persist);
+        assert!(
+            resolve(&order, none, &mut Network::none())
+                .await
+                .unwrap()
+                .persist
+        );
 
         std::fs::write(
             seed.join("user-data"),
@@ -393,7 +409,7 @@ mod tests {
         )
         .unwrap();
         assert!(
-            resolve(&order, none).is_err(),
+            resolve(&order, none, &mut Network::none()).await.is_err(),
             "an invalid seed must not fall back silently"
         );
         std::fs::remove_dir_all(&dir).unwrap();
@@ -415,6 +431,17 @@ mod tests {
             &std::fs::metadata(&path).unwrap().permissions(),
         );
         assert_eq!(mode & 0o777, 0o600, "the persisted copy holds secrets");
+
+        // The user-data's scripts are kept too (as MIME parts), so they still run from the copy.
+        let with_scripts = plinth_config::parse(
+            "t",
+            "#cloud-config-archive\n- 'hostname: n2'\n- |\n  #!/bin/sh\n  echo hi\n- |\n  #cloud-boothook\n  echo early\n",
+        )
+        .unwrap()
+        .config;
+        assert_eq!(with_scripts.user_scripts.scripts.len(), 1);
+        persist(&with_scripts, &path).unwrap();
+        assert_eq!(load_given(&path).unwrap().config, with_scripts);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

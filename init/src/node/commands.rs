@@ -86,6 +86,20 @@ pub async fn run_all(
     outcomes
 }
 
+/// Runs one command under `label` (output and log as for [`run_all`]'s entries).
+pub async fn run_labelled(
+    reaper: &Reaper,
+    label: String,
+    argv: &[String],
+    log: Option<&Path>,
+) -> Outcome {
+    let result = run_one(reaper, &label, argv, log).await;
+    if let Err(why) = &result {
+        console::say(&format!("{label}: {why}"));
+    }
+    Outcome { label, result }
+}
+
 async fn run_one(
     reaper: &Reaper,
     label: &str,

@@ -39,7 +39,10 @@ pub fn of_source(path: &Path) -> Option<String> {
 pub fn id_of(meta_instance_id: Option<&str>, config: &MachineConfig) -> String {
     match meta_instance_id.map(str::trim).filter(|i| !i.is_empty()) {
         Some(id) => id.to_owned(),
-        None => format!("iid-config-{:016x}", fnv1a(config.to_yaml().as_bytes())),
+        None => format!(
+            "iid-config-{:016x}",
+            fnv1a(config.to_user_data().as_bytes())
+        ),
     }
 }
 

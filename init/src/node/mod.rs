@@ -5,12 +5,14 @@
 //! that take a root directory, so they are tested on temp dirs. This module strings them together
 //! in cloud-init's order for the two boot phases that use them:
 //!
-//! - [`early`] (phase `identity`, right after `config`): hostname every boot, `bootcmd` every boot,
+//! - [`early`] (phase `identity`, right after `config`): hostname every boot, the user-data's
+//!   boothooks and then `bootcmd` every boot,
 //!   then, for a new instance only, `write_files`, users, deferred `write_files`; `ca_certs` and
 //!   `timezone` every boot (they are idempotent and follow the config). The instance-id is recorded
 //!   once these ran.
 //! - [`late`] (phase `runcmd`, after `services`, when the network is up as in cloud-init's final
-//!   stage): `runcmd` once per instance, recorded separately.
+//!   stage): `runcmd` and then the user-data's scripts once per instance, recorded separately;
+//!   per-boot scripts every boot.
 //!
 //! A failing step prints why and the others still run: a bad entry never stops the boot.
 
@@ -22,6 +24,7 @@ pub mod fsutil;
 pub mod home;
 pub mod hostname;
 pub mod instance;
+pub mod scripts;
 pub mod timezone;
 pub mod users;
 
@@ -111,6 +114,20 @@ pub async fn early(target: &Target<'_>, config: &MachineConfig, instance_id: &st
     }
 
     let log = target.log_dir.as_deref().map(commands::log_path);
+    let boothooks: Vec<&plinth_config::cloud_init::Script> =
+        config.user_scripts.boothooks.iter().collect();
+    if !boothooks.is_empty() {
+        let outcomes = scripts::run(
+            target.reaper,
+            root,
+            "boothook",
+            &boothooks,
+            &[("INSTANCE_ID", instance_id)],
+            log.as_deref(),
+        )
+        .await;
+        note_commands(&mut report, "boothooks", &outcomes);
+    }
     if !config.bootcmd.is_empty() {
         let outcomes =
             commands::run_all(target.reaper, "bootcmd", &config.bootcmd, log.as_deref()).await;
@@ -187,26 +204,61 @@ fn per_instance(target: &Target<'_>, config: &MachineConfig, report: &mut Report
     }
 }
 
-/// runcmd, once per instance.
+/// runcmd and the user-data's scripts, once per instance; per-boot scripts every boot.
 pub async fn late(target: &Target<'_>, config: &MachineConfig, instance_id: &str) -> Report {
+    use plinth_config::cloud_init::Frequency;
     let mut report = Report::default();
+    let log = target.log_dir.as_deref().map(commands::log_path);
+    let of = |f: Frequency| -> Vec<&plinth_config::cloud_init::Script> {
+        config
+            .user_scripts
+            .scripts
+            .iter()
+            .filter(|s| s.frequency == f)
+            .collect()
+    };
     let recorded = instance::recorded(target.root, instance::RUNCMD_RECORD);
-    if !instance::is_new(recorded.as_deref(), instance_id) {
-        report
-            .done
-            .push(format!("runcmd already ran for instance {instance_id}"));
-        return report;
-    }
-    if config.runcmd.is_empty() {
-        report.done.push("no runcmd".into());
+    if instance::is_new(recorded.as_deref(), instance_id) {
+        if config.runcmd.is_empty() {
+            report.done.push("no runcmd".into());
+        } else {
+            let outcomes =
+                commands::run_all(target.reaper, "runcmd", &config.runcmd, log.as_deref()).await;
+            note_commands(&mut report, "runcmd", &outcomes);
+        }
+        let per_instance = of(Frequency::Instance);
+        if !per_instance.is_empty() {
+            let outcomes = scripts::run(
+                target.reaper,
+                target.root,
+                "script",
+                &per_instance,
+                &[],
+                log.as_deref(),
+            )
+            .await;
+            note_commands(&mut report, "scripts", &outcomes);
+        }
+        if let Err(e) = instance::record(target.root, instance::RUNCMD_RECORD, instance_id) {
+            report.error(format!("recording that runcmd ran: {e}"));
+        }
     } else {
-        let log = target.log_dir.as_deref().map(commands::log_path);
-        let outcomes =
-            commands::run_all(target.reaper, "runcmd", &config.runcmd, log.as_deref()).await;
-        note_commands(&mut report, "runcmd", &outcomes);
+        report.done.push(format!(
+            "runcmd and scripts already ran for instance {instance_id}"
+        ));
     }
-    if let Err(e) = instance::record(target.root, instance::RUNCMD_RECORD, instance_id) {
-        report.error(format!("recording that runcmd ran: {e}"));
+    let per_boot = of(Frequency::Boot);
+    if !per_boot.is_empty() {
+        let outcomes = scripts::run(
+            target.reaper,
+            target.root,
+            "per-boot",
+            &per_boot,
+            &[],
+            log.as_deref(),
+        )
+        .await;
+        note_commands(&mut report, "per-boot scripts", &outcomes);
     }
     report
 }

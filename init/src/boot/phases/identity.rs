@@ -1,5 +1,5 @@
 //! Phase `identity`: the node's name and the cloud-init steps that set it up (see `crate::node`):
-//! hostname and /etc/hosts, `bootcmd`, and for a new instance `write_files` and users; `ca_certs`
+//! hostname and /etc/hosts, the user-data's boothooks and `bootcmd` (every boot), and for a new instance `write_files` and users; `ca_certs`
 //! and `timezone`.
 //!
 //! A phase of its own right after `config`, not part of `config`: reading a config has no effects

@@ -1,4 +1,5 @@
-//! Phase `runcmd`: the config's `runcmd`, once per instance (see `crate::node`). It comes after
+//! Phase `runcmd`: the config's `runcmd` and then the user-data's scripts (cloud-init's
+//! `scripts-user`), once per instance, and per-boot scripts every boot (see `crate::node`). It comes after
 //! `network` and `services`, as cloud-init's final stage does, so commands can reach the network
 //! and talk to the control API; it does not wait for the services to be ready (a command that
 //! needs one waits for it itself). Failing commands are error lines, not a failed phase.

@@ -78,9 +78,13 @@ pub async fn config_url(
         }
     ));
     checksum::verify(url, sha256, &sum).map_err(SourceError::Mismatch)?;
-    let parsed = text_of(url, &fetched.body)
-        .and_then(|text| plinth_config::parse(url, &text))
-        .map_err(|d| SourceError::Invalid(d.to_string()))?;
+    let text = text_of(url, &fetched.body).map_err(|d| SourceError::Invalid(d.to_string()))?;
+    let parsed = super::include::read_with_includes(
+        |inc| plinth_config::parse_with(url, &text, inc),
+        &mut super::include::Network::up(),
+    )
+    .await
+    .map_err(|d| SourceError::Invalid(d.to_string()))?;
     Ok(Outcome::Parsed {
         label: format!("plinth.config={url}"),
         parsed: Box::new(parsed),
@@ -142,8 +146,12 @@ pub async fn nocloud_url(
         }
     }
     let base = seed_from.trim_end_matches('/');
-    let mut parsed =
-        nocloud::from_files(base, &files).map_err(|d| SourceError::Invalid(d.to_string()))?;
+    let mut parsed = super::include::read_with_includes(
+        |inc| nocloud::from_files_with(base, &files, inc),
+        &mut super::include::Network::up(),
+    )
+    .await
+    .map_err(|d| SourceError::Invalid(d.to_string()))?;
     if parsed.config.hostname.is_none()
         && let Some(name) = local_hostname
     {
