@@ -47,6 +47,9 @@ pub struct BootContext {
     pub boot_seed: Option<SeedId>,
     /// Where service and command logs are written (none in a container).
     pub log_dir: Option<PathBuf>,
+    /// `plinth.supervisor.failure_reboot_after` of the config loaded, for the main loop (set by
+    /// the `config` phase).
+    pub failure_reboot_after: tokio::sync::watch::Sender<std::time::Duration>,
 }
 
 impl BootContext {

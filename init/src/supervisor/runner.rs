@@ -244,6 +244,7 @@ impl Supervisor {
                 let _ = reply.send(());
             }
             Request::List { reply } => {
+                crate::pid1::fault::inject(crate::pid1::fault::Fault::SupervisorPanic);
                 let list = self
                     .order
                     .iter()
