@@ -1,8 +1,8 @@
 //! A fixture for the integration tests: the built `plinth-init` as a real PID 1 in new PID and mount
 //! namespaces (`unshare --pid --fork --kill-child --mount --mount-proc`), in `--container` mode, with
 //! a temp config and control socket, driven by the built `plinthctl` run inside the same PID
-//! namespace (`nsenter --pid`; zbus's peer-credential check fails for a peer whose pid does not
-//! exist in the server's namespace).
+//! namespace (`nsenter --pid`, as on a node; the API authenticates by uid, so a caller outside
+//! works too, which `control_peer.rs` proves).
 
 #![allow(dead_code)]
 
