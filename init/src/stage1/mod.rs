@@ -156,7 +156,10 @@ pub fn run() -> Infallible {
     let iscsi = format!("{SYSROOT}/etc/iscsi/initiatorname.iscsi");
     // No randomness, no name: all-zero bytes would give every such node the same initiator.
     let ensured = machine_id::random_bytes().and_then(|random| {
-        iscsi_name::ensure(Path::new(&iscsi), std::array::from_fn(|i| random[i]))
+        iscsi_name::ensure(
+            Path::new(&iscsi),
+            std::array::from_fn(|i| random.get(i).copied().unwrap_or_default()),
+        )
     });
     match ensured {
         Ok((name, true)) => step(&format!("iSCSI initiator {name} (generated)")),

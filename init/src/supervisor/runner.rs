@@ -554,8 +554,7 @@ impl Supervisor {
             return;
         }
         for i in 0..self.order.len() {
-            let name = &self.order[i];
-            let Some(unit) = self.units.get(name) else {
+            let Some(unit) = self.order.get(i).and_then(|name| self.units.get(name)) else {
                 continue;
             };
             if unit.state != State::Waiting || !unit.wanted {
@@ -567,7 +566,7 @@ impl Supervisor {
                     .is_some_and(|u| u.state.satisfies_dependents())
             });
             if ready {
-                let name = name.clone();
+                let name = unit.spec.name.clone();
                 self.start(&name);
             }
         }

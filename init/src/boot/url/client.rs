@@ -111,7 +111,7 @@ async fn request(url: &str) -> Result<Response, Failure> {
         let mut chunk = [0u8; 16 * 1024];
         loop {
             let n = stream.read(&mut chunk).await?;
-            buf.extend_from_slice(&chunk[..n]);
+            buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
             match http::parse_response(&buf, n == 0) {
                 Ok(Parse::Done(response)) => return Ok::<_, std::io::Error>(Ok(response)),
                 Ok(Parse::Incomplete) => {}
