@@ -47,7 +47,8 @@ pub fn check(text: &str) -> Result<(), Corrupt> {
         .rfind('\n')
         .map_or(0, |i| i.saturating_add(1));
     let (body, last) = text.split_at(body_end);
-    let Some(sum) = last.trim_end().strip_prefix(SEAL) else {
+    // The seal line ends with its newline: without it, the copy may have been cut short.
+    let Some(sum) = last.strip_suffix('\n').and_then(|l| l.strip_prefix(SEAL)) else {
         return Err(Corrupt::Truncated);
     };
     if hex(&Sha256::digest(body.as_bytes())) == sum {
@@ -100,5 +101,45 @@ mod tests {
         let sealed = seal("#cloud-config\nhostname: n1");
         assert_eq!(check(&sealed), Ok(()));
         assert!(sealed.contains("hostname: n1\n# plinth-kept sha256:"));
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        proptest! {
+            /// Whatever the text, a sealed copy checks, and any shorter prefix of it or any
+            /// changed byte does not.
+            #[test]
+            fn only_the_whole_sealed_text_checks(
+                yaml in "[\\PC\n]{0,300}",
+                cut in any::<prop::sample::Index>(),
+                flip in any::<prop::sample::Index>(),
+            ) {
+                let sealed = seal(&yaml);
+                prop_assert_eq!(check(&sealed), Ok(()));
+                let at = cut.index(sealed.len());
+                if let Some(prefix) = sealed.get(..at) {
+                    prop_assert!(check(prefix).is_err());
+                }
+                let mut bytes = sealed.clone().into_bytes();
+                let i = flip.index(bytes.len());
+                if let Some(b) = bytes.get_mut(i) {
+                    *b = if *b == b'x' { b'y' } else { b'x' };
+                }
+                if let Ok(changed) = String::from_utf8(bytes)
+                    && changed != sealed
+                {
+                    prop_assert!(check(&changed).is_err(), "{:?}", changed);
+                }
+            }
+
+            /// Any text at all: an answer, no panic.
+            #[test]
+            fn any_text_checks_without_a_panic(text in "[\\PC\n]{0,300}") {
+                let _ = check(&text);
+            }
+        }
     }
 }

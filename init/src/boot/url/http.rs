@@ -383,4 +383,68 @@ mod tests {
             }
         }
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        /// A response head with hostile values: any status, lengths that lie, repeated or huge
+        /// headers, chunked or not.
+        fn hostile_head() -> impl Strategy<Value = String> {
+            (
+                "HTTP/1\\.[01x] [0-9]{1,5}( [ -~]{0,20})?",
+                prop::collection::vec(
+                    prop_oneof![
+                        "Content-Length: [0-9]{1,22}",
+                        "Content-Length: -?[0-9a-f ]{0,6}",
+                        "Transfer-Encoding: (chunked|gzip, chunked|identity|chunked, gzip)",
+                        "Location: [ -~]{0,40}",
+                        "[A-Za-z-]{1,12}:[ -~]{0,200}",
+                        "[ -~]{0,30}",
+                    ],
+                    0..8,
+                ),
+            )
+                .prop_map(|(status, headers)| {
+                    let mut head = status;
+                    for h in headers {
+                        head.push_str("\r\n");
+                        head.push_str(&h);
+                    }
+                    head.push_str("\r\n\r\n");
+                    head
+                })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+            /// Any bytes at all: an answer, never a panic.
+            #[test]
+            fn any_bytes_parse_without_a_panic(bytes in prop::collection::vec(any::<u8>(), 0..600), eof in any::<bool>()) {
+                let _ = parse_response(&bytes, eof);
+            }
+
+            /// A hostile head and any body: a finished response's body is never longer than what
+            /// was sent nor than MAX_BODY, and any prefix of the bytes is `Incomplete` or an
+            /// error before the connection ends, never a panic.
+            #[test]
+            fn hostile_responses_parse_without_a_panic(
+                head in hostile_head(),
+                body in "[0-9a-fA-F;\r\n xyz]{0,200}",
+                cut in 0usize..1000,
+            ) {
+                let bytes = format!("{head}{body}").into_bytes();
+                for eof in [false, true] {
+                    if let Ok(Parse::Done(response)) = parse_response(&bytes, eof) {
+                        prop_assert!(response.body.len() <= bytes.len());
+                        prop_assert!(response.body.len() <= MAX_BODY);
+                    }
+                    let prefix = bytes.get(..cut.min(bytes.len())).unwrap_or_default();
+                    let _ = parse_response(prefix, eof);
+                }
+            }
+        }
+    }
 }
