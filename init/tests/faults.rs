@@ -2,11 +2,17 @@
 //! `plinth_init::pid1::fault`) into plinth-init as a real PID 1 in a PID namespace: a panic in the
 //! boot task leaves the node in maintenance mode, with the panic on the console, accepting
 //! `plinthctl config apply`; a panic in the supervisor reboots the node cleanly after the bound
-//! the config sets, killing the services.
+//! the config sets, killing the services; a panic in stage 1 (run as PID 1 of a PID namespace in a
+//! chroot holding the initramfs marker) is said and PID 1 stays up until it reboots.
 
 mod common;
 
 use std::time::{Duration, Instant};
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
 
 use common::{Node, can_run, children, cmdline, scratch};
 
@@ -106,4 +112,106 @@ plinth:
         console.contains("reboot: container mode, exiting"),
         "{console}"
     );
+}
+
+/// A root for stage 1: the marker, plinth-init as `/init` and the shared libraries it needs.
+fn stage1_root(dir: &Path) -> std::path::PathBuf {
+    let root = dir.join("root");
+    for sub in ["proc", "sys", "dev", "tmp"] {
+        std::fs::create_dir_all(root.join(sub)).unwrap();
+    }
+    std::fs::write(root.join("plinth-initrd"), "").unwrap();
+    let init = env!("CARGO_BIN_EXE_plinth-init");
+    std::fs::copy(init, root.join("init")).unwrap();
+    let ldd = Command::new("ldd").arg(init).output().unwrap();
+    for lib in String::from_utf8_lossy(&ldd.stdout)
+        .split_whitespace()
+        .filter(|w| w.starts_with('/'))
+    {
+        let to = root.join(lib.trim_start_matches('/'));
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(lib, &to).unwrap();
+    }
+    root
+}
+
+#[test]
+fn a_panic_in_stage1_is_said_and_pid1_stays_up_to_reboot() {
+    if !can_run() {
+        return;
+    }
+    let dir = scratch("fault-stage1");
+    let root = stage1_root(&dir);
+    let mut unshare = Command::new("unshare")
+        .args(["--pid", "--fork", "--kill-child", "--mount", "--root"])
+        .arg(&root)
+        .arg("/init")
+        .env("PLINTH_FAULT", "stage1-panic")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let console = Arc::new(Mutex::new(String::new()));
+    for pipe in [
+        Box::new(unshare.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(unshare.stderr.take().unwrap()),
+    ] {
+        let console = console.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                let mut c = console.lock().unwrap();
+                c.push_str(&line);
+                c.push('\n');
+            }
+        });
+    }
+    let started = Instant::now();
+    while !console.lock().unwrap().contains("rebooting in ") {
+        if started.elapsed() > Duration::from_secs(20) || unshare.try_wait().unwrap().is_some() {
+            let _ = unshare.kill();
+            panic!(
+                "stage 1 did not say its panic and stay up:\n{}",
+                console.lock().unwrap()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // It waits the kernel's panic= delay (this host's own command line), then reboots, which in
+    // a PID namespace ends its PID 1 by SIGHUP: never the exit code 101 of an unwound panic.
+    let said = Instant::now();
+    let text = console.lock().unwrap().clone();
+    let delay: u64 = text
+        .split("rebooting in ")
+        .nth(1)
+        .and_then(|r| r.split('s').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    let status = loop {
+        if let Some(status) = unshare.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            said.elapsed() < Duration::from_secs(delay + 10),
+            "no reboot {delay}s after the panic"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let text = console.lock().unwrap().clone();
+    assert!(
+        said.elapsed()
+            >= Duration::from_millis(delay * 1000).saturating_sub(Duration::from_millis(300)),
+        "PID 1 ended {:?} after the panic, before its {delay}s delay:\n{text}",
+        said.elapsed()
+    );
+    assert_ne!(
+        status.code(),
+        Some(101),
+        "PID 1 exited by the panic:\n{text}"
+    );
+    assert!(
+        text.contains("plinth stage 1: PANIC in stage 1: injected fault stage1-panic"),
+        "{text}"
+    );
+    eprintln!("stage 1 ended by {status} after {:?}", said.elapsed());
 }
