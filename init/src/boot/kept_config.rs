@@ -4,6 +4,7 @@
 //! and an empty document is a valid, empty config. A copy that fails the check is corrupt; the boot
 //! says so and falls back to the next source. A copy without a seal (written by a Plinth before
 //! this one) is corrupt too: it cannot be told from a truncated one.
+#![deny(clippy::arithmetic_side_effects)]
 
 use std::fmt::Write as _;
 

@@ -3,6 +3,7 @@
 //! `plinth.fault=` on the kernel command line (a QEMU run), each a comma-separated list, and fires
 //! once, the first time its point is reached. Nothing is armed unless asked for, so a production
 //! boot never reaches a `panic!` here.
+#![deny(clippy::arithmetic_side_effects)]
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -1,5 +1,6 @@
 //! The kernel command line as stage 1 reads it: which root slot to boot and how long to wait
 //! for devices. Pure parsing; unknown words are ignored (they belong to the kernel or stage 2).
+#![deny(clippy::arithmetic_side_effects)]
 
 use std::time::Duration;
 

@@ -2,6 +2,7 @@
 //! console then shows the kernel's trace instead of ours): the run is wrapped in `catch_unwind`,
 //! and a panic is said on the console, then the machine reboots after the delay the kernel's own
 //! `panic=SECONDS` gives (default [`DEFAULT_REBOOT_DELAY`]), time to read why.
+#![deny(clippy::arithmetic_side_effects)]
 
 use std::convert::Infallible;
 use std::panic::{AssertUnwindSafe, catch_unwind};

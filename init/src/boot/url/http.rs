@@ -2,6 +2,7 @@
 //! the response (status line, headers, a body delimited by `Content-Length`, `chunked` transfer
 //! coding, or the end of the connection). PID 1 fetches plain `http://` only: https would need a
 //! TLS stack in the static PID 1, so an `https://` URL is refused with an error that says so.
+#![deny(clippy::arithmetic_side_effects)]
 
 /// The largest response body accepted (a machine config is at most 1 MiB of text; gzip is smaller).
 pub const MAX_BODY: usize = 4 * 1024 * 1024;
