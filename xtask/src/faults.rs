@@ -5,7 +5,8 @@
 //! them with `PLINTH_FAULT_SCALE=long` (10 minutes of crash loop, 300 mutated configs, 500
 //! services) and prints the figures they report.
 //!
-//! Power cuts in QEMU are not part of it yet.
+//! With `--power-cuts N` it also boots the `--dev` image (built when stale) in QEMU and cuts its
+//! power N times at random points (`qemu-tests/tests/power_cut.rs`).
 
 use std::process::ExitCode;
 
@@ -19,6 +20,10 @@ pub struct Args {
     /// The short form `cargo xtask test` runs (seconds, not minutes).
     #[arg(long)]
     short: bool,
+    /// Also cut a QEMU node's power this many times at random points between its start and
+    /// ready, booting it again to ready after each (0: none).
+    #[arg(long, default_value_t = 0)]
+    power_cuts: u32,
 }
 
 pub fn run(args: &Args) -> Result<ExitCode> {
@@ -47,7 +52,27 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         "PLINTH_FAULT_SCALE",
         if args.short { "short" } else { "long" },
     );
-    let ran = cmd::run(&mut nextest);
+    let mut ran = cmd::run(&mut nextest);
+    if args.power_cuts > 0 && ran.is_ok() {
+        prereqs::ensure(&prereqs::QEMU)?;
+        let image = crate::image::ensure_built(true)?;
+        let mut cuts = cmd::cmd(
+            "cargo",
+            [
+                "nextest",
+                "run",
+                "-p",
+                "qemu-tests",
+                "--test",
+                "power_cut",
+                "--no-capture",
+            ],
+        );
+        cuts.env("PLINTH_IMAGE_DIR", &image.dir)
+            .env("PLINTH_POWER_CUTS", args.power_cuts.to_string())
+            .env("PLINTH_FAULT_REPORT", &report);
+        ran = cmd::run(&mut cuts);
+    }
     let figures = std::fs::read_to_string(&report).unwrap_or_default();
     println!(
         "\nfault suite figures ({}):",
