@@ -140,16 +140,20 @@ async fn run(args: &Args, mode: Mode) -> io::Result<PowerAction> {
     )));
 
     // Every task's end is an event here (`task_end`): none of them may vanish unnoticed.
+    let mut boot_restarts = 0;
     let action = loop {
         tokio::select! {
             action = power_rx.recv() => break action.unwrap_or(PowerAction::Poweroff),
             Some(ended) = until_end(&mut boot_task) => {
                 let how = task_end::how(ended);
-                let Reaction::Maintenance { why } =
-                    task_end::react(Task::Boot, &how, *reboot_after.borrow())
-                else {
-                    continue;
+                let why = match task_end::react(Task::Boot, &how, boot_restarts, *reboot_after.borrow()) {
+                    Reaction::Maintenance { why } => why,
+                    Reaction::GiveUp { why } | Reaction::Reboot { why, .. } => {
+                        console::say(&why);
+                        continue;
+                    }
                 };
+                boot_restarts = boot_restarts.saturating_add(1);
                 console::say(&format!("{why}; starting it again in maintenance mode"));
                 // Whatever the dead task loaded stays loaded; a config apply replaces it.
                 let loaded = handle.list().await.is_ok_and(|l| !l.is_empty());
@@ -163,7 +167,7 @@ async fn run(args: &Args, mode: Mode) -> io::Result<PowerAction> {
             Some(ended) = until_end(&mut supervisor_task) => {
                 let how = task_end::how(ended);
                 if let Reaction::Reboot { after, why } =
-                    task_end::react(Task::Supervisor, &how, *reboot_after.borrow())
+                    task_end::react(Task::Supervisor, &how, 0, *reboot_after.borrow())
                 {
                     console::say(&format!(
                         "{why}; its services cannot be adopted by a new one: rebooting in {after:?} (plinth.supervisor.failure_reboot_after)"

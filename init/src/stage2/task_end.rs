@@ -2,7 +2,8 @@
 //! end of a task (a panic above all) is an event of the main loop, never a silent loss.
 //!
 //! - The boot task (phases, then `plinthctl config apply`) is started again in maintenance mode,
-//!   with why it ended on the console, so an operator can apply a config.
+//!   with why it ended on the console, so an operator can apply a config; up to
+//!   [`BOOT_RESTARTS`] times, so a task that dies in maintenance mode itself does not spin.
 //! - The supervisor is not restarted: its state (which process is which service, their
 //!   generations, their pending timers) died with it, and a new one cannot tell a service's
 //!   process from an orphan or a reused pid. PID 1 reboots cleanly instead, after the bound
@@ -11,6 +12,10 @@
 use std::time::Duration;
 
 use tokio::task::JoinError;
+
+/// How many times the boot task is started again; after that PID 1 stays up without it (the
+/// console, the control API and the services go on).
+pub const BOOT_RESTARTS: u32 = 5;
 
 /// A long-lived task of stage 2.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,6 +32,11 @@ pub enum Reaction {
     /// Start the boot task again in maintenance mode, saying why.
     Maintenance {
         /// Why, for the console and the timeline.
+        why: String,
+    },
+    /// Leave it ended (it ended too often), saying why.
+    GiveUp {
+        /// Why, for the console.
         why: String,
     },
     /// Reboot cleanly once `after` has passed.
@@ -50,9 +60,15 @@ pub fn how<T>(result: Result<T, JoinError>) -> String {
     }
 }
 
-/// The reaction to `task` having ended as `how` says; `reboot_after` is the config's bound.
-pub fn react(task: Task, how: &str, reboot_after: Duration) -> Reaction {
+/// The reaction to `task` having ended as `how` says, after `restarts` earlier restarts of it;
+/// `reboot_after` is the config's bound.
+pub fn react(task: Task, how: &str, restarts: u32, reboot_after: Duration) -> Reaction {
     match task {
+        Task::Boot if restarts >= BOOT_RESTARTS => Reaction::GiveUp {
+            why: format!(
+                "the boot task {how} again, after {restarts} restarts: not starting it again (the control API and the services go on; `plinthctl reboot` to start over)"
+            ),
+        },
         Task::Boot => Reaction::Maintenance {
             why: format!("the boot task {how}"),
         },
@@ -88,13 +104,17 @@ mod tests {
     fn the_boot_task_goes_to_maintenance_and_the_supervisor_reboots() {
         let bound = Duration::from_secs(7);
         assert_eq!(
-            react(Task::Boot, "panicked: x", bound),
+            react(Task::Boot, "panicked: x", 0, bound),
             Reaction::Maintenance {
                 why: "the boot task panicked: x".into()
             }
         );
+        assert!(matches!(
+            react(Task::Boot, "panicked: x", BOOT_RESTARTS, bound),
+            Reaction::GiveUp { .. }
+        ));
         assert_eq!(
-            react(Task::Supervisor, "panicked: y", bound),
+            react(Task::Supervisor, "panicked: y", 0, bound),
             Reaction::Reboot {
                 after: bound,
                 why: "the supervisor panicked: y".into()
