@@ -222,7 +222,8 @@ fn mutated_example_configs_end_in_ready_or_maintenance_never_a_panic() {
         let case = dir.join(format!("case{i}"));
         std::fs::create_dir_all(&case).unwrap();
         let started = Instant::now();
-        let node = Node::start(&case, &text, &["--quiet-services"]);
+        // A oneshot now sleeps instead of finishing: the probe limit ends its wait.
+        let node = Node::start(&case, &text, &["--quiet-services", "--ready-timeout", "5s"]);
         node.wait_until(
             &format!("case {i} to end in ready or maintenance"),
             Duration::from_secs(60),

@@ -215,3 +215,61 @@ fn a_panic_in_stage1_is_said_and_pid1_stays_up_to_reboot() {
     );
     eprintln!("stage 1 ended by {status} after {:?}", said.elapsed());
 }
+
+#[test]
+fn a_oneshot_that_never_ends_fails_its_start_and_the_boot_reaches_maintenance() {
+    if !can_run() {
+        return;
+    }
+    let dir = scratch("fault-hung-oneshot");
+    let node = Node::start(
+        &dir,
+        "#cloud-config\nplinth:\n  services:\n    - name: stuck\n      oneshot: true\n      restart: never\n      exec: [sleep, \"3600\"]\n",
+        &["--ready-timeout", "2s"],
+    );
+    node.wait_console("MAINTENANCE MODE", Duration::from_secs(30));
+    assert_eq!(node.state("stuck"), "failed");
+    assert!(
+        node.console()
+            .contains("service stuck: did not finish within 2s; killing it"),
+        "{}",
+        node.console()
+    );
+}
+
+#[test]
+fn a_service_that_never_comes_to_rest_ends_the_boot_in_maintenance_after_the_settle_limit() {
+    if !can_run() {
+        return;
+    }
+    let dir = scratch("fault-never-settles");
+    let node = Node::start(
+        &dir,
+        "#cloud-config\nplinth:\n  services:\n    - name: flapping\n      restart: always\n      exec: [sh, -c, \"sleep 0.2; exit 1\"]\n      ready:\n        file: /nonexistent/never\n",
+        &[
+            "--ready-timeout",
+            "1s",
+            "--backoff-min",
+            "10ms",
+            "--backoff-max",
+            "50ms",
+            "--settle-timeout",
+            "4s",
+        ],
+    );
+    node.wait_console("MAINTENANCE MODE", Duration::from_secs(30));
+    assert!(
+        node.console()
+            .contains("services not at rest after 4s: flapping ("),
+        "{}",
+        node.console()
+    );
+    let good = dir.join("good.yaml");
+    std::fs::write(
+        &good,
+        "#cloud-config\nplinth:\n  services:\n    - name: web\n      exec: [sleep, infinity]\n",
+    )
+    .unwrap();
+    node.ctl_ok(&["config", "apply", good.to_str().unwrap()]);
+    node.wait_console("plinth: ready in", Duration::from_secs(30));
+}

@@ -32,6 +32,8 @@ pub struct BootContext {
     pub supervisor: Handle,
     /// Planner defaults (probe timeout).
     pub plan_defaults: PlanDefaults,
+    /// How long phase `ready` waits for the services to come to rest (`--settle-timeout`).
+    pub settle_limit: std::time::Duration,
     /// Which built-in services may run.
     pub builtins: BuiltinOptions,
     /// Set once the service graph is handed to the supervisor.

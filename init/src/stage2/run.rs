@@ -120,6 +120,7 @@ async fn run(args: &Args, mode: Mode) -> io::Result<PowerAction> {
         plan_defaults: PlanDefaults {
             ready_timeout: args.ready_timeout,
         },
+        settle_limit: args.settle_timeout,
         services_loaded,
         persisted: args.persisted_config(),
         applied: None,

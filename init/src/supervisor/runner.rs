@@ -656,7 +656,26 @@ impl Supervisor {
         self.set_state(name, State::Starting, &format!("(pid {pid})"));
         match probe {
             Probe::Running => self.set_state(name, State::Ready, ""),
-            Probe::ExitZero => {}
+            Probe::ExitZero => {
+                // A oneshot is ready when it exits 0, within its ready timeout like any probe.
+                let events = self.events_tx.clone();
+                let limit = self
+                    .units
+                    .get(name)
+                    .map_or(Duration::from_secs(60), |u| u.spec.ready_timeout);
+                let probe_name = name.to_string();
+                tokio::spawn(async move {
+                    tokio::time::sleep(limit).await;
+                    let _ = events.send(Event::Probed {
+                        name: probe_name,
+                        generation,
+                        result: Err(format!(
+                            "did not finish within {}",
+                            plinth_config::Duration(limit)
+                        )),
+                    });
+                });
+            }
             probe => {
                 let events = self.events_tx.clone();
                 let reaper = self.reaper.clone();
