@@ -222,8 +222,19 @@ fn mutated_example_configs_end_in_ready_or_maintenance_never_a_panic() {
         let case = dir.join(format!("case{i}"));
         std::fs::create_dir_all(&case).unwrap();
         let started = Instant::now();
-        // A oneshot now sleeps instead of finishing: the probe limit ends its wait.
-        let node = Node::start(&case, &text, &["--quiet-services", "--ready-timeout", "5s"]);
+        // A oneshot now sleeps instead of finishing: its ready timeout ends each run, and the
+        // settle limit the boot (a oneshot restarted on failure never comes to rest).
+        let node = Node::start(
+            &case,
+            &text,
+            &[
+                "--quiet-services",
+                "--ready-timeout",
+                "3s",
+                "--settle-timeout",
+                "15s",
+            ],
+        );
         node.wait_until(
             &format!("case {i} to end in ready or maintenance"),
             Duration::from_secs(60),
