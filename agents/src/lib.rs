@@ -6,6 +6,7 @@
 //! and the control planes' shared certificates. `storage`, `ovs` and
 //! `virt` arrive with the issues that need them; heavy dependencies live here, never in the
 //! static PID 1.
+#![forbid(unsafe_code)]
 
 pub mod cluster;
 pub mod etcd;

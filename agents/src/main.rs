@@ -1,5 +1,6 @@
 //! `plinth-agent`: the node's single-purpose helpers, one subcommand each, every one run as a
 //! service supervised by PID 1. A thin command line over the `plinth_agents` library.
+#![forbid(unsafe_code)]
 
 use std::net::IpAddr;
 use std::path::PathBuf;

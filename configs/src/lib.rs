@@ -8,6 +8,7 @@
 //! column; [`parse`](mod@parse) reads the typed [`MachineConfig`] from it through [`yaml::de`], reporting every
 //! type error and unknown key with its key path, then runs [`validate`]; [`sources`] feeds it from
 //! seeds, config drives and the command line and merges the results.
+#![forbid(unsafe_code)]
 
 /// The standard cloud-init keys Plinth implements (users, write_files, ntp, commands, ...).
 pub mod cloud_init;

@@ -5,6 +5,25 @@
 //! phase sequence and timeline), `supervisor` (planning and running services), `services` (the
 //! built-in services), `api` (the D-Bus control API) and `ctl` (plinthctl). Pure decisions live apart
 //! from effects so they are unit-tested without root.
+//!
+//! PID 1 must not panic: outside tests, `unwrap`, `expect`, indexing and `panic!` are denied, and
+//! the few sites that need one say why in an `#[allow(..., reason = "...")]`.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic,
+        reason = "a failing test panics"
+    )
+)]
 
 /// The D-Bus control API served by PID 1.
 pub mod api;

@@ -7,8 +7,9 @@ fn main() -> std::process::ExitCode {
         return exit;
     }
     if plinth_init::stage1::is_stage1() {
-        // Stage 1 ends by exec'ing stage 2 (or halting with a message); it never returns.
-        plinth_init::stage1::run();
+        // Stage 1 ends by exec'ing stage 2 (or halting with a message, or rebooting after a
+        // panic); it never returns.
+        plinth_init::stage1::run_guarded();
     }
     plinth_init::stage2::main()
 }

@@ -7,6 +7,7 @@ mod boot_floor;
 mod cache;
 mod cmd;
 mod config;
+mod faults;
 mod image;
 mod lab;
 mod prereqs;
@@ -38,6 +39,8 @@ enum Command {
     Image(image::Args),
     /// Run every test: formatting, clippy, unit and integration tests, and the qemu-tests.
     Test(test::Args),
+    /// The fault suite at full length (crash loop, bad input, hostile servers, load, panics), with its figures.
+    Faults(faults::Args),
     /// Measure Plinth's components (`cargo xtask bench supervisor`).
     Bench(bench::Args),
     /// Print the JSON Schema of the machine config.
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
         Command::Qemu(args) => qemu::run(&args),
         Command::Test(args) => test::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Faults(args) => faults::run(&args),
         Command::Schema(args) => schema::run(&args),
         Command::Config(command) => config::run(command),
         Command::Lab(command) => lab::run(command),

@@ -2,7 +2,8 @@
 //!
 //! Formatting, clippy with warnings denied, then the `--dev` image (built only when stale), then
 //! all tests of the workspace with nextest, the qemu-tests included: they boot that image, at most
-//! two machines at once (`.config/nextest.toml`).
+//! two machines at once (`.config/nextest.toml`). The fault suite's short form
+//! (`init/tests/fault_suite.rs`, `faults.rs`) is among them; `cargo xtask faults` runs it long.
 
 use std::process::ExitCode;
 

@@ -10,6 +10,7 @@ pub mod kubernetes;
 pub mod ovs;
 pub mod services;
 pub mod storage;
+pub mod supervisor;
 pub mod time;
 
 use schemars::JsonSchema;
@@ -24,6 +25,7 @@ pub use kubernetes::{Cni, ExtraArgs, Kubernetes, ProxyMode};
 pub use ovs::{Ovs, OvsBridge, OvsMode};
 pub use services::{Ready, Restart, Service};
 pub use storage::{Filesystem, Longhorn, Storage, VolumeGroup};
+pub use supervisor::Supervisor;
 pub use time::Time;
 
 /// The `plinth:` section.
@@ -55,6 +57,9 @@ pub struct Plinth {
     /// The user's own services, supervised like the built-in ones.
     #[serde(default)]
     pub services: Vec<Service>,
+    /// What PID 1 does when its service supervisor fails.
+    #[serde(default, skip_serializing_if = "Supervisor::is_unset")]
+    pub supervisor: Supervisor,
     /// Install to a disk (when booted from USB/PXE).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub install: Option<Install>,

@@ -6,6 +6,7 @@
 //! when the pod shares one), and exits 0 on SIGINT or SIGTERM. The three signals are blocked and
 //! taken with `sigwait`: a PID 1 of a namespace gets no signal whose action is the default unless
 //! it is blocked or handled, and waiting for them needs no handler and no `unsafe`.
+#![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 

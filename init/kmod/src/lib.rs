@@ -4,6 +4,7 @@
 //! the initramfs carries, which the root keeps, and the boot-bench floor).
 //!
 //! It performs no effects: loading a file with `finit_module` is `plinth-init`'s job.
+#![forbid(unsafe_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

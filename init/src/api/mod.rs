@@ -5,6 +5,7 @@
 
 pub mod controller;
 pub mod interface;
+pub mod peer;
 pub mod server;
 pub mod types;
 

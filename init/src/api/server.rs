@@ -1,5 +1,6 @@
-//! The control socket: a unix listener (mode 0600) whose every connection becomes a peer-to-peer
-//! D-Bus connection serving [`ControlApi`](super::interface::ControlApi).
+//! The control socket: a unix listener (mode 0600) whose every connection from root (by its uid,
+//! `super::peer`) becomes a peer-to-peer D-Bus connection serving
+//! [`ControlApi`](super::interface::ControlApi).
 
 use std::io;
 use std::os::unix::fs::PermissionsExt;
@@ -12,6 +13,7 @@ use zbus::connection::Builder;
 use super::OBJECT_PATH;
 use super::controller::Controller;
 use super::interface::ControlApi;
+use super::peer::{self, PeerSocket};
 use crate::console;
 
 /// Binds `path` (replacing a stale socket) and serves connections in a task of its own.
@@ -30,9 +32,24 @@ pub fn spawn(path: &Path, controller: Controller) -> io::Result<()> {
         loop {
             match listener.accept().await {
                 Ok((stream, _)) => {
+                    let uid = match peer::uid_of(&stream) {
+                        Ok(uid) if peer::allowed(uid) => uid,
+                        Ok(uid) => {
+                            console::say(&format!(
+                                "control API: refused a caller with uid {uid} (root only)"
+                            ));
+                            continue;
+                        }
+                        Err(e) => {
+                            console::say(&format!(
+                                "control API: refused a caller whose uid is unknown: {e}"
+                            ));
+                            continue;
+                        }
+                    };
                     let controller = controller.clone();
                     tokio::spawn(async move {
-                        if let Err(e) = serve(stream, controller).await {
+                        if let Err(e) = serve(PeerSocket::new(stream, uid), controller).await {
                             console::say(&format!("control API: connection failed: {e}"));
                         }
                     });
@@ -47,9 +64,8 @@ pub fn spawn(path: &Path, controller: Controller) -> io::Result<()> {
     Ok(())
 }
 
-async fn serve(stream: tokio::net::UnixStream, controller: Controller) -> zbus::Result<()> {
-    let stream = stream.into_std()?;
-    let connection = Builder::unix_stream(stream)
+async fn serve(socket: PeerSocket, controller: Controller) -> zbus::Result<()> {
+    let connection = Builder::socket(socket)
         .server(Guid::generate())
         .p2p()
         .serve_at(OBJECT_PATH, ControlApi::new(controller))

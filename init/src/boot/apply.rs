@@ -6,6 +6,10 @@
 //!
 //! The control API validates the text first (every diagnostic goes back to the client); this side
 //! only refuses while the phases are running ([`Applier::idle`]).
+//!
+//! The boot task's side of the channel is shared ([`Requests`] behind a mutex the task holds while
+//! it runs), so when the task dies (a panic) the main loop starts a new one on the same channel,
+//! in maintenance mode ([`Start::Recovered`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,7 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::BootContext;
 use super::config_source::{self, LoadedConfig};
 use super::maintenance;
-use super::sequence::{self, SEQUENCE};
+use super::sequence::{self, Phase, SEQUENCE};
 use super::superseded;
 use super::timeline::Timeline;
 use crate::console;
@@ -49,8 +53,11 @@ pub struct Requests {
     idle: Arc<AtomicBool>,
 }
 
+/// The boot task's side, as the main loop keeps it for the next boot task.
+pub type SharedRequests = Arc<tokio::sync::Mutex<Requests>>;
+
 /// A connected pair.
-pub fn channel() -> (Applier, Requests) {
+pub fn channel() -> (Applier, SharedRequests) {
     let (tx, rx) = mpsc::unbounded_channel();
     let idle = Arc::new(AtomicBool::new(false));
     (
@@ -58,8 +65,17 @@ pub fn channel() -> (Applier, Requests) {
             tx,
             idle: idle.clone(),
         },
-        Requests { rx, idle },
+        Arc::new(tokio::sync::Mutex::new(Requests { rx, idle })),
     )
+}
+
+/// Where a boot task starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// A boot: every phase, from the first.
+    Boot,
+    /// The previous boot task ended (`why`): maintenance mode at once, then configs as they come.
+    Recovered(String),
 }
 
 impl Applier {
@@ -82,15 +98,31 @@ pub fn config_phase() -> usize {
         .unwrap_or(0)
 }
 
-/// Runs the boot, then applies configs as they come, for as long as PID 1 runs.
+/// Runs the boot (or, [`Start::Recovered`], enters maintenance mode), then applies configs as they
+/// come, for as long as PID 1 runs.
 pub async fn boot_and_apply(
     mut ctx: BootContext,
     timeline: Timeline,
-    mut requests: Requests,
+    requests: SharedRequests,
+    start: Start,
 ) -> BootContext {
-    let mut from = 0;
+    let mut requests = requests.lock_owned().await;
+    requests.idle.store(false, Ordering::SeqCst);
+    let mut phases: &[Phase] = SEQUENCE;
+    if let Start::Recovered(why) = start {
+        let phase = timeline
+            .fail_running(&why, console::uptime())
+            .unwrap_or_else(|| "none".into());
+        maintenance::enter(&mut ctx).await;
+        for line in maintenance::explain(&phase, &why) {
+            console::say(&line);
+        }
+        phases = &[];
+    }
     loop {
-        if let Some(failed) = sequence::run(&SEQUENCE[from..], &mut ctx, &timeline).await {
+        if !phases.is_empty()
+            && let Some(failed) = sequence::run(phases, &mut ctx, &timeline).await
+        {
             let why = timeline
                 .phases()
                 .into_iter()
@@ -108,7 +140,7 @@ pub async fn boot_and_apply(
         };
         requests.idle.store(false, Ordering::SeqCst);
         accept(&mut ctx, request).await;
-        from = config_phase();
+        phases = SEQUENCE.get(config_phase()..).unwrap_or(SEQUENCE);
     }
 }
 

@@ -13,7 +13,7 @@
 //! the parsing are the config crate's. The redacted JSON the control API shows is
 //! `MachineConfig::redacted`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use plinth_config::MachineConfig;
 use plinth_config::sources::cmdline::{self, CmdlineSource};
@@ -160,9 +160,18 @@ pub async fn discover_and_load(mode: Mode, default_config: &Path, reaper: &Reape
         console::say(&format!("config: {said}"));
         labelled = media();
     }
+    let kept = Path::new(PERSISTED);
+    // A corrupt kept copy is no source, and the seed it superseded is read again.
+    let kept_checked = kept
+        .is_file()
+        .then(|| super::kept_config::read_checked(kept));
+    if let Some(Err(why)) = &kept_checked {
+        console::say(&corrupt_line(kept, why));
+    }
+    let kept_ok = matches!(kept_checked, Some(Ok(())));
     let found = Discovered {
         labelled,
-        persisted: Some(PathBuf::from(PERSISTED)).filter(|p| p.is_file()),
+        persisted: kept_ok.then(|| kept.to_path_buf()),
     };
     let (remote, local): (Vec<Candidate>, Vec<Candidate>) = candidates(&cmdline, &found)
         .into_iter()
@@ -175,7 +184,9 @@ pub async fn discover_and_load(mode: Mode, default_config: &Path, reaper: &Reape
     if let Some(loaded) = load_remote(&remote, default_config).await {
         return Discovery { loaded, seed: None };
     }
-    let marker = superseded::read_marker(&superseded::marker_path(Path::new(PERSISTED)));
+    let marker = kept_ok
+        .then(|| superseded::read_marker(&superseded::marker_path(kept)))
+        .flatten();
     let (local, skipped) =
         superseded::skip_superseded(local, marker.as_deref(), superseded::fingerprint);
     for candidate in &skipped {
@@ -267,7 +278,13 @@ pub async fn resolve(
             Candidate::Url { .. } | Candidate::NoCloudUrl { .. } => continue,
             Candidate::NoCloudDir(dir) => (SEED_LABEL, dir),
             Candidate::ConfigDrive(dir) => (DRIVE_LABEL, dir),
-            Candidate::Persisted(file) => ("persisted copy", file),
+            Candidate::Persisted(file) => {
+                if let Err(why) = super::kept_config::read_checked(file) {
+                    console::say(&corrupt_line(file, &why));
+                    continue;
+                }
+                ("persisted copy", file)
+            }
             Candidate::ImageDefault => {
                 let (source, parsed) = defaults;
                 let warnings = parsed.warnings.iter().map(ToString::to_string).collect();
@@ -301,13 +318,25 @@ pub(crate) fn image_default(path: &Path) -> Result<(String, plinth_config::Parse
 }
 
 /// Keeps `config` on the state partition for the next boots (written once the boot is ready): its
-/// YAML, or a MIME multipart with its scripts when it has any (`MachineConfig::to_user_data`).
+/// YAML, or a MIME multipart with its scripts when it has any (`MachineConfig::to_user_data`),
+/// sealed (`super::kept_config`) so a copy cut short is never taken for a config.
 pub fn persist(config: &MachineConfig, path: &Path) -> std::io::Result<()> {
-    crate::atomic_file::write(path, config.to_user_data().as_bytes(), 0o600)
+    let sealed = super::kept_config::seal(&config.to_user_data());
+    crate::atomic_file::write(path, sealed.as_bytes(), 0o600)
+}
+
+/// The console line for a kept copy at `path` that is not used because of `why`.
+fn corrupt_line(path: &Path, why: &str) -> String {
+    format!(
+        "config: the persisted copy {} is corrupt ({why}): ignoring it, and the seed it replaced is read again",
+        path.display()
+    )
 }
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
 
     fn scratch(name: &str) -> PathBuf {
@@ -362,7 +391,11 @@ mod tests {
         .unwrap();
         std::fs::write(seed.join("meta-data"), "instance-id: i-1\n").unwrap();
         let persisted = dir.join("config.yaml");
-        std::fs::write(&persisted, "#cloud-config\nhostname: from-state\n").unwrap();
+        std::fs::write(
+            &persisted,
+            super::super::kept_config::seal("#cloud-config\nhostname: from-state\n"),
+        )
+        .unwrap();
         let none = Path::new("/nonexistent/default.yaml");
 
         let order = [
@@ -412,6 +445,31 @@ mod tests {
             resolve(&order, none, &mut Network::none()).await.is_err(),
             "an invalid seed must not fall back silently"
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_empty_or_truncated_kept_config_is_corrupt_and_the_next_source_decides() {
+        let dir = scratch("kept-corrupt");
+        let kept = dir.join("config.yaml");
+        let none = Path::new("/nonexistent/default.yaml");
+        let order = [Candidate::Persisted(kept.clone()), Candidate::ImageDefault];
+        let config = plinth_config::parse("t", "#cloud-config\nhostname: kept-node\n")
+            .unwrap()
+            .config;
+        persist(&config, &kept).unwrap();
+        let loaded = resolve(&order, none).unwrap();
+        assert_eq!(loaded.config.hostname.as_deref(), Some("kept-node"));
+
+        std::fs::write(&kept, "").unwrap();
+        let loaded = resolve(&order, none).unwrap();
+        assert_eq!(loaded.source, "built-in default", "an empty kept copy");
+
+        persist(&config, &kept).unwrap();
+        let whole = std::fs::read(&kept).unwrap();
+        std::fs::write(&kept, &whole[..whole.len() / 2]).unwrap();
+        let loaded = resolve(&order, none).unwrap();
+        assert_eq!(loaded.source, "built-in default", "a truncated kept copy");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

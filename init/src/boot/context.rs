@@ -32,6 +32,8 @@ pub struct BootContext {
     pub supervisor: Handle,
     /// Planner defaults (probe timeout).
     pub plan_defaults: PlanDefaults,
+    /// How long phase `ready` waits for the services to come to rest (`--settle-timeout`).
+    pub settle_limit: std::time::Duration,
     /// Which built-in services may run.
     pub builtins: BuiltinOptions,
     /// Set once the service graph is handed to the supervisor.
@@ -47,6 +49,9 @@ pub struct BootContext {
     pub boot_seed: Option<SeedId>,
     /// Where service and command logs are written (none in a container).
     pub log_dir: Option<PathBuf>,
+    /// `plinth.supervisor.failure_reboot_after` of the config loaded, for the main loop (set by
+    /// the `config` phase).
+    pub failure_reboot_after: tokio::sync::watch::Sender<std::time::Duration>,
 }
 
 impl BootContext {

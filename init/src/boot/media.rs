@@ -89,8 +89,8 @@ fn read_head(device: &str) -> Option<Vec<u8>> {
     let mut file = File::open(device).ok()?;
     let mut head = vec![0u8; HEAD];
     let mut filled = 0;
-    while filled < HEAD {
-        match file.read(&mut head[filled..]) {
+    while let Some(unfilled) = head.get_mut(filled..).filter(|u| !u.is_empty()) {
+        match file.read(unfilled) {
             Ok(0) => break,
             Ok(n) => filled += n,
             Err(_) => return None,

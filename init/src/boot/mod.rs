@@ -6,6 +6,7 @@ pub mod apply;
 pub mod bounded;
 pub mod config_source;
 pub mod context;
+pub mod kept_config;
 pub mod maintenance;
 pub mod media;
 pub mod media_drivers;

@@ -102,6 +102,20 @@ impl Timeline {
         });
     }
 
+    /// Marks the running phase failed with `why` (its task ended without finishing it, at `now`);
+    /// returns its name, or `None` when no phase was running.
+    pub fn fail_running(&self, why: &str, now: Duration) -> Option<String> {
+        self.with(|t| {
+            let p = t
+                .phases
+                .iter_mut()
+                .find(|p| p.status == PhaseStatus::Running)?;
+            p.duration = Some(now.saturating_sub(p.start.unwrap_or(now)));
+            p.status = PhaseStatus::Failed(why.to_string());
+            Some(p.name.clone())
+        })
+    }
+
     /// Records that the boot reached ready at `at`.
     pub fn set_ready(&self, at: Duration) {
         self.with(|t| t.ready = Some(at));
@@ -139,5 +153,20 @@ mod tests {
         assert_eq!(t.ready(), None);
         t.set_ready(Duration::from_secs(1));
         assert_eq!(t.ready(), Some(Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn a_phase_whose_task_died_is_failed_with_why() {
+        let t = Timeline::new(["early", "config"]);
+        assert_eq!(t.fail_running("gone", Duration::from_secs(1)), None);
+        t.begin("config", Duration::from_millis(500));
+        assert_eq!(
+            t.fail_running("panicked: x", Duration::from_secs(2))
+                .as_deref(),
+            Some("config")
+        );
+        let config = &t.phases()[1];
+        assert_eq!(config.status, PhaseStatus::Failed("panicked: x".into()));
+        assert_eq!(config.duration, Some(Duration::from_millis(1500)));
     }
 }

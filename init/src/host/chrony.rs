@@ -210,4 +210,25 @@ mod tests {
             None
         );
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        proptest! {
+            /// Any lease files the hook (or anyone) left: a count no larger than their lines.
+            #[test]
+            fn any_lease_files_are_counted_without_a_panic(
+                files in prop::collection::vec("((server|pool) [ -~]{0,30}\n|[\\PC]{0,40}\n){0,8}", 0..4),
+            ) {
+                let lines = files.iter().map(|f| f.lines().count()).sum::<usize>();
+                match dhcp_time(&files) {
+                    DhcpTime::NoLease => prop_assert!(files.is_empty()),
+                    DhcpTime::NoServers => {}
+                    DhcpTime::Servers(n) => prop_assert!(n <= lines),
+                }
+            }
+        }
+    }
 }

@@ -22,15 +22,13 @@ pub fn group_file(current: &str) -> Option<String> {
     let mut lines: Vec<String> = Vec::new();
     for line in current.lines() {
         let fields: Vec<&str> = line.split(':').collect();
-        if fields.first() == Some(&"kvm") && fields.len() >= 4 {
+        if let ["kvm", password, gid, rest @ ..] = fields.as_slice()
+            && !rest.is_empty()
+        {
             found = true;
-            if fields[2] != KVM_GID.to_string() {
+            if *gid != KVM_GID.to_string() {
                 changed = true;
-                lines.push(format!(
-                    "kvm:{}:{KVM_GID}:{}",
-                    fields[1],
-                    fields[3..].join(":")
-                ));
+                lines.push(format!("kvm:{password}:{KVM_GID}:{}", rest.join(":")));
                 continue;
             }
         }

@@ -117,13 +117,13 @@ pub fn upsert_user(db: &mut Databases, user: &User, days: u64) -> Result<Account
     if !valid_name(name) {
         return Err(AccountError::BadName(name.to_owned()));
     }
-    let (uid, gid, gecos, home, shell) = match find(&db.passwd, name) {
-        Some(f) if f.len() >= 7 => (
-            f[2].parse().unwrap_or(0),
-            f[3].parse().unwrap_or(0),
-            f[4].to_owned(),
-            f[5].to_owned(),
-            user.shell.clone().unwrap_or_else(|| f[6].to_owned()),
+    let (uid, gid, gecos, home, shell) = match find(&db.passwd, name).as_deref() {
+        Some([_, _, uid, gid, gecos, home, shell, ..]) => (
+            uid.parse().unwrap_or(0),
+            gid.parse().unwrap_or(0),
+            (*gecos).to_owned(),
+            (*home).to_owned(),
+            user.shell.clone().unwrap_or_else(|| (*shell).to_owned()),
         ),
         _ => {
             let mut used = ids(&db.passwd, 2);
@@ -178,14 +178,14 @@ fn add_member(db: &mut Databases, group: &str, member: &str) -> Result<(), Accou
     if !valid_name(group) {
         return Err(AccountError::BadName(group.to_owned()));
     }
-    let line = match find(&db.group, group) {
-        Some(f) if f.len() >= 4 => {
-            let mut members: Vec<&str> = f[3].split(',').filter(|m| !m.is_empty()).collect();
+    let line = match find(&db.group, group).as_deref() {
+        Some([name, password, gid, listed, ..]) => {
+            let mut members: Vec<&str> = listed.split(',').filter(|m| !m.is_empty()).collect();
             if members.contains(&member) {
                 return Ok(());
             }
             members.push(member);
-            format!("{}:{}:{}:{}", f[0], f[1], f[2], members.join(","))
+            format!("{name}:{password}:{gid}:{}", members.join(","))
         }
         _ => {
             let gid = next_free(&ids(&db.group, 2))

@@ -2,6 +2,7 @@
 //! the panic hook, and the one shutdown path that ends in sync, unmount and reboot(2).
 
 pub mod env;
+pub mod fault;
 pub mod loopback;
 pub mod mounts;
 pub mod panic;

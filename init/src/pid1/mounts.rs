@@ -99,22 +99,25 @@ pub fn missing<'a>(table: &'a [Mount], mountinfo: &str) -> Vec<&'a Mount> {
 /// mountinfo escapes space, tab, newline and backslash as octal.
 fn unescape(field: &str) -> String {
     let mut out = String::with_capacity(field.len());
-    let bytes = field.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\'
-            && i + 3 < bytes.len()
-            && bytes[i + 1..i + 4]
-                .iter()
-                .all(|b| (b'0'..=b'7').contains(b))
-        {
-            let code =
-                (bytes[i + 1] - b'0') * 64 + (bytes[i + 2] - b'0') * 8 + (bytes[i + 3] - b'0');
-            out.push(code as char);
-            i += 4;
-        } else {
-            out.push(bytes[i] as char);
-            i += 1;
+    let mut rest = field.as_bytes();
+    while let Some((&first, tail)) = rest.split_first() {
+        let octal = |b: u8| (b'0'..=b'7').contains(&b).then(|| u32::from(b - b'0'));
+        let code = match (first, tail) {
+            (b'\\', [a, b, c, ..]) => octal(*a)
+                .zip(octal(*b))
+                .zip(octal(*c))
+                .and_then(|((a, b), c)| char::from_u32(a * 64 + b * 8 + c)),
+            _ => None,
+        };
+        match code {
+            Some(c) => {
+                out.push(c);
+                rest = tail.get(3..).unwrap_or_default();
+            }
+            None => {
+                out.push(char::from(first));
+                rest = tail;
+            }
         }
     }
     out

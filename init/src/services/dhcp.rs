@@ -100,7 +100,11 @@ pub fn run_if_asked() -> Option<ExitCode> {
 
 /// The subcommand's arguments, if `args` (with the program name first) ask for it and `pid` is not 1.
 fn subcommand_args(args: &[OsString], pid: u32) -> Option<&[OsString]> {
-    (pid != 1 && args.get(1).is_some_and(|a| a == SUBCOMMAND)).then(|| &args[2..])
+    if pid != 1 && args.get(1).is_some_and(|a| a == SUBCOMMAND) {
+        args.get(2..)
+    } else {
+        None
+    }
 }
 
 /// `plinth-init dhcpcd READY CONF DHCPCD`: writes CONF from READY, then execs `DHCPCD -B -f CONF`.

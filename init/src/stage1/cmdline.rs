@@ -1,5 +1,6 @@
 //! The kernel command line as stage 1 reads it: which root slot to boot and how long to wait
 //! for devices. Pure parsing; unknown words are ignored (they belong to the kernel or stage 2).
+#![deny(clippy::arithmetic_side_effects)]
 
 use std::time::Duration;
 
@@ -90,5 +91,34 @@ mod tests {
         assert_eq!(args.slot, Slot::A);
         assert_eq!(args.root_wait, Duration::from_secs(30));
         assert_eq!(args.unknown, ["plinth.slot=c", "plinth.rootwait=soon"]);
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        proptest! {
+            /// Any command line: defaults kept for what is not valid, every invalid `plinth.`
+            /// word of stage 1's reported, no panic.
+            #[test]
+            fn any_command_line_parses(words in prop::collection::vec(
+                prop_oneof![
+                    "plinth\\.(slot|rootwait|state)=[ -~&&[^ ]]{0,25}",
+                    "plinth\\.rootwait=[0-9]{1,30}",
+                    "[ -~&&[^ ]]{0,20}",
+                ],
+                0..12,
+            )) {
+                let line = words.join(" ");
+                let args = parse(&line);
+                prop_assert!(args.unknown.len() <= words.len());
+                for word in &args.unknown {
+                    prop_assert!(word.starts_with("plinth."));
+                }
+                let _ = crate::pid1::fault::from_cmdline(&line);
+                let _ = crate::stage1::guard::reboot_delay(&line);
+            }
+        }
     }
 }

@@ -61,8 +61,7 @@ pub fn random_bytes() -> std::io::Result<[u8; 16]> {
     const GRND_INSECURE: libc::c_uint = 0x0004;
     let mut bytes = [0u8; 16];
     let mut filled = 0;
-    while filled < bytes.len() {
-        let rest = &mut bytes[filled..];
+    while let Some(rest) = bytes.get_mut(filled..).filter(|r| !r.is_empty()) {
         // SAFETY: getrandom writes at most `rest.len()` bytes into the exclusively borrowed `rest`.
         let n = unsafe { libc::getrandom(rest.as_mut_ptr().cast(), rest.len(), GRND_INSECURE) };
         if n < 0 {

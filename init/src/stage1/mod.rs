@@ -17,6 +17,7 @@
 pub mod blockdev;
 pub mod cmdline;
 pub mod console;
+pub mod guard;
 pub mod hardware;
 pub mod iscsi_name;
 pub mod machine_id;
@@ -64,6 +65,12 @@ pub fn is_stage1() -> bool {
     std::process::id() == 1 && Path::new(MARKER).exists()
 }
 
+/// Runs stage 1 to the exec of stage 2, never returning; a panic is said on the console and the
+/// machine reboots (`guard`), so PID 1 never exits.
+pub fn run_guarded() -> Infallible {
+    guard::guarded(run, guard::reboot_after_panic)
+}
+
 /// Runs stage 1 to the exec of stage 2; never returns.
 pub fn run() -> Infallible {
     step(&format!(
@@ -77,6 +84,7 @@ pub fn run() -> Infallible {
             &e.to_string(),
         );
     }
+    crate::pid1::fault::inject(crate::pid1::fault::Fault::Stage1Panic);
     let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
     let args = cmdline::parse(&cmdline);
     step(&format!(
@@ -148,7 +156,10 @@ pub fn run() -> Infallible {
     let iscsi = format!("{SYSROOT}/etc/iscsi/initiatorname.iscsi");
     // No randomness, no name: all-zero bytes would give every such node the same initiator.
     let ensured = machine_id::random_bytes().and_then(|random| {
-        iscsi_name::ensure(Path::new(&iscsi), std::array::from_fn(|i| random[i]))
+        iscsi_name::ensure(
+            Path::new(&iscsi),
+            std::array::from_fn(|i| random.get(i).copied().unwrap_or_default()),
+        )
     });
     match ensured {
         Ok((name, true)) => step(&format!("iSCSI initiator {name} (generated)")),

@@ -159,7 +159,7 @@ pub fn switch_root(new_root: &str, init: &str, argv: &[String]) -> Result<Infall
         .iter()
         .filter_map(|a| CString::new(a.as_str()).ok())
         .collect();
-    let env = [CString::new("PATH=/usr/sbin:/usr/bin:/sbin:/bin").expect("no NUL")];
+    let env = [c"PATH=/usr/sbin:/usr/bin:/sbin:/bin".to_owned()];
     let err = nix::unistd::execve(&path, &args, &env).unwrap_err();
     Err(SwitchError::Exec(init.into(), err))
 }

@@ -20,12 +20,12 @@ const LINUX_DATA: &str = "0FC63DAF-8483-4772-8E79-3D69D8477DE4";
 /// The label of an ext2/3/4 filesystem from its first 2 KiB, if it is one.
 pub fn ext_label(head: &[u8]) -> Option<String> {
     let sb = head.get(1024..1024 + 136)?;
-    if sb[56..58] != [0x53, 0xEF] {
+    if sb.get(56..58)? != [0x53, 0xEF] {
         return None;
     }
-    let raw = &sb[120..136];
-    let len = raw.iter().position(|b| *b == 0).unwrap_or(raw.len());
-    Some(String::from_utf8_lossy(&raw[..len]).into_owned())
+    let raw = sb.get(120..136)?;
+    let label = raw.split(|b| *b == 0).next().unwrap_or(raw);
+    Some(String::from_utf8_lossy(label).into_owned())
 }
 
 fn read_head(dev: &str, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
@@ -74,9 +74,16 @@ pub enum CreateError {
 /// Runs `argv` inside a chroot of `root` (with /dev, /proc, /sys bound in by the caller).
 fn run_in_root(root: &str, argv: &[&str], stdin: Option<&str>) -> Result<(), CreateError> {
     let command = argv.join(" ");
-    let root_c = std::ffi::CString::new(root).expect("no NUL in root path");
-    let mut cmd = Command::new(argv[0]);
-    cmd.args(&argv[1..])
+    let tool = |detail: String| CreateError::Tool {
+        command: command.clone(),
+        detail,
+    };
+    let root_c = std::ffi::CString::new(root).map_err(|e| tool(e.to_string()))?;
+    let [program, args @ ..] = argv else {
+        return Err(tool("no program to run".into()));
+    };
+    let mut cmd = Command::new(program);
+    cmd.args(args)
         .env_clear()
         .env("PATH", "/usr/sbin:/usr/bin")
         .stdin(if stdin.is_some() {
@@ -94,10 +101,6 @@ fn run_in_root(root: &str, argv: &[&str], stdin: Option<&str>) -> Result<(), Cre
             Ok(())
         });
     }
-    let tool = |detail: String| CreateError::Tool {
-        command: command.clone(),
-        detail,
-    };
     let mut child = cmd.spawn().map_err(|e| tool(e.to_string()))?;
     if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
         use std::io::Write;

@@ -63,9 +63,13 @@ pub struct Args {
     /// A run this long resets the restart delay.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = duration)]
     pub backoff_reset: Duration,
-    /// How long a readiness probe may take.
+    /// How long a readiness probe (or a oneshot's run) may take.
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = duration)]
     pub ready_timeout: Duration,
+    /// How long phase `ready` waits for every service to come to rest before the boot ends in
+    /// maintenance mode naming those that did not (a crash loop never comes to rest).
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = duration)]
+    pub settle_timeout: Duration,
 }
 
 fn duration(text: &str) -> Result<Duration, String> {

@@ -6,6 +6,7 @@
 
 pub mod args;
 mod run;
+pub mod task_end;
 
 use std::process::ExitCode;
 

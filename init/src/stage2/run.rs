@@ -3,10 +3,13 @@
 use std::io;
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
+use tokio::task::{JoinError, JoinHandle};
 
 use super::args::Args;
+use super::task_end::{self, Reaction, Task};
 use crate::api::controller::Controller;
+use crate::boot::apply::Start;
 use crate::boot::sequence::{self, SEQUENCE};
 use crate::boot::timeline::Timeline;
 use crate::boot::{self, BootContext};
@@ -86,7 +89,7 @@ async fn run(args: &Args, mode: Mode) -> io::Result<PowerAction> {
         timeline: timeline.clone(),
     };
     let (supervisor, handle) = Supervisor::new(settings, reaper.clone());
-    tokio::spawn(supervisor.run());
+    let mut supervisor_task = Some(tokio::spawn(supervisor.run()));
 
     let effective_config = Arc::new(Mutex::new(None));
     let (applier, apply_requests) = boot::apply::channel();
@@ -105,36 +108,88 @@ async fn run(args: &Args, mode: Mode) -> io::Result<PowerAction> {
         )),
     }
 
-    let ctx = BootContext {
+    let (reboot_bound, reboot_after) =
+        watch::channel(plinth_config::plinth::Supervisor::DEFAULT_FAILURE_REBOOT_AFTER);
+    let new_context = |services_loaded: bool| BootContext {
         mode,
         config_path: args.config.clone(),
         default_config: args.default_config.clone(),
         config: None,
-        effective_config,
+        effective_config: effective_config.clone(),
         supervisor: handle.clone(),
         plan_defaults: PlanDefaults {
             ready_timeout: args.ready_timeout,
         },
-        services_loaded: false,
+        settle_limit: args.settle_timeout,
+        services_loaded,
         persisted: args.persisted_config(),
         applied: None,
         boot_seed: None,
-        reaper,
+        reaper: reaper.clone(),
         log_dir: args.log_dir(),
         builtins: BuiltinOptions {
             container: mode.container,
             enable_in_container: args.builtins,
         },
+        failure_reboot_after: reboot_bound.clone(),
     };
-    let boot = tokio::spawn(boot::apply::boot_and_apply(
-        ctx,
+    let mut boot_task = Some(tokio::spawn(boot::apply::boot_and_apply(
+        new_context(false),
         timeline.clone(),
-        apply_requests,
-    ));
+        apply_requests.clone(),
+        Start::Boot,
+    )));
 
-    let action = power_rx.recv().await.unwrap_or(PowerAction::Poweroff);
+    // Every task's end is an event here (`task_end`): none of them may vanish unnoticed.
+    let mut boot_restarts = 0;
+    let action = loop {
+        tokio::select! {
+            action = power_rx.recv() => break action.unwrap_or(PowerAction::Poweroff),
+            Some(ended) = until_end(&mut boot_task) => {
+                let how = task_end::how(ended);
+                let why = match task_end::react(Task::Boot, &how, boot_restarts, *reboot_after.borrow()) {
+                    Reaction::Maintenance { why } => why,
+                    Reaction::GiveUp { why } | Reaction::Reboot { why, .. } => {
+                        console::say(&why);
+                        continue;
+                    }
+                };
+                boot_restarts = boot_restarts.saturating_add(1);
+                console::say(&format!("{why}; starting it again in maintenance mode"));
+                // Whatever the dead task loaded stays loaded; a config apply replaces it.
+                let loaded = handle.list().await.is_ok_and(|l| !l.is_empty());
+                boot_task = Some(tokio::spawn(boot::apply::boot_and_apply(
+                    new_context(loaded),
+                    timeline.clone(),
+                    apply_requests.clone(),
+                    Start::Recovered(why),
+                )));
+            }
+            Some(ended) = until_end(&mut supervisor_task) => {
+                let how = task_end::how(ended);
+                if let Reaction::Reboot { after, why } =
+                    task_end::react(Task::Supervisor, &how, 0, *reboot_after.borrow())
+                {
+                    console::say(&format!(
+                        "{why}; its services cannot be adopted by a new one: rebooting in {after:?} (plinth.supervisor.failure_reboot_after)"
+                    ));
+                    let power = power_tx.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(after).await;
+                        let _ = power.send(PowerAction::Reboot);
+                    });
+                }
+            }
+        }
+    };
     console::say(&format!("{action} requested"));
-    boot.abort();
+    if let Some(boot) = &boot_task {
+        boot.abort();
+    }
+    if supervisor_task.is_none() {
+        console::say("no supervisor: the services are killed with everything else");
+        return Ok(action);
+    }
     // Every service gets SIGKILL after its stop timeout; the bound only guards against processes
     // the kernel cannot kill (stuck in uninterruptible sleep).
     match tokio::time::timeout(SHUTDOWN_LIMIT, handle.shutdown()).await {
@@ -146,4 +201,14 @@ async fn run(args: &Args, mode: Mode) -> io::Result<PowerAction> {
     }
     console::say("all services stopped");
     Ok(action)
+}
+
+/// The end of the task in `slot`, once; pending forever once it has ended (the slot is emptied).
+async fn until_end<T>(slot: &mut Option<JoinHandle<T>>) -> Option<Result<T, JoinError>> {
+    let ended = match slot.as_mut() {
+        Some(task) => task.await,
+        None => std::future::pending().await,
+    };
+    *slot = None;
+    Some(ended)
 }

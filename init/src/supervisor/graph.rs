@@ -109,7 +109,7 @@ fn topological_order(
             Some(Mark::Done) => return Ok(()),
             Some(Mark::Visiting) => {
                 let start = path.iter().position(|n| n == name).unwrap_or(0);
-                let mut cycle = path[start..].to_vec();
+                let mut cycle = path.get(start..).unwrap_or_default().to_vec();
                 cycle.push(name.to_string());
                 return Err(GraphError::Cycle(cycle));
             }

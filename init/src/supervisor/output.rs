@@ -82,7 +82,7 @@ where
             match pipe.read(&mut buf).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
-                    for line in splitter.feed(&buf[..n]) {
+                    for line in splitter.feed(buf.get(..n).unwrap_or_default()) {
                         sinks.line(stream, line);
                     }
                 }

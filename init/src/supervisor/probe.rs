@@ -189,18 +189,14 @@ async fn http_get(url: &str) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let mut head = vec![0u8; 256];
     let mut len = 0;
-    while len < head.len() {
-        let n = stream
-            .read(&mut head[len..])
-            .await
-            .map_err(|e| e.to_string())?;
-        if n == 0 || head[..len + n].contains(&b'\n') {
-            len += n;
+    while let Some(unread) = head.get_mut(len..).filter(|u| !u.is_empty()) {
+        let n = stream.read(unread).await.map_err(|e| e.to_string())?;
+        len += n;
+        if n == 0 || head.get(..len).unwrap_or_default().contains(&b'\n') {
             break;
         }
-        len += n;
     }
-    let text = String::from_utf8_lossy(&head[..len]);
+    let text = String::from_utf8_lossy(head.get(..len).unwrap_or_default());
     let status = text.lines().next().unwrap_or_default();
     if status_is_success(status) {
         Ok(())

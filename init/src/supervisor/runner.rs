@@ -244,6 +244,7 @@ impl Supervisor {
                 let _ = reply.send(());
             }
             Request::List { reply } => {
+                crate::pid1::fault::inject(crate::pid1::fault::Fault::SupervisorPanic);
                 let list = self
                     .order
                     .iter()
@@ -553,8 +554,7 @@ impl Supervisor {
             return;
         }
         for i in 0..self.order.len() {
-            let name = &self.order[i];
-            let Some(unit) = self.units.get(name) else {
+            let Some(unit) = self.order.get(i).and_then(|name| self.units.get(name)) else {
                 continue;
             };
             if unit.state != State::Waiting || !unit.wanted {
@@ -566,7 +566,7 @@ impl Supervisor {
                     .is_some_and(|u| u.state.satisfies_dependents())
             });
             if ready {
-                let name = name.clone();
+                let name = unit.spec.name.clone();
                 self.start(&name);
             }
         }
@@ -656,7 +656,26 @@ impl Supervisor {
         self.set_state(name, State::Starting, &format!("(pid {pid})"));
         match probe {
             Probe::Running => self.set_state(name, State::Ready, ""),
-            Probe::ExitZero => {}
+            Probe::ExitZero => {
+                // A oneshot is ready when it exits 0, within its ready timeout like any probe.
+                let events = self.events_tx.clone();
+                let limit = self
+                    .units
+                    .get(name)
+                    .map_or(Duration::from_secs(60), |u| u.spec.ready_timeout);
+                let probe_name = name.to_string();
+                tokio::spawn(async move {
+                    tokio::time::sleep(limit).await;
+                    let _ = events.send(Event::Probed {
+                        name: probe_name,
+                        generation,
+                        result: Err(format!(
+                            "did not finish within {}",
+                            plinth_config::Duration(limit)
+                        )),
+                    });
+                });
+            }
             probe => {
                 let events = self.events_tx.clone();
                 let reaper = self.reaper.clone();

@@ -9,6 +9,7 @@ use crate::console;
 /// Takes the config `plinthctl config apply` gave, else loads it from `--config`, else from the
 /// first source found on the machine.
 pub async fn run(ctx: &mut BootContext) -> PhaseResult {
+    crate::pid1::fault::inject(crate::pid1::fault::Fault::BootPanic);
     let loaded = match (ctx.applied.take(), &ctx.config_path) {
         (Some(applied), _) => Ok(applied),
         (None, Some(path)) => config_source::load_given(path),
@@ -26,6 +27,8 @@ pub async fn run(ctx: &mut BootContext) -> PhaseResult {
     for line in crate::boot::unapplied::unapplied(&loaded.config) {
         console::say(&format!("config: not applied yet: {line}"));
     }
+    ctx.failure_reboot_after
+        .send_replace(loaded.config.plinth.supervisor.failure_reboot_after());
     *ctx.effective_config
         .lock()
         .unwrap_or_else(|e| e.into_inner()) = Some(loaded.redacted.clone());

@@ -1,4 +1,6 @@
 //! Phase `ready`: wait until every service has come to rest; the boot is ready when none failed.
+//! The wait is bounded (`--settle-timeout`): a service in a restart loop never comes to rest, and
+//! the boot must still end, in maintenance mode naming it, where `plinthctl config apply` works.
 //! On a machine, the config that got this far is then kept on the state partition for the next
 //! boots (see `config_source`).
 
@@ -8,11 +10,26 @@ use crate::console;
 
 /// Waits for the services to settle.
 pub async fn run(ctx: &mut BootContext) -> PhaseResult {
-    let failed = ctx
-        .supervisor
-        .settled()
-        .await
-        .map_err(|e| PhaseError(e.to_string()))?;
+    let limit = ctx.settle_limit;
+    let failed = match tokio::time::timeout(limit, ctx.supervisor.settled()).await {
+        Ok(settled) => settled.map_err(|e| PhaseError(e.to_string()))?,
+        Err(_) => {
+            let restless: Vec<String> = ctx
+                .supervisor
+                .list()
+                .await
+                .map_err(|e| PhaseError(e.to_string()))?
+                .into_iter()
+                .filter(|s| s.state.settled().is_none())
+                .map(|s| format!("{} ({})", s.name, s.state))
+                .collect();
+            return Err(PhaseError(format!(
+                "services not at rest after {}: {}",
+                plinth_config::Duration(limit),
+                restless.join(", ")
+            )));
+        }
+    };
     if failed.is_empty() {
         if let (true, Some(loaded)) = (
             ctx.mode.owns_machine(),

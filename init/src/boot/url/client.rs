@@ -111,7 +111,7 @@ async fn request(url: &str) -> Result<Response, Failure> {
         let mut chunk = [0u8; 16 * 1024];
         loop {
             let n = stream.read(&mut chunk).await?;
-            buf.extend_from_slice(&chunk[..n]);
+            buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
             match http::parse_response(&buf, n == 0) {
                 Ok(Parse::Done(response)) => return Ok::<_, std::io::Error>(Ok(response)),
                 Ok(Parse::Incomplete) => {}
@@ -149,7 +149,18 @@ pub async fn fetch(
     let started = Instant::now();
     let mut attempt = 1;
     loop {
-        let failure = match get_once(url).await {
+        // The budget bounds an attempt too: a server that drips its answer must not hold the
+        // boot for the whole request timeout past it.
+        let left = budget.saturating_sub(started.elapsed());
+        let attempt_result = tokio::time::timeout(left, get_once(url))
+            .await
+            .unwrap_or_else(|_| {
+                Err(Failure::Transient(format!(
+                    "{url}: no complete answer within the {}s budget",
+                    budget.as_secs_f64()
+                )))
+            });
+        let failure = match attempt_result {
             Ok(body) => {
                 return Ok(Fetched {
                     body,

@@ -2,6 +2,7 @@
 //! the response (status line, headers, a body delimited by `Content-Length`, `chunked` transfer
 //! coding, or the end of the connection). PID 1 fetches plain `http://` only: https would need a
 //! TLS stack in the static PID 1, so an `https://` URL is refused with an error that says so.
+#![deny(clippy::arithmetic_side_effects)]
 
 /// The largest response body accepted (a machine config is at most 1 MiB of text; gzip is smaller).
 pub const MAX_BODY: usize = 4 * 1024 * 1024;
@@ -41,7 +42,7 @@ pub fn parse_url(url: &str) -> Result<Target, String> {
         .strip_prefix("http://")
         .ok_or_else(|| format!("{url}: not an http:// URL"))?;
     let (authority, path) = match rest.find(['/', '?']) {
-        Some(i) if rest.as_bytes()[i] == b'/' => (&rest[..i], rest[i..].to_string()),
+        Some(i) if rest.as_bytes().get(i) == Some(&b'/') => (&rest[..i], rest[i..].to_string()),
         Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
         None => (rest, "/".to_string()),
     };
@@ -131,7 +132,8 @@ pub fn parse_response(buf: &[u8], eof: bool) -> Result<Parse, String> {
             Ok(Parse::Incomplete)
         };
     };
-    let head = String::from_utf8_lossy(&buf[..head_end]);
+    let (head, after_head) = buf.split_at_checked(head_end).unwrap_or((buf, &[]));
+    let head = String::from_utf8_lossy(head);
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap_or_default();
     let mut parts = status_line.splitn(3, ' ');
@@ -168,7 +170,7 @@ pub fn parse_response(buf: &[u8], eof: bool) -> Result<Parse, String> {
             _ => {}
         }
     }
-    let rest = &buf[head_end + 4..];
+    let rest = after_head.get(4..).unwrap_or_default();
     let done = |body: Vec<u8>| {
         Ok(Parse::Done(Response {
             status,
@@ -186,7 +188,7 @@ pub fn parse_response(buf: &[u8], eof: bool) -> Result<Parse, String> {
     }
     match length {
         Some(n) if n > MAX_BODY => Err(format!("body of {n} bytes; the limit is {MAX_BODY}")),
-        Some(n) if rest.len() >= n => done(rest[..n].to_vec()),
+        Some(n) if rest.len() >= n => done(rest.get(..n).unwrap_or_default().to_vec()),
         Some(n) if eof => Err(format!(
             "the connection closed after {} of {n} body bytes",
             rest.len()
@@ -202,32 +204,40 @@ pub fn parse_response(buf: &[u8], eof: bool) -> Result<Parse, String> {
 fn dechunk(mut rest: &[u8]) -> Result<Option<Vec<u8>>, String> {
     let mut body = Vec::new();
     loop {
-        let Some(line_end) = find(rest, b"\r\n") else {
+        let Some((line, after)) = split_line(rest) else {
             return Ok(None);
         };
-        let line = String::from_utf8_lossy(&rest[..line_end]);
+        let line = String::from_utf8_lossy(line);
         let size_text = line.split(';').next().unwrap_or_default().trim();
         let size = usize::from_str_radix(size_text, 16)
             .map_err(|_| format!("bad chunk size `{size_text}`"))?;
-        rest = &rest[line_end + 2..];
+        rest = after;
         if size == 0 {
             // Trailers (ignored) end with an empty line.
             return Ok(find(rest, b"\r\n").map(|_| body));
         }
-        // Checked: `size` is the server's word and may be any `usize`; after this it is at most
-        // MAX_BODY, so `size + 2` cannot overflow below.
-        if size > MAX_BODY - body.len() {
+        // Checked: `size` is the server's word and may be any `usize`.
+        if size > MAX_BODY.saturating_sub(body.len()) {
             return Err(format!("chunked body larger than {MAX_BODY} bytes"));
         }
-        if rest.len() < size + 2 {
+        let Some((data, after)) = rest.split_at_checked(size) else {
             return Ok(None);
+        };
+        match after.get(..2) {
+            None => return Ok(None),
+            Some(b"\r\n") => {}
+            Some(_) => return Err("a chunk does not end with CRLF".into()),
         }
-        if &rest[size..size + 2] != b"\r\n" {
-            return Err("a chunk does not end with CRLF".into());
-        }
-        body.extend_from_slice(&rest[..size]);
-        rest = &rest[size + 2..];
+        body.extend_from_slice(data);
+        rest = after.get(2..).unwrap_or_default();
     }
+}
+
+/// The line `bytes` start with (without its CRLF) and what follows it; `None` without a CRLF.
+fn split_line(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+    let end = find(bytes, b"\r\n")?;
+    let (line, rest) = bytes.split_at_checked(end)?;
+    Some((line, rest.get(2..).unwrap_or_default()))
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -371,6 +381,70 @@ mod tests {
             }
             for eof in [false, true] {
                 let _ = parse_response(&body, eof);
+            }
+        }
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        /// A response head with hostile values: any status, lengths that lie, repeated or huge
+        /// headers, chunked or not.
+        fn hostile_head() -> impl Strategy<Value = String> {
+            (
+                "HTTP/1\\.[01x] [0-9]{1,5}( [ -~]{0,20})?",
+                prop::collection::vec(
+                    prop_oneof![
+                        "Content-Length: [0-9]{1,22}",
+                        "Content-Length: -?[0-9a-f ]{0,6}",
+                        "Transfer-Encoding: (chunked|gzip, chunked|identity|chunked, gzip)",
+                        "Location: [ -~]{0,40}",
+                        "[A-Za-z-]{1,12}:[ -~]{0,200}",
+                        "[ -~]{0,30}",
+                    ],
+                    0..8,
+                ),
+            )
+                .prop_map(|(status, headers)| {
+                    let mut head = status;
+                    for h in headers {
+                        head.push_str("\r\n");
+                        head.push_str(&h);
+                    }
+                    head.push_str("\r\n\r\n");
+                    head
+                })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+            /// Any bytes at all: an answer, never a panic.
+            #[test]
+            fn any_bytes_parse_without_a_panic(bytes in prop::collection::vec(any::<u8>(), 0..600), eof in any::<bool>()) {
+                let _ = parse_response(&bytes, eof);
+            }
+
+            /// A hostile head and any body: a finished response's body is never longer than what
+            /// was sent nor than MAX_BODY, and any prefix of the bytes is `Incomplete` or an
+            /// error before the connection ends, never a panic.
+            #[test]
+            fn hostile_responses_parse_without_a_panic(
+                head in hostile_head(),
+                body in "[0-9a-fA-F;\r\n xyz]{0,200}",
+                cut in 0usize..1000,
+            ) {
+                let bytes = format!("{head}{body}").into_bytes();
+                for eof in [false, true] {
+                    if let Ok(Parse::Done(response)) = parse_response(&bytes, eof) {
+                        prop_assert!(response.body.len() <= bytes.len());
+                        prop_assert!(response.body.len() <= MAX_BODY);
+                    }
+                    let prefix = bytes.get(..cut.min(bytes.len())).unwrap_or_default();
+                    let _ = parse_response(prefix, eof);
+                }
             }
         }
     }

@@ -153,10 +153,10 @@ async fn futures_join<F: std::future::Future>(futures: impl Iterator<Item = F>) 
     let mut out: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
     std::future::poll_fn(|cx| {
         let mut pending = false;
-        for (i, f) in pinned.iter_mut().enumerate() {
-            if out[i].is_none() {
+        for (f, slot) in pinned.iter_mut().zip(out.iter_mut()) {
+            if slot.is_none() {
                 match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => out[i] = Some(v),
+                    std::task::Poll::Ready(v) => *slot = Some(v),
                     std::task::Poll::Pending => pending = true,
                 }
             }
