@@ -448,8 +448,8 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
-    #[test]
-    fn an_empty_or_truncated_kept_config_is_corrupt_and_the_next_source_decides() {
+    #[tokio::test]
+    async fn an_empty_or_truncated_kept_config_is_corrupt_and_the_next_source_decides() {
         let dir = scratch("kept-corrupt");
         let kept = dir.join("config.yaml");
         let none = Path::new("/nonexistent/default.yaml");
@@ -458,17 +458,17 @@ mod tests {
             .unwrap()
             .config;
         persist(&config, &kept).unwrap();
-        let loaded = resolve(&order, none).unwrap();
+        let loaded = resolve(&order, none, &mut Network::none()).await.unwrap();
         assert_eq!(loaded.config.hostname.as_deref(), Some("kept-node"));
 
         std::fs::write(&kept, "").unwrap();
-        let loaded = resolve(&order, none).unwrap();
+        let loaded = resolve(&order, none, &mut Network::none()).await.unwrap();
         assert_eq!(loaded.source, "built-in default", "an empty kept copy");
 
         persist(&config, &kept).unwrap();
         let whole = std::fs::read(&kept).unwrap();
         std::fs::write(&kept, &whole[..whole.len() / 2]).unwrap();
-        let loaded = resolve(&order, none).unwrap();
+        let loaded = resolve(&order, none, &mut Network::none()).await.unwrap();
         assert_eq!(loaded.source, "built-in default", "a truncated kept copy");
         std::fs::remove_dir_all(&dir).unwrap();
     }
