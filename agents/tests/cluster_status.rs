@@ -173,6 +173,10 @@ fn status_of_a_real_control_plane_from_no_node_to_a_ready_labelled_one() {
     let report = json_report(&root, &config, &run);
     assert_eq!(report["healthy"], false);
     assert_eq!(report["node"]["node_name"], NODE_NAME);
+    // The pin a joiner puts in its config: that of the plane's own CA.
+    let ca = std::fs::read(root.join("pki/ca.crt")).unwrap();
+    let pin = plinth_agents::join::pin::CaPin::of_certificate(&ca).unwrap();
+    assert_eq!(report["ca_pin"], pin.to_string().as_str());
     assert_state(&report, "config", "ok", "role init, cni none");
     assert_state(&report, "node", "ok", NODE_NAME);
     assert_state(&report, "etcd", "ok", "healthy");

@@ -126,6 +126,10 @@ pub struct Report {
     pub etcd_members: Vec<Member>,
     pub labels: Vec<Owned>,
     pub taints: Vec<TaintRow>,
+    /// The cluster CA's pin (`sha256:…`), what a joiner's `ca_cert_hash` says; `None` before
+    /// the node has the CA. Public: it names a public key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_pin: Option<String>,
     /// No check failing.
     pub healthy: bool,
 }
@@ -146,7 +150,16 @@ impl Report {
             etcd_members,
             labels,
             taints,
+            ca_pin: None,
             healthy,
+        }
+    }
+
+    /// The report, saying the cluster CA's pin.
+    pub fn with_ca_pin(self, pin: Option<String>) -> Self {
+        Self {
+            ca_pin: pin,
+            ..self
         }
     }
 
@@ -176,6 +189,9 @@ impl Report {
                 );
             }
             None => out.push_str("node: unknown (see the `node` check)\n\n"),
+        }
+        if let Some(pin) = &self.ca_pin {
+            let _ = writeln!(out, "cluster CA pin {pin} (a joiner's ca_cert_hash)\n");
         }
         let checks: Vec<[String; 3]> = self
             .checks
@@ -409,6 +425,25 @@ x      n/a    y
 healthy
 "
         );
+    }
+
+    #[test]
+    fn the_ca_pin_is_said_under_the_node_and_in_json_only_when_known() {
+        let pin = format!("sha256:{}", "ab".repeat(32));
+        let report = Report::new(None, Vec::new(), Vec::new(), Vec::new(), Vec::new())
+            .with_ca_pin(Some(pin.clone()));
+        assert!(
+            report.table().starts_with(&format!(
+                "node: unknown (see the `node` check)\n\ncluster CA pin {pin} (a joiner's ca_cert_hash)\n\n"
+            )),
+            "{}",
+            report.table()
+        );
+        let json: serde_json::Value = serde_json::from_str(&report.json()).unwrap();
+        assert_eq!(json["ca_pin"], pin.as_str());
+        let without = Report::new(None, Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        assert!(!without.table().contains("pin"));
+        assert!(!without.json().contains("ca_pin"));
     }
 
     #[test]

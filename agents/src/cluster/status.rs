@@ -128,5 +128,14 @@ pub async fn report(options: &StatusOptions) -> Report {
         labels_check,
         taints_check,
     ];
-    Report::new(node_file.ok(), checks, members, labels, taints)
+    let ca = options.root.join(crate::pki::plan::PKI_DIR).join("ca.crt");
+    Report::new(node_file.ok(), checks, members, labels, taints).with_ca_pin(ca_pin(&ca))
+}
+
+/// The pin of the CA certificate at `path`, when there is one that parses.
+fn ca_pin(path: &std::path::Path) -> Option<String> {
+    let pem = std::fs::read(path).ok()?;
+    crate::join::pin::CaPin::of_certificate(&pem)
+        .ok()
+        .map(|pin| pin.to_string())
 }
