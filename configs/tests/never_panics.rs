@@ -17,7 +17,10 @@ fn check(text: &str) {
             assert!(diags.has_errors());
             for d in &diags.0 {
                 let line = d.to_string();
-                assert!(line.starts_with("fuzz:") || line.starts_with("fuzz (part "), "{line}");
+                assert!(
+                    line.starts_with("fuzz:") || line.starts_with("fuzz (part "),
+                    "{line}"
+                );
             }
         }
     }

@@ -230,6 +230,11 @@ fn jinja_unsupported_unless_it_needs_no_rendering() {
     );
     let p = ok("## template: jinja\n#cloud-config\nhostname: plain\n");
     assert_eq!(p.config.hostname.as_deref(), Some("plain"));
+    let e = err("## template: jinja\n#cloud-config\nhostname: plain\nplinth: {services: 7}\n");
+    assert!(
+        e.starts_with("user-data:4:20: error: expected a list"),
+        "lines as written: {e}"
+    );
 }
 
 #[test]

@@ -371,11 +371,17 @@ fn jinja(
         ));
         return;
     }
+    let content_type = detect::type_from_start(rest.as_bytes()).unwrap_or(detect::PLAIN);
+    // A cloud-config keeps its lines where they were (the header line left empty), so its
+    // diagnostics point into the document as written.
+    let body = if content_type == detect::CLOUD_CONFIG {
+        format!("\n{rest}")
+    } else {
+        rest.to_owned()
+    };
     let inner = Part {
-        content_type: detect::type_from_start(rest.as_bytes())
-            .unwrap_or(detect::PLAIN)
-            .to_owned(),
-        body: rest.as_bytes().to_vec(),
+        content_type: content_type.to_owned(),
+        body: body.into_bytes(),
         ..part.clone()
     };
     if inner.content_type == detect::PLAIN {
