@@ -167,6 +167,46 @@ fn parts_merge_with_cloud_inits_default_and_merge_how() {
         1,
     );
     assert_eq!(ok(&header).config.runcmd.len(), 2, "Merge-Type header");
+
+    // The part's own mergers come first, the header's fill the types they leave out.
+    let both = make_mime(&[
+        ("a.yaml", "cloud-config", CONFIG),
+        (
+            "b.yaml",
+            "cloud-config",
+            "#cloud-config\nmerge_how: 'list(append)'\nruncmd: [echo second]\nhostname: other\n",
+        ),
+    ])
+    .replacen(
+        "filename=\"b.yaml\"",
+        "filename=\"b.yaml\"\nMerge-Type: dict(no_replace,recurse_list)+list(prepend)",
+        1,
+    );
+    let p = ok(&both);
+    assert_eq!(
+        p.config.runcmd.len(),
+        2,
+        "list(append) from the part, dict from the header"
+    );
+    assert_eq!(
+        p.config.runcmd[1],
+        Command::Shell("echo second".into()),
+        "append, not the header's prepend"
+    );
+    assert_eq!(
+        p.config.hostname.as_deref(),
+        Some("mp-node"),
+        "the header's no_replace"
+    );
+
+    // Without a dict merger cloud-init ignores the part's keys: so does Plinth, saying so.
+    let p = ok("#cloud-config\nmerge_how: 'list(append)'\nhostname: lost\n");
+    assert_eq!(p.config.hostname, None);
+    assert!(
+        warnings(&p)[0].contains("no `dict` merger"),
+        "{:?}",
+        warnings(&p)
+    );
 }
 
 #[test]
@@ -230,6 +270,11 @@ fn jinja_unsupported_unless_it_needs_no_rendering() {
     );
     let p = ok("## template: jinja\n#cloud-config\nhostname: plain\n");
     assert_eq!(p.config.hostname.as_deref(), Some("plain"));
+    let e = err("## template: jinja\n#cloud-config\nhostname: plain\nplinth: {services: 7}\n");
+    assert!(
+        e.starts_with("user-data:4:20: error: expected a list"),
+        "lines as written: {e}"
+    );
 }
 
 #[test]

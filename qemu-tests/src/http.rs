@@ -1,11 +1,46 @@
-//! A minimal HTTP/1.0 GET over std's `TcpStream`, and polling until the guest answers.
+//! A minimal HTTP/1.0 GET over std's `TcpStream`, polling until the guest answers, and a tiny
+//! server of one document for a guest to fetch (through a QEMU `guestfwd`).
 //!
 //! Through QEMU user networking a request sent before the guest has an address is accepted by QEMU
 //! and then hangs, so every connect and read has a short timeout and polling simply tries again.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
+
+/// Serves `body` at `path` (404 elsewhere) on a free loopback port, from a thread; returns the
+/// port and how many times `path` was fetched.
+pub fn serve(path: &'static str, body: &'static str) -> std::io::Result<(u16, Arc<AtomicU32>)> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    let hits = Arc::new(AtomicU32::new(0));
+    let counter = hits.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
+                head.push(byte[0]);
+            }
+            let text = String::from_utf8_lossy(&head);
+            let answer = if text.starts_with(&format!("GET {path} ")) {
+                counter.fetch_add(1, Ordering::SeqCst);
+                format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+            } else {
+                "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".into()
+            };
+            let _ = stream.write_all(answer.as_bytes());
+        }
+    });
+    Ok((port, hits))
+}
 
 /// A response: status code and body.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -5,10 +5,7 @@
 //! ready with the config's hostname; with a wrong one it stays in maintenance mode saying expected
 //! and got.
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
@@ -18,37 +15,6 @@ use regex::Regex;
 use sha2::{Digest, Sha256};
 
 const CONFIG: &str = "#cloud-config\nhostname: from-url\n";
-
-/// Serves `body` at `/cfg` (404 elsewhere) on a free loopback port; returns it and a request count.
-fn serve(body: &'static str) -> Result<(u16, Arc<AtomicU32>)> {
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    let port = listener.local_addr()?.port();
-    let hits = Arc::new(AtomicU32::new(0));
-    let counter = hits.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-            let mut head = Vec::new();
-            let mut byte = [0u8; 1];
-            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).unwrap_or(0) == 1 {
-                head.push(byte[0]);
-            }
-            let text = String::from_utf8_lossy(&head);
-            let answer = if text.starts_with("GET /cfg ") {
-                counter.fetch_add(1, Ordering::SeqCst);
-                format!(
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                )
-            } else {
-                "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".into()
-            };
-            let _ = stream.write_all(answer.as_bytes());
-        }
-    });
-    Ok((port, hits))
-}
 
 fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
@@ -89,7 +55,7 @@ fn a_config_url_boots_with_the_right_sha256_and_not_with_a_wrong_one() -> Result
         );
         return Ok(());
     }
-    let (port, hits) = serve(CONFIG)?;
+    let (port, hits) = qemu_tests::http::serve("/cfg", CONFIG)?;
     let sum = sha256_hex(CONFIG.as_bytes());
 
     let node = fx.boot(&options(&fx, port, &sum)?)?;

@@ -4,10 +4,15 @@
 //! `text/cloud-boothook` part that counts the marker's lines. Both the config and the script take
 //! effect on the first boot; after a reboot of the same disk and instance the boothook runs again
 //! (every boot) and sees one marker line: the script did not run a second time.
+//!
+//! And `#include`: a seed whose user-data only includes a URL, served by the test to the guest at
+//! `10.0.2.100:80` through a `guestfwd`; the node brings its network up to fetch it while reading
+//! the seed, and the included multipart's config and script take effect.
 
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
+use qemu_tests::cmdline::GuestForward;
 use qemu_tests::metrics;
 use qemu_tests::node::{BootOptions, Fixture, Node, READY_TIMEOUT, Variant};
 use qemu_tests::seed::{Seed, SeedFormat};
@@ -119,6 +124,47 @@ fn mime_multipart_config_and_script_once_per_instance() -> Result<()> {
         count(&second, r"SCRIPT-RAN")? == 0,
         "the script ran again for the same instance; console:\n{}",
         second.console().tail(80)
+    );
+    Ok(())
+}
+
+/// What the test serves for the seed's `#include`: a multipart as make-mime writes it.
+const INCLUDED: &str = "Content-Type: multipart/mixed; boundary=\"==inc==\"\nMIME-Version: 1.0\n\n--==inc==\nContent-Type: text/cloud-config; charset=\"us-ascii\"\nContent-Disposition: attachment; filename=\"included.yaml\"\n\n#cloud-config\nhostname: included-node\n\n--==inc==\nContent-Type: text/x-shellscript; charset=\"us-ascii\"\nContent-Disposition: attachment; filename=\"included.sh\"\n\n#!/bin/sh\necho \"INCLUDED-SCRIPT host=$(cat /proc/sys/kernel/hostname)\"\n\n--==inc==--\n";
+
+#[test]
+fn an_include_in_a_seed_is_fetched_over_the_network() -> Result<()> {
+    let Some(mut fx) = Fixture::for_test("user_data_include") else {
+        return Ok(());
+    };
+    let (port, hits) = qemu_tests::http::serve("/included", INCLUDED)?;
+    let seed = fx.seed(
+        "seed",
+        &Seed::new(
+            "#include\nhttp://10.0.2.100/included\n",
+            "iid-include",
+            "meta-name",
+        ),
+        SeedFormat::Vfat,
+    )?;
+    let mut opts = BootOptions::new(Variant::Uefi);
+    opts.disk = Some(fx.overlay("disk", 4)?);
+    opts.seed = Some(seed);
+    opts.guest_forwards = vec![GuestForward {
+        guest: 80,
+        host: port,
+    }];
+    let node = boot(&mut fx, &opts)?;
+    ensure_line(
+        &node,
+        r"config: fetched #include http://10\.0\.2\.100/included \(\d+ bytes\)",
+    )?;
+    ensure_line(
+        &node,
+        r"^\[script\.1 included\.sh\] INCLUDED-SCRIPT host=included-node$",
+    )?;
+    ensure!(
+        hits.load(std::sync::atomic::Ordering::SeqCst) >= 1,
+        "the included document was never fetched"
     );
     Ok(())
 }

@@ -10,6 +10,9 @@ use crate::yaml::{Kind, Node, Scalar};
 /// cloud-init's mergers for a cloud-config part that names none.
 pub const DEFAULT: &str = "dict(replace)+list()+str()";
 
+/// One merger as written: its name (`dict`, `list`, `str`) and options.
+pub type Named = (String, Vec<String>);
+
 /// A set of mergers, one per type.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mergers {
@@ -21,29 +24,12 @@ pub struct Mergers {
 impl Mergers {
     /// The mergers of a `merge_how` string such as `list(append)+dict(no_replace,recurse_list)+str()`.
     pub fn parse(text: &str) -> Result<Mergers, String> {
-        let mut found = Vec::new();
-        for item in text.split('+') {
-            let item = item.trim().to_ascii_lowercase().replace('-', "_");
-            if item.is_empty() {
-                continue;
-            }
-            let (name, opts) = item
-                .strip_suffix(')')
-                .and_then(|i| i.split_once('('))
-                .ok_or_else(|| format!("merger `{item}` is not written NAME(OPTIONS)"))?;
-            let opts = opts
-                .split(',')
-                .map(str::trim)
-                .filter(|o| !o.is_empty())
-                .map(str::to_owned)
-                .collect();
-            found.push((name.trim().to_owned(), opts));
-        }
-        Mergers::from_list(found)
+        Mergers::from_list(parse_list(text)?)
     }
 
-    /// The mergers of a list of (name, options), as `merge_how` may also be written.
-    pub fn from_list(items: Vec<(String, Vec<String>)>) -> Result<Mergers, String> {
+    /// The mergers of a list of (name, options), as `merge_how` may also be written; of several of
+    /// one type, the first counts (cloud-init's lookup order).
+    pub fn from_list(items: Vec<Named>) -> Result<Mergers, String> {
         let mut m = Mergers {
             dict: None,
             list: None,
@@ -61,12 +47,17 @@ impl Mergers {
                     ));
                 }
             };
-            // cloud-init's lookup uses the first merger of a type.
             if slot.is_none() {
                 *slot = Some(opts);
             }
         }
         Ok(m)
+    }
+
+    /// Whether these mergers merge mappings at all: without a `dict` merger, cloud-init keeps the
+    /// earlier config and ignores the part's keys.
+    pub fn merges_mappings(&self) -> bool {
+        self.dict.is_some()
     }
 
     /// cloud-init's default.
@@ -236,9 +227,33 @@ impl Mergers {
     }
 }
 
+/// The (name, options) of a `merge_how` string or `Merge-Type` header, as cloud-init's
+/// `string_extract_mergers` reads it.
+pub fn parse_list(text: &str) -> Result<Vec<Named>, String> {
+    let mut found = Vec::new();
+    for item in text.split('+') {
+        let item = item.trim().to_ascii_lowercase().replace('-', "_");
+        if item.is_empty() {
+            continue;
+        }
+        let (name, opts) = item
+            .strip_suffix(')')
+            .and_then(|i| i.split_once('('))
+            .ok_or_else(|| format!("merger `{item}` is not written NAME(OPTIONS)"))?;
+        let opts = opts
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(str::to_owned)
+            .collect();
+        found.push((name.trim().to_owned(), opts));
+    }
+    Ok(found)
+}
+
 /// Takes a part's own mergers out of its tree (`merge_how`, else `merge_type`), as cloud-init pops
 /// them: a string, or a list of `{name, settings}` mappings.
-pub fn take_mergers(root: &mut Node) -> Option<Result<Mergers, String>> {
+pub fn take_mergers(root: &mut Node) -> Option<Result<Vec<Named>, String>> {
     let Kind::Map(entries) = &mut root.kind else {
         return None;
     };
@@ -251,7 +266,7 @@ pub fn take_mergers(root: &mut Node) -> Option<Result<Mergers, String>> {
     // tells nothing useful: drop it too.
     entries.retain(|(k, _)| k.text != "merge_how" && k.text != "merge_type");
     Some(match &value.kind {
-        Kind::Scalar(Scalar::Str(s)) => Mergers::parse(s),
+        Kind::Scalar(Scalar::Str(s)) => parse_list(s),
         Kind::Seq(items) => items
             .iter()
             .map(|(_, item)| {
@@ -269,8 +284,7 @@ pub fn take_mergers(root: &mut Node) -> Option<Result<Mergers, String>> {
                 };
                 Ok((name.trim().replace('-', "_").to_ascii_lowercase(), settings))
             })
-            .collect::<Result<Vec<_>, String>>()
-            .and_then(Mergers::from_list),
+            .collect::<Result<Vec<_>, String>>(),
         _ => Err(format!(
             "merge_how is {}: write a string such as `{DEFAULT}` or a list of {{name, settings}}",
             value.describe()
@@ -364,7 +378,7 @@ mod tests {
         let mut root = tree(
             "merge_how:\n - name: list\n   settings: [append]\n - name: dict\n   settings: [no_replace, recurse_list]\nruncmd: [x]\n",
         );
-        let m = take_mergers(&mut root).unwrap().unwrap();
+        let m = Mergers::from_list(take_mergers(&mut root).unwrap().unwrap()).unwrap();
         assert_eq!(
             m,
             Mergers::parse("list(append)+dict(no_replace,recurse_list)").unwrap()

@@ -371,11 +371,17 @@ fn jinja(
         ));
         return;
     }
+    let content_type = detect::type_from_start(rest.as_bytes()).unwrap_or(detect::PLAIN);
+    // A cloud-config keeps its lines where they were (the header line left empty), so its
+    // diagnostics point into the document as written.
+    let body = if content_type == detect::CLOUD_CONFIG {
+        format!("\n{rest}")
+    } else {
+        rest.to_owned()
+    };
     let inner = Part {
-        content_type: detect::type_from_start(rest.as_bytes())
-            .unwrap_or(detect::PLAIN)
-            .to_owned(),
-        body: rest.as_bytes().to_vec(),
+        content_type: content_type.to_owned(),
+        body: body.into_bytes(),
         ..part.clone()
     };
     if inner.content_type == detect::PLAIN {
@@ -403,38 +409,60 @@ fn cloud_config(name: &str, part: &Part, text: &str, g: &mut Gathered) {
     for l in &doc.lenient {
         g.diags.push(leniency(name, l));
     }
-    let mergers = match merge::take_mergers(&mut root) {
+    // cloud-init takes the part's own mergers, then its Merge-Type header's (for the types the
+    // part's leave out), else its default.
+    let own = match merge::take_mergers(&mut root) {
         Some(Ok(m)) => m,
         Some(Err(e)) => {
             g.diags
                 .push(Diagnostic::error(name, root.pos, "merge_how", e));
             return;
         }
-        None => {
-            let header = ["Merge-Type", "X-Merge-Type"]
+        None => Vec::new(),
+    };
+    let header = ["Merge-Type", "X-Merge-Type"]
+        .iter()
+        .find_map(|h| {
+            part.headers
                 .iter()
-                .find_map(|h| {
-                    part.headers
-                        .iter()
-                        .find(|(n, _)| n.eq_ignore_ascii_case(h))
-                        .map(|(_, v)| v.clone())
-                })
-                .filter(|v| !v.trim().is_empty());
-            match header.map(|h| Mergers::parse(&h)) {
-                Some(Ok(m)) => m,
-                Some(Err(e)) => {
-                    g.diags.push(Diagnostic::error(
-                        name,
-                        Pos::new(1, 1),
-                        "",
-                        format!("Merge-Type header: {e}"),
-                    ));
-                    return;
-                }
-                None => Mergers::default_set(),
+                .find(|(n, _)| n.eq_ignore_ascii_case(h))
+                .map(|(_, v)| v.clone())
+        })
+        .filter(|v| !v.trim().is_empty());
+    let from_header = match header.map(|h| merge::parse_list(&h)) {
+        Some(Ok(m)) => m,
+        Some(Err(e)) => {
+            g.diags.push(Diagnostic::error(
+                name,
+                Pos::new(1, 1),
+                "",
+                format!("Merge-Type header: {e}"),
+            ));
+            return;
+        }
+        None => Vec::new(),
+    };
+    let all: Vec<_> = own.into_iter().chain(from_header).collect();
+    let mergers = if all.is_empty() {
+        Mergers::default_set()
+    } else {
+        match Mergers::from_list(all) {
+            Ok(m) => m,
+            Err(e) => {
+                g.diags
+                    .push(Diagnostic::error(name, root.pos, "merge_how", e));
+                return;
             }
         }
     };
+    if !mergers.merges_mappings() {
+        g.diags.push(Diagnostic::warning(
+            name,
+            root.pos,
+            "merge_how",
+            "the mergers name no `dict` merger: cloud-init ignores every key of this part (its top level is a mapping), and so does Plinth; add `dict(...)` to merge it",
+        ));
+    }
     if part.index > 0 {
         if !matches!(root.kind, crate::yaml::Kind::Map(_)) {
             g.diags.push(Diagnostic::error(
@@ -465,7 +493,9 @@ fn finish(source: &str, g: Gathered) -> Result<Parsed, Diagnostics> {
     let had_errors = diags.iter().any(Diagnostic::is_error);
     let merged = match configs.len() {
         // One document: its own tree, so a non-mapping is reported as such.
-        1 => configs.into_iter().next().map(|(root, _)| root),
+        1 if configs.iter().all(|(_, m)| m.merges_mappings()) => {
+            configs.into_iter().next().map(|(root, _)| root)
+        }
         0 => None,
         _ => Some(
             configs

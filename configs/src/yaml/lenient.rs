@@ -146,14 +146,18 @@ fn walk(
             }
         }
         Kind::Map(entries) => {
+            // The last index of each key, so a big mapping costs n log n, not n².
+            let mut last: std::collections::BTreeMap<&str, usize> =
+                std::collections::BTreeMap::new();
+            for (i, (key, _)) in entries.iter().enumerate() {
+                last.insert(key.text.as_str(), i);
+            }
             let mut keep = vec![true; entries.len()];
             for (i, (key, _)) in entries.iter().enumerate() {
-                if let Some(later) = entries
-                    .iter()
-                    .skip(i + 1)
-                    .rev()
-                    .find(|(k, _)| k.text == key.text)
-                {
+                let Some(&kept) = last.get(key.text.as_str()) else {
+                    continue;
+                };
+                if kept != i {
                     if let Some(slot) = keep.get_mut(i) {
                         *slot = false;
                     }
@@ -161,7 +165,7 @@ fn walk(
                     found.push(Leniency::DuplicateKey {
                         path: path.key(&key.text),
                         first: key.pos,
-                        last: later.0.pos,
+                        last: entries.get(kept).map_or(key.pos, |(k, _)| k.pos),
                     });
                 }
             }

@@ -276,6 +276,16 @@ mod tests {
         );
     }
 
+    #[test]
+    fn duplicates_in_a_big_mapping() {
+        let mut text: String = (0..20_000).map(|i| format!("k{i}: {i}\n")).collect();
+        text.push_str("k7: last\n");
+        let doc = parse_document(&text).unwrap();
+        assert_eq!(doc.root.entries().len(), 20_000);
+        assert_eq!(doc.root.get("k7").unwrap().as_str(), Some("last"));
+        assert_eq!(doc.lenient.len(), 1);
+    }
+
     fn nested(depth: usize) -> String {
         (0..depth)
             .map(|i| format!("{}a:\n", " ".repeat(i)))
