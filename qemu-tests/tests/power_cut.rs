@@ -1,7 +1,8 @@
 //! Power cuts (issue 14's fault suite): a PXE node with a state disk and a data disk boots once
 //! to ready (its config, from a NoCloud seed, is then kept on the state disk), and then, `runs`
 //! times (`PLINTH_POWER_CUTS`, 2 by default; `cargo xtask faults --power-cuts N`), loses power
-//! (QMP `quit`) at a random point between its start and ready, and boots again to ready. Every
+//! (QMP `quit`) at a random point between its start and ready (one in each of N slices of that
+//! time), and boots again to ready. Every
 //! boot keeps the first boot's machine-id; at the end, after a clean shutdown, the state
 //! filesystem checks clean (`e2fsck -fn`), the kept config is whole (its seal checks), and the
 //! data disk, which nothing should write, is byte for byte as it was.
@@ -91,10 +92,12 @@ fn power_cuts_at_random_points_leave_a_node_that_boots_with_its_state_whole() ->
     let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
     let mut cuts = Vec::new();
     for run in 0..runs {
-        // Within the first 70% of the first boot's time to ready: later boots are quicker (no
-        // machine-id to make), and the cut should come before ready.
+        // Within the first 70% of the first boot's time to ready (later boots are quicker: no
+        // machine-id to make, and the cut should come before ready), one cut in each of `runs`
+        // equal slices of it, at a random point of its slice.
         let window = (to_ready.as_millis() as u64 * 7 / 10).max(1);
-        let at = Duration::from_millis(next(&mut rng) % window);
+        let slice = window / runs as u64;
+        let at = Duration::from_millis(slice * run as u64 + next(&mut rng) % slice.max(1));
         let mut cut = fx.boot(&opts)?;
         std::thread::sleep(at);
         cut.qmp()?.quit()?;
