@@ -1,7 +1,8 @@
 //! Power cuts (issue 14's fault suite): a PXE node with a state disk and a data disk boots once
 //! to ready (its config, from a NoCloud seed, is then kept on the state disk), and then, `runs`
 //! times (`PLINTH_POWER_CUTS`, 2 by default; `cargo xtask faults --power-cuts N`), loses power
-//! (QMP `quit`) at a random point between its start and ready, and boots again to ready. Every
+//! (QMP `quit`) at a random point between its start and ready (one in each of N slices of that
+//! time), and boots again to ready. Every
 //! boot keeps the first boot's machine-id; at the end, after a clean shutdown, the state
 //! filesystem checks clean (`e2fsck -fn`), the kept config is whole (its seal checks), and the
 //! data disk, which nothing should write, is byte for byte as it was.
@@ -75,6 +76,8 @@ fn power_cuts_at_random_points_leave_a_node_that_boots_with_its_state_whole() ->
     opts.disk = Some(state.clone());
     opts.extra_disks = vec![data];
     opts.seed = Some(seed);
+    // A reboot ends QEMU, so the last boot's clean shutdown can be waited for.
+    opts.no_reboot = true;
 
     let started = Instant::now();
     let first = fx.boot(&opts)?;
@@ -89,7 +92,12 @@ fn power_cuts_at_random_points_leave_a_node_that_boots_with_its_state_whole() ->
     let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
     let mut cuts = Vec::new();
     for run in 0..runs {
-        let at = Duration::from_millis(next(&mut rng) % (to_ready.as_millis() as u64).max(1));
+        // Within the first 70% of the first boot's time to ready (later boots are quicker: no
+        // machine-id to make, and the cut should come before ready), one cut in each of `runs`
+        // equal slices of it, at a random point of its slice.
+        let window = (to_ready.as_millis() as u64 * 7 / 10).max(1);
+        let slice = window / runs as u64;
+        let at = Duration::from_millis(slice * run as u64 + next(&mut rng) % slice.max(1));
         let mut cut = fx.boot(&opts)?;
         std::thread::sleep(at);
         cut.qmp()?.quit()?;
@@ -103,7 +111,16 @@ fn power_cuts_at_random_points_leave_a_node_that_boots_with_its_state_whole() ->
             .map(|l| l.text.clone())
             .unwrap_or_else(|| "(before the kernel said anything of Plinth)".into());
         drop(cut);
-        cuts.push(format!("{:.1}s", at.as_secs_f64()));
+        let stage = if reached.contains("ready in") {
+            "after ready"
+        } else if reached.contains("stage 1") {
+            "in stage 1"
+        } else if reached.contains("plinth: [") {
+            "in stage 2"
+        } else {
+            "before stage 1"
+        };
+        cuts.push(format!("{:.1}s ({stage})", at.as_secs_f64()));
 
         let again = fx.boot(&opts)?;
         again
