@@ -652,10 +652,15 @@ impl Supervisor {
             }
         });
         let probe = unit.spec.probe.clone();
+        let unit_background = unit.spec.background;
         let pid = started.pid;
         self.set_state(name, State::Starting, &format!("(pid {pid})"));
         match probe {
             Probe::Running => self.set_state(name, State::Ready, ""),
+            // A background oneshot (cluster-prep waiting for a cluster to join, say) keeps
+            // trying on its own for as long as it takes, and neither the boot's readiness nor
+            // a dependent's start is held up by it in a way a time limit would cure.
+            Probe::ExitZero if unit_background => {}
             Probe::ExitZero => {
                 // A oneshot is ready when it exits 0, within its ready timeout like any probe.
                 let events = self.events_tx.clone();

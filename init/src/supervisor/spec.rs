@@ -85,7 +85,9 @@ pub struct ServiceSpec {
     pub after: Vec<String>,
     /// How readiness is decided.
     pub probe: Probe,
-    /// How long the probe may take before the start counts as failed.
+    /// How long the probe may take before the start counts as failed; for a oneshot, how long
+    /// it may run before it is killed as hung (not for a background oneshot: nothing waits for
+    /// it, and the cluster's wait, with retries, for as long as a cluster takes to be there).
     pub ready_timeout: Duration,
     /// What happens after it exits.
     pub restart: RestartPolicy,
