@@ -58,6 +58,10 @@ network:
       dhcp4: true
       optional: true
 plinth:
+  # Beside other emulated machines the first lease can take longer than the default 30 s; the
+  # check below is that the wait stops at that lease, not how soon it comes.
+  time:
+    boot_timeout: 180s
   kernel:
     modules: [dummy, no_such_module]
     sysctls:
