@@ -135,7 +135,10 @@ impl Role {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Etcd {
-    /// Whether this node runs an etcd member (default: yes on init/server, no on agent).
+    /// Whether this node runs an etcd member (default: yes on init/server, no on agent). An agent
+    /// with `member: true` runs an etcd member and no apiserver, beside its kubelet (Kubespray's
+    /// dedicated etcd hosts): it joins as a learner, is promoted, and needs `certificate_key` for
+    /// the cluster's etcd CA. Control planes always run one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member: Option<bool>,
     /// Data directory.

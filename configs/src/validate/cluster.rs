@@ -84,11 +84,16 @@ pub(super) fn check(config: &MachineConfig, out: &mut Vec<Finding>) {
             format!("`{}` must be an absolute path", etcd.data_dir),
         ));
     }
-    if cluster.role == Role::Init && etcd.member == Some(false) {
-        out.push(Finding::error(
+    match cluster.role {
+        Role::Init if etcd.member == Some(false) => out.push(Finding::error(
             path.key("etcd").key("member"),
             "the `init` node bootstraps etcd and must be a member",
-        ));
+        )),
+        Role::Server if etcd.member == Some(false) => out.push(Finding::error(
+            path.key("etcd").key("member"),
+            "a `server`'s apiserver uses its own stacked etcd member: Plinth control planes run no external etcd; use role `agent` for a node without one",
+        )),
+        _ => {}
     }
 }
 
@@ -157,6 +162,23 @@ mod tests {
             diagnostics("    role: init\n    endpoint: 192.0.2.11\n"),
             [
                 "t:5:15: error: role `init` bootstraps a new cluster and has no endpoint: remove it, or use role `server` to join (at plinth.cluster.endpoint)"
+            ]
+        );
+    }
+
+    #[test]
+    fn control_planes_run_an_etcd_member() {
+        assert_eq!(
+            diagnostics("    role: init\n    etcd:\n      member: false\n"),
+            [
+                "t:6:15: error: the `init` node bootstraps etcd and must be a member (at plinth.cluster.etcd.member)"
+            ]
+        );
+        let server = "    role: server\n    endpoint: 192.0.2.11\n    token: 7k3m9q.4f8h2j6l0n1p3r5t\n    certificate_key_file: /k\n    etcd:\n      member: false\n";
+        assert_eq!(
+            diagnostics(server),
+            [
+                "t:9:15: error: a `server`'s apiserver uses its own stacked etcd member: Plinth control planes run no external etcd; use role `agent` for a node without one (at plinth.cluster.etcd.member)"
             ]
         );
     }

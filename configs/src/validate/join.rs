@@ -92,8 +92,18 @@ fn token(cluster: &Cluster, at: &KeyPath, out: &mut Vec<Finding>) {
 
 fn certificate_key(cluster: &Cluster, at: &KeyPath, out: &mut Vec<Finding>) {
     let given = cluster.certificate_key.is_some() || cluster.certificate_key_file.is_some();
+    let etcd_member = cluster.etcd_member();
     match cluster.role {
-        Role::Agent if given => {
+        // An etcd-member agent decrypts the etcd CA from the shared certificates with it.
+        Role::Agent if etcd_member && !given => out.push(
+            Finding::error(
+                at.key("etcd").key("member"),
+                "an agent that runs an etcd member needs `certificate_key` or `certificate_key_file`: its etcd certificates are issued from the cluster's etcd CA, which the control planes' shared certificates hold",
+            )
+            .related(at.key("certificate_key"))
+            .related(at.key("certificate_key_file")),
+        ),
+        Role::Agent if given && !etcd_member => {
             let key = if cluster.certificate_key.is_some() {
                 "certificate_key"
             } else {
@@ -101,7 +111,7 @@ fn certificate_key(cluster: &Cluster, at: &KeyPath, out: &mut Vec<Finding>) {
             };
             out.push(Finding::error(
                 at.key(key),
-                format!("an agent does not join the control plane and takes no `{key}`: it unlocks the cluster's CA keys, give it to control planes only"),
+                format!("an agent does not join the control plane and takes no `{key}`: it unlocks the cluster's CA keys, give it to control planes only (or to an agent with `etcd.member: true`)"),
             ));
         }
         Role::Server if !given => out.push(
@@ -318,10 +328,22 @@ mod tests {
         assert_eq!(
             d,
             [
-                "t:7:22: error: an agent does not join the control plane and takes no `certificate_key`: it unlocks the cluster's CA keys, give it to control planes only (at plinth.cluster.certificate_key)"
+                "t:7:22: error: an agent does not join the control plane and takes no `certificate_key`: it unlocks the cluster's CA keys, give it to control planes only (or to an agent with `etcd.member: true`) (at plinth.cluster.certificate_key)"
             ]
         );
         assert!(!d[0].contains(KEY));
+        // An agent running an etcd member needs the key for the etcd CA, and only then takes it.
+        let member = format!("    role: agent\n    endpoint: 192.0.2.11\n    token: {TOKEN}\n    etcd:\n      member: true\n");
+        assert_eq!(
+            diagnostics(&member),
+            [
+                "t:8:15: error: an agent that runs an etcd member needs `certificate_key` or `certificate_key_file`: its etcd certificates are issued from the cluster's etcd CA, which the control planes' shared certificates hold (at plinth.cluster.etcd.member)"
+            ]
+        );
+        assert_eq!(
+            diagnostics(&format!("{member}    certificate_key: {KEY}\n")),
+            Vec::<String>::new()
+        );
         let both =
             format!("    role: init\n    certificate_key: {KEY}\n    certificate_key_file: /k\n");
         assert_eq!(
