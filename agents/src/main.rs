@@ -132,6 +132,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     cert_sans: a.sans,
                     apiserver_url: a.apiserver_url,
                     etcd: !a.no_etcd,
+                    control_plane: true,
                 },
                 operator_ca,
             })

@@ -8,13 +8,15 @@
 //!    kubeadm's unsafe-mode warning, which prints the pin to add);
 //! 2. a `server`: the **control-plane certificates** of `kubeadm-certs`, decrypted with the
 //!    certificate key and written into the PKI directory ([`crate::join::certs`]), so that
-//!    `prep`'s PKI step issues this node's own certificates from the cluster's CAs;
-//! 3. a `server`, after the PKI: its **etcd member**, added as a learner through the existing
-//!    members ([`crate::etcd`]), a stale one of its name removed first;
+//!    `prep`'s PKI step issues this node's own certificates from the cluster's CAs; an `agent`
+//!    with `etcd.member: true` keeps only the etcd CA of them;
+//! 3. an etcd member (a `server`, such an `agent`), after the PKI: its **etcd member**, added as
+//!    a learner through the existing members ([`crate::etcd`]), a stale one of its name removed
+//!    first;
 //! 4. an `agent`: the CA and the kubelet's bootstrap kubeconfig (server, CA, token).
 //!
-//! A node that joined before (an agent whose kubelet holds its credentials, a server whose etcd
-//! holds data) skips what it has, so a reboot needs no other node to be up.
+//! A node that joined before (an agent whose kubelet holds its credentials, an etcd member whose
+//! etcd holds data) skips what it has, so a reboot needs no other node to be up.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -91,22 +93,32 @@ impl Joiner<'_> {
         let trusted = self.discover(&token).await?;
         match role {
             Role::Server => self.control_plane_certificates(&trusted, &token).await?,
-            Role::Agent => self.agent_files(&trusted, &token)?,
+            Role::Agent => {
+                if self.config.plinth.cluster.etcd_member() {
+                    self.control_plane_certificates(&trusted, &token).await?;
+                }
+                self.agent_files(&trusted, &token)?;
+            }
             Role::Init => {}
         }
         Ok(())
     }
 
-    /// Whether the node holds what an earlier join gave it: an agent its kubelet's kubeconfig, a
-    /// server its etcd member's data.
+    /// Whether the node holds what an earlier join gave it: an agent its kubelet's kubeconfig,
+    /// an etcd member (a server, or an agent that runs one) its member's data.
     fn joined_before(&self) -> bool {
-        match self.config.plinth.cluster.role {
-            Role::Agent => self.kubeconfigs().join("kubelet.conf").exists(),
-            Role::Server => {
-                crate::etcd::run::has_data(Path::new(&self.config.plinth.cluster.etcd.data_dir))
-                    && self.pki().join("ca.crt").exists()
-                    && self.state.join(INITIAL_CLUSTER).exists()
+        let cluster = &self.config.plinth.cluster;
+        let member = || {
+            crate::etcd::run::has_data(Path::new(&cluster.etcd.data_dir))
+                && self.pki().join("etcd/ca.crt").exists()
+                && self.state.join(INITIAL_CLUSTER).exists()
+        };
+        match cluster.role {
+            Role::Agent => {
+                self.kubeconfigs().join("kubelet.conf").exists()
+                    && (!cluster.etcd_member() || member())
             }
+            Role::Server => self.pki().join("ca.crt").exists() && member(),
             Role::Init => true,
         }
     }
@@ -160,7 +172,8 @@ impl Joiner<'_> {
         }
     }
 
-    /// A server's copy of the cluster's CAs and service-account keys, retried until it passes.
+    /// A server's copy of the cluster's CAs and service-account keys, or an etcd-member agent's
+    /// copy of the etcd CA alone, retried until it passes.
     async fn control_plane_certificates(
         &self,
         trusted: &Trusted,
@@ -168,19 +181,32 @@ impl Joiner<'_> {
     ) -> anyhow::Result<()> {
         let file = self
             .certificate_key_file
-            .context("role server needs plinth.cluster.certificate_key")?;
+            .context("joining etcd needs plinth.cluster.certificate_key")?;
         let key = CertificateKey::read(file).context("the certificate key")?;
+        let server = self.config.plinth.cluster.role == Role::Server;
         let files = self
             .until_done(join_state::CERTIFICATES, || async {
                 certs::fetch_control_plane_certs(trusted, self.endpoint(), token, &key)
                     .await
+                    .and_then(|files| {
+                        if server {
+                            Ok(files)
+                        } else {
+                            certs::etcd_ca(files)
+                        }
+                    })
                     .map_err(|e| (e.kind(), e.to_string()))
             })
             .await;
         let written = certs::write_shared_pki(&self.pki(), &files)
             .context("writing the cluster's certificates")?;
         println!(
-            "cluster join: the cluster's CAs and service-account keys from kubeadm-certs: {} written, {} kept",
+            "cluster join: {} from kubeadm-certs: {} written, {} kept",
+            if server {
+                "the cluster's CAs and service-account keys"
+            } else {
+                "the etcd CA"
+            },
             written.written.len(),
             written.kept.len()
         );
@@ -212,7 +238,7 @@ impl Joiner<'_> {
         Ok(())
     }
 
-    /// After the PKI, on a server: its etcd member, added as a learner (retried until etcd takes
+    /// After the PKI, on an etcd member (a server, an agent that runs one): its etcd member, added as a learner (retried until etcd takes
     /// it); the `--initial-cluster` it starts with, kept for later boots.
     pub async fn etcd_member(&self) -> anyhow::Result<EtcdStart> {
         let kept = self.state.join(INITIAL_CLUSTER);

@@ -124,6 +124,13 @@ pub fn plan(config: &MachineConfig, facts: &NodeFacts) -> Result<NodePlan, NodeP
     let mut argv = BTreeMap::new();
     if control_plane {
         control_plane_argv(config, facts, &paths, &mut argv);
+    } else if cluster.etcd_member() {
+        etcd_argv(
+            config,
+            facts,
+            &control_plane_flags(config, facts, &paths),
+            &mut argv,
+        );
     }
 
     let mut kubelet_labels = kubelet_labels(config);
@@ -271,8 +278,46 @@ fn control_plane_argv(
     argv: &mut BTreeMap<&'static str, Vec<String>>,
 ) {
     let cluster = &config.plinth.cluster;
+    let plane = control_plane_flags(config, facts, paths);
+    etcd_argv(config, facts, &plane, argv);
+    argv.insert(
+        APISERVER,
+        program("/usr/bin/kube-apiserver", plane.apiserver()),
+    );
+    argv.insert(
+        CONTROLLER_MANAGER,
+        program(
+            "/usr/bin/kube-controller-manager",
+            plane.controller_manager(),
+        ),
+    );
+    argv.insert(
+        SCHEDULER,
+        program("/usr/bin/kube-scheduler", plane.scheduler()),
+    );
+    if cluster.role == Role::Init {
+        let mut bootstrap = vec![
+            "cluster".to_owned(),
+            "bootstrap".to_owned(),
+            format!(
+                "--kubeconfig={}",
+                path(&paths.kubeconfigs.join("super-admin.conf"))
+            ),
+            format!("--token-file={}", path(&facts.token_file)),
+            format!("--pki-dir={}", path(&paths.pki)),
+        ];
+        if let Some(key) = &facts.certificate_key_file {
+            bootstrap.push(format!("--certificate-key-file={}", path(key)));
+        }
+        argv.insert(BOOTSTRAP, program(AGENT, bootstrap));
+    }
+}
+
+/// The flags of the control plane's processes (etcd's too) for this node.
+fn control_plane_flags(config: &MachineConfig, facts: &NodeFacts, paths: &Paths) -> ControlPlane {
+    let cluster = &config.plinth.cluster;
     let k = &cluster.kubernetes;
-    let plane = ControlPlane {
+    ControlPlane {
         node_name: facts.name.clone(),
         address: facts.address,
         cluster_name: cluster_name(config),
@@ -290,7 +335,19 @@ fn control_plane_argv(
             scheduler: k.extra_args.scheduler.clone(),
             etcd: k.extra_args.etcd.clone(),
         },
-    };
+    }
+}
+
+/// The etcd member: a new cluster's first (`init`), or one joining as the learner `prep` added
+/// (a `server`, an agent with `etcd.member`), promoted by `etcd-promote`.
+fn etcd_argv(
+    config: &MachineConfig,
+    facts: &NodeFacts,
+    plane: &ControlPlane,
+    argv: &mut BTreeMap<&'static str, Vec<String>>,
+) {
+    let cluster = &config.plinth.cluster;
+    let paths = &plane.paths;
     let etcd = match &facts.etcd {
         EtcdStart::New => plane.etcd(),
         EtcdStart::Joining(initial_cluster) => {
@@ -323,37 +380,6 @@ fn control_plane_argv(
         }
     };
     argv.insert(ETCD, program("/usr/bin/etcd", etcd));
-    argv.insert(
-        APISERVER,
-        program("/usr/bin/kube-apiserver", plane.apiserver()),
-    );
-    argv.insert(
-        CONTROLLER_MANAGER,
-        program(
-            "/usr/bin/kube-controller-manager",
-            plane.controller_manager(),
-        ),
-    );
-    argv.insert(
-        SCHEDULER,
-        program("/usr/bin/kube-scheduler", plane.scheduler()),
-    );
-    if cluster.role == Role::Init {
-        let mut bootstrap = vec![
-            "cluster".to_owned(),
-            "bootstrap".to_owned(),
-            format!(
-                "--kubeconfig={}",
-                path(&paths.kubeconfigs.join("super-admin.conf"))
-            ),
-            format!("--token-file={}", path(&facts.token_file)),
-            format!("--pki-dir={}", path(&paths.pki)),
-        ];
-        if let Some(key) = &facts.certificate_key_file {
-            bootstrap.push(format!("--certificate-key-file={}", path(key)));
-        }
-        argv.insert(BOOTSTRAP, program(AGENT, bootstrap));
-    }
 }
 
 /// etcd's peer URL on `address`.
@@ -796,6 +822,40 @@ mod tests {
         assert_eq!(
             proxy["clientConnection"]["kubeconfig"],
             "/var/lib/plinth/kubernetes/kubelet.conf"
+        );
+    }
+
+    #[test]
+    fn an_etcd_member_agent_runs_etcd_beside_its_kubelet_and_no_apiserver() {
+        let yaml = AGENT_NODE.replace(
+            "    kubernetes:\n",
+            "    certificate_key: eeac7760342e7ee3d667a7f4d0c038d244387e3e9d3075b418184135bf28b777\n    etcd:\n      member: true\n    kubernetes:\n",
+        );
+        let initial = "node0=https://10.0.0.1:2380,node1=https://10.0.2.15:2380";
+        let facts = NodeFacts {
+            etcd: EtcdStart::Joining(initial.into()),
+            ..facts()
+        };
+        let plan = plan(&config(&yaml), &facts).unwrap();
+        let names: Vec<&str> = plan.argv.keys().copied().collect();
+        assert_eq!(
+            names,
+            [CNI, LABELS, ROLES_CHECK, ETCD, ETCD_PROMOTE, PROXY, KUBELET]
+        );
+        let etcd = &plan.argv[ETCD];
+        assert_eq!(etcd[0], "/usr/bin/etcd");
+        assert!(has(etcd, &format!("--initial-cluster={initial}")));
+        assert!(has(etcd, "--initial-cluster-state=existing"));
+        assert!(has(etcd, "--cert-file=/var/lib/plinth/pki/etcd/server.crt"));
+        assert!(has(
+            &plan.argv[ETCD_PROMOTE],
+            "--endpoint=https://10.0.0.1:2379"
+        ));
+        // Still an agent: its kubelet bootstraps with the token.
+        assert!(
+            plan.argv[KUBELET]
+                .iter()
+                .any(|a| a.starts_with("--bootstrap-kubeconfig"))
         );
     }
 

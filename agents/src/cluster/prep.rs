@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use plinth_config::MachineConfig;
-use plinth_config::plinth::Role;
 use ring::rand::{SecureRandom, SystemRandom};
 
 use super::address;
@@ -86,7 +85,8 @@ pub fn run(options: &PrepOptions) -> anyhow::Result<()> {
         runtime.block_on(joiner.before_pki())?;
     }
 
-    if cluster.is_control_plane() {
+    // A control plane's whole set; an agent running an etcd member, etcd's certificates.
+    if cluster.is_control_plane() || cluster.etcd_member() {
         let k = &cluster.kubernetes;
         let report = pki::run(&pki::PkiOptions {
             root: options.root.clone(),
@@ -98,6 +98,7 @@ pub fn run(options: &PrepOptions) -> anyhow::Result<()> {
                 cert_sans: k.cert_sans.clone(),
                 apiserver_url: apiserver_url(address),
                 etcd: cluster.etcd_member(),
+                control_plane: cluster.is_control_plane(),
             },
             operator_ca,
         })
@@ -107,7 +108,7 @@ pub fn run(options: &PrepOptions) -> anyhow::Result<()> {
     }
 
     let etcd = match &joiner {
-        Some(joiner) if cluster.role == Role::Server => runtime.block_on(joiner.etcd_member())?,
+        Some(joiner) if cluster.etcd_member() => runtime.block_on(joiner.etcd_member())?,
         _ => EtcdStart::New,
     };
     if let Some(joiner) = &joiner {

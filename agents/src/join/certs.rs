@@ -211,6 +211,28 @@ pub fn write_shared_pki(
     Ok(report)
 }
 
+/// The etcd CA's files of the shared certificates: what an agent running an etcd member keeps
+/// of them (its etcd certificates are issued from it; the cluster CA's key and the rest stay
+/// with the control planes). A cluster whose etcd is not stacked shares none. Pure.
+pub fn etcd_ca(
+    mut files: BTreeMap<String, Vec<u8>>,
+) -> Result<BTreeMap<String, Vec<u8>>, CertsFetchError> {
+    let mut kept = BTreeMap::new();
+    for file in ETCD_CA {
+        let bytes = files.remove(file).ok_or_else(|| {
+            CertsFetchError::Malformed(format!(
+                "kubeadm-certs holds no etcd CA ({file}): the cluster's etcd is not stacked on \
+                 its control planes (external etcd), so it has no members for this node to join"
+            ))
+        })?;
+        kept.insert(file.to_owned(), bytes);
+    }
+    Ok(kept)
+}
+
+/// The etcd CA's files, by path under the PKI directory.
+const ETCD_CA: [&str; 2] = ["etcd/ca.crt", "etcd/ca.key"];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,6 +306,19 @@ mod tests {
             decrypt_files(&empty, &key(1)).unwrap_err().kind(),
             "malformed"
         );
+    }
+
+    #[test]
+    fn an_etcd_member_keeps_only_the_etcd_ca() {
+        let kept = etcd_ca(plain(true)).unwrap();
+        assert_eq!(
+            kept.keys().collect::<Vec<_>>(),
+            ["etcd/ca.crt", "etcd/ca.key"]
+        );
+        assert_eq!(kept["etcd/ca.key"], b"content of etcd/ca.key");
+        let e = etcd_ca(plain(false)).unwrap_err();
+        assert_eq!(e.kind(), "malformed");
+        assert!(e.to_string().contains("not stacked"), "{e}");
     }
 
     fn temp(name: &str) -> PathBuf {

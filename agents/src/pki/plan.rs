@@ -52,6 +52,11 @@ pub struct PkiRequest {
     pub apiserver_url: String,
     /// Whether this node runs the stacked etcd (its CA and certificates, the apiserver's client).
     pub etcd: bool,
+    /// Whether this node is a control plane: the cluster and front-proxy CAs, the
+    /// service-account keys, the apiserver's certificates and the kubeconfigs. Without it (an
+    /// agent running only an etcd member) the set is etcd's alone, and its CA is never made here:
+    /// it comes from the cluster.
+    pub control_plane: bool,
 }
 
 /// Why a request cannot be planned.
@@ -241,6 +246,9 @@ pub struct Plan {
     pub leaves: Vec<LeafSpec>,
     /// The kubeconfigs.
     pub kubeconfigs: Vec<KubeconfigSpec>,
+    /// Whether the set is a control plane's: it may make its CAs (on a first run) and has the
+    /// service-account keys. An etcd member's set only issues from the etcd CA it was given.
+    pub control_plane: bool,
 }
 
 /// The service-account key pair's files under `pki/` (always part of the set).
@@ -310,30 +318,34 @@ pub fn plan(request: &PkiRequest) -> Result<Plan, PlanError> {
         sans: dedup(sans),
         usage,
     };
-    let mut cas = vec![CaId::Cluster.spec(), CaId::FrontProxy.spec()];
-    let mut leaves = vec![
-        leaf(
-            "apiserver",
-            CaId::Cluster,
-            Subject::new("kube-apiserver", &[]),
-            &apiserver_sans,
-            Usage::Server,
-        ),
-        leaf(
-            "apiserver-kubelet-client",
-            CaId::Cluster,
-            Subject::new("kube-apiserver-kubelet-client", &[CLUSTER_ADMINS]),
-            &[],
-            Usage::Client,
-        ),
-        leaf(
-            "front-proxy-client",
-            CaId::FrontProxy,
-            Subject::new("front-proxy-client", &[]),
-            &[],
-            Usage::Client,
-        ),
-    ];
+    let mut cas = Vec::new();
+    let mut leaves = Vec::new();
+    if request.control_plane {
+        cas.extend([CaId::Cluster.spec(), CaId::FrontProxy.spec()]);
+        leaves.extend([
+            leaf(
+                "apiserver",
+                CaId::Cluster,
+                Subject::new("kube-apiserver", &[]),
+                &apiserver_sans,
+                Usage::Server,
+            ),
+            leaf(
+                "apiserver-kubelet-client",
+                CaId::Cluster,
+                Subject::new("kube-apiserver-kubelet-client", &[CLUSTER_ADMINS]),
+                &[],
+                Usage::Client,
+            ),
+            leaf(
+                "front-proxy-client",
+                CaId::FrontProxy,
+                Subject::new("front-proxy-client", &[]),
+                &[],
+                Usage::Client,
+            ),
+        ]);
+    }
     if request.etcd {
         cas.push(CaId::Etcd.spec());
         leaves.extend([
@@ -373,30 +385,35 @@ pub fn plan(request: &PkiRequest) -> Result<Plan, PlanError> {
         subject,
         server: request.apiserver_url.clone(),
     };
-    let kubeconfigs = vec![
-        kubeconfig(
-            "admin.conf",
-            Subject::new("kubernetes-admin", &[CLUSTER_ADMINS]),
-        ),
-        kubeconfig(
-            "super-admin.conf",
-            Subject::new("kubernetes-super-admin", &[SYSTEM_MASTERS]),
-        ),
-        kubeconfig(
-            "controller-manager.conf",
-            Subject::new("system:kube-controller-manager", &[]),
-        ),
-        kubeconfig("scheduler.conf", Subject::new("system:kube-scheduler", &[])),
-        kubeconfig(
-            "kubelet.conf",
-            Subject::new(format!("system:node:{node}"), &["system:nodes"]),
-        ),
-        kubeconfig("kube-proxy.conf", Subject::new("system:kube-proxy", &[])),
-    ];
+    let kubeconfigs = if !request.control_plane {
+        Vec::new()
+    } else {
+        vec![
+            kubeconfig(
+                "admin.conf",
+                Subject::new("kubernetes-admin", &[CLUSTER_ADMINS]),
+            ),
+            kubeconfig(
+                "super-admin.conf",
+                Subject::new("kubernetes-super-admin", &[SYSTEM_MASTERS]),
+            ),
+            kubeconfig(
+                "controller-manager.conf",
+                Subject::new("system:kube-controller-manager", &[]),
+            ),
+            kubeconfig("scheduler.conf", Subject::new("system:kube-scheduler", &[])),
+            kubeconfig(
+                "kubelet.conf",
+                Subject::new(format!("system:node:{node}"), &["system:nodes"]),
+            ),
+            kubeconfig("kube-proxy.conf", Subject::new("system:kube-proxy", &[])),
+        ]
+    };
     Ok(Plan {
         cas,
         leaves,
         kubeconfigs,
+        control_plane: request.control_plane,
     })
 }
 
@@ -421,8 +438,10 @@ impl Plan {
             files.push(pki(format!("{}.key", ca.stem), FileKind::PrivateKey));
             files.push(pki(format!("{}.crt", ca.stem), FileKind::Certificate));
         }
-        files.push(pki(SA_KEY.into(), FileKind::PrivateKey));
-        files.push(pki(SA_PUB.into(), FileKind::PublicKey));
+        if self.control_plane {
+            files.push(pki(SA_KEY.into(), FileKind::PrivateKey));
+            files.push(pki(SA_PUB.into(), FileKind::PublicKey));
+        }
         for leaf in &self.leaves {
             files.push(pki(format!("{}.key", leaf.stem), FileKind::PrivateKey));
             files.push(pki(format!("{}.crt", leaf.stem), FileKind::Certificate));
@@ -539,6 +558,7 @@ mod tests {
             cert_sans: vec!["api.example.com".into(), "192.0.2.7".into()],
             apiserver_url: "https://10.0.0.10:6443".into(),
             etcd: true,
+            control_plane: true,
         }
     }
 
@@ -630,6 +650,36 @@ mod tests {
             "{:?}",
             plan.files()
         );
+    }
+
+    #[test]
+    fn an_etcd_members_set_is_etcds_alone() {
+        let plan = plan(&PkiRequest {
+            control_plane: false,
+            ..request()
+        })
+        .unwrap();
+        let files: Vec<String> = plan
+            .files()
+            .iter()
+            .map(|f| f.path.display().to_string())
+            .collect();
+        assert_eq!(
+            files,
+            [
+                "pki/etcd/ca.key",
+                "pki/etcd/ca.crt",
+                "pki/etcd/server.key",
+                "pki/etcd/server.crt",
+                "pki/etcd/peer.key",
+                "pki/etcd/peer.crt",
+                "pki/etcd/healthcheck-client.key",
+                "pki/etcd/healthcheck-client.crt",
+                "pki/apiserver-etcd-client.key",
+                "pki/apiserver-etcd-client.crt",
+            ]
+        );
+        assert!(!plan.control_plane);
     }
 
     #[test]

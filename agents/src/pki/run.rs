@@ -327,14 +327,18 @@ fn pki_path(name: &str) -> PathBuf {
 impl Converge<'_> {
     /// Goes through the plan in order; `operator` (a first run only) is the cluster CA to copy.
     fn run(mut self, operator: Option<Operator>) -> Result<(), PkiError> {
-        match operator {
-            Some(op) => self.copy_operator_ca(op)?,
-            None => self.ca(CaId::Cluster)?,
+        if self.plan.control_plane {
+            match operator {
+                Some(op) => self.copy_operator_ca(op)?,
+                None => self.ca(CaId::Cluster)?,
+            }
         }
         for ca in self.plan.cas.iter().filter(|c| c.id != CaId::Cluster) {
             self.ca(ca.id)?;
         }
-        self.service_account()?;
+        if self.plan.control_plane {
+            self.service_account()?;
+        }
         for leaf in &self.plan.leaves {
             let wanted = Wanted {
                 subject: &leaf.subject,
@@ -413,7 +417,8 @@ impl Converge<'_> {
         let crt_rel = pki_path(&format!("{}.crt", spec.stem));
         let (cert, cert_text) = self.read_cert(&crt_rel)?;
         let (key, _) = self.read_key(&key_rel)?;
-        let may_create = self.first_run || id != CaId::Cluster;
+        // An etcd member's CA is the cluster's: never one of its own.
+        let may_create = self.plan.control_plane && (self.first_run || id != CaId::Cluster);
         let verdict = check::check_ca(&cert, &bits(&key), may_create);
         let issue_error = |path: &Path| {
             let path = path.display().to_string();

@@ -155,6 +155,7 @@ impl Pki {
                 cert_sans: Vec::new(),
                 apiserver_url: apiserver_url.into(),
                 etcd: true,
+                control_plane: true,
             },
             operator_ca: None,
         })

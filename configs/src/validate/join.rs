@@ -333,7 +333,9 @@ mod tests {
         );
         assert!(!d[0].contains(KEY));
         // An agent running an etcd member needs the key for the etcd CA, and only then takes it.
-        let member = format!("    role: agent\n    endpoint: 192.0.2.11\n    token: {TOKEN}\n    etcd:\n      member: true\n");
+        let member = format!(
+            "    role: agent\n    endpoint: 192.0.2.11\n    token: {TOKEN}\n    etcd:\n      member: true\n"
+        );
         assert_eq!(
             diagnostics(&member),
             [

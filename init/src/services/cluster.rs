@@ -28,7 +28,11 @@
 //! cluster-prep ─ etcd ─ etcd-promote ─ kube-apiserver ┬ …          (server)
 //! cluster-prep ┬ kubelet ┬ kube-proxy, cluster-labels, cluster-roles-check, cluster-cni  (agent)
 //! containerd-images ┘
+//! cluster-prep ─ etcd ─ etcd-promote                    (an agent with `etcd.member`, besides)
 //! ```
+//!
+//! An agent with `etcd.member: true` (Kubespray's dedicated etcd hosts) runs an etcd member,
+//! joined and promoted as a server's, and no apiserver.
 //!
 //! The services phase writes [`config_part`] to [`CONFIG`] before the supervisor starts
 //! `cluster-prep`, so the agent reads exactly the config PID 1 validated, and nothing else of it.
@@ -61,34 +65,7 @@ pub fn plan(config: &MachineConfig, _: &Facts) -> Vec<ServiceSpec> {
     let mut specs = vec![prep()];
     match cluster.role {
         Role::Init | Role::Server => {
-            // A joining member is a learner until promoted, and a learner refuses the
-            // linearizable read `/health` makes: its health is asked of its own state.
-            let serializable = if cluster.role == Role::Server {
-                "?serializable=true"
-            } else {
-                ""
-            };
-            let etcd_health = format!(
-                "http://127.0.0.1:{}/health{serializable}",
-                cluster.etcd.metrics_port
-            );
-            specs.push(component(
-                "etcd",
-                Probe::Http(etcd_health),
-                &["cluster-prep"],
-            ));
-            // A joining member is a learner until promoted, and a learner serves no client:
-            // the apiserver waits for the promotion.
-            let apiserver_after = if cluster.role == Role::Server {
-                specs.push(background(oneshot(
-                    "etcd-promote",
-                    &exec("etcd-promote"),
-                    &["etcd"],
-                )));
-                "etcd-promote"
-            } else {
-                "etcd"
-            };
+            let apiserver_after = etcd(cluster, &mut specs);
             specs.extend([
                 component("kube-apiserver", apiserver_ready(), &[apiserver_after]),
                 component(
@@ -115,23 +92,29 @@ pub fn plan(config: &MachineConfig, _: &Facts) -> Vec<ServiceSpec> {
             }
         }
         // An agent's kubelet gets its credentials from the cluster (TLS bootstrap), and
-        // everything else of the node runs with them once it is healthy.
-        Role::Agent => specs.extend([
-            // Ready once the cluster issued its client certificate (TLS bootstrap): what every
-            // later service authenticates with. Its healthz answers before that.
-            component(
-                "kubelet",
-                Probe::File(KUBELET_CLIENT_CERT.into()),
-                &["cluster-prep", super::containerd::IMAGES],
-            ),
-            component("kube-proxy", Probe::Tcp(10256), &["kubelet"]),
-            component("cluster-labels", Probe::Running, &["kubelet"]),
-            background(oneshot(
-                "cluster-roles-check",
-                &exec("cluster-roles-check"),
-                &["kubelet"],
-            )),
-        ]),
+        // everything else of the node runs with them once it is healthy. One with
+        // `etcd.member` runs an etcd member beside it, which nothing else of the node needs.
+        Role::Agent => {
+            if cluster.etcd_member() {
+                etcd(cluster, &mut specs);
+            }
+            specs.extend([
+                // Ready once the cluster issued its client certificate (TLS bootstrap): what every
+                // later service authenticates with. Its healthz answers before that.
+                component(
+                    "kubelet",
+                    Probe::File(KUBELET_CLIENT_CERT.into()),
+                    &["cluster-prep", super::containerd::IMAGES],
+                ),
+                component("kube-proxy", Probe::Tcp(10256), &["kubelet"]),
+                component("cluster-labels", Probe::Running, &["kubelet"]),
+                background(oneshot(
+                    "cluster-roles-check",
+                    &exec("cluster-roles-check"),
+                    &["kubelet"],
+                )),
+            ]);
+        }
     }
     if cluster.kubernetes.cni == Cni::Bridge {
         let after = if cluster.is_control_plane() {
@@ -146,6 +129,33 @@ pub fn plan(config: &MachineConfig, _: &Facts) -> Vec<ServiceSpec> {
         )));
     }
     specs
+}
+
+/// The node's etcd member (after `cluster-prep`) and, on a joiner, `etcd-promote`; returns what
+/// a client of this member (the apiserver) waits for.
+fn etcd(cluster: &plinth_config::plinth::Cluster, specs: &mut Vec<ServiceSpec>) -> &'static str {
+    // A joining member is a learner until promoted, and a learner refuses the linearizable
+    // read `/health` makes: its health is asked of its own state.
+    let serializable = if cluster.is_joiner() {
+        "?serializable=true"
+    } else {
+        ""
+    };
+    let health = format!(
+        "http://127.0.0.1:{}/health{serializable}",
+        cluster.etcd.metrics_port
+    );
+    specs.push(component("etcd", Probe::Http(health), &["cluster-prep"]));
+    if !cluster.is_joiner() {
+        return "etcd";
+    }
+    // A learner serves no client: its clients wait for the promotion.
+    specs.push(background(oneshot(
+        "etcd-promote",
+        &exec("etcd-promote"),
+        &["etcd"],
+    )));
+    "etcd-promote"
 }
 
 /// The client certificate an agent's kubelet is issued, kept current by its rotation.
@@ -326,6 +336,27 @@ mod tests {
         );
         let promote = specs.iter().find(|s| s.name == "etcd-promote").unwrap();
         assert!(promote.oneshot && promote.background);
+    }
+
+    #[test]
+    fn an_etcd_member_agent_adds_its_member_and_its_promotion_and_no_apiserver() {
+        let config = crate::test_config::config(
+            "plinth:\n  cluster:\n    role: agent\n    endpoint: https://10.0.0.1:6443\n    token: abcdef.0123456789abcdef\n    certificate_key: eeac7760342e7ee3d667a7f4d0c038d244387e3e9d3075b418184135bf28b777\n    etcd:\n      member: true\n",
+        );
+        let (order, specs) = order_of(&config);
+        let pos = |n: &str| order.iter().position(|o| o == n).unwrap();
+        assert!(pos("cluster-prep") < pos("etcd"));
+        assert!(pos("etcd") < pos("etcd-promote"));
+        assert!(pos("cluster-prep") < pos("kubelet"));
+        assert!(!order.iter().any(|n| n == "kube-apiserver"));
+        let etcd = specs.iter().find(|s| s.name == "etcd").unwrap();
+        assert_eq!(
+            etcd.probe,
+            Probe::Http("http://127.0.0.1:2381/health?serializable=true".into())
+        );
+        assert!(etcd.background);
+        let kubelet = specs.iter().find(|s| s.name == "kubelet").unwrap();
+        assert!(!kubelet.after.iter().any(|a| a.starts_with("etcd")));
     }
 
     #[test]
