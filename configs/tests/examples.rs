@@ -59,7 +59,7 @@ fn single_node_is_the_lab_default() {
 }
 
 #[test]
-fn lab_seeds_form_a_three_node_cluster() {
+fn lab_seeds_form_a_three_member_cluster() {
     use plinth_config::plinth::Role;
     let mut roles = Vec::new();
     for (n, node) in ["node1", "node2", "node3"].iter().enumerate() {
@@ -84,15 +84,21 @@ fn lab_seeds_form_a_three_node_cluster() {
             Some("lab0"),
             "never mgmt0, the same user-mode address on every VM"
         );
-        roles.push(config.plinth.cluster.role);
-        if config.plinth.cluster.role == Role::Server {
-            assert_eq!(
-                config.plinth.cluster.endpoint.as_deref(),
-                Some("https://192.0.2.11:6443")
-            );
+        let cluster = &config.plinth.cluster;
+        roles.push((cluster.role, cluster.etcd_member()));
+        if cluster.role != Role::Init {
+            assert_eq!(cluster.endpoint.as_deref(), Some("https://192.0.2.11:6443"));
         }
     }
-    assert_eq!(roles, vec![Role::Init, Role::Server, Role::Server]);
+    // Three etcd members, two apiservers: node3 is an agent running an etcd member.
+    assert_eq!(
+        roles,
+        vec![
+            (Role::Init, true),
+            (Role::Server, true),
+            (Role::Agent, true)
+        ]
+    );
 }
 
 #[test]

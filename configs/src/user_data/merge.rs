@@ -103,19 +103,8 @@ impl Mergers {
         let recurse_str = self.dict_has("recurse_str");
         let recurse_list = self.dict_has("recurse_array") || self.dict_has("recurse_list");
         let allow_delete = self.dict_has("allow_delete");
-        let Node {
-            kind,
-            pos,
-            span,
-            raw,
-        } = old;
-        let Kind::Map(mut entries) = kind else {
-            return Node {
-                kind,
-                pos,
-                span,
-                raw,
-            };
+        let Kind::Map(mut entries) = old.kind else {
+            return old;
         };
         for (key, value) in incoming {
             match entries.iter().position(|(k, _)| k.text == key.text) {
@@ -147,9 +136,7 @@ impl Mergers {
         }
         Node {
             kind: Kind::Map(entries),
-            pos,
-            span,
-            raw,
+            ..old
         }
     }
 
@@ -167,19 +154,8 @@ impl Mergers {
             // cloud-init: `replace` takes a non-list value as it is; the others keep the list.
             return if method == "replace" { new } else { old };
         };
-        let Node {
-            kind,
-            pos,
-            span,
-            raw,
-        } = old;
-        let Kind::Seq(earlier) = kind else {
-            return Node {
-                kind,
-                pos,
-                span,
-                raw,
-            };
+        let Kind::Seq(earlier) = old.kind else {
+            return old;
         };
         let values = |items: Vec<(usize, Node)>| items.into_iter().map(|(_, n)| n);
         let merged: Vec<Node> = match method {
@@ -206,9 +182,7 @@ impl Mergers {
         };
         Node {
             kind: Kind::Seq(merged.into_iter().enumerate().collect()),
-            pos,
-            span,
-            raw,
+            ..old
         }
     }
 

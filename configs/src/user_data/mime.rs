@@ -55,18 +55,12 @@ fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
 /// Splits a message into its headers and body (the body starts after the first empty line).
 pub fn split(bytes: &[u8]) -> Message<'_> {
     let mut headers: Vec<(String, String)> = Vec::new();
-    let mut at = 0;
-    while at < bytes.len() {
-        let rest = bytes.get(at..).unwrap_or(&[]);
-        let end = rest
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(rest.len(), |i| i + 1);
-        let line = rest.get(..end).unwrap_or(rest);
+    let mut body_at = bytes.len();
+    for (at, line) in lines(bytes) {
         let text = String::from_utf8_lossy(line);
         let text = text.trim_end_matches(['\r', '\n']);
         if text.is_empty() {
-            at += end;
+            body_at = at + line.len();
             break;
         }
         if text.starts_with([' ', '\t']) {
@@ -78,14 +72,29 @@ pub fn split(bytes: &[u8]) -> Message<'_> {
             headers.push((name.trim().to_owned(), value.trim().to_owned()));
         } else {
             // Not a header: the headers ended without an empty line; this is the body.
+            body_at = at;
             break;
         }
-        at += end;
     }
     Message {
         headers,
-        body: bytes.get(at..).unwrap_or(&[]),
+        body: bytes.get(body_at..).unwrap_or(&[]),
     }
+}
+
+/// The lines of `bytes`, each with its line break and the offset it starts at.
+fn lines(bytes: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let rest = bytes.get(at..).filter(|r| !r.is_empty())?;
+        let end = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(rest.len(), |i| i + 1);
+        let start = at;
+        at += end;
+        Some((start, rest.get(..end).unwrap_or(rest)))
+    })
 }
 
 /// The media type of a `Content-Type` value, lowercase.
@@ -156,15 +165,8 @@ fn split_multipart<'a>(body: &'a [u8], boundary: &str) -> Result<Vec<&'a [u8]>, 
     let delimiter = format!("--{boundary}");
     let mut parts = Vec::new();
     let mut start: Option<usize> = None;
-    let mut at = 0;
     let mut closed = false;
-    while at < body.len() {
-        let rest = body.get(at..).unwrap_or(&[]);
-        let end = rest
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(rest.len(), |i| i + 1);
-        let line = rest.get(..end).unwrap_or(rest);
+    for (at, line) in lines(body) {
         let text = String::from_utf8_lossy(line);
         let text = text.trim_end();
         if let Some(after) = text.strip_prefix(&delimiter)
@@ -184,9 +186,8 @@ fn split_multipart<'a>(body: &'a [u8], boundary: &str) -> Result<Vec<&'a [u8]>, 
                 closed = true;
                 break;
             }
-            start = Some(at + end);
+            start = Some(at + line.len());
         }
-        at += end;
     }
     if !closed {
         // Python's email package is lenient here too: what follows the last delimiter is a part.
