@@ -1,9 +1,10 @@
 //! `cargo xtask lab up|status|down`: the multi-node lab of `configs/examples/lab/` under QEMU,
 //! left running in the background.
 //!
-//! `up` boots node1 (`role: init`), then node2 and node3 (`role: server`) once node1's apiserver
-//! is up, each PXE-booted as the cluster test boots its node, on one socket segment, with the
-//! apiserver and the node exporter forwarded from free ports on 127.0.0.1; it writes a kubeconfig
+//! `up` boots node1 (`role: init`), then node2 (`role: server`) and node3 (an agent running an
+//! etcd member) once node1's apiserver is up, each PXE-booted as the cluster test boots its node,
+//! on one socket segment, with the apiserver (control planes) and the node exporter forwarded
+//! from free ports on 127.0.0.1; it writes a kubeconfig
 //! for the host, reports each node's progress, and returns when every Node is Ready. `status` asks
 //! the VMs and the cluster; `down` ends every VM. Files are in `target/lab/` (`lab.json`,
 //! `kubeconfig`, `kubectl`, and per node `<node>/`: console log, QEMU's stderr, pidfile, sockets,

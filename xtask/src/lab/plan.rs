@@ -31,6 +31,8 @@ pub struct LabNode {
     pub mgmt_mac: String,
     /// `role: init`: it makes the cluster; the others join it.
     pub init: bool,
+    /// A control plane (`init`, `server`): it runs an apiserver; an agent does not.
+    pub apiserver: bool,
 }
 
 /// The seed directories of an `nodes`-node lab, refused beyond the seeds that exist.
@@ -55,6 +57,7 @@ impl From<&LabSeed> for LabNode {
             lab_mac: seed.lab_mac.clone(),
             mgmt_mac: seed.mgmt_mac.clone(),
             init: seed.init(),
+            apiserver: seed.role != plinth_config::plinth::Role::Agent,
         }
     }
 }
@@ -202,6 +205,8 @@ pub struct NodeRecord {
     pub serial2: PathBuf,
     /// Seconds since the Unix epoch when QEMU was started.
     pub started_unix: u64,
+    /// Whether it runs an apiserver (its forward answers): a control plane.
+    pub apiserver: bool,
 }
 
 impl NodeRecord {
@@ -213,6 +218,7 @@ impl NodeRecord {
             "qmp": self.qmp,
             "serial2": self.serial2,
             "started_unix": self.started_unix,
+            "apiserver": self.apiserver,
         })
     }
 
@@ -238,6 +244,7 @@ impl NodeRecord {
             qmp: text("qmp")?.into(),
             serial2: text("serial2")?.into(),
             started_unix: value["started_unix"].as_u64().unwrap_or(0),
+            apiserver: value["apiserver"].as_bool().unwrap_or(true),
         })
     }
 }
@@ -348,6 +355,8 @@ mod tests {
         let three = node("node3");
         assert_eq!(three.lab_mac, "52:54:00:0c:00:13");
         assert!(!three.init);
+        assert!(!three.apiserver, "node3 is an agent running an etcd member");
+        assert!(one.apiserver && node("node2").apiserver);
         check_roles(&[one.clone(), node("node2"), three]).unwrap();
         assert!(check_roles(&[node("node2"), one.clone()]).is_err());
         assert!(check_roles(&[one.clone(), one]).is_err());
@@ -428,6 +437,7 @@ mod tests {
             qmp: "/q".into(),
             serial2: "/s".into(),
             started_unix: 1_800_000_000,
+            apiserver: false,
         };
         assert_eq!(NodeRecord::from_json(&record.to_json()).unwrap(), record);
         assert!(NodeRecord::from_json(&json!({"name": "node1"})).is_err());

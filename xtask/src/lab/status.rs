@@ -143,7 +143,7 @@ pub fn render(status: &Status) -> String {
             .iter()
             .find(|(name, _)| *name == r.name)
             .map_or_else(
-                || "-".to_owned(),
+                || if r.apiserver { "-" } else { "- (agent)" }.to_owned(),
                 |(_, answer)| match answer {
                     Ok(text) => text.clone(),
                     Err(why) => format!("no: {why}"),
@@ -304,7 +304,7 @@ pub fn gather(lab: &Lab) -> Result<Status> {
     };
     let readyz = vms
         .iter()
-        .filter(|vm| vm.pid.is_some() && have_kubeconfig)
+        .filter(|vm| vm.pid.is_some() && vm.record.apiserver && have_kubeconfig)
         .map(|vm| {
             (
                 vm.record.name.clone(),
@@ -388,6 +388,7 @@ mod tests {
                 qmp: "/q".into(),
                 serial2: "/s".into(),
                 started_unix: 1_800_000_000,
+                apiserver: true,
             },
             pid,
         };

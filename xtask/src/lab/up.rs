@@ -425,6 +425,7 @@ fn start(
                     qmp: files.qmp.clone(),
                     serial2: files.serial2.clone(),
                     started_unix: machine::now_unix(),
+                    apiserver: node.apiserver,
                 };
                 std::fs::write(
                     files.record(),
