@@ -8,15 +8,19 @@
 //!   Genestack labels its kubelet may set and the `node-role.kubernetes.io/worker` label the init
 //!   node's `cluster-roles` keeper grants from its declaration, a pod runs on it with an address of
 //!   its podCIDR, and its `plinthctl cluster` says it joined.
-//! - The lab: node1, then the lab's server node2 and etcd-member agent node3, which join etcd as
-//!   learners and are promoted; three Nodes Ready with the lab's labels and a three-member voting
-//!   etcd; node2 is powered off and writes go on; it boots again, keeps what its join gave it (no
-//!   discovery again), and the cluster is whole again.
+//! - Three etcd members: node1, then the lab's etcd-member agent node3 and a copy of it, node4,
+//!   which join etcd as learners and are promoted; three Nodes Ready with their labels; node3 is
+//!   powered off and writes go on; it boots again with what its join gave it; node4 boots on a
+//!   blank disk and takes its member's place again.
+//! - A second control plane: node1, then the lab's server node2, which joins etcd as a learner and
+//!   is promoted; both Nodes Ready with the lab's labels and a two-member voting etcd; then node2
+//!   reboots, keeps what its join gave it (no discovery again), and the cluster is whole again.
 //!
 //! Every node PXE-boots (a root shell on ttyS1) with a state disk: a control plane 3 GiB (the
 //! second 2.5 GiB) and two vCPUs, an agent 2 GiB and one. Each test prints how long its steps
 //! took under emulation.
 
+use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -394,16 +398,21 @@ fn wait_voting(sh: &mut Session<'_>, names: &[&str], timeout: Duration) -> Resul
     }
 }
 
-/// Polls until every Node of `seeds` is Ready and carries its seed's Genestack labels (the
-/// node-role ones granted by a control plane's `cluster-roles` keeper).
-fn wait_nodes_labelled(sh: &mut Session<'_>, seeds: &[&LabSeed], timeout: Duration) -> Result<()> {
-    let mut wanted = Vec::new();
-    for seed in seeds {
-        let (labels, _) = plinth_config::genestack::labels_and_annotations(
-            &plinth_config::load_path(&seed.dir)?.config.plinth.genestack,
-        );
-        wanted.push((seed.name.clone(), labels));
-    }
+/// The Genestack labels a node of `user_data` carries (the node-role ones granted by a control
+/// plane's `cluster-roles` keeper).
+fn genestack_labels(user_data: &str) -> Result<BTreeMap<String, String>> {
+    let config = plinth_config::parse("user-data", user_data)
+        .map_err(|e| anyhow!("{e}"))?
+        .config;
+    Ok(plinth_config::genestack::labels_and_annotations(&config.plinth.genestack).0)
+}
+
+/// Polls until every Node of `wanted` (name, labels) is Ready and carries those labels.
+fn wait_nodes_labelled(
+    sh: &mut Session<'_>,
+    wanted: &[(&str, BTreeMap<String, String>)],
+    timeout: Duration,
+) -> Result<()> {
     let deadline = Instant::now() + timeout;
     loop {
         let out = sh.run(&format!("kubectl --kubeconfig {ADMIN} get nodes -o json"))?;
@@ -414,9 +423,7 @@ fn wait_nodes_labelled(sh: &mut Session<'_>, seeds: &[&LabSeed], timeout: Durati
                 wanted
                     .iter()
                     .flat_map(|(name, labels)| {
-                        let item = items
-                            .iter()
-                            .find(|i| i["metadata"]["name"] == name.as_str());
+                        let item = items.iter().find(|i| i["metadata"]["name"] == *name);
                         let ready = item.is_some_and(|i| {
                             i["status"]["conditions"]
                                 .as_array()
@@ -454,31 +461,53 @@ fn wait_nodes_labelled(sh: &mut Session<'_>, seeds: &[&LabSeed], timeout: Durati
     }
 }
 
-/// The lab forms (`configs/examples/lab/`): node1 makes the cluster; node2, a second control
-/// plane, and node3, an agent that runs an etcd member (Kubespray's dedicated etcd host), join
-/// it: etcd grows by learners that are promoted to three voting members, the three Nodes are
-/// Ready with their Genestack labels, and a write goes through node2's own apiserver. Then node2
-/// is powered off: the two other members keep etcd writable (a write through node1). node2
-/// boots again with its state: it keeps what its join gave it (no discovery), is a voting member
-/// again, Ready again (a heartbeat since that boot), and its apiserver reads what was written
-/// while it was off.
-///
-/// Three full control planes do not fit a two-core host under emulation (three voting members
-/// 150 s after the first start, measured, but the three apiservers then starved each other):
-/// node3 runs no apiserver. A member rejoining after its data was wiped is checked against three
-/// real etcd processes in `agents/tests/etcd_members.rs`.
+/// A seed for a second etcd-member agent like the lab's node3: node4, at the agent address.
+fn node4_seed(node3: &LabSeed) -> Result<Seed> {
+    let user_data = node3
+        .seed
+        .user_data
+        .replace(&node3.address, &format!("{AGENT_ADDRESS}/24"))
+        .replace(&node3.lab_mac, AGENT_LAB_MAC)
+        .replace(&node3.mgmt_mac, AGENT_MGMT_MAC);
+    ensure!(
+        user_data.contains(AGENT_LAB_MAC) && user_data.contains(AGENT_MGMT_MAC),
+        "node3's seed no longer names its MACs as the lab README says"
+    );
+    Ok(Seed::new(&user_data, "i-lab-node4", "node4"))
+}
+
+/// etcd grows to three voting members beside one control plane: node1 makes the cluster; the
+/// lab's node3 and a copy of it, node4 — agents that run an etcd member (Kubespray's dedicated
+/// etcd hosts) — join it as learners and are promoted. The three Nodes are Ready with their
+/// Genestack labels. Then node3 loses power: node1 and node4 are a quorum and a write goes
+/// through. node3 boots again with its state (no discovery again), is a voting member and
+/// Ready again. Last, node4 loses its state disk and boots on a blank one: its stale member is
+/// removed, it joins again as a learner, and etcd has three voting members once more.
 #[test]
-fn the_lab_forms_and_keeps_writing_with_a_member_powered_off() -> Result<()> {
-    let Some(mut fx) = Fixture::for_test("join-lab") else {
+fn etcd_grows_to_three_members_keeps_writing_with_one_off_and_takes_a_wiped_one_back() -> Result<()>
+{
+    let Some(mut fx) = Fixture::for_test("join-etcd") else {
         return Ok(());
     };
-    let seed = |name: &str| LabSeed::read(&seeds_dir().join(name));
-    let (init, server, etcd_agent) = (seed("node1")?, seed("node2")?, seed("node3")?);
+    let init = LabSeed::read(&seeds_dir().join("node1"))?;
+    let node3_seed = LabSeed::read(&seeds_dir().join("node3"))?;
+    let node4_seed = node4_seed(&node3_seed)?;
     let segment = free_port()?;
     let started = Instant::now();
     let node1_state = fx.state_disk("node1-state", 4096)?;
-    let node2_state = fx.state_disk("node2-state", 4096)?;
     let node3_state = fx.state_disk("node3-state", 4096)?;
+    let node4_state = fx.state_disk("node4-state", 4096)?;
+    let boot_node4 = |fx: &mut Fixture, state: &Drive| {
+        boot_on_segment(
+            fx,
+            "node4",
+            &node4_seed,
+            (AGENT_LAB_MAC, AGENT_MGMT_MAC),
+            segment,
+            state,
+            (2048, 1),
+        )
+    };
     let node1 = boot_lab(&mut fx, &init, segment, &node1_state, (3072, 2))?;
     node1.wait_ready(READY_TIMEOUT)?;
     // The joiners once node1 serves: they could not join before, and emulated machines starting
@@ -486,24 +515,184 @@ fn the_lab_forms_and_keeps_writing_with_a_member_powered_off() -> Result<()> {
     let first_apiserver = node1
         .console()
         .arrival(r"service kube-apiserver: ready", CONTROL_PLANE)?;
-    let mut node2 = boot_lab(&mut fx, &server, segment, &node2_state, (2560, 2))?;
-    let node3 = boot_lab(&mut fx, &etcd_agent, segment, &node3_state, (2048, 1))?;
+    let mut node3 = boot_lab(&mut fx, &node3_seed, segment, &node3_state, (2048, 1))?;
+    let mut node4 = boot_node4(&mut fx, &node4_state)?;
     let mut sh1 = Session::open(&node1, Duration::from_secs(120))?;
     let kubectl = format!("kubectl --kubeconfig {ADMIN}");
+    let members = ["node1", "node3", "node4"];
 
-    wait_voting(&mut sh1, &["node1", "node2", "node3"], CONTROL_PLANE)?;
+    wait_voting(&mut sh1, &members, CONTROL_PLANE)?;
     let etcd_formed = started.elapsed();
-    node3.console().arrival(
-        r"etcd promote: node3 is a voting member",
-        Duration::from_secs(60),
-    )?;
-    wait_nodes_labelled(&mut sh1, &[&init, &server, &etcd_agent], CONTROL_PLANE)?;
+    let agent_labels = genestack_labels(&node4_seed.user_data)?;
+    let wanted = [
+        ("node1", genestack_labels(&init.seed.user_data)?),
+        ("node3", agent_labels.clone()),
+        ("node4", agent_labels),
+    ];
+    wait_nodes_labelled(&mut sh1, &wanted, CONTROL_PLANE)?;
     let all_ready = started.elapsed();
     let apiserver = regex::Regex::new("service kube-apiserver")?;
     ensure!(
         node3.console().matching(&apiserver).is_empty(),
-        "node3 runs no apiserver"
+        "an agent runs no apiserver"
     );
+    ensure!(
+        node3
+            .console()
+            .matching(&regex::Regex::new("from kubeadm-certs")?)
+            .iter()
+            .all(|l| l.contains("the etcd CA")),
+        "an agent keeps the etcd CA alone"
+    );
+
+    // node3 loses power: node1 and node4 are a quorum, and writes go on.
+    node3.qmp()?.quit()?;
+    node3.wait_exit(Duration::from_secs(60))?;
+    let off = Instant::now();
+    sh1.run_until(
+        &format!("{kubectl} create configmap written-while-node3-was-off --from-literal=by=node1"),
+        "created",
+        Duration::from_secs(300),
+    )?;
+    let write_while_off = off.elapsed();
+
+    // node3 boots again with its state: no discovery again, the same member, Ready again.
+    let node3 = boot_lab(&mut fx, &node3_seed, segment, &node3_state, (2048, 1))?;
+    let again = Instant::now();
+    node3.console().arrival(
+        r"cluster join: node3 joined https://192\.0\.2\.11:6443 on an earlier boot",
+        CONTROL_PLANE,
+    )?;
+    wait_voting(&mut sh1, &members, CONTROL_PLANE)?;
+    let ready = r#"{.status.conditions[?(@.type=="Ready")]"#;
+    let mut sh3 = Session::open(&node3, Duration::from_secs(120))?;
+    sh3.run_until(
+        &format!(
+            "t=$(kubectl --kubeconfig /var/lib/plinth/kubernetes/kubelet.conf get node node3 -o jsonpath='{ready}.lastHeartbeatTime}}') && {SINCE_BOOT} && echo heartbeat-since-boot"
+        ),
+        "heartbeat-since-boot",
+        CONTROL_PLANE,
+    )?;
+    let node3_back = again.elapsed();
+    let status = sh3.run_until(
+        "plinthctl cluster -o json",
+        "\"healthy\": true",
+        Duration::from_secs(300),
+    )?;
+    let report = first_json(&status.text).context("node3's report")?;
+    ensure!(
+        report["etcd_members"].as_array().map(Vec::len) == Some(3),
+        "node3 sees three members: {report}"
+    );
+    drop(sh3);
+
+    // node4's data is lost: a blank state disk. Its stale member goes, and it joins again.
+    node4.qmp()?.quit()?;
+    node4.wait_exit(Duration::from_secs(60))?;
+    drop(node4);
+    let wiped = Instant::now();
+    let blank = fx.state_disk("node4-blank-state", 4096)?;
+    let node4 = boot_node4(&mut fx, &blank)?;
+    node4
+        .console()
+        .arrival(r"etcd join: removing the stale member node4", CONTROL_PLANE)?;
+    node4
+        .console()
+        .arrival(r"etcd promote: node4 is a voting member", CONTROL_PLANE)?;
+    wait_voting(&mut sh1, &members, CONTROL_PLANE)?;
+    let rejoined = wiped.elapsed();
+    sh1.run_until(
+        &format!("{kubectl} get configmap written-while-node3-was-off -o name"),
+        "configmap/written-while-node3-was-off",
+        Duration::from_secs(120),
+    )?;
+    eprintln!(
+        "etcd agents under {:?}: node1's apiserver ready {:.1}s; etcd with three voting members {:.1}s and three \
+         Nodes Ready with their labels {:.1}s after the first QEMU start; with node3 powered off a write took \
+         {:.1}s; node3 Ready again {:.1}s after it booted again; node4, wiped, voting again {:.1}s after its \
+         new boot",
+        fx.accel,
+        first_apiserver.as_secs_f64(),
+        etcd_formed.as_secs_f64(),
+        all_ready.as_secs_f64(),
+        write_while_off.as_secs_f64(),
+        node3_back.as_secs_f64(),
+        rejoined.as_secs_f64(),
+    );
+    Ok(())
+}
+
+/// A second control plane joins (the lab's node1 and node2): etcd grows by a learner that is
+/// promoted, both Nodes are Ready with the lab's Genestack labels, each control plane labels
+/// itself and grants the other's declared roles, and a write goes through node2's own
+/// apiserver. Then node2 reboots: it keeps what its join gave it (no discovery again), etcd has
+/// its two voting members again and node2 is Ready again, reported by its rebooted kubelet.
+///
+/// Three control planes do not fit a two-core host under emulation (three voting members 150 s
+/// after the first start, measured, but the three apiservers then starve each other), nor do
+/// two control planes beside an etcd-member agent (no podCIDR for the joiners in 15 minutes,
+/// the controller-managers losing their leases): three etcd members are formed with agents in
+/// the test below.
+#[test]
+fn a_second_control_plane_joins_and_survives_a_reboot() -> Result<()> {
+    let Some(mut fx) = Fixture::for_test("join-server") else {
+        return Ok(());
+    };
+    let init = LabSeed::read(&seeds_dir().join("node1"))?;
+    let server = LabSeed::read(&seeds_dir().join("node2"))?;
+    let (labels, _) = plinth_config::genestack::labels_and_annotations(
+        &plinth_config::load_path(&server.dir)?
+            .config
+            .plinth
+            .genestack,
+    );
+    let segment = free_port()?;
+    let started = Instant::now();
+    let node1_state = fx.state_disk("node1-state", 4096)?;
+    let node2_state = fx.state_disk("node2-state", 4096)?;
+    let node1 = boot_lab(&mut fx, &init, segment, &node1_state, (3072, 2))?;
+    node1.wait_ready(READY_TIMEOUT)?;
+    // The server once node1 serves: it could not join before, and two emulated machines starting
+    // at once on two host cores slow down the control plane it waits for.
+    let first_apiserver = node1
+        .console()
+        .arrival(r"service kube-apiserver: ready", CONTROL_PLANE)?;
+    let mut node2 = boot_lab(&mut fx, &server, segment, &node2_state, (2560, 2))?;
+    let server_started = Instant::now();
+    let mut sh1 = Session::open(&node1, Duration::from_secs(120))?;
+    let kubectl = format!("kubectl --kubeconfig {ADMIN}");
+
+    wait_voting(&mut sh1, &["node1", "node2"], CONTROL_PLANE)?;
+    let etcd_formed = started.elapsed();
+    node2.console().arrival(
+        r"etcd promote: node2 is a voting member",
+        Duration::from_secs(60),
+    )?;
+    let ready = r#"{range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status} {end}"#;
+    sh1.run_until(
+        &format!("{kubectl} get nodes -o jsonpath='{ready}'"),
+        "node2=True",
+        CONTROL_PLANE,
+    )?;
+    let server_ready = server_started.elapsed();
+    let shown = sh1.run_until(
+        &format!("{kubectl} get nodes -o json"),
+        "node-role.kubernetes.io/etcd",
+        Duration::from_secs(300),
+    )?;
+    let nodes = first_json(&shown.text).with_context(|| format!("kubectl get nodes: {shown:?}"))?;
+    let items = nodes["items"].as_array().cloned().unwrap_or_default();
+    ensure!(items.len() == 2, "two Nodes expected: {nodes}");
+    for item in &items {
+        let name = item["metadata"]["name"].as_str().unwrap_or_default();
+        for (key, value) in &labels {
+            ensure!(
+                item["metadata"]["labels"][key] == value.as_str(),
+                "{name}: label {key}={value} missing: {}",
+                item["metadata"]["labels"]
+            );
+        }
+    }
     // node2's own apiserver serves the cluster: a write through it.
     let mut sh2 = Session::open(&node2, Duration::from_secs(120))?;
     let wrote = sh2.run_until(
@@ -514,25 +703,21 @@ fn the_lab_forms_and_keeps_writing_with_a_member_powered_off() -> Result<()> {
     ensure!(wrote.status == 0, "a write through node2: {wrote:?}");
     drop(sh2);
 
-    // node2 loses power: two of three members are a quorum, and writes go on through node1.
-    node2.qmp()?.quit()?;
-    node2.wait_exit(Duration::from_secs(60))?;
-    let off = Instant::now();
-    sh1.run_until(
-        &format!("{kubectl} create configmap written-while-node2-was-off --from-literal=by=node1"),
-        "created",
-        Duration::from_secs(300),
-    )?;
-    let write_while_off = off.elapsed();
-
-    // node2 boots again with its state: no discovery again, the same member, Ready again.
+    // node2 reboots with its state: no discovery again, the same member, Ready again.
+    let report =
+        first_json(&sh1.run("plinthctl cluster -o json")?.text).context("node1's report")?;
+    ensure!(
+        report["healthy"] == true,
+        "node1 before the reboot: {report}"
+    );
+    node2.reboot_to_exit()?;
+    let rebooted = Instant::now();
     let node2 = boot_lab(&mut fx, &server, segment, &node2_state, (2560, 2))?;
-    let again = Instant::now();
     node2.console().arrival(
         r"cluster join: node2 joined https://192\.0\.2\.11:6443 on an earlier boot",
         CONTROL_PLANE,
     )?;
-    wait_voting(&mut sh1, &["node1", "node2", "node3"], CONTROL_PLANE)?;
+    wait_voting(&mut sh1, &["node1", "node2"], CONTROL_PLANE)?;
     let node2_ready = r#"{.status.conditions[?(@.type=="Ready")]"#;
     let mut sh2 = Session::open(&node2, Duration::from_secs(120))?;
     sh2.run_until(
@@ -544,11 +729,11 @@ fn the_lab_forms_and_keeps_writing_with_a_member_powered_off() -> Result<()> {
         CONTROL_PLANE,
     )?;
     sh2.run_until(
-        &format!("{kubectl} get configmap written-while-node2-was-off -o name"),
-        "configmap/written-while-node2-was-off",
+        &format!("{kubectl} get configmap written-through-node2 -o name"),
+        "configmap/written-through-node2",
         Duration::from_secs(120),
     )?;
-    let back = again.elapsed();
+    let back = rebooted.elapsed();
     let status = sh2.run_until(
         "plinthctl cluster -o json",
         "\"healthy\": true",
@@ -556,26 +741,14 @@ fn the_lab_forms_and_keeps_writing_with_a_member_powered_off() -> Result<()> {
     )?;
     let join = join_check(&first_json(&status.text).context("node2's report")?);
     ensure!(join["state"] == "ok", "node2's join check: {join}");
-    let mut sh3 = Session::open(&node3, Duration::from_secs(120))?;
-    let status = sh3.run_until(
-        "plinthctl cluster -o json",
-        "\"healthy\": true",
-        Duration::from_secs(300),
-    )?;
-    let report = first_json(&status.text).context("node3's report")?;
-    ensure!(
-        report["etcd_members"].as_array().map(Vec::len) == Some(3),
-        "node3 sees three members: {report}"
-    );
     eprintln!(
-        "lab under {:?}: node1's apiserver ready {:.1}s; etcd with three voting members {:.1}s and three Nodes \
-         Ready with their labels {:.1}s after the first QEMU start; with node2 powered off a write took {:.1}s; \
-         node2 voting and Ready again with that write read back {:.1}s after it booted again",
+        "server join under {:?}: node1's apiserver ready {:.1}s, etcd with two voting members {:.1}s after the first \
+         QEMU start, node2 Ready {:.1}s after its own; after node2's reboot, Ready again with its data read back \
+         {:.1}s after QEMU ended",
         fx.accel,
         first_apiserver.as_secs_f64(),
         etcd_formed.as_secs_f64(),
-        all_ready.as_secs_f64(),
-        write_while_off.as_secs_f64(),
+        server_ready.as_secs_f64(),
         back.as_secs_f64()
     );
     Ok(())
