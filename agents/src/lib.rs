@@ -13,3 +13,4 @@ pub mod etcd;
 pub mod join;
 pub mod net;
 pub mod pki;
+pub mod storage;
