@@ -8,8 +8,14 @@
 //! operations ([`apply`]) and the command around them ([`run`]).
 
 pub mod action;
+pub mod apply;
+pub mod cli;
 pub mod disk;
+pub mod host;
+pub mod observe;
 pub mod plan;
+pub mod report;
+pub mod run;
 pub mod select;
 
 pub use plan::{Plan, Verdict, plan};
