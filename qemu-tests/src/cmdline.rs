@@ -63,6 +63,9 @@ pub struct Drive {
     pub path: PathBuf,
     pub format: DiskFormat,
     pub read_only: bool,
+    /// The serial number the guest sees (`/sys/block/vdX/serial`, udev's
+    /// `/dev/disk/by-id/virtio-<serial>`); at most 20 characters, no commas.
+    pub serial: Option<String>,
 }
 
 /// A host TCP port forwarded to a guest port.
@@ -310,7 +313,12 @@ pub fn qemu_args(spec: &MachineSpec) -> Vec<OsString> {
             Chipset::I440fx => format!(",addr={:#x}", 0x10 + index),
         };
         args.push("-device".into());
-        args.push(format!("virtio-blk-pci,drive=disk{index}{boot_index}{slot}").into());
+        let serial = drive
+            .serial
+            .as_ref()
+            .map(|s| format!(",serial={s}"))
+            .unwrap_or_default();
+        args.push(format!("virtio-blk-pci,drive=disk{index}{boot_index}{slot}{serial}").into());
     }
     if let Some(iso) = &spec.cdrom {
         let mut value = OsString::from("file=");
@@ -407,6 +415,7 @@ mod tests {
             path: path.into(),
             format,
             read_only,
+            serial: None,
         }
     }
 

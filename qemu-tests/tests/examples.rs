@@ -496,6 +496,7 @@ say longhorn ls -ld /var/lib/longhorn"#;
         path: longhorn.clone(),
         format: DiskFormat::Raw,
         read_only: false,
+        serial: None,
     }];
     let node = fx.boot(&opts)?;
     let report = Report::of("hci1", &node)?;
