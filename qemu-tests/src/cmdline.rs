@@ -439,6 +439,20 @@ mod tests {
     }
 
     #[test]
+    fn a_drive_serial_is_given_to_its_device() {
+        let mut spec = MachineSpec::new("t", Accel::Tcg, Boot::Uefi);
+        let mut data = disk("/d/cv1.raw", DiskFormat::Raw, false);
+        data.serial = Some("cinder-1".into());
+        spec.drives = vec![disk("/d/overlay.qcow2", DiskFormat::Qcow2, false), data];
+        let line = joined(&spec);
+        assert!(
+            line.contains("-device virtio-blk-pci,drive=disk1,serial=cinder-1"),
+            "{line}"
+        );
+        assert!(!line.contains("drive=disk0,bootindex=0,serial"), "{line}");
+    }
+
+    #[test]
     fn bios_boot_uses_the_default_firmware() {
         let spec = MachineSpec::new("t", Accel::Tcg, Boot::Bios);
         let line = joined(&spec);
