@@ -148,11 +148,14 @@ fn what_was_made(sh: &mut Session) -> Result<(String, String, String)> {
     ensure!(pvs == "2", "cinder-volumes-1 should have 2 PVs: {vg:?}");
     let fs = sh.run("blkid -s UUID -o value /dev/disk/by-id/virtio-lh0")?;
     let mnt = sh.run("findmnt -n -o FSTYPE,PROPAGATION,LABEL /var/lib/longhorn")?;
+    // Stage 1 binds /var/lib/longhorn from the state partition; the disk is mounted over it, so
+    // the last mount listed is the one paths resolve to.
+    let top = mnt.text.lines().last().unwrap_or_default();
     ensure!(
-        mnt.text.split_whitespace().collect::<Vec<_>>() == ["ext4", "shared", "plinth-lh"],
+        top.split_whitespace().collect::<Vec<_>>() == ["ext4", "shared", "plinth-lh"],
         "/var/lib/longhorn is not the Longhorn disk mounted shared: {mnt:?}"
     );
-    Ok((uuid, fs.text.trim().to_owned(), mnt.text.trim().to_owned()))
+    Ok((uuid, fs.text.trim().to_owned(), top.trim().to_owned()))
 }
 
 #[test]
