@@ -246,19 +246,14 @@ fn storage_node_prepares_empty_disks_refuses_data_and_changes_nothing_on_reboot(
         );
         let metrics = sh
             .run("busybox wget -q -O - http://127.0.0.1:9100/metrics | grep '^plinth_storage_' ")?;
+        // The exporter sorts labels by name and prints values as floats.
+        let has = |re: &str| Regex::new(re).map(|r| r.is_match(&metrics.text));
         ensure!(
-            metrics
-                .text
-                .contains(r#"selector="serial:old-data",purpose="lvm:cinder-volumes-1","#)
-                && Regex::new(r#"selector="serial:old-data"[^}]*state="refused"\} 1"#)?
-                    .is_match(&metrics.text)
-                && Regex::new(r#"selector="serial:lh0"[^}]*state="prepared"\} 1"#)?
-                    .is_match(&metrics.text)
-                && Regex::new(r#"plinth_storage_vg_size_bytes\{vg="cinder-volumes-1"\} [1-9]"#)?
-                    .is_match(&metrics.text)
-                && metrics
-                    .text
-                    .contains(r#"plinth_storage_vg_free_bytes{vg="cinder-volumes-1"}"#),
+            has(
+                r#"disk="vd.",purpose="lvm:cinder-volumes-1",selector="serial:old-data",state="refused"\} 1\n"#
+            )? && has(r#"purpose="longhorn",selector="serial:lh0",state="prepared"\} 1\n"#)?
+                && has(r#"plinth_storage_vg_size_bytes\{vg="cinder-volumes-1"\} [1-9]"#)?
+                && has(r#"plinth_storage_vg_free_bytes\{vg="cinder-volumes-1"\} [0-9]"#)?,
             "node exporter metrics: {metrics:?}"
         );
         (vg_uuid, fs_uuid)
