@@ -477,7 +477,7 @@ say page busybox wget -q -O - http://127.0.0.1:8080/
 say motd cat /etc/plinth/motd
 say services plinthctl services
 say longhorn findmnt -n -o FSTYPE,PROPAGATION,LABEL /var/lib/longhorn"#;
-    let wait = "busybox wget -q -O - http://127.0.0.1:8080/ 2>/dev/null | grep -q hci1 && ip -br addr show dev ens3 2>/dev/null | grep -q ' 10.0.2.15/' && findmnt -n /var/lib/longhorn >/dev/null";
+    let wait = "busybox wget -q -O - http://127.0.0.1:8080/ 2>/dev/null | grep -q hci1 && ip -br addr show dev ens3 2>/dev/null | grep -q ' 10.0.2.15/' && findmnt -n -o LABEL /var/lib/longhorn 2>/dev/null | grep -q plinth-lh";
     let user_data = seed_user_data(&path, wait, body)?;
     let Some(mut fx) = Fixture::for_test("examples-hyperconverged") else {
         return Ok(());

@@ -2,10 +2,11 @@
 //! `serial:` and by `/dev/disk/by-id/...`. One node holds both a Cinder volume group and a Longhorn
 //! disk (validation warns of that, as Genestack does; the boot goes on):
 //!
-//! - `cinder-volumes-1` is made over the two empty disks, and the third disk named in the group,
-//!   which holds an ext4 filesystem with a file in it, is refused — on the console, in
-//!   `plinthctl storage -o json` and in the node exporter's metrics — and the whole disk is still
-//!   byte for byte what it was, after each boot;
+//! - `cinder-volumes-1` is made over the two empty disks and a fourth whose GPT is wiped because
+//!   its own entry says `wipe: true`, and the third disk named in the group, which holds an ext4
+//!   filesystem with a file in it, is refused — on the console, in `plinthctl storage -o json` and
+//!   in the node exporter's metrics — and the whole disk is still byte for byte what it was, after
+//!   each boot;
 //! - the Longhorn disk is formatted and mounted at /var/lib/longhorn as a shared mount
 //!   (`findmnt -o PROPAGATION`), with iscsid running and dm_crypt, the LIO target's modules and
 //!   configfs loaded;
@@ -36,7 +37,11 @@ plinth:
       device: serial:lh0
     lvm:
       - name: cinder-volumes-1
-        devices: [serial:cinder-1, /dev/disk/by-id/virtio-cinder-2, serial:old-data]
+        devices:
+          - serial:cinder-1
+          - /dev/disk/by-id/virtio-cinder-2
+          - serial:old-data
+          - {device: serial:wipe-me, wipe: true}
 ";
 
 /// Each PV disk: `pvcreate --metadatasize 2048` (MiB) as Genestack documents needs more than 2 GiB.
@@ -80,6 +85,25 @@ fn disk_with_a_file(dir: &Path) -> Result<Drive> {
         .context("mkfs.ext4 (e2fsprogs) on the host")?;
     ensure!(status.success(), "mkfs.ext4 -d failed: {status}");
     Ok(drive(&path, "old-data"))
+}
+
+/// A sparse raw disk with a GPT holding one partition (made with sfdisk on the host).
+fn disk_with_a_table(path: &Path, serial: &str) -> Result<Drive> {
+    let drive = sparse(path, PV_BYTES, serial)?;
+    let mut sfdisk = std::process::Command::new("sfdisk")
+        .args(["--quiet", "--label", "gpt"])
+        .arg(path)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .context("sfdisk (fdisk) on the host")?;
+    use std::io::Write as _;
+    sfdisk
+        .stdin
+        .take()
+        .context("sfdisk stdin")?
+        .write_all(b"size=64MiB, type=linux\n")?;
+    ensure!(sfdisk.wait()?.success(), "sfdisk failed");
+    Ok(drive)
 }
 
 fn whole(path: &Path) -> Result<String> {
@@ -145,7 +169,7 @@ fn what_was_made(sh: &mut Session) -> Result<(String, String, String)> {
         f.next().unwrap_or_default().to_owned(),
         f.next().unwrap_or_default(),
     );
-    ensure!(pvs == "2", "cinder-volumes-1 should have 2 PVs: {vg:?}");
+    ensure!(pvs == "3", "cinder-volumes-1 should have 3 PVs: {vg:?}");
     let fs = sh.run("blkid -s UUID -o value /dev/disk/by-id/virtio-lh0")?;
     let mnt = sh.run("findmnt -n -o FSTYPE,PROPAGATION,LABEL /var/lib/longhorn")?;
     // Stage 1 binds /var/lib/longhorn from the state partition; the disk is mounted over it, so
@@ -180,6 +204,7 @@ fn storage_node_prepares_empty_disks_refuses_data_and_changes_nothing_on_reboot(
         sparse(&dir.join("cinder-2.raw"), PV_BYTES, "cinder-2")?,
         old.clone(),
         sparse(&dir.join("lh0.raw"), LONGHORN_BYTES, "lh0")?,
+        disk_with_a_table(&dir.join("wipe-me.raw"), "wipe-me")?,
     ];
     opts.serial2 = true;
     opts.no_reboot = true;
@@ -212,6 +237,18 @@ fn storage_node_prepares_empty_disks_refuses_data_and_changes_nothing_on_reboot(
                 "{sel}: {state} {detail}"
             );
         }
+        let (_, state, detail) = state_of(&st, "serial:wipe-me")?;
+        ensure!(
+            state == "prepared" && detail.contains("wiped (wipe: true)"),
+            "wipe-me: {state} {detail}"
+        );
+        ensure!(
+            console_has(
+                &node,
+                r"storage: wiping /dev/vd. \(its entry says wipe: true\)"
+            )?,
+            "the wipe is not on the console"
+        );
         let (_, state, detail) = state_of(&st, "serial:old-data")?;
         ensure!(
             state == "refused" && detail.contains("wipe: true"),
@@ -274,6 +311,7 @@ fn storage_node_prepares_empty_disks_refuses_data_and_changes_nothing_on_reboot(
         "serial:cinder-1",
         "/dev/disk/by-id/virtio-cinder-2",
         "serial:lh0",
+        "serial:wipe-me",
     ] {
         ensure!(
             console_has(
