@@ -34,6 +34,15 @@ pub fn parse_blkid(text: &str) -> (Option<Signature>, Option<String>) {
     (sig, kv.get("PTTYPE").map(|s| (*s).to_owned()))
 }
 
+/// udev's database entry of a device (`/run/udev/data/b<major>:<minor>`): its `E:KEY=VALUE`
+/// properties.
+pub fn parse_udev_db(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("E:")?.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
 /// `/proc/self/mountinfo`: each mount's `major:minor` and mount point.
 pub fn parse_mountinfo(text: &str) -> Vec<(String, String)> {
     text.lines()
@@ -207,16 +216,26 @@ pub fn observe(paths: &[String]) -> Observed {
         let system = mount_points
             .iter()
             .any(|m| SYSTEM_MOUNTS.contains(&m.as_str()));
+        let udev = read_trim(&sys.join("dev"))
+            .and_then(|devno| fs::read_to_string(format!("/run/udev/data/b{devno}")).ok())
+            .map(|t| parse_udev_db(&t))
+            .unwrap_or_default();
+        let prop = |k: &str| udev.get(k).filter(|v| !v.is_empty()).cloned();
         let dev = format!("/dev/{name}");
         let (signature, partition_table) =
             parse_blkid(&output("blkid", &["-p", "-o", "export", &dev]));
         let tail = size_bytes.saturating_sub(MIB);
         disks.push(Disk {
             links: links.get(&name).cloned().unwrap_or_default(),
-            serial: read_trim(&sys.join("serial"))
+            serial: prop("ID_SERIAL_SHORT")
+                .or_else(|| read_trim(&sys.join("serial")))
                 .or_else(|| read_trim(&sys.join("device/serial"))),
-            wwn: read_trim(&sys.join("wwid")).or_else(|| read_trim(&sys.join("device/wwid"))),
-            model: read_trim(&sys.join("device/model")),
+            wwn: prop("ID_WWN")
+                .or_else(|| read_trim(&sys.join("wwid")))
+                .or_else(|| read_trim(&sys.join("device/wwid"))),
+            model: prop("ID_MODEL")
+                .map(|m| m.replace('_', " "))
+                .or_else(|| read_trim(&sys.join("device/model"))),
             size_bytes,
             system,
             partition_table,
@@ -308,6 +327,16 @@ mod tests {
         let (sig, pt) = parse_blkid("DEVNAME=/dev/vdb\nPTUUID=9a1c\nPTTYPE=gpt\n");
         assert_eq!((sig, pt.as_deref()), (None, Some("gpt")));
         assert_eq!(parse_blkid(""), (None, None));
+    }
+
+    #[test]
+    fn udev_properties_are_read_from_its_database() {
+        let db = "S:disk/by-id/wwn-0x5000c500a1b2c3d4\nE:ID_SERIAL_SHORT=ZA1B2C3D\nE:ID_WWN=0x5000c500a1b2c3d4\nE:ID_MODEL=ST4000NM0035\nG:systemd\n";
+        let p = parse_udev_db(db);
+        assert_eq!(p["ID_SERIAL_SHORT"], "ZA1B2C3D");
+        assert_eq!(p["ID_WWN"], "0x5000c500a1b2c3d4");
+        assert_eq!(p["ID_MODEL"], "ST4000NM0035");
+        assert_eq!(p.len(), 3);
     }
 
     #[test]
