@@ -1,5 +1,7 @@
 //! Storage roles on a real boot: extra virtio disks carrying serials, named in `plinth.storage` by
-//! `serial:` and by `/dev/disk/by-id/...`. One node holds both a Cinder volume group and a Longhorn
+//! `serial:` and by `/dev/disk/by-id/...` exactly as `configs/examples/storage-lvm.yaml` and
+//! `storage-longhorn.yaml` name theirs (checked first, so the examples cannot drift from what is
+//! proven here). One node holds both a Cinder volume group and a Longhorn
 //! disk (validation warns of that, as Genestack does; the boot goes on):
 //!
 //! - `cinder-volumes-1` is made over the two empty disks and a fourth whose GPT is wiped because
@@ -34,12 +36,12 @@ plinth:
     roles: [storage, longhorn]
   storage:
     longhorn:
-      device: serial:lh0
+      device: /dev/disk/by-id/virtio-longhorn0
     lvm:
       - name: cinder-volumes-1
         devices:
           - serial:cinder-1
-          - /dev/disk/by-id/virtio-cinder-2
+          - serial:cinder-2
           - serial:old-data
           - {device: serial:wipe-me, wipe: true}
 ";
@@ -170,7 +172,7 @@ fn what_was_made(sh: &mut Session) -> Result<(String, String, String)> {
         f.next().unwrap_or_default(),
     );
     ensure!(pvs == "3", "cinder-volumes-1 should have 3 PVs: {vg:?}");
-    let fs = sh.run("blkid -s UUID -o value /dev/disk/by-id/virtio-lh0")?;
+    let fs = sh.run("blkid -s UUID -o value /dev/disk/by-id/virtio-longhorn0")?;
     let mnt = sh.run("findmnt -n -o FSTYPE,PROPAGATION,LABEL /var/lib/longhorn")?;
     // Stage 1 binds /var/lib/longhorn from the state partition; the disk is mounted over it, so
     // the last mount listed is the one paths resolve to.
@@ -182,9 +184,51 @@ fn what_was_made(sh: &mut Session) -> Result<(String, String, String)> {
     Ok((uuid, fs.text.trim().to_owned(), top.trim().to_owned()))
 }
 
+/// The examples' disks are among this node's, named the same way.
+fn examples_name_disks_as_this_node_does() -> Result<()> {
+    let ours = plinth_config::parse("storage.rs", CONFIG)
+        .map_err(|d| anyhow::anyhow!("{d}"))?
+        .config
+        .plinth
+        .storage;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/examples");
+    let load = |name: &str| {
+        plinth_config::load_path(&dir.join(name))
+            .map(|p| p.config.plinth.storage)
+            .map_err(|d| anyhow::anyhow!("{d}"))
+    };
+    let lvm = load("storage-lvm.yaml")?;
+    let ours_vg = &ours.lvm[0];
+    for vg in &lvm.lvm {
+        ensure!(
+            vg.name == ours_vg.name,
+            "storage-lvm.yaml's group {} is not tested",
+            vg.name
+        );
+        for pv in &vg.devices {
+            ensure!(
+                ours_vg.devices.iter().any(|o| o.device() == pv.device()),
+                "storage-lvm.yaml's disk {} is not named so here",
+                pv.device()
+            );
+        }
+    }
+    let longhorn = load("storage-longhorn.yaml")?
+        .longhorn
+        .context("no longhorn")?;
+    let ours_lh = ours.longhorn.as_ref().context("no longhorn here")?;
+    ensure!(
+        longhorn.device == ours_lh.device && longhorn.path == ours_lh.path,
+        "storage-longhorn.yaml's disk {} is not named so here",
+        longhorn.device
+    );
+    Ok(())
+}
+
 #[test]
 fn storage_node_prepares_empty_disks_refuses_data_and_changes_nothing_on_reboot() -> Result<()> {
     let started = Instant::now();
+    examples_name_disks_as_this_node_does()?;
     let Some(mut fx) = Fixture::for_test("storage") else {
         return Ok(());
     };
@@ -203,7 +247,7 @@ fn storage_node_prepares_empty_disks_refuses_data_and_changes_nothing_on_reboot(
         sparse(&dir.join("cinder-1.raw"), PV_BYTES, "cinder-1")?,
         sparse(&dir.join("cinder-2.raw"), PV_BYTES, "cinder-2")?,
         old.clone(),
-        sparse(&dir.join("lh0.raw"), LONGHORN_BYTES, "lh0")?,
+        sparse(&dir.join("longhorn0.raw"), LONGHORN_BYTES, "longhorn0")?,
         disk_with_a_table(&dir.join("wipe-me.raw"), "wipe-me")?,
     ];
     opts.serial2 = true;
@@ -228,8 +272,8 @@ fn storage_node_prepares_empty_disks_refuses_data_and_changes_nothing_on_reboot(
         let st = states(&mut sh)?;
         for sel in [
             "serial:cinder-1",
-            "/dev/disk/by-id/virtio-cinder-2",
-            "serial:lh0",
+            "serial:cinder-2",
+            "/dev/disk/by-id/virtio-longhorn0",
         ] {
             let (_, state, detail) = state_of(&st, sel)?;
             ensure!(
@@ -288,8 +332,9 @@ fn storage_node_prepares_empty_disks_refuses_data_and_changes_nothing_on_reboot(
         ensure!(
             has(
                 r#"disk="vd.",purpose="lvm:cinder-volumes-1",selector="serial:old-data",state="refused"\} 1\n"#
-            )? && has(r#"purpose="longhorn",selector="serial:lh0",state="prepared"\} 1\n"#)?
-                && has(r#"plinth_storage_vg_size_bytes\{vg="cinder-volumes-1"\} [1-9]"#)?
+            )? && has(
+                r#"purpose="longhorn",selector="/dev/disk/by-id/virtio-longhorn0",state="prepared"\} 1\n"#
+            )? && has(r#"plinth_storage_vg_size_bytes\{vg="cinder-volumes-1"\} [1-9]"#)?
                 && has(r#"plinth_storage_vg_free_bytes\{vg="cinder-volumes-1"\} [0-9]"#)?,
             "node exporter metrics: {metrics:?}"
         );
@@ -309,8 +354,8 @@ fn storage_node_prepares_empty_disks_refuses_data_and_changes_nothing_on_reboot(
     storage_done(&node, "boot 2")?;
     for sel in [
         "serial:cinder-1",
-        "/dev/disk/by-id/virtio-cinder-2",
-        "serial:lh0",
+        "serial:cinder-2",
+        "/dev/disk/by-id/virtio-longhorn0",
         "serial:wipe-me",
     ] {
         ensure!(
