@@ -34,6 +34,10 @@ enum Command {
     /// A stacked etcd's membership: `join` adds this node as a learner before its etcd starts
     /// (or removes its stale member first), `promote` makes it a voting member once caught up.
     Etcd(plinth_agents::etcd::cli::EtcdArgs),
+    /// The node's disks: `apply` prepares plinth.storage (LVM volume groups, the Longhorn disk,
+    /// the iSCSI target's modules, multipath.conf), refusing disks that hold data unless wiped by
+    /// config; `status` is the last run's report (`plinthctl storage`).
+    Storage(plinth_agents::storage::cli::StorageArgs),
 }
 
 #[derive(Args)]
@@ -141,5 +145,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Cluster(a) => plinth_agents::cluster::cli::run(a).context("cluster"),
         Command::Etcd(a) => plinth_agents::etcd::cli::run(a).context("etcd"),
+        Command::Storage(a) => plinth_agents::storage::cli::run(a).context("storage"),
     }
 }

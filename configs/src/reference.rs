@@ -216,7 +216,7 @@ mod tests {
             "{md}"
         );
         assert!(
-            md.contains("| `plinth.storage.lvm[].devices` | list of string |"),
+            md.contains("| `plinth.storage.lvm[].devices` | list of string or mapping |"),
             "{md}"
         );
         assert!(md.contains("| `users[].name` | string |"), "{md}");

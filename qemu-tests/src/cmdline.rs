@@ -63,6 +63,9 @@ pub struct Drive {
     pub path: PathBuf,
     pub format: DiskFormat,
     pub read_only: bool,
+    /// The serial number the guest sees (`/sys/block/vdX/serial`, udev's
+    /// `/dev/disk/by-id/virtio-<serial>`); at most 20 characters, no commas.
+    pub serial: Option<String>,
 }
 
 /// A host TCP port forwarded to a guest port.
@@ -310,7 +313,12 @@ pub fn qemu_args(spec: &MachineSpec) -> Vec<OsString> {
             Chipset::I440fx => format!(",addr={:#x}", 0x10 + index),
         };
         args.push("-device".into());
-        args.push(format!("virtio-blk-pci,drive=disk{index}{boot_index}{slot}").into());
+        let serial = drive
+            .serial
+            .as_ref()
+            .map(|s| format!(",serial={s}"))
+            .unwrap_or_default();
+        args.push(format!("virtio-blk-pci,drive=disk{index}{boot_index}{slot}{serial}").into());
     }
     if let Some(iso) = &spec.cdrom {
         let mut value = OsString::from("file=");
@@ -407,6 +415,7 @@ mod tests {
             path: path.into(),
             format,
             read_only,
+            serial: None,
         }
     }
 
@@ -427,6 +436,20 @@ mod tests {
         ), "{line}");
         assert!(line.contains("-accel tcg"), "{line}");
         assert!(!line.contains("-kernel"), "{line}");
+    }
+
+    #[test]
+    fn a_drive_serial_is_given_to_its_device() {
+        let mut spec = MachineSpec::new("t", Accel::Tcg, Boot::Uefi);
+        let mut data = disk("/d/cv1.raw", DiskFormat::Raw, false);
+        data.serial = Some("cinder-1".into());
+        spec.drives = vec![disk("/d/overlay.qcow2", DiskFormat::Qcow2, false), data];
+        let line = joined(&spec);
+        assert!(
+            line.contains("-device virtio-blk-pci,drive=disk1,serial=cinder-1"),
+            "{line}"
+        );
+        assert!(!line.contains("drive=disk0,bootindex=0,serial"), "{line}");
     }
 
     #[test]

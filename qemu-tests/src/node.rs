@@ -199,6 +199,7 @@ impl Fixture {
             path,
             format: DiskFormat::Qcow2,
             read_only: false,
+            serial: None,
         })
     }
 
@@ -228,6 +229,7 @@ impl Fixture {
             path,
             format: DiskFormat::Raw,
             read_only: false,
+            serial: None,
         })
     }
 
@@ -266,6 +268,7 @@ impl Fixture {
             path,
             format: DiskFormat::Raw,
             read_only: false,
+            serial: None,
         })
     }
 
@@ -339,6 +342,7 @@ impl Fixture {
                 path: seed.clone(),
                 format: DiskFormat::Raw,
                 read_only: true,
+                serial: None,
             });
         }
         let on_user_network = opts.nics.iter().any(|n| n.backend == NicBackend::User);

@@ -7,8 +7,9 @@
 //! The examples are read from the repository at test time, never copied. The test appends one
 //! `runcmd` to an example that has none: a shell script that waits (bounded) for the network the
 //! example describes and prints what the node became as console lines `[runcmd.1] EXAMPLE …`, which
-//! the assertions read. The cluster, OVS/OVN and storage parts of the examples are not acted on by
-//! this build; the tests check that the nodes say so. `storage-*.yaml` are about those parts only.
+//! the assertions read. The OVS/OVN parts of the examples are not acted on by this build; the tests
+//! check that the nodes say so. The hyperconverged node's Longhorn disk is prepared (formatted,
+//! mounted shared); `storage-*.yaml` are validated here and their disks are proven in `storage.rs`.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -177,8 +178,8 @@ fn ensure_console(node: &Node, name: &str, pattern: &str) -> Result<String> {
         })
 }
 
-/// What each node says about the parts of its example this build does not act on yet (OVS,
-/// storage): printed for the test log. Every example is a cluster node, which runs its cluster
+/// What each node says about the parts of its example this build does not act on yet (OVS):
+/// printed for the test log. Every example is a cluster node, which runs its cluster
 /// and its labels (an `init` node its own; a joiner waits for the cluster it names): none may say
 /// either is not applied, and its console must show the cluster being prepared.
 fn said_unapplied(name: &str, node: &Node) -> Result<()> {
@@ -475,8 +476,8 @@ say stamp cat /run/plinth-booted
 say page busybox wget -q -O - http://127.0.0.1:8080/
 say motd cat /etc/plinth/motd
 say services plinthctl services
-say longhorn ls -ld /var/lib/longhorn"#;
-    let wait = "busybox wget -q -O - http://127.0.0.1:8080/ 2>/dev/null | grep -q hci1 && ip -br addr show dev ens3 2>/dev/null | grep -q ' 10.0.2.15/'";
+say longhorn findmnt -n -o FSTYPE,PROPAGATION,LABEL /var/lib/longhorn"#;
+    let wait = "busybox wget -q -O - http://127.0.0.1:8080/ 2>/dev/null | grep -q hci1 && ip -br addr show dev ens3 2>/dev/null | grep -q ' 10.0.2.15/' && findmnt -n -o LABEL /var/lib/longhorn 2>/dev/null | grep -q plinth-lh";
     let user_data = seed_user_data(&path, wait, body)?;
     let Some(mut fx) = Fixture::for_test("examples-hyperconverged") else {
         return Ok(());
@@ -488,14 +489,15 @@ say longhorn ls -ld /var/lib/longhorn"#;
     ];
     let mut opts = uefi_boot(&fx, &user_data, "hci1", 1024, nics)?;
     opts.chipset = Chipset::I440fx;
-    // The example's Longhorn device, /dev/vdb: empty, and it must stay so (this build prepares no
-    // disk). The seed comes after it, /dev/vdc.
+    // The example's Longhorn device, /dev/vdb: empty, so the storage agent formats it. The seed
+    // comes after it, /dev/vdc.
     let longhorn = fx.dir.join("longhorn.raw");
     std::fs::File::create(&longhorn)?.set_len(LONGHORN_BYTES)?;
     opts.extra_disks = vec![Drive {
         path: longhorn.clone(),
         format: DiskFormat::Raw,
         read_only: false,
+        serial: None,
     }];
     let node = fx.boot(&opts)?;
     let report = Report::of("hci1", &node)?;
@@ -511,22 +513,22 @@ say longhorn ls -ld /var/lib/longhorn"#;
     report.expect(r"^motd Hyperconverged Genestack node, managed by Plinth\.$")?;
     report.expect(r"^services motd-stamp +exited\b")?;
     report.expect(r"^services lab-web +ready\b")?;
-    report.expect(r"^longhorn d")?;
-    for part in ["plinth.ovs: ", "plinth.storage: "] {
-        ensure!(
-            !console_lines(&node, &format!("not applied yet: {}", regex::escape(part)))?.is_empty(),
-            "hci1: the console does not say that {part} is not applied yet"
-        );
-    }
+    report.expect(r"^longhorn ext4 +shared +plinth-lh$")?;
+    ensure!(
+        !console_lines(&node, r"not applied yet: plinth\.ovs: ")?.is_empty(),
+        "hci1: the console does not say that plinth.ovs is not applied yet"
+    );
     node.metrics(Duration::from_secs(60), |s| {
         metrics::nodename(s) == Some("hci1")
     })
     .context("hci1: the node exporter never said nodename=hci1 through ens3")?;
     drop(node);
-    let untouched = std::fs::read(&longhorn)?.iter().all(|b| *b == 0);
+    // ext4's magic 0xEF53 at byte 1080 and the label Plinth gives it at 1144.
+    let disk = std::fs::read(&longhorn)?;
     ensure!(
-        untouched,
-        "hci1: the Longhorn disk was written although this build prepares no disk"
+        disk.get(1080..1082) == Some(&[0x53, 0xef][..])
+            && disk.get(1144..1153) == Some(&b"plinth-lh"[..]),
+        "hci1: the Longhorn disk holds no ext4 labelled plinth-lh"
     );
     eprintln!(
         "hyperconverged: checked in {:.0}s",

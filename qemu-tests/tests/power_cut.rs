@@ -43,6 +43,7 @@ fn data_disk(fx: &Fixture, mib: u64) -> Result<(Drive, String)> {
             path,
             format: DiskFormat::Raw,
             read_only: false,
+            serial: None,
         },
         hash,
     ))

@@ -152,6 +152,7 @@ pub fn boot(image: &ImageSet, args: &Args) -> Result<ExitCode> {
                 path: overlay,
                 format: DiskFormat::Qcow2,
                 read_only: false,
+                serial: None,
             });
             if other == "bios" {
                 Boot::Bios
@@ -170,6 +171,7 @@ pub fn boot(image: &ImageSet, args: &Args) -> Result<ExitCode> {
                 path: seed,
                 format: DiskFormat::Raw,
                 read_only: true,
+                serial: None,
             });
         }
     }

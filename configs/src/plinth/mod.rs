@@ -2,6 +2,7 @@
 //! are errors (unlike cloud-init's top level), since nothing else reads them.
 
 pub mod cluster;
+pub mod disk;
 pub mod exporters;
 pub mod genestack;
 pub mod install;
@@ -17,6 +18,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use cluster::{Cluster, ClusterCa, Etcd, Role, Written};
+pub use disk::DiskSelector;
 pub use exporters::{Exporters, NodeExporter};
 pub use genestack::{Genestack, GenestackRole, Ovn, OvnBond, OvnPort, OvnVlan};
 pub use install::Install;
@@ -24,7 +26,9 @@ pub use kernel::{Kernel, SysctlValue};
 pub use kubernetes::{Cni, ExtraArgs, Kubernetes, ProxyMode};
 pub use ovs::{Ovs, OvsBridge, OvsMode};
 pub use services::{Ready, Restart, Service};
-pub use storage::{Filesystem, Longhorn, Storage, VolumeGroup};
+pub use storage::{
+    Filesystem, Longhorn, Multipath, PhysicalVolume, PhysicalVolumeEntry, Storage, VolumeGroup,
+};
 pub use supervisor::Supervisor;
 pub use time::Time;
 
@@ -39,7 +43,8 @@ pub struct Plinth {
     /// Genestack roles, which become node labels and annotations.
     #[serde(default)]
     pub genestack: Genestack,
-    /// Longhorn disk and LVM volume groups.
+    /// Disks the node prepares (the Longhorn disk, LVM volume groups), the iSCSI target and
+    /// multipath. A disk that holds data is refused unless its entry says `wipe: true`.
     #[serde(default)]
     pub storage: Storage,
     /// Open vSwitch mode and host bridges.

@@ -1,9 +1,11 @@
-//! Storage: devices used once, sane names, and the Longhorn-with-LVM warning from Genestack.
+//! Storage: disk selectors that parse, each used once, sane names, the Longhorn-with-LVM/iSCSI
+//! warning from Genestack, and a multipath config that is not empty.
 
 use std::collections::BTreeMap;
 
 use super::{Finding, root};
 use crate::config::MachineConfig;
+use crate::plinth::{DiskSelector, GenestackRole};
 use crate::yaml::KeyPath;
 
 pub(super) fn check(config: &MachineConfig, out: &mut Vec<Finding>) {
@@ -11,11 +13,8 @@ pub(super) fn check(config: &MachineConfig, out: &mut Vec<Finding>) {
     let path = root("plinth").key("storage");
     let mut seen: BTreeMap<String, KeyPath> = BTreeMap::new();
     let mut claim = |device: &str, at: KeyPath, out: &mut Vec<Finding>| {
-        if !device.starts_with("/dev/") {
-            out.push(Finding::error(
-                at.clone(),
-                format!("`{device}` is not a device path under /dev/"),
-            ));
+        if let Err(e) = DiskSelector::parse(device) {
+            out.push(Finding::error(at.clone(), e));
         }
         if let Some(first) = seen.get(device) {
             out.push(Finding::error(at, format!("device `{device}` is already used at {first}: a device can back only one storage entry")));
@@ -66,14 +65,36 @@ pub(super) fn check(config: &MachineConfig, out: &mut Vec<Finding>) {
                 "a volume group needs at least one device",
             ));
         }
-        for (j, device) in vg.devices.iter().enumerate() {
-            claim(device, vg_path.key("devices").index(j), out);
+        for (j, pv) in vg.devices.iter().enumerate() {
+            let at = match pv {
+                crate::plinth::PhysicalVolume::Disk(_) => vg_path.key("devices").index(j),
+                crate::plinth::PhysicalVolume::Entry(_) => {
+                    vg_path.key("devices").index(j).key("device")
+                }
+            };
+            claim(pv.device(), at, out);
         }
     }
     if storage.longhorn.is_some() && !storage.lvm.is_empty() {
         out.push(Finding::warning(
             path.key("lvm"),
             "LVM volume groups on a Longhorn node: Genestack advises against co-locating Cinder LVM/iSCSI with Longhorn (both use the kernel iSCSI stack)",
+        ));
+    }
+    let roles = config.plinth.genestack.effective_roles();
+    let longhorn_node = storage.longhorn.is_some() || roles.contains(&GenestackRole::Longhorn);
+    if longhorn_node && storage.iscsi_target_wanted(&roles) && storage.lvm.is_empty() {
+        out.push(Finding::warning(
+            path.key("iscsi_target"),
+            "an iSCSI target on a Longhorn node: Genestack advises against co-locating Cinder LVM/iSCSI with Longhorn (both use the kernel iSCSI stack)",
+        ));
+    }
+    if let Some(multipath) = &storage.multipath
+        && multipath.config.trim().is_empty()
+    {
+        out.push(Finding::error(
+            path.key("multipath").key("config"),
+            "an empty multipath.conf: give the operator's configuration (multipathd needs at least `defaults {}`)",
         ));
     }
     if let Some(install) = config

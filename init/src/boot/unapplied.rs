@@ -1,6 +1,6 @@
 //! The parts of a valid machine config that this build reads and checks but does not act on yet:
 //! the Genestack labels and annotations off a cluster node (a cluster node's labeller applies
-//! them), Open vSwitch, disk preparation and installing to disk. The `config` phase says each one on the
+//! them), Open vSwitch and installing to disk. The `config` phase says each one on the
 //! console, so a node never looks as if it had done what it has not. Pure.
 
 use plinth_config::MachineConfig;
@@ -19,12 +19,6 @@ pub fn unapplied(config: &MachineConfig) -> Vec<String> {
     if p.ovs != Ovs::default() {
         out.push(
             "plinth.ovs: Open vSwitch is not started and no OVS bridge is created by this build yet"
-                .into(),
-        );
-    }
-    if p.storage.longhorn.is_some() || !p.storage.lvm.is_empty() {
-        out.push(
-            "plinth.storage: disks are not prepared by this build yet (nothing is formatted or mounted)"
                 .into(),
         );
     }
@@ -55,10 +49,9 @@ mod tests {
         let lines = unapplied(&config(
             "plinth:\n  genestack:\n    roles: [compute]\n  ovs:\n    mode: host\n  storage:\n    longhorn:\n      device: /dev/vdb\n",
         ));
-        assert_eq!(lines.len(), 3, "{lines:#?}");
+        assert_eq!(lines.len(), 2, "{lines:#?}");
         assert!(lines[0].starts_with("plinth.genestack:"), "{}", lines[0]);
         assert!(lines[1].starts_with("plinth.ovs:"));
-        assert!(lines[2].starts_with("plinth.storage:"));
     }
 
     #[test]

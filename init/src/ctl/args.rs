@@ -102,6 +102,15 @@ pub enum Verb {
         #[arg(short, long, value_enum, default_value_t)]
         output: Format,
     },
+    /// This node's storage disks: each configured disk prepared, refused (and why) or missing,
+    /// and each volume group's size and free space.
+    ///
+    /// Runs `plinth-agent storage status`, which reads the storage service's last report.
+    Storage {
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Format,
+    },
     /// Stop every service and reboot.
     Reboot,
     /// Stop every service and power off.

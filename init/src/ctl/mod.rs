@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod connect;
 pub mod kubeconfig;
 pub mod output;
+pub mod storage;
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -56,6 +57,7 @@ fn local(verb: &Verb) -> Option<ExitCode> {
                     .context("writing the kubeconfig")
             }),
         Verb::Cluster { output } => Err(cluster::exec(*output)),
+        Verb::Storage { output } => Err(storage::exec(*output)),
         _ => return None,
     };
     Some(match result {
@@ -141,7 +143,7 @@ async fn run(cli: Cli) -> Result<()> {
             }
         }
         // Run by `local`, before any connection.
-        Verb::Kubeconfig { .. } | Verb::Cluster { .. } => {}
+        Verb::Kubeconfig { .. } | Verb::Cluster { .. } | Verb::Storage { .. } => {}
         Verb::Reboot => proxy.reboot().await?,
         Verb::Poweroff => proxy.poweroff().await?,
         Verb::Version => println!("plinth-init {}", proxy.version().await?),

@@ -116,6 +116,12 @@ pub fn plan(config: &MachineConfig, _: &Facts) -> Vec<ServiceSpec> {
             ]);
         }
     }
+    // Disks first: the Longhorn mount and the volume groups exist before any pod.
+    if super::storage::planned(config) {
+        for spec in specs.iter_mut().filter(|s| s.name == "kubelet") {
+            spec.after.push(super::storage::NAME.into());
+        }
+    }
     if cluster.kubernetes.cni == Cni::Bridge {
         let after = if cluster.is_control_plane() {
             "kube-apiserver"

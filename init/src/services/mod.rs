@@ -15,6 +15,7 @@ pub mod facts;
 pub mod net;
 pub mod node_exporter;
 pub mod sshd;
+pub mod storage;
 pub mod udevd;
 
 use std::collections::BTreeSet;
@@ -47,6 +48,9 @@ pub const BUILTINS: &[Builtin] = &[
     chronyd::plan,
     node_exporter::plan,
     sshd::plan,
+    storage::plan,
+    storage::plan_iscsid,
+    storage::plan_multipathd,
     containerd::plan,
     cluster::plan,
 ];

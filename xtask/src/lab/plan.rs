@@ -170,11 +170,13 @@ pub fn machine(node: &LabNode, files: &NodeFiles, shared: &Shared, ports: Ports)
             path: files.state_disk(),
             format: DiskFormat::Raw,
             read_only: false,
+            serial: None,
         },
         Drive {
             path: files.seed(),
             format: DiskFormat::Raw,
             read_only: true,
+            serial: None,
         },
     ];
     spec.nics = vec![
