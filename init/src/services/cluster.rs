@@ -80,11 +80,11 @@ pub fn plan(config: &MachineConfig, _: &Facts) -> Vec<ServiceSpec> {
             // A joining member is a learner until promoted, and a learner serves no client:
             // the apiserver waits for the promotion.
             let apiserver_after = if cluster.role == Role::Server {
-                specs.push(background(oneshot(
+                specs.push(background_oneshot(
                     "etcd-promote",
                     &exec("etcd-promote"),
                     &["etcd"],
-                )));
+                ));
                 "etcd-promote"
             } else {
                 "etcd"
@@ -107,11 +107,11 @@ pub fn plan(config: &MachineConfig, _: &Facts) -> Vec<ServiceSpec> {
                 component("cluster-roles", Probe::Running, &["kube-apiserver"]),
             ]);
             if cluster.role == Role::Init {
-                specs.push(background(oneshot(
+                specs.push(background_oneshot(
                     "cluster-bootstrap",
                     &exec("cluster-bootstrap"),
                     &["kube-controller-manager"],
-                )));
+                ));
             }
         }
         // An agent's kubelet gets its credentials from the cluster (TLS bootstrap), and
@@ -126,11 +126,11 @@ pub fn plan(config: &MachineConfig, _: &Facts) -> Vec<ServiceSpec> {
             ),
             component("kube-proxy", Probe::Tcp(10256), &["kubelet"]),
             component("cluster-labels", Probe::Running, &["kubelet"]),
-            background(oneshot(
+            background_oneshot(
                 "cluster-roles-check",
                 &exec("cluster-roles-check"),
                 &["kubelet"],
-            )),
+            ),
         ]),
     }
     if cluster.kubernetes.cni == Cni::Bridge {
@@ -139,11 +139,11 @@ pub fn plan(config: &MachineConfig, _: &Facts) -> Vec<ServiceSpec> {
         } else {
             "kubelet"
         };
-        specs.push(background(oneshot(
+        specs.push(background_oneshot(
             "cluster-cni",
             &exec("cluster-cni"),
             &[after],
-        )));
+        ));
     }
     specs
 }
@@ -157,11 +157,11 @@ const KUBELET_HEALTHZ: &str = "http://127.0.0.1:10248/healthz";
 /// `cluster-prep`: on a joiner it waits for the cluster (discovery retries with backoff for as
 /// long as it takes), so it has no time limit of its own.
 fn prep() -> ServiceSpec {
-    background(oneshot(
+    background_oneshot(
         "cluster-prep",
         &[AGENT, "cluster", "prep", "--config", CONFIG],
         &[],
-    ))
+    )
 }
 
 /// The part of `config` the cluster agents read: `plinth.cluster` and `plinth.genestack` (the
@@ -200,8 +200,19 @@ fn exec(name: &str) -> [&str; 4] {
 /// A cluster daemon run through `exec`, in the background, with the emulation's patience.
 fn component(name: &str, probe: Probe, after: &[&str]) -> ServiceSpec {
     background(ServiceSpec {
-        ready_timeout: READY_TIMEOUT,
+        ready_timeout: Some(READY_TIMEOUT),
         ..daemon(name, &exec(name), probe, after)
+    })
+}
+
+/// A cluster oneshot run in the background, without a time limit: nothing waits for it, and it
+/// retries on its own for as long as the cluster takes (cluster-prep waits for a cluster to join,
+/// cluster-bootstrap for an apiserver that takes minutes under emulation); killing it at a limit
+/// would only start it over.
+fn background_oneshot(name: &str, exec: &[&str], after: &[&str]) -> ServiceSpec {
+    background(ServiceSpec {
+        ready_timeout: None,
+        ..oneshot(name, exec, after)
     })
 }
 
