@@ -254,6 +254,12 @@ mod tests {
             .collect();
         assert_eq!(cluster.len(), 11);
         assert!(cluster.iter().all(|s| s.background));
+        // The oneshots retry on their own for as long as the cluster takes: no ready limit, so
+        // the supervisor never kills them as hung; the daemons' probes keep the emulation's limit.
+        for spec in &cluster {
+            let limit = (!spec.oneshot).then_some(READY_TIMEOUT);
+            assert_eq!(spec.ready_timeout, limit, "{}", spec.name);
+        }
         let kubelet = cluster.iter().find(|s| s.name == "kubelet").unwrap();
         assert_eq!(kubelet.exec, [AGENT, "cluster", "exec", "kubelet"]);
         assert_eq!(
