@@ -6,6 +6,8 @@
 //! with the reason, since a test that did not run proves nothing; on a developer's machine it says
 //! `SKIPPED` and why, loudly, and the caller returns.
 
+#![forbid(unsafe_code)]
+
 /// Whether this run is CI's (`CI=true`), where nothing may be skipped.
 pub fn in_ci() -> bool {
     std::env::var("CI").as_deref() == Ok("true")
