@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::machine::Machine;
 use super::spec::Probe;
-use super::state::{AfterExit, ExitOutcome, State, after_exit};
+use super::state::{AfterExit, Ending, ExitOutcome, Kind, State, after_exit};
 use super::types::{Effect, Timer, Unit};
 
 impl Machine {
@@ -138,12 +138,18 @@ impl Machine {
         if !probe_failed {
             unit.last_exit = Some(outcome.to_string());
         }
+        let ending = if stopping {
+            Ending::Stopped
+        } else if probe_failed {
+            Ending::NeverReady
+        } else {
+            Ending::OnItsOwn
+        };
         let decision = after_exit(
             unit.spec.restart,
-            unit.spec.oneshot,
+            Kind::of(unit.spec.oneshot),
             outcome,
-            stopping,
-            probe_failed,
+            ending,
         );
         let restart_requested = std::mem::take(&mut unit.restart_requested);
         // A stop takes the whole service down: what its main process left behind (daemonised
