@@ -16,9 +16,10 @@ use super::metrics::ServiceFigures;
 use super::planner::{PlanDefaults, plan};
 use super::restart::Backoff;
 use super::runner::carry_out;
-use super::spec::{DEFAULT_STOP_TIMEOUT, Origin, Probe, RestartPolicy, ServiceSpec};
+use super::spec::{Probe, ServiceSpec};
 use super::state::{ExitOutcome, State};
 use super::types::{Input, Timer};
+use crate::services::builtin;
 
 /// Every effect, as one line each, in order; spawns get pids from 100 up, and fail for the names
 /// in `broken`.
@@ -170,30 +171,19 @@ impl Rig {
     }
 }
 
+/// A built-in daemon `/bin/NAME` with a 60 s ready limit.
 pub(super) fn daemon(name: &str, after: &[&str], probe: Probe) -> ServiceSpec {
     ServiceSpec {
-        name: name.into(),
-        exec: vec![format!("/bin/{name}")],
-        env: Default::default(),
-        after: after.iter().map(|s| s.to_string()).collect(),
-        probe,
         ready_timeout: Some(Duration::from_secs(60)),
-        restart: RestartPolicy::Always,
-        oneshot: false,
-        stop_signal: libc::SIGTERM,
-        stop_timeout: DEFAULT_STOP_TIMEOUT,
-        origin: Origin::Builtin,
-        tty: None,
-        background: false,
+        ..builtin::daemon(name, &[&format!("/bin/{name}")], probe, after)
     }
 }
 
+/// A built-in oneshot `/bin/NAME` (restarted on failure) with the ready limit `limit`.
 pub(super) fn oneshot(name: &str, after: &[&str], limit: Option<Duration>) -> ServiceSpec {
     ServiceSpec {
-        oneshot: true,
-        restart: RestartPolicy::OnFailure,
         ready_timeout: limit,
-        ..daemon(name, after, Probe::ExitZero)
+        ..builtin::oneshot(name, &[&format!("/bin/{name}")], after)
     }
 }
 
