@@ -32,10 +32,7 @@ impl Machine {
     }
 
     pub(super) fn on_spawned(&mut self, name: &str, generation: u64, pid: i32, now: Instant) {
-        if !self.current(name, generation) {
-            return;
-        }
-        let Some(unit) = self.units.get_mut(name) else {
+        let Some(unit) = self.current_run(name, generation) else {
             return;
         };
         unit.pid = Some(pid);
@@ -68,10 +65,7 @@ impl Machine {
         result: Result<(), String>,
         now: Instant,
     ) {
-        if !self.current(name, generation) {
-            return;
-        }
-        let Some(unit) = self.units.get_mut(name) else {
+        let Some(unit) = self.current_run(name, generation) else {
             return;
         };
         if unit.state != State::Starting {
@@ -94,10 +88,7 @@ impl Machine {
     }
 
     pub(super) fn on_timer(&mut self, name: &str, generation: u64, timer: Timer, now: Instant) {
-        if !self.current(name, generation) {
-            return;
-        }
-        let Some(unit) = self.units.get(name) else {
+        let Some(unit) = self.current_run(name, generation) else {
             return;
         };
         match timer {

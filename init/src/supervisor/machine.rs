@@ -244,6 +244,13 @@ impl Machine {
         }
     }
 
+    /// `name`'s unit when `generation` is its current run: reports about earlier runs are stale.
+    pub(super) fn current_run(&mut self, name: &str, generation: u64) -> Option<&mut Unit> {
+        self.units
+            .get_mut(name)
+            .filter(|u| u.generation == generation)
+    }
+
     pub(super) fn current(&self, name: &str, generation: u64) -> bool {
         self.units
             .get(name)
