@@ -22,6 +22,8 @@ pub mod diagnostic;
 pub mod duration;
 /// Genestack roles → node labels and `ovn.openstack.org/*` annotations.
 pub mod genestack;
+/// Shell-style glob matching (`*`, `?`, `[...]`), for interface names and module aliases.
+pub mod glob;
 /// The Genestack kernel modules and sysctls, merged with `plinth.kernel`.
 pub mod kernel;
 /// netplan version 2 network config, and the features refused as unsupported.

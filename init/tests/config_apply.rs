@@ -9,16 +9,15 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use common::{Node, can_run, scratch};
+use common::{Node, prepared};
 
 const LONG: Duration = Duration::from_secs(60);
 
 #[test]
 fn config_apply_brings_a_node_out_of_maintenance_and_refuses_bad_configs() {
-    if !can_run() {
+    let Some(dir) = prepared("apply") else {
         return;
-    }
-    let dir = scratch("apply");
+    };
     let persisted = dir.join("state/config.yaml");
     let node = Node::start(
         &dir,

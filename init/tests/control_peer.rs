@@ -7,7 +7,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{Node, can_run, scratch};
+use common::{Node, plinthctl_as_nobody, prepared};
 
 fn plinthctl_in_new_pid_namespace(node: &Node, args: &[&str]) -> std::process::Output {
     Command::new("unshare")
@@ -22,10 +22,9 @@ fn plinthctl_in_new_pid_namespace(node: &Node, args: &[&str]) -> std::process::O
 
 #[test]
 fn root_in_another_pid_namespace_may_use_the_control_api() {
-    if !can_run() {
+    let Some(dir) = prepared("peer-pidns") else {
         return;
-    }
-    let dir = scratch("peer-pidns");
+    };
     let node = Node::start(
         &dir,
         "#cloud-config\nplinth:\n  services:\n    - name: web\n      exec: [sleep, infinity]\n",
@@ -57,10 +56,9 @@ fn root_in_another_pid_namespace_may_use_the_control_api() {
 
 #[test]
 fn a_non_root_caller_is_refused_by_pid1_even_through_an_open_socket() {
-    if !can_run() {
+    let Some(dir) = prepared("peer-uid") else {
         return;
-    }
-    let dir = scratch("peer-uid");
+    };
     let node = Node::start(&dir, "#cloud-config\n", &[]);
     std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     std::fs::set_permissions(
@@ -68,14 +66,7 @@ fn a_non_root_caller_is_refused_by_pid1_even_through_an_open_socket() {
         std::os::unix::fs::PermissionsExt::from_mode(0o666),
     )
     .unwrap();
-    let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(env!("CARGO_BIN_EXE_plinthctl"))
-        .arg("--socket")
-        .arg(&node.socket)
-        .arg("services")
-        .output()
-        .unwrap();
+    let out = plinthctl_as_nobody(&node.socket, &["services"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("did not answer"), "{stderr}");

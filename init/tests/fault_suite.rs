@@ -10,7 +10,7 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use common::{Node, can_run, scratch};
+use common::{Node, prepared};
 
 /// Whether the long form was asked for.
 fn long() -> bool {
@@ -36,15 +36,14 @@ fn mib(bytes: u64) -> f64 {
 
 #[test]
 fn crash_loop_pid1_stays_up_flat_capped_and_bounded() {
-    if !can_run() {
+    let Some(dir) = prepared("fault-crash") else {
         return;
-    }
+    };
     let run_for = if long() {
         Duration::from_secs(600)
     } else {
         Duration::from_secs(15)
     };
-    let dir = scratch("fault-crash");
     let logs = dir.join("logs");
     let node = Node::start(
         &dir,
@@ -186,9 +185,9 @@ fn mutate(text: &str, rng: &mut Rng) -> String {
 
 #[test]
 fn mutated_example_configs_end_in_ready_or_maintenance_never_a_panic() {
-    if !can_run() {
+    let Some(dir) = prepared("fault-mutated") else {
         return;
-    }
+    };
     let count = if long() { 300 } else { 12 };
     let examples_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/examples");
     let mut examples: Vec<String> = std::fs::read_dir(&examples_dir)
@@ -212,7 +211,6 @@ fn mutated_example_configs_end_in_ready_or_maintenance_never_a_panic() {
     assert!(!examples.is_empty());
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     let (mut ready, mut maintenance, mut slowest) = (0, 0, Duration::ZERO);
-    let dir = scratch("fault-mutated");
     for i in 0..count {
         let base = &examples[rng.below(examples.len())];
         let mut text = mutate(base, &mut rng);
@@ -361,11 +359,10 @@ fn hostile_config_servers_give_a_clear_error_in_bounded_time() {
 
 #[test]
 fn many_services_and_a_hammered_api_answer_within_bounds() {
-    if !can_run() {
+    let Some(dir) = prepared("fault-load") else {
         return;
-    }
+    };
     let (services, clients, calls) = if long() { (500, 8, 100) } else { (60, 4, 15) };
-    let dir = scratch("fault-load");
     let mut config = String::from(
         "#cloud-config\nplinth:\n  services:\n    - name: flood\n      exec: [sh, -c, \"while :; do echo flooding the log with a line of text; done\"]\n",
     );

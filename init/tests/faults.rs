@@ -9,21 +9,18 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 
-use common::{Node, can_run, children, cmdline, scratch};
+use common::{Node, capture, children, cmdline, prepared};
 
 const LONG: Duration = Duration::from_secs(60);
 
 #[test]
 fn a_panicking_boot_task_leaves_the_node_in_maintenance_mode_open_to_config_apply() {
-    if !can_run() {
+    let Some(dir) = prepared("fault-boot") else {
         return;
-    }
-    let dir = scratch("fault-boot");
+    };
     let node = Node::start_with_env(
         &dir,
         "#cloud-config\nplinth:\n  services:\n    - name: first\n      exec: [sleep, infinity]\n",
@@ -59,10 +56,9 @@ fn a_panicking_boot_task_leaves_the_node_in_maintenance_mode_open_to_config_appl
 
 #[test]
 fn a_panicking_supervisor_reboots_the_node_cleanly_after_the_configured_bound() {
-    if !can_run() {
+    let Some(dir) = prepared("fault-supervisor") else {
         return;
-    }
-    let dir = scratch("fault-supervisor");
+    };
     let mut node = Node::start_with_env(
         &dir,
         r#"#cloud-config
@@ -137,10 +133,9 @@ fn stage1_root(dir: &Path) -> std::path::PathBuf {
 
 #[test]
 fn a_panic_in_stage1_is_said_and_pid1_stays_up_to_reboot() {
-    if !can_run() {
+    let Some(dir) = prepared("fault-stage1") else {
         return;
-    }
-    let dir = scratch("fault-stage1");
+    };
     let root = stage1_root(&dir);
     let mut unshare = Command::new("unshare")
         .args(["--pid", "--fork", "--kill-child", "--mount", "--root"])
@@ -152,20 +147,7 @@ fn a_panic_in_stage1_is_said_and_pid1_stays_up_to_reboot() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let console = Arc::new(Mutex::new(String::new()));
-    for pipe in [
-        Box::new(unshare.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-        Box::new(unshare.stderr.take().unwrap()),
-    ] {
-        let console = console.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                let mut c = console.lock().unwrap();
-                c.push_str(&line);
-                c.push('\n');
-            }
-        });
-    }
+    let console = capture(&mut unshare);
     let started = Instant::now();
     while !console.lock().unwrap().contains("rebooting in ") {
         if started.elapsed() > Duration::from_secs(20) || unshare.try_wait().unwrap().is_some() {
@@ -218,10 +200,9 @@ fn a_panic_in_stage1_is_said_and_pid1_stays_up_to_reboot() {
 
 #[test]
 fn a_oneshot_that_never_ends_fails_its_start_and_the_boot_reaches_maintenance() {
-    if !can_run() {
+    let Some(dir) = prepared("fault-hung-oneshot") else {
         return;
-    }
-    let dir = scratch("fault-hung-oneshot");
+    };
     let node = Node::start(
         &dir,
         "#cloud-config\nplinth:\n  services:\n    - name: stuck\n      oneshot: true\n      restart: never\n      exec: [sleep, \"3600\"]\n",
@@ -239,10 +220,9 @@ fn a_oneshot_that_never_ends_fails_its_start_and_the_boot_reaches_maintenance() 
 
 #[test]
 fn a_service_that_never_comes_to_rest_ends_the_boot_in_maintenance_after_the_settle_limit() {
-    if !can_run() {
+    let Some(dir) = prepared("fault-never-settles") else {
         return;
-    }
-    let dir = scratch("fault-never-settles");
+    };
     let node = Node::start(
         &dir,
         "#cloud-config\nplinth:\n  services:\n    - name: flapping\n      restart: always\n      exec: [sh, -c, \"sleep 0.2; exit 1\"]\n      ready:\n        file: /nonexistent/never\n",

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Node, can_run, children, cmdline, process_state, scratch};
+use common::{Node, children, cmdline, plinthctl_as_nobody, prepared, process_state};
 use nix::sys::signal::Signal;
 
 const LONG: Duration = Duration::from_secs(60);
@@ -17,10 +17,9 @@ fn read(path: &std::path::Path) -> String {
 
 #[test]
 fn dependencies_start_in_order_and_wait_for_readiness() {
-    if !can_run() {
+    let Some(dir) = prepared("order") else {
         return;
-    }
-    let dir = scratch("order");
+    };
     let node = Node::start(
         &dir,
         r#"#cloud-config
@@ -88,10 +87,9 @@ plinth:
 
 #[test]
 fn independent_services_start_in_parallel() {
-    if !can_run() {
+    let Some(dir) = prepared("parallel") else {
         return;
-    }
-    let dir = scratch("parallel");
+    };
     let mut config = String::from("#cloud-config\nplinth:\n  services:\n");
     for name in ["p1", "p2", "p3", "p4"] {
         config.push_str(&format!(
@@ -123,10 +121,9 @@ fn independent_services_start_in_parallel() {
 
 #[test]
 fn a_crash_loop_backs_off_with_growing_delays_and_others_stay_up() {
-    if !can_run() {
+    let Some(dir) = prepared("crashloop") else {
         return;
-    }
-    let dir = scratch("crashloop");
+    };
     let node = Node::start(
         &dir,
         r#"#cloud-config
@@ -174,10 +171,9 @@ plinth:
 
 #[test]
 fn orphaned_grandchildren_are_reaped() {
-    if !can_run() {
+    let Some(dir) = prepared("orphans") else {
         return;
-    }
-    let dir = scratch("orphans");
+    };
     let node = Node::start(
         &dir,
         r#"#cloud-config
@@ -211,10 +207,9 @@ plinth:
 
 #[test]
 fn stop_restart_start_and_logs_through_the_api() {
-    if !can_run() {
+    let Some(dir) = prepared("api") else {
         return;
-    }
-    let dir = scratch("api");
+    };
     let node = Node::start(
         &dir,
         r#"#cloud-config
@@ -320,10 +315,9 @@ fn plinthctl_says_clearly_when_it_cannot_connect() {
 
 #[test]
 fn a_chatty_service_keeps_its_ring_and_log_file_bounded() {
-    if !can_run() {
+    let Some(dir) = prepared("chatty") else {
         return;
-    }
-    let dir = scratch("chatty");
+    };
     let logs = dir.join("logs");
     let node = Node::start(
         &dir,
@@ -374,9 +368,9 @@ plinth:
 
 #[test]
 fn services_run_in_their_own_cgroup_which_stop_kills() {
-    if !can_run() {
+    let Some(dir) = prepared("cgroup") else {
         return;
-    }
+    };
     let Some(parent) = ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]
         .into_iter()
         .find(|p| {
@@ -384,11 +378,10 @@ fn services_run_in_their_own_cgroup_which_stop_kills() {
                 .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
         })
     else {
-        eprintln!("SKIPPED: no cgroup2 mount on this host");
+        plinth_test_support::unavailable("cgroup", "no cgroup2 mount on this host");
         return;
     };
     let root = std::path::PathBuf::from(parent).join(format!("plinth-it-{}", std::process::id()));
-    let dir = scratch("cgroup");
     let node = Node::start(
         &dir,
         r#"#cloud-config
@@ -419,10 +412,9 @@ plinth:
 
 #[test]
 fn sigterm_stops_services_in_reverse_order_and_pid1_exits_0() {
-    if !can_run() {
+    let Some(dir) = prepared("shutdown") else {
         return;
-    }
-    let dir = scratch("shutdown");
+    };
     // Each service is ready only once its TERM trap is installed (the file probe), so SIGTERM can
     // never reach a shell that has not yet set its trap, however loaded the machine is.
     let trap = |name: &str| {
@@ -500,10 +492,9 @@ plinth:
 
 #[test]
 fn a_bad_config_leaves_pid1_up_in_maintenance_mode() {
-    if !can_run() {
+    let Some(dir) = prepared("maintenance") else {
         return;
-    }
-    let dir = scratch("maintenance");
+    };
     let node = Node::start(&dir, "#cloud-config\nplinth:\n  services: 7\n", &[]);
     node.wait_console("staying up in maintenance mode", LONG);
     assert!(
@@ -526,10 +517,9 @@ fn a_bad_config_leaves_pid1_up_in_maintenance_mode() {
 
 #[test]
 fn plinthctl_refuses_callers_who_may_not_use_the_socket() {
-    if !can_run() {
+    let Some(dir) = prepared("permission") else {
         return;
-    }
-    let dir = scratch("permission");
+    };
     let node = Node::start(&dir, "#cloud-config\n", &[]);
     std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let mode = std::fs::metadata(&node.socket).unwrap();
@@ -537,14 +527,7 @@ fn plinthctl_refuses_callers_who_may_not_use_the_socket() {
         std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777,
         0o600
     );
-    let out = std::process::Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(env!("CARGO_BIN_EXE_plinthctl"))
-        .arg("--socket")
-        .arg(&node.socket)
-        .arg("services")
-        .output()
-        .unwrap();
+    let out = plinthctl_as_nobody(&node.socket, &["services"]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -555,10 +538,9 @@ fn plinthctl_refuses_callers_who_may_not_use_the_socket() {
 
 #[test]
 fn a_probe_timeout_fails_the_start_and_the_boot() {
-    if !can_run() {
+    let Some(dir) = prepared("probe-timeout") else {
         return;
-    }
-    let dir = scratch("probe-timeout");
+    };
     let node = Node::start(
         &dir,
         r#"#cloud-config
@@ -597,10 +579,9 @@ plinth:
 
 #[test]
 fn logs_follow_prints_new_lines_as_they_come() {
-    if !can_run() {
+    let Some(dir) = prepared("follow") else {
         return;
-    }
-    let dir = scratch("follow");
+    };
     let node = Node::start(
         &dir,
         r#"#cloud-config
@@ -647,10 +628,9 @@ plinth:
 
 #[test]
 fn a_flood_of_output_is_cut_short_on_the_console_but_kept_in_the_ring() {
-    if !can_run() {
+    let Some(dir) = prepared("flood") else {
         return;
-    }
-    let dir = scratch("flood");
+    };
     let node = Node::start(
         &dir,
         r#"#cloud-config

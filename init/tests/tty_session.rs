@@ -105,7 +105,7 @@ fn spec(name: &str, exec: &[&str], tty: Option<&str>) -> ServiceSpec {
         env: BTreeMap::new(),
         after: Vec::new(),
         probe: Probe::Running,
-        ready_timeout: LIMIT,
+        ready_timeout: Some(LIMIT),
         restart: RestartPolicy::Always,
         oneshot: false,
         stop_signal: if tty.is_some() {

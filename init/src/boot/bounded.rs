@@ -76,7 +76,6 @@ async fn read_all(pipe: Option<impl AsyncRead + Unpin>) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
     use super::*;
 
@@ -87,16 +86,10 @@ mod tests {
     /// Real commands through the reaper (no root needed).
     #[tokio::test]
     async fn output_is_collected_and_a_command_past_its_limit_is_killed() {
-        let reaper = Arc::new(Reaper::default());
-        let reaping = reaper.clone();
-        let reap_loop = tokio::spawn(async move {
-            loop {
-                reaping.reap();
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        });
+        let polled = crate::pid1::reaper::Polled::start();
+        let reaper = &polled.reaper;
         let ran = run(
-            &reaper,
+            reaper,
             &argv(&["sh", "-c", "echo out; echo err >&2; exit 3"]),
             Duration::from_secs(10),
         )
@@ -108,19 +101,18 @@ mod tests {
             ("out\n", "err\n")
         );
         assert_eq!(ran.output(), "out\nerr\n");
-        let slow = run(&reaper, &argv(&["sleep", "30"]), Duration::from_millis(200))
+        let slow = run(reaper, &argv(&["sleep", "30"]), Duration::from_millis(200))
             .await
             .unwrap();
         assert_eq!(slow.outcome, None);
         assert!(
             run(
-                &reaper,
+                reaper,
                 &argv(&["/nonexistent/program"]),
                 Duration::from_secs(1)
             )
             .await
             .is_err()
         );
-        reap_loop.abort();
     }
 }

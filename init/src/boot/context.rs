@@ -58,8 +58,6 @@ impl BootContext {
     /// The config the `config` phase loaded, for the phases after it; their error when there is
     /// none.
     pub fn loaded(&self) -> Result<&LoadedConfig, PhaseError> {
-        self.config
-            .as_ref()
-            .ok_or_else(|| PhaseError("no config was loaded".into()))
+        self.config.as_ref().ok_or(PhaseError::NoConfig)
     }
 }

@@ -13,9 +13,72 @@ use super::timeline::{PhaseStatus, Timeline};
 use crate::console;
 
 /// Why a phase failed: shown on the console and in the timeline.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("{0}")]
-pub struct PhaseError(pub String);
+#[derive(Debug, thiserror::Error)]
+pub enum PhaseError {
+    /// A phase that needs the config ran before one was loaded.
+    #[error("no config was loaded")]
+    NoConfig,
+    /// No usable config was found or read.
+    #[error(transparent)]
+    Config(#[from] super::config_source::ConfigError),
+    /// A file, directory or system setting the phase makes could not be made.
+    #[error("{what}: {error}")]
+    Setup {
+        /// What was being made, in words (`cannot write /etc/chrony.conf`).
+        what: String,
+        /// The OS's error.
+        error: String,
+    },
+    /// A helper program could not be run.
+    #[error("cannot run {program}: {error}")]
+    CannotRun {
+        /// The program.
+        program: String,
+        /// Why not.
+        error: String,
+    },
+    /// The network agent's check of the config did not finish in time.
+    #[error("plinth-agent net --dry-run did not finish in {seconds}s")]
+    NetworkCheckTimedOut {
+        /// Its time limit.
+        seconds: u64,
+    },
+    /// The network agent refuses the config.
+    #[error("the network agent refuses the config ({end}):\n{stderr}")]
+    NetworkRefused {
+        /// How the agent ended.
+        end: String,
+        /// What it said.
+        stderr: String,
+    },
+    /// The services cannot be planned.
+    #[error(transparent)]
+    Plan(#[from] crate::supervisor::planner::PlanError),
+    /// The supervisor did not take a request.
+    #[error(transparent)]
+    Supervisor(#[from] crate::supervisor::ControlError),
+    /// These services failed, or can never start because something they come after failed.
+    #[error("services not ready: {}", .0.join(", "))]
+    NotReady(Vec<String>),
+    /// These services were still changing state when the settle limit ran out.
+    #[error("services not at rest after {limit}: {}", .restless.join(", "))]
+    Restless {
+        /// The settle limit.
+        limit: plinth_config::Duration,
+        /// Each service and its state.
+        restless: Vec<String>,
+    },
+}
+
+impl PhaseError {
+    /// `what` could not be made because of `error`.
+    pub fn setup(what: impl Into<String>, error: impl std::fmt::Display) -> PhaseError {
+        PhaseError::Setup {
+            what: what.into(),
+            error: error.to_string(),
+        }
+    }
+}
 
 /// What a phase body returns: a short line saying what it did.
 pub type PhaseResult = Result<String, PhaseError>;
@@ -113,7 +176,8 @@ pub async fn run(
                 ));
                 timeline.end(phase.name, took, PhaseStatus::Done(done));
             }
-            Err(PhaseError(why)) => {
+            Err(error) => {
+                let why = error.to_string();
                 console::say(&format!(
                     "phase {}: FAILED after {:.3}s: {why}",
                     phase.name,
@@ -136,6 +200,36 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn phase_errors_read_as_the_console_and_timeline_show_them() {
+        let said = [
+            PhaseError::setup("cannot write /etc/chrony.conf", "read-only file system"),
+            PhaseError::NetworkCheckTimedOut { seconds: 20 },
+            PhaseError::NetworkRefused {
+                end: "exit 2".into(),
+                stderr: "bad bond".into(),
+            },
+            PhaseError::NotReady(vec!["db".into(), "web".into()]),
+            PhaseError::Restless {
+                limit: plinth_config::Duration::from_secs(90),
+                restless: vec!["web (starting)".into()],
+            },
+            PhaseError::Supervisor(crate::supervisor::ControlError::ShuttingDown),
+        ]
+        .map(|e| e.to_string());
+        assert_eq!(
+            said,
+            [
+                "cannot write /etc/chrony.conf: read-only file system",
+                "plinth-agent net --dry-run did not finish in 20s",
+                "the network agent refuses the config (exit 2):\nbad bond",
+                "services not ready: db, web",
+                "services not at rest after 90s: web (starting)",
+                "the node is shutting down",
+            ]
+        );
+    }
 
     #[test]
     fn the_sequence_is_the_documented_one() {

@@ -76,12 +76,7 @@ pub async fn run_all(
 ) -> Vec<Outcome> {
     let mut outcomes = Vec::new();
     for (i, command) in commands.iter().enumerate() {
-        let label = label(kind, i + 1);
-        let result = run_one(reaper, &label, &command.argv(), log).await;
-        if let Err(why) = &result {
-            console::say(&format!("{label}: {why}"));
-        }
-        outcomes.push(Outcome { label, result });
+        outcomes.push(run_labelled(reaper, label(kind, i + 1), &command.argv(), log).await);
     }
     outcomes
 }
@@ -170,7 +165,6 @@ async fn forward(stream: impl AsyncRead + Unpin, tx: tokio::sync::mpsc::Unbounde
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
     use super::*;
 
@@ -191,16 +185,8 @@ mod tests {
     /// Runs real commands through the reaper (no root needed).
     #[tokio::test]
     async fn commands_run_in_order_with_output_logged_and_failures_reported() {
-        let reaper = Arc::new(Reaper::default());
-        let reaping = reaper.clone();
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let stopping = stop.clone();
-        let loop_task = tokio::spawn(async move {
-            while !stopping.load(std::sync::atomic::Ordering::Relaxed) {
-                reaping.reap();
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        });
+        let polled = crate::pid1::reaper::Polled::start();
+        let reaper = &polled.reaper;
         let dir = std::env::temp_dir().join(format!("plinth-cmd-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let log = log_path(&dir);
@@ -211,9 +197,7 @@ mod tests {
         .unwrap()
         .config
         .runcmd;
-        let outcomes = run_all(&reaper, "runcmd", &commands, Some(&log)).await;
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        loop_task.await.unwrap();
+        let outcomes = run_all(reaper, "runcmd", &commands, Some(&log)).await;
         assert!(outcomes[0].succeeded(), "{outcomes:?}");
         assert_eq!(outcomes[1].result, Ok(ExitOutcome::Code(4)));
         assert!(outcomes[2].result.is_err());

@@ -120,8 +120,6 @@ fn write(path: &Path, body: &str) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-    use std::time::Duration;
 
     use plinth_config::cloud_init::Frequency;
 
@@ -171,16 +169,8 @@ mod tests {
     /// Writes and runs real scripts through the reaper (no root needed).
     #[tokio::test]
     async fn scripts_run_in_order_with_output_logged() {
-        let reaper = Arc::new(Reaper::default());
-        let reaping = reaper.clone();
-        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let stopping = stop.clone();
-        let loop_task = tokio::spawn(async move {
-            while !stopping.load(std::sync::atomic::Ordering::Relaxed) {
-                reaping.reap();
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        });
+        let polled = crate::pid1::reaper::Polled::start();
+        let reaper = &polled.reaper;
         let root = std::env::temp_dir().join(format!("plinth-scripts-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         let log = commands::log_path(&root.join("log"));
@@ -197,7 +187,7 @@ mod tests {
             &format!("echo two >> {}\nexit 3\n", marker.display()),
         );
         let outcomes = run(
-            &reaper,
+            reaper,
             &root,
             "boothook",
             &[&first, &second],
@@ -205,8 +195,6 @@ mod tests {
             Some(&log),
         )
         .await;
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        loop_task.await.unwrap();
         assert!(outcomes[0].succeeded(), "{outcomes:?}");
         assert!(!outcomes[1].succeeded());
         assert_eq!(std::fs::read_to_string(&marker).unwrap(), "iid-7\ntwo\n");

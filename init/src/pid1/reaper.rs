@@ -99,6 +99,38 @@ pub fn outcome_of(status: WaitStatus) -> Option<(i32, ExitOutcome)> {
     }
 }
 
+/// A reaper for unit tests that run real children without a SIGCHLD handler of their own: polled
+/// every 20 ms until dropped.
+#[cfg(test)]
+pub(crate) struct Polled {
+    /// The reaper to spawn through.
+    pub reaper: Arc<Reaper>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+#[cfg(test)]
+impl Polled {
+    /// Starts polling on the current runtime.
+    pub fn start() -> Polled {
+        let reaper = Arc::new(Reaper::default());
+        let reaping = reaper.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                reaping.reap();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        });
+        Polled { reaper, task }
+    }
+}
+
+#[cfg(test)]
+impl Drop for Polled {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use nix::sys::signal::Signal;

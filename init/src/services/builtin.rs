@@ -12,7 +12,7 @@ pub fn daemon(name: &str, exec: &[&str], probe: Probe, after: &[&str]) -> Servic
         env: Default::default(),
         after: after.iter().map(|s| s.to_string()).collect(),
         probe,
-        ready_timeout: Duration::from_secs(120),
+        ready_timeout: Some(Duration::from_secs(120)),
         restart: RestartPolicy::Always,
         oneshot: false,
         stop_signal: libc::SIGTERM,

@@ -84,11 +84,11 @@ pub fn plan(config: &MachineConfig, _: &Facts) -> Vec<ServiceSpec> {
                 component("cluster-roles", Probe::Running, &["kube-apiserver"]),
             ]);
             if cluster.role == Role::Init {
-                specs.push(background(oneshot(
+                specs.push(background_oneshot(
                     "cluster-bootstrap",
                     &exec("cluster-bootstrap"),
                     &["kube-controller-manager"],
-                )));
+                ));
             }
         }
         // An agent's kubelet gets its credentials from the cluster (TLS bootstrap), and
@@ -108,11 +108,11 @@ pub fn plan(config: &MachineConfig, _: &Facts) -> Vec<ServiceSpec> {
                 ),
                 component("kube-proxy", Probe::Tcp(10256), &["kubelet"]),
                 component("cluster-labels", Probe::Running, &["kubelet"]),
-                background(oneshot(
+                background_oneshot(
                     "cluster-roles-check",
                     &exec("cluster-roles-check"),
                     &["kubelet"],
-                )),
+                ),
             ]);
         }
     }
@@ -128,11 +128,11 @@ pub fn plan(config: &MachineConfig, _: &Facts) -> Vec<ServiceSpec> {
         } else {
             "kubelet"
         };
-        specs.push(background(oneshot(
+        specs.push(background_oneshot(
             "cluster-cni",
             &exec("cluster-cni"),
             &[after],
-        )));
+        ));
     }
     specs
 }
@@ -156,11 +156,11 @@ fn etcd(cluster: &plinth_config::plinth::Cluster, specs: &mut Vec<ServiceSpec>) 
         return "etcd";
     }
     // A learner serves no client: its clients wait for the promotion.
-    specs.push(background(oneshot(
+    specs.push(background_oneshot(
         "etcd-promote",
         &exec("etcd-promote"),
         &["etcd"],
-    )));
+    ));
     "etcd-promote"
 }
 
@@ -173,11 +173,11 @@ const KUBELET_HEALTHZ: &str = "http://127.0.0.1:10248/healthz";
 /// `cluster-prep`: on a joiner it waits for the cluster (discovery retries with backoff for as
 /// long as it takes), so it has no time limit of its own.
 fn prep() -> ServiceSpec {
-    background(oneshot(
+    background_oneshot(
         "cluster-prep",
         &[AGENT, "cluster", "prep", "--config", CONFIG],
         &[],
-    ))
+    )
 }
 
 /// The part of `config` the cluster agents read: `plinth.cluster` and `plinth.genestack` (the
@@ -216,8 +216,19 @@ fn exec(name: &str) -> [&str; 4] {
 /// A cluster daemon run through `exec`, in the background, with the emulation's patience.
 fn component(name: &str, probe: Probe, after: &[&str]) -> ServiceSpec {
     background(ServiceSpec {
-        ready_timeout: READY_TIMEOUT,
+        ready_timeout: Some(READY_TIMEOUT),
         ..daemon(name, &exec(name), probe, after)
+    })
+}
+
+/// A cluster oneshot run in the background, without a time limit: nothing waits for it, and it
+/// retries on its own for as long as the cluster takes (cluster-prep waits for a cluster to join,
+/// cluster-bootstrap for an apiserver that takes minutes under emulation); killing it at a limit
+/// would only start it over.
+fn background_oneshot(name: &str, exec: &[&str], after: &[&str]) -> ServiceSpec {
+    background(ServiceSpec {
+        ready_timeout: None,
+        ..oneshot(name, exec, after)
     })
 }
 
@@ -259,6 +270,12 @@ mod tests {
             .collect();
         assert_eq!(cluster.len(), 11);
         assert!(cluster.iter().all(|s| s.background));
+        // The oneshots retry on their own for as long as the cluster takes: no ready limit, so
+        // the supervisor never kills them as hung; the daemons' probes keep the emulation's limit.
+        for spec in &cluster {
+            let limit = (!spec.oneshot).then_some(READY_TIMEOUT);
+            assert_eq!(spec.ready_timeout, limit, "{}", spec.name);
+        }
         let kubelet = cluster.iter().find(|s| s.name == "kubelet").unwrap();
         assert_eq!(kubelet.exec, [AGENT, "cluster", "exec", "kubelet"]);
         assert_eq!(

@@ -9,29 +9,8 @@ use std::path::Path;
 
 use plinth_kmod::{ModulesDep, module_name};
 
-/// Shell-style match of `pattern` against `text` with `*` and `?` (what modalias patterns use).
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti) = (0, 0);
-    let mut backtrack: Option<(usize, usize)> = None;
-    while let Some(&tc) = t.get(ti) {
-        let pc = p.get(pi).copied();
-        if pc == Some('?') || pc == Some(tc) {
-            pi += 1;
-            ti += 1;
-        } else if pc == Some('*') {
-            backtrack = Some((pi, ti));
-            pi += 1;
-        } else if let Some((star, at)) = backtrack {
-            pi = star + 1;
-            ti = at + 1;
-            backtrack = Some((star, at + 1));
-        } else {
-            return false;
-        }
-    }
-    p.get(pi..).unwrap_or_default().iter().all(|c| *c == '*')
-}
+/// The match of a `modules.alias` pattern against a modalias: fnmatch(3), as kmod does.
+pub use plinth_config::glob::glob_match;
 
 /// `(pattern, module)` pairs of a `modules.alias` file.
 pub fn parse_aliases(text: &str) -> Vec<(String, String)> {
@@ -207,6 +186,15 @@ kernel/drivers/usb/storage/usb-storage.ko.xz: kernel/drivers/scsi/scsi_mod.ko.xz
         assert!(glob_match("a?c*", "abcdef"));
         assert!(!glob_match("a?c", "abcd"));
         assert!(glob_match("*", ""));
+        // kmod matches with fnmatch(3): a class is a class, not two literal brackets.
+        assert!(glob_match(
+            "of:N*T*Cfsl,imx[0-9]*",
+            "of:NuartT(null)Cfsl,imx6"
+        ));
+        assert!(!glob_match(
+            "of:N*T*Cfsl,imx[0-9]*",
+            "of:NuartT(null)Cfsl,imxq"
+        ));
     }
 
     #[test]

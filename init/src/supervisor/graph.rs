@@ -146,7 +146,7 @@ mod tests {
             env: Default::default(),
             after: after.iter().map(|s| s.to_string()).collect(),
             probe: Probe::Running,
-            ready_timeout: std::time::Duration::from_secs(1),
+            ready_timeout: Some(std::time::Duration::from_secs(1)),
             restart: RestartPolicy::Always,
             oneshot: false,
             stop_signal: libc::SIGTERM,

@@ -6,11 +6,17 @@
 
 pub mod cgroup;
 pub mod console_budget;
+pub mod effects;
 pub mod graph;
 pub mod handle;
+pub mod lifecycle;
 pub mod log_file;
 pub mod logs;
+pub mod machine;
+#[cfg(test)]
+mod machine_tests;
 pub mod metrics;
+pub mod order;
 pub mod output;
 pub mod planner;
 pub mod probe;
@@ -19,6 +25,7 @@ pub mod runner;
 pub mod spawn;
 pub mod spec;
 pub mod state;
+pub mod types;
 
 pub use handle::{ControlError, Handle};
 pub use runner::{ServiceStatus, Settings, Supervisor};

@@ -79,7 +79,7 @@ fn user_spec(service: &Service, defaults: PlanDefaults) -> ServiceSpec {
         env: service.env.clone(),
         after: service.after.clone(),
         probe,
-        ready_timeout: defaults.ready_timeout,
+        ready_timeout: Some(defaults.ready_timeout),
         restart: match service.restart {
             Restart::Always => RestartPolicy::Always,
             Restart::OnFailure => RestartPolicy::OnFailure,
@@ -142,7 +142,7 @@ mod tests {
         assert_eq!(spec.restart, RestartPolicy::Always);
         assert_eq!(spec.stop_timeout, DEFAULT_STOP_TIMEOUT);
         assert_eq!(spec.stop_signal, libc::SIGTERM);
-        assert_eq!(spec.ready_timeout, Duration::from_secs(60));
+        assert_eq!(spec.ready_timeout, Some(Duration::from_secs(60)));
         assert_eq!(spec.origin, Origin::User);
     }
 

@@ -86,9 +86,10 @@ pub struct ServiceSpec {
     /// How readiness is decided.
     pub probe: Probe,
     /// How long the probe may take before the start counts as failed; for a oneshot, how long
-    /// it may run before it is killed as hung (not for a background oneshot: nothing waits for
-    /// it, and the cluster's wait, with retries, for as long as a cluster takes to be there).
-    pub ready_timeout: Duration,
+    /// it may run before it is killed as hung. `None`: no limit, decided where the spec is built
+    /// (the cluster's background oneshots: nothing waits for them, and they wait, with retries,
+    /// for as long as a cluster takes to be there).
+    pub ready_timeout: Option<Duration>,
     /// What happens after it exits.
     pub restart: RestartPolicy,
     /// A oneshot runs to completion; exit 0 makes it `exited`, which satisfies dependents.

@@ -127,21 +127,47 @@ pub enum AfterExit {
     Stopped,
 }
 
-/// The decision after an exit: `stopping` says a stop was requested; `probe_failed` that the
-/// process was killed because its readiness probe timed out.
+/// What kind of service exited: the restart policy reads differently for each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Runs until stopped.
+    Daemon,
+    /// Runs to completion; exit 0 makes it `exited` whatever the policy.
+    Oneshot,
+}
+
+impl Kind {
+    /// The kind of a spec whose `oneshot` flag is `oneshot`.
+    pub fn of(oneshot: bool) -> Kind {
+        if oneshot { Kind::Oneshot } else { Kind::Daemon }
+    }
+}
+
+/// Why a service's process ended, as far as the supervisor knows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// A stop was asked for (a request, an unload, the shutdown): it stays down.
+    Stopped,
+    /// It was killed because it never became ready: a failure, whatever its exit status.
+    NeverReady,
+    /// It exited on its own.
+    OnItsOwn,
+}
+
+/// The decision after a `kind` service with `policy` exited with `outcome`, for the reason `ending`.
 pub fn after_exit(
     policy: super::spec::RestartPolicy,
-    oneshot: bool,
+    kind: Kind,
     outcome: ExitOutcome,
-    stopping: bool,
-    probe_failed: bool,
+    ending: Ending,
 ) -> AfterExit {
     use super::spec::RestartPolicy;
-    if stopping {
-        return AfterExit::Stopped;
-    }
-    let success = outcome.success() && !probe_failed;
-    if oneshot && success {
+    let success = match ending {
+        Ending::Stopped => return AfterExit::Stopped,
+        Ending::NeverReady => false,
+        Ending::OnItsOwn => outcome.success(),
+    };
+    if kind == Kind::Oneshot && success {
         return AfterExit::Exited;
     }
     match policy {
@@ -166,7 +192,7 @@ mod tests {
         for policy in [Always, OnFailure, Never] {
             for outcome in [OK, BAD, KILLED] {
                 assert_eq!(
-                    after_exit(policy, false, outcome, true, false),
+                    after_exit(policy, Kind::Daemon, outcome, Ending::Stopped),
                     AfterExit::Stopped
                 );
             }
@@ -176,27 +202,27 @@ mod tests {
     #[test]
     fn restart_policies() {
         assert_eq!(
-            after_exit(Always, false, OK, false, false),
+            after_exit(Always, Kind::Daemon, OK, Ending::OnItsOwn),
             AfterExit::Restart
         );
         assert_eq!(
-            after_exit(Always, false, BAD, false, false),
+            after_exit(Always, Kind::Daemon, BAD, Ending::OnItsOwn),
             AfterExit::Restart
         );
         assert_eq!(
-            after_exit(OnFailure, false, OK, false, false),
+            after_exit(OnFailure, Kind::Daemon, OK, Ending::OnItsOwn),
             AfterExit::Exited
         );
         assert_eq!(
-            after_exit(OnFailure, false, KILLED, false, false),
+            after_exit(OnFailure, Kind::Daemon, KILLED, Ending::OnItsOwn),
             AfterExit::Restart
         );
         assert_eq!(
-            after_exit(Never, false, BAD, false, false),
+            after_exit(Never, Kind::Daemon, BAD, Ending::OnItsOwn),
             AfterExit::Failed
         );
         assert_eq!(
-            after_exit(Never, false, OK, false, false),
+            after_exit(Never, Kind::Daemon, OK, Ending::OnItsOwn),
             AfterExit::Exited
         );
     }
@@ -205,16 +231,16 @@ mod tests {
     fn a_oneshot_that_succeeds_is_exited_whatever_the_policy() {
         for policy in [Always, OnFailure, Never] {
             assert_eq!(
-                after_exit(policy, true, OK, false, false),
+                after_exit(policy, Kind::Oneshot, OK, Ending::OnItsOwn),
                 AfterExit::Exited
             );
         }
         assert_eq!(
-            after_exit(OnFailure, true, BAD, false, false),
+            after_exit(OnFailure, Kind::Oneshot, BAD, Ending::OnItsOwn),
             AfterExit::Restart
         );
         assert_eq!(
-            after_exit(Never, true, BAD, false, false),
+            after_exit(Never, Kind::Oneshot, BAD, Ending::OnItsOwn),
             AfterExit::Failed
         );
     }
@@ -222,10 +248,13 @@ mod tests {
     #[test]
     fn a_probe_timeout_is_a_failure_even_after_exit_0() {
         assert_eq!(
-            after_exit(OnFailure, false, OK, false, true),
+            after_exit(OnFailure, Kind::Daemon, OK, Ending::NeverReady),
             AfterExit::Restart
         );
-        assert_eq!(after_exit(Never, true, OK, false, true), AfterExit::Failed);
+        assert_eq!(
+            after_exit(Never, Kind::Oneshot, OK, Ending::NeverReady),
+            AfterExit::Failed
+        );
     }
 
     #[test]

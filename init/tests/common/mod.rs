@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// Whether the tests can run here; prints why not, and under CI (`CI=true`) fails instead, since
-/// a test that did not run proves nothing.
+/// Whether the tests can run here; says why not (`plinth_test_support::unavailable`: under CI,
+/// `CI=true`, it fails instead, since a test that did not run proves nothing).
 pub fn can_run() -> bool {
     let missing = if !nix::unistd::geteuid().is_root() {
         "these tests run plinth-init as PID 1 in new namespaces and need root"
@@ -26,12 +26,48 @@ pub fn can_run() -> bool {
     } else {
         return true;
     };
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{missing} (CI=true: a missing prerequisite fails the test)"
-    );
-    eprintln!("SKIPPED: {missing}");
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("this test")
+        .to_string();
+    plinth_test_support::unavailable(&test, missing);
     false
+}
+
+/// The empty scratch directory of test `name` when the tests can run here (see [`can_run`]).
+pub fn prepared(name: &str) -> Option<PathBuf> {
+    can_run().then(|| scratch(name))
+}
+
+/// Everything `child` prints on stdout and stderr, collected line by line as it comes.
+pub fn capture(child: &mut Child) -> Arc<Mutex<String>> {
+    let console = Arc::new(Mutex::new(String::new()));
+    for pipe in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ] {
+        let console = console.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                let mut c = console.lock().unwrap();
+                c.push_str(&line);
+                c.push('\n');
+            }
+        });
+    }
+    console
+}
+
+/// Runs the built plinthctl against `socket` as uid and gid 65534 (nobody).
+pub fn plinthctl_as_nobody(socket: &Path, args: &[&str]) -> Output {
+    Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_plinthctl"))
+        .arg("--socket")
+        .arg(socket)
+        .args(args)
+        .output()
+        .expect("setpriv runs")
 }
 
 /// A running plinth-init.
@@ -85,20 +121,7 @@ impl Node {
             .stderr(Stdio::piped())
             .spawn()
             .expect("unshare runs");
-        let console = Arc::new(Mutex::new(String::new()));
-        for pipe in [
-            Box::new(unshare.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-            Box::new(unshare.stderr.take().unwrap()),
-        ] {
-            let console = console.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(pipe).lines().map_while(Result::ok) {
-                    let mut c = console.lock().unwrap();
-                    c.push_str(&line);
-                    c.push('\n');
-                }
-            });
-        }
+        let console = capture(&mut unshare);
         let started = Instant::now();
         let unshare_pid = unshare.id();
         let mut host_pid = 0;

@@ -3,7 +3,7 @@
 
 use crate::boot::BootContext;
 use crate::boot::config_source;
-use crate::boot::sequence::{PhaseError, PhaseResult};
+use crate::boot::sequence::PhaseResult;
 use crate::console;
 
 /// Takes the config `plinthctl config apply` gave, else loads it from `--config`, else from the
@@ -19,8 +19,7 @@ pub async fn run(ctx: &mut BootContext) -> PhaseResult {
             ctx.boot_seed = discovery.seed;
             discovery.loaded
         }
-    }
-    .map_err(|e| PhaseError(e.to_string()))?;
+    }?;
     for warning in &loaded.warnings {
         console::say(&format!("config warning: {warning}"));
     }

@@ -14,8 +14,8 @@ pub async fn run(ctx: &mut BootContext) -> PhaseResult {
     }
     for dir in RUNTIME_DIRS {
         std::fs::create_dir_all(dir)
-            .map_err(|e| PhaseError(format!("cannot create {dir}: {e}")))?;
+            .map_err(|e| PhaseError::setup(format!("cannot create {dir}"), e))?;
     }
-    crate::pid1::loopback::up().map_err(|e| PhaseError(format!("cannot bring lo up: {e}")))?;
+    crate::pid1::loopback::up().map_err(|e| PhaseError::setup("cannot bring lo up", e))?;
     Ok(format!("created {}; lo up", RUNTIME_DIRS.join(", ")))
 }

@@ -27,7 +27,7 @@ pub async fn run(ctx: &mut BootContext) -> PhaseResult {
     let loaded_modules = modules::load_all(&modules::running_kernel_dir(), &wanted);
     let sysctls = plinth_config::kernel::sysctls(kernel);
     let applied = sysctl::apply(Path::new("/proc/sys"), &sysctls);
-    let kvm = kvm::apply(Path::new("/")).map_err(|e| PhaseError(format!("kvm group: {e}")))?;
+    let kvm = kvm::apply(Path::new("/")).map_err(|e| PhaseError::setup("kvm group", e))?;
     let host_paths = paths::wanted(&loaded.config);
     let path_warnings = paths::create(Path::new("/"), &host_paths);
     let warnings: Vec<&String> = loaded_modules

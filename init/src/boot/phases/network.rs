@@ -36,7 +36,7 @@ pub async fn run(ctx: &mut BootContext) -> PhaseResult {
         ..MachineConfig::default()
     };
     crate::atomic_file::write(Path::new(CONFIG), only_network.to_yaml().as_bytes(), 0o600)
-        .map_err(|e| PhaseError(format!("cannot write {CONFIG}: {e}")))?;
+        .map_err(|e| PhaseError::setup(format!("cannot write {CONFIG}"), e))?;
     if !Path::new(AGENT).exists() {
         return Ok(format!(
             "{AGENT} is not installed: the network config is not applied"
@@ -45,20 +45,22 @@ pub async fn run(ctx: &mut BootContext) -> PhaseResult {
     let argv = [AGENT, "net", "--config", CONFIG, "--dry-run"].map(String::from);
     let ran = bounded::run(&ctx.reaper, &argv, CHECK_TIMEOUT)
         .await
-        .map_err(|e| PhaseError(format!("cannot run {AGENT}: {e}")))?;
+        .map_err(|e| PhaseError::CannotRun {
+            program: AGENT.into(),
+            error: e.to_string(),
+        })?;
     let stderr = &ran.stderr;
     match ran.outcome {
         None => {
-            return Err(PhaseError(format!(
-                "plinth-agent net --dry-run did not finish in {}s",
-                CHECK_TIMEOUT.as_secs()
-            )));
+            return Err(PhaseError::NetworkCheckTimedOut {
+                seconds: CHECK_TIMEOUT.as_secs(),
+            });
         }
         Some(end) if !end.success() => {
-            return Err(PhaseError(format!(
-                "the network agent refuses the config ({end}):\n{}",
-                stderr.trim_end()
-            )));
+            return Err(PhaseError::NetworkRefused {
+                end: end.to_string(),
+                stderr: stderr.trim_end().to_string(),
+            });
         }
         Some(_) => {}
     }

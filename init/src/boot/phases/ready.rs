@@ -12,22 +12,20 @@ use crate::console;
 pub async fn run(ctx: &mut BootContext) -> PhaseResult {
     let limit = ctx.settle_limit;
     let failed = match tokio::time::timeout(limit, ctx.supervisor.settled()).await {
-        Ok(settled) => settled.map_err(|e| PhaseError(e.to_string()))?,
+        Ok(settled) => settled?,
         Err(_) => {
             let restless: Vec<String> = ctx
                 .supervisor
                 .list()
-                .await
-                .map_err(|e| PhaseError(e.to_string()))?
+                .await?
                 .into_iter()
                 .filter(|s| s.state.settled().is_none())
                 .map(|s| format!("{} ({})", s.name, s.state))
                 .collect();
-            return Err(PhaseError(format!(
-                "services not at rest after {}: {}",
-                plinth_config::Duration(limit),
-                restless.join(", ")
-            )));
+            return Err(PhaseError::Restless {
+                limit: plinth_config::Duration(limit),
+                restless,
+            });
         }
     };
     if failed.is_empty() {
@@ -51,9 +49,6 @@ pub async fn run(ctx: &mut BootContext) -> PhaseResult {
         }
         Ok("every service is ready".into())
     } else {
-        Err(PhaseError(format!(
-            "services not ready: {}",
-            failed.join(", ")
-        )))
+        Err(PhaseError::NotReady(failed))
     }
 }

@@ -17,17 +17,13 @@ pub async fn run(ctx: &mut BootContext) -> PhaseResult {
         // 0600: the token, the certificate key and an operator CA's key are in it.
         let text = cluster::config_part(&loaded.config);
         atomic_file::write(Path::new(cluster::CONFIG), text.as_bytes(), 0o600)
-            .map_err(|e| PhaseError(format!("writing {}: {e}", cluster::CONFIG)))?;
+            .map_err(|e| PhaseError::setup(format!("writing {}", cluster::CONFIG), e))?;
     }
     let builtins = services::plan_builtins(&loaded.config, &ctx.builtins);
     let builtin_count = builtins.len();
-    let plan = planner::plan(builtins, &loaded.config.plinth.services, ctx.plan_defaults)
-        .map_err(|e| PhaseError(e.to_string()))?;
+    let plan = planner::plan(builtins, &loaded.config.plinth.services, ctx.plan_defaults)?;
     let total = plan.specs.len();
-    ctx.supervisor
-        .load(plan)
-        .await
-        .map_err(|e| PhaseError(e.to_string()))?;
+    ctx.supervisor.load(plan).await?;
     ctx.services_loaded = true;
     Ok(format!(
         "{total} services planned ({builtin_count} built-in)"

@@ -36,7 +36,7 @@ pub async fn run(ctx: &mut BootContext) -> PhaseResult {
     }
     let part = agent_config(&loaded.config);
     crate::atomic_file::write(Path::new(CONFIG), part.to_yaml().as_bytes(), 0o600)
-        .map_err(|e| PhaseError(format!("cannot write {CONFIG}: {e}")))?;
+        .map_err(|e| PhaseError::setup(format!("cannot write {CONFIG}"), e))?;
     Ok(format!("{CONFIG} written for the storage service"))
 }
 

@@ -21,7 +21,7 @@ pub async fn run(ctx: &mut BootContext) -> PhaseResult {
         return Ok("time sync is off (ntp.enabled: false)".into());
     };
     crate::atomic_file::write(Path::new(CONF), chrony::conf(&plan).as_bytes(), 0o644)
-        .map_err(|e| PhaseError(format!("cannot write {CONF}: {e}")))?;
+        .map_err(|e| PhaseError::setup(format!("cannot write {CONF}"), e))?;
     // The drift file lives here; chronyd only warns without it, so neither does the phase.
     let _ = std::fs::create_dir_all(STATE_DIR);
     let sources = if plan.has_sources() {
