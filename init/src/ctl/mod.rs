@@ -1,15 +1,14 @@
 //! `plinthctl`, the client of the control API: systemctl/talosctl-like verbs over the peer-to-peer
 //! D-Bus socket. `args` declares the verbs, `connect` opens the socket with clear errors, `output`
-//! formats what comes back (pure), and this module runs one verb. Two verbs need no PID 1 and
-//! run before any connection: `kubeconfig` (prints the node's admin kubeconfig) and `cluster`
-//! (becomes `plinth-agent cluster status`).
+//! formats what comes back (pure), and this module runs one verb. Three verbs need no PID 1 and
+//! run before any connection: `kubeconfig` (prints the node's admin kubeconfig), and `cluster` and
+//! `storage` (become `plinth-agent cluster|storage status`, [`agent_status`]).
 
+pub mod agent_status;
 pub mod args;
-pub mod cluster;
 pub mod connect;
 pub mod kubeconfig;
 pub mod output;
-pub mod storage;
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -56,8 +55,8 @@ fn local(verb: &Verb) -> Option<ExitCode> {
                     .write_all(text.as_bytes())
                     .context("writing the kubeconfig")
             }),
-        Verb::Cluster { output } => Err(cluster::exec(*output)),
-        Verb::Storage { output } => Err(storage::exec(*output)),
+        Verb::Cluster { output } => Err(agent_status::exec(agent_status::Area::Cluster, *output)),
+        Verb::Storage { output } => Err(agent_status::exec(agent_status::Area::Storage, *output)),
         _ => return None,
     };
     Some(match result {
