@@ -41,6 +41,13 @@ pub fn run_pause_pod(
     timeout: Duration,
 ) -> Result<String, SessionError> {
     let pod = pause_pod(name, node);
+    // Admission refuses a pod until the controller-manager has made its namespace's `default`
+    // service account, which under emulation beside other machines can take minutes.
+    sh.run_until(
+        &format!("{kubectl} get serviceaccount default -o name"),
+        "serviceaccount/default",
+        timeout,
+    )?;
     sh.run_until(
         &format!("echo '{pod}' | {kubectl} apply -f -"),
         &format!("pod/{name} "),
