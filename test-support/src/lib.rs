@@ -15,9 +15,36 @@ pub fn in_ci() -> bool {
 
 /// `test` cannot run because of `reason`: panics under CI, else prints the skip line.
 pub fn unavailable(test: &str, reason: &str) {
-    assert!(
-        !in_ci(),
-        "{test}: {reason} (CI=true: a missing prerequisite fails the test)"
-    );
-    eprintln!("SKIPPED {test}: {reason}");
+    match missing(in_ci(), test, reason) {
+        Err(failure) => panic!("{failure}"),
+        Ok(skip) => eprintln!("{skip}"),
+    }
+}
+
+/// What a missing prerequisite comes to: under CI the failure (`Err`), else the skip line. Pure.
+fn missing(ci: bool, test: &str, reason: &str) -> Result<String, String> {
+    if ci {
+        Err(format!(
+            "{test}: {reason} (CI=true: a missing prerequisite fails the test)"
+        ))
+    } else {
+        Ok(format!("SKIPPED {test}: {reason}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn under_ci_a_missing_prerequisite_is_a_failure_with_its_reason() {
+        assert_eq!(
+            missing(true, "join-etcd", "no image"),
+            Err("join-etcd: no image (CI=true: a missing prerequisite fails the test)".into())
+        );
+        assert_eq!(
+            missing(false, "join-etcd", "no image"),
+            Ok("SKIPPED join-etcd: no image".into())
+        );
+    }
 }
