@@ -3,7 +3,6 @@
 
 mod bench;
 mod boot_bench;
-mod boot_floor;
 mod cache;
 mod cmd;
 mod config;

@@ -105,7 +105,8 @@ const fn concat<const A: usize, const B: usize, const N: usize>(
 
 /// What `cargo xtask qemu|run` and the qemu-tests need: QEMU with SeaBIOS, OVMF for UEFI boots,
 /// `qemu-img` for the disk overlays, mtools/dosfstools and genisoimage for NoCloud seeds, busybox
-/// (its `nc`) for the relay of the config-URL test's guest forward.
+/// (its `nc`) for the relay of the config-URL test's guest forward — the static build, which the
+/// boot bench's floor also needs and which Debian will not install beside the dynamic one.
 ///
 /// QEMU comes from backports: this kind of machine ships `qemu-utils` 10.x from bookworm-backports,
 /// and bookworm's own `qemu-system-x86` 7.2 cannot be installed beside it.
@@ -122,13 +123,19 @@ pub const QEMU: [Prereq; 7] = [
     deb("mtools"),
     deb("dosfstools"),
     deb("genisoimage"),
-    deb("busybox"),
+    deb("busybox-static"),
 ];
+
+/// What `cargo xtask bench boot` needs beyond [`QEMU`] and [`IMAGE`]: cpio and unsquashfs to take
+/// the root and the modules out of the PXE set, xz to decompress the modules the floor loads.
+pub const BENCH: [Prereq; 3] = [deb("cpio"), deb("squashfs-tools"), deb("xz-utils")];
 
 const TEST_AND_IMAGE: [Prereq; TEST.len() + IMAGE.len()] = concat(TEST, IMAGE);
 
+const TEST_IMAGE_QEMU: [Prereq; TEST_AND_IMAGE.len() + QEMU.len()] = concat(TEST_AND_IMAGE, QEMU);
+
 /// Everything any command needs.
-pub const ALL: [Prereq; TEST_AND_IMAGE.len() + QEMU.len()] = concat(TEST_AND_IMAGE, QEMU);
+pub const ALL: [Prereq; TEST_IMAGE_QEMU.len() + BENCH.len()] = concat(TEST_IMAGE_QEMU, BENCH);
 
 /// Makes sure every prerequisite is present, installing what is missing when possible.
 pub fn ensure(prereqs: &[Prereq]) -> Result<std::process::ExitCode> {

@@ -11,14 +11,14 @@ pub(crate) mod cpio;
 mod disk;
 mod esp;
 mod initramfs;
-mod inputs;
+pub mod inputs;
 mod kubernetes;
 mod manifest;
 mod modules;
 mod oci;
 mod pxe;
-mod rootfs;
-mod tree;
+pub mod rootfs;
+pub mod tree;
 mod uki;
 
 use std::path::{Path, PathBuf};

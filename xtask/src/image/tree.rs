@@ -54,7 +54,8 @@ pub fn ensure(image_dir: &Path, work: &Path) -> Result<Tree> {
     })
 }
 
-fn build(image_dir: &Path, work: &Path, out: &Path) -> Result<()> {
+/// Runs mkosi on the recipe in `image_dir` into `out` (its `tree/`), with its cache in `work`.
+pub fn build(image_dir: &Path, work: &Path, out: &Path) -> Result<()> {
     let started = Instant::now();
     eprintln!("image: building the Debian tree with mkosi (inputs changed); about 1-2 minutes");
     std::fs::create_dir_all(out)?;

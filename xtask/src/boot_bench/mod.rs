@@ -1,12 +1,22 @@
-//! `cargo xtask bench boot`: boot the image N times under QEMU and report where the time goes.
+//! `cargo xtask bench boot`: boot the image N times under QEMU beside two baselines and report
+//! where the time goes.
 //!
 //! Per boot, from the captured console: firmware (QEMU start to the kernel banner), kernel → PID 1
-//! (stage 1's start by the kernel's clock), PID 1 → ready and kernel → ready; from the node
-//! exporter, when it answers, `plinth_boot_phase_seconds` and PID 1's resident memory
-//! (`plinth_init_rss_bytes`, else the seed's probe service reading `/proc/1/status`). Each boot uses a fresh disk, so each is a first
-//! boot (state partition created). Then the same for the floor ([`crate::boot_floor`]: same
-//! kernel and root, a shell-script init starting the same daemons in parallel), the medians, and
-//! the ratio Plinth/floor.
+//! (the initramfs's start by the kernel's clock), PID 1 → ready and kernel → ready; for Plinth,
+//! from the node exporter, `plinth_boot_phase_seconds` and PID 1's resident memory
+//! (`plinth_init_rss_bytes`, else the seed's probe service reading `/proc/1/status`). Each Plinth
+//! boot uses a fresh disk, so each is a first boot (state partition created).
+//!
+//! The baselines boot the same kernel PXE-style through one shared initramfs ([`baseline`]): the
+//! floor ([`floor`]: Plinth's own root with a shell script as PID 1 starting the same daemons at
+//! once) and systemd ([`systemd`]: Plinth's tree with systemd 257 as Debian ships it, the same
+//! daemons as units). All three use one definition of ready ([`READY_MEANS`]). Rounds interleave
+//! the three so that a busy host slows each alike; the medians and the ratios Plinth/floor and
+//! Plinth/systemd come last.
+
+mod baseline;
+mod floor;
+mod systemd;
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -16,10 +26,9 @@ use anyhow::{Context, Result};
 use qemu_tests::image::ImageSet;
 use qemu_tests::metrics;
 use qemu_tests::node::{BootOptions, Fixture, READY_TIMEOUT, Variant};
-use qemu_tests::timeline::{self, BootTimes};
+use qemu_tests::timeline::{self, BootTimes, Markers};
 
-use crate::prereqs::Prereq;
-use crate::{boot_floor, image, prereqs};
+use crate::{cmd, image, prereqs};
 
 /// Flags of `cargo xtask bench boot`.
 #[derive(clap::Args)]
@@ -47,10 +56,7 @@ struct Run {
 
 pub fn run(args: &BootArgs) -> Result<ExitCode> {
     prereqs::ensure(&prereqs::QEMU)?;
-    prereqs::ensure(&[Prereq::Deb {
-        package: "busybox-static",
-        from_backports: false,
-    }])?;
+    prereqs::ensure(&prereqs::BENCH)?;
     let dir = if args.no_build {
         qemu_tests::paths::image_dir()
     } else {
@@ -66,17 +72,31 @@ pub fn run(args: &BootArgs) -> Result<ExitCode> {
     };
     let mut fx = Fixture::new("bench-boot", image)?;
     eprintln!(
-        "bench: {} {} boots under {}; logs in {}",
+        "bench: {} rounds of {} Plinth, floor and systemd boots under {}; logs in {}",
         args.runs,
         variant.name(),
         qemu_tests::accel::name(fx.accel),
         fx.dir.path().display()
     );
     let kver = kernel_release(&fx.image)?;
-    let floor_initrd = boot_floor::build(&fx.image, &kver, &fx.dir.join("floor"))?;
+    let scratch = fx.dir.join("baselines");
+    let plinth_root = floor::plinth_root(&fx.image, &scratch)?;
+    let modules = baseline::InitModules::from_root(&plinth_root, &kver, &scratch)?;
+    let floor_initrd = floor::initrd(&fx.image, &modules, &scratch)?;
+    let workspace = cmd::workspace_root();
+    let systemd_root = systemd::ensure_root(
+        &workspace.join("image"),
+        &dir.join("mkosi/out/tree"),
+        &kver,
+        &qemu_tests::paths::target_dir().join("bench/systemd"),
+    )?;
+    let systemd_initrd = systemd::initrd(&systemd_root, &modules, &scratch)?;
+    let _ = std::fs::remove_file(&plinth_root);
+    println!("ready means: {READY_MEANS}");
     // A boot that fails is reported and left out of the medians; the others still count.
     let mut runs = Vec::new();
     let mut floors = Vec::new();
+    let mut systemds = Vec::new();
     for n in 1..=args.runs {
         match boot_once(&mut fx, variant, n) {
             Ok(run) => {
@@ -85,25 +105,38 @@ pub fn run(args: &BootArgs) -> Result<ExitCode> {
             }
             Err(e) => println!("plinth {n}: failed: {e:#}"),
         }
-        match boot_floor_once(&mut fx, &floor_initrd, n) {
-            Ok(run) => {
-                print_run(&format!("floor {n}"), &run);
-                floors.push(run);
+        for (label, initrd, said, into) in [
+            ("floor", &floor_initrd, floor::SAYS, &mut floors),
+            ("systemd", &systemd_initrd, systemd::SAYS, &mut systemds),
+        ] {
+            match boot_baseline_once(&mut fx, initrd, said, n) {
+                Ok(run) => {
+                    print_run(&format!("{label} {n}"), &run);
+                    into.push(run);
+                }
+                Err(e) => println!("{label} {n}: failed: {e:#}"),
             }
-            Err(e) => println!("floor {n}: failed: {e:#}"),
         }
     }
     let plinth = print_medians("plinth", &runs);
     let floor = print_medians("floor", &floors);
-    if let (Some(p), Some(f)) = (plinth, floor) {
-        println!(
-            "plinth/floor: kernel→ready {:.2}x, PID 1→ready {:.2}x",
-            p.0 / f.0,
-            p.1 / f.1
-        );
+    let systemd = print_medians("systemd", &systemds);
+    for (label, base, goal) in [("floor", floor, 1.1), ("systemd", systemd, 0.25)] {
+        if let (Some(p), Some(b)) = (plinth, base) {
+            println!(
+                "plinth/{label}: kernel→ready {:.2}x (goal ≤ {goal}x), PID 1→ready {:.2}x",
+                p.0 / b.0,
+                p.1 / b.1
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// The one definition of ready the three variants share, as the bench prints it.
+pub const READY_MEANS: &str = "udev has settled, a NIC holds its DHCP IPv4 address and the node \
+exporter answers on :9100 (Plinth: its `plinth: ready` line, which waits for these and for every \
+service's readiness; floor and systemd: the same check in a script, after udev settle)";
 
 /// The kernel release the manifest records.
 fn kernel_release(image: &ImageSet) -> Result<String> {
@@ -115,20 +148,25 @@ fn kernel_release(image: &ImageSet) -> Result<String> {
         .context("manifest.json has no kernel_release")
 }
 
-/// One floor boot: the PXE kernel with the floor initrd.
-fn boot_floor_once(fx: &mut Fixture, initrd: &std::path::Path, n: u32) -> Result<Run> {
+/// One baseline boot: the PXE kernel with a baseline's initrd.
+fn boot_baseline_once(
+    fx: &mut Fixture,
+    initrd: &std::path::Path,
+    (label, markers): (&str, Markers),
+    n: u32,
+) -> Result<Run> {
     let mut opts = BootOptions::new(Variant::Pxe);
-    opts.pxe_override = Some((initrd.to_path_buf(), boot_floor::CMDLINE.to_string()));
+    opts.pxe_override = Some((initrd.to_path_buf(), baseline::CMDLINE.to_string()));
     let mut node = fx.boot(&opts)?;
-    let re = regex_lite(boot_floor::MARKERS.ready);
+    let re = regex_lite(markers.ready);
     node.console()
         .wait_for(&re, READY_TIMEOUT)
-        .with_context(|| format!("floor boot {n}"))?;
-    let times = timeline::boot_times_with(&node.console().lines(), boot_floor::MARKERS)?;
+        .with_context(|| format!("boot {n}: {}", node.console().log_path().display()))?;
+    let times = timeline::boot_times_with(&node.console().lines(), markers)?;
     let rss = node
         .console()
         .wait_for(
-            &regex_lite(r"floor: pid1-rss-kib=\d+"),
+            &regex_lite(&format!(r"{label}: pid1-rss-kib=\d+")),
             Duration::from_secs(10),
         )
         .ok()
