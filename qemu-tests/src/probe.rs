@@ -18,6 +18,7 @@ echo "plinth-probe root-write=$w"
 echo "plinth-probe pid1-exe=$($b readlink /proc/1/exe) pid1-comm=$($b cat /proc/1/comm)"
 echo "plinth-probe machine-id=$($b cat /etc/machine-id)"
 echo "plinth-probe pid1-rss-kib=$($b awk '/^VmRSS:/ { print $2 }' /proc/1/status)"
+echo "plinth-probe pid1-rss-anon-kib=$($b awk '/^RssAnon:/ { print $2 }' /proc/1/status) pid1-rss-file-kib=$($b awk '/^RssFile:/ { print $2 }' /proc/1/status)"
 echo "plinth-probe mounts=$($b awk '{ printf "%s:%s:%s;", $2, $1, $3 }' /proc/mounts)"
 echo "plinth-probe done"
 "#;

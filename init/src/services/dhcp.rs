@@ -1,7 +1,8 @@
 //! DHCP: one `dhcp` service, `dhcpcd` in the foreground (`-B`) in its manager mode, which runs a
 //! client on each interface it is allowed.
 //!
-//! - No network config: `dhcpcd -B -A` (no ARP probe, see `conf::DEFAULTS`) on every interface
+//! - No network config: `dhcpcd -B -A --nodelay` (no ARP probe and no random wait before the
+//!   first DISCOVER, see `conf::DEFAULTS`) on every interface
 //!   with the image's `/etc/dhcpcd.conf`, after `udev-settle` (dropped when udev is not installed).
 //! - A network config with any device (ethernet, bond, VLAN, bridge) asking for `dhcp4`/`dhcp6`:
 //!   the interfaces the network agent lists in its ready file (`/run/plinth/net.dhcp`, one
@@ -63,7 +64,7 @@ pub fn plan(config: &MachineConfig, _: &Facts) -> Vec<ServiceSpec> {
     let Some(network) = &config.network else {
         return vec![daemon(
             NAME,
-            &[DHCPCD, "-B", "-A"],
+            &[DHCPCD, "-B", "-A", "--nodelay"],
             Probe::Running,
             &[SETTLED],
         )];
@@ -199,7 +200,7 @@ mod tests {
         let specs = plan(&MachineConfig::default(), &Facts::default());
         assert_eq!(specs.len(), 1);
         assert_eq!(specs[0].name, "dhcp");
-        assert_eq!(specs[0].exec, [DHCPCD, "-B", "-A"]);
+        assert_eq!(specs[0].exec, [DHCPCD, "-B", "-A", "--nodelay"]);
         assert_eq!(specs[0].after, [SETTLED]);
     }
 

@@ -52,6 +52,9 @@ struct Run {
     times: BootTimes,
     phases: BTreeMap<String, f64>,
     rss_kib: Option<f64>,
+    /// PID 1's resident memory as the probe split it: anonymous (heap, stacks) and file-backed
+    /// (the binary's pages it touched), KiB.
+    rss_split: Option<(f64, f64)>,
 }
 
 pub fn run(args: &BootArgs) -> Result<ExitCode> {
@@ -177,6 +180,7 @@ fn boot_baseline_once(
         times,
         phases: BTreeMap::new(),
         rss_kib: rss,
+        rss_split: None,
     })
 }
 
@@ -204,19 +208,19 @@ fn boot_once(fx: &mut Fixture, variant: Variant, n: u32) -> Result<Run> {
         .filter_map(|s| Some((s.labels.get("phase")?.clone(), s.value)))
         .collect();
     // PID 1's own figure, else what the seed's probe read from /proc/1/status.
+    let report = node.probe_report(Duration::from_secs(5)).ok();
+    let probed = |key: &str| -> Option<f64> { report.as_ref()?.get(key)?.parse().ok() };
     let rss_kib = metrics::find(&samples, "plinth_init_rss_bytes", &[])
         .map(|b| b / 1024.0)
-        .or_else(|| {
-            node.probe_report(Duration::from_secs(5))
-                .ok()
-                .and_then(|r| r.get("pid1-rss-kib")?.parse().ok())
-        });
+        .or_else(|| probed("pid1-rss-kib"));
+    let rss_split = probed("pid1-rss-anon-kib").zip(probed("pid1-rss-file-kib"));
     node.qmp()?.quit()?;
     node.wait_exit(Duration::from_secs(30))?;
     Ok(Run {
         times,
         phases,
         rss_kib,
+        rss_split,
     })
 }
 
@@ -236,9 +240,15 @@ fn print_run(label: &str, run: &Run) {
             .map(|k| format!("{:.1} MiB", k / 1024.0))
             .unwrap_or_else(|| "n/a".into())
     );
-    if run.phases.is_empty() {
-        println!("        boot phases: n/a (no plinth_boot_phase_seconds from the node exporter)");
-    } else {
+    if let Some((anon, file)) = run.rss_split {
+        println!(
+            "        PID 1 RSS: {:.1} MiB anonymous (heap, stacks), {:.1} MiB file-backed (its binary's pages)",
+            anon / 1024.0,
+            file / 1024.0
+        );
+    }
+    // The baselines have no phases to show.
+    if !run.phases.is_empty() {
         let phases: Vec<String> = run
             .phases
             .iter()

@@ -97,7 +97,7 @@ pub fn root_files() -> Vec<InitFile> {
             "[Unit]\n\
              Description=dhcpcd on every interface, as the floor runs it\n\
              [Service]\n\
-             ExecStart=/usr/sbin/dhcpcd -B\n",
+             ExecStart=/usr/sbin/dhcpcd -B --noarp --nodelay\n",
         ),
         unit(
             "plinth-bench-ready.service",

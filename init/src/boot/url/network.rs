@@ -35,6 +35,7 @@ pub fn dhcpcd_argv(interface: &str) -> Vec<String> {
         "-4",
         "-w",
         "-A",
+        "--nodelay",
         "-t",
         &LEASE_TIMEOUT_SECS.to_string(),
         interface,
@@ -188,7 +189,17 @@ mod tests {
     fn dhcpcd_is_a_bounded_oneshot_on_one_interface() {
         assert_eq!(
             dhcpcd_argv("eth0"),
-            [DHCPCD, "-1", "-4", "-w", "-A", "-t", "20", "eth0"]
+            [
+                DHCPCD,
+                "-1",
+                "-4",
+                "-w",
+                "-A",
+                "--nodelay",
+                "-t",
+                "20",
+                "eth0"
+            ]
         );
     }
 
