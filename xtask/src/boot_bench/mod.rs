@@ -87,9 +87,16 @@ pub fn run(args: &BootArgs) -> Result<ExitCode> {
     let modules = baseline::InitModules::from_root(&plinth_root, &kver, &scratch)?;
     let floor_initrd = floor::initrd(&fx.image, &modules, &scratch)?;
     let workspace = cmd::workspace_root();
+    let tree_key = dir.join("mkosi/tree.key");
+    let tree_key = std::fs::read_to_string(&tree_key).with_context(|| {
+        format!(
+            "reading {}: build the image here first (`cargo xtask image --dev`)",
+            tree_key.display()
+        )
+    })?;
     let systemd_root = systemd::ensure_root(
         &workspace.join("image"),
-        &dir.join("mkosi/out/tree"),
+        (&dir.join("mkosi/out/tree"), &tree_key),
         &kver,
         &qemu_tests::paths::target_dir().join("bench/systemd"),
     )?;

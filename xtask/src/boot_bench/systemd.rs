@@ -139,11 +139,11 @@ pub fn root_files() -> Vec<InitFile> {
 }
 
 /// Builds (or reuses) the variant's root squashfs and returns its path. `image_dir` is `image/`,
-/// `plinth_tree` the prepared Plinth tree (its kernel modules are taken), `work`
-/// `target/bench/systemd`.
+/// `plinth_tree` the prepared Plinth tree (its kernel modules are taken) and `plinth_key` that
+/// tree's key, `work` `target/bench/systemd`.
 pub fn ensure_root(
     image_dir: &Path,
-    plinth_tree: &Path,
+    (plinth_tree, plinth_key): (&Path, &str),
     kver: &str,
     work: &Path,
 ) -> Result<PathBuf> {
@@ -170,7 +170,11 @@ pub fn ensure_root(
     )?;
     let mkosi = cmd::output(&mut cmd::cmd("mkosi", ["--version"]))
         .context("mkosi is missing: run `cargo xtask prereqs`")?;
-    let key = format!("{RECIPE} {kver} {}", inputs::tree_key(&recipe, &mkosi)?);
+    let key = format!(
+        "{RECIPE} {kver} {} modules of {}",
+        inputs::tree_key(&recipe, &mkosi)?,
+        plinth_key.trim()
+    );
     let squashfs = work.join("rootfs.squashfs");
     let key_file = work.join("rootfs.key");
     if squashfs.is_file()
