@@ -145,8 +145,10 @@ pub fn run(args: &BootArgs) -> Result<ExitCode> {
 
 /// The one definition of ready the three variants share, as the bench prints it.
 pub const READY_MEANS: &str = "udev has settled, a NIC holds its DHCP IPv4 address and the node \
-exporter answers on :9100 (Plinth: its `plinth: ready` line, which waits for these and for every \
-service's readiness; floor and systemd: the same check in a script, after udev settle)";
+exporter answers on :9100. Plinth: its `plinth: ready` line, after every service is ready \
+(udev-settle exited, the node exporter's probe answered) and phase time-sync saw the first lease \
+(the bench's seed names no NTP server, so that is all it waits for). Floor and systemd: a script \
+checking exactly these, started after udev settle";
 
 /// The kernel release the manifest records.
 fn kernel_release(image: &ImageSet) -> Result<String> {
