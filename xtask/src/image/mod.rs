@@ -15,6 +15,7 @@ mod inputs;
 mod kubernetes;
 mod manifest;
 mod modules;
+pub mod node_boot;
 mod oci;
 mod pxe;
 mod rootfs;
