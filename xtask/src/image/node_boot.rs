@@ -75,7 +75,7 @@ mod tests {
         let cfg = loader_file(Loader::Syslinux, "quiet", &kernel());
         assert!(
             cfg.contains(
-                "  APPEND quiet default_hugepagesz=1G hugepagesz=1G hugepages=8 intel_iommu=on\n"
+                "  APPEND quiet default_hugepagesz=1G hugepagesz=1G hugepages=8 intel_iommu=on console=tty0\n"
             ),
             "{cfg}"
         );
