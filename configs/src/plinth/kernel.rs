@@ -26,9 +26,10 @@ pub struct Kernel {
     /// are not applied, and a compute node's check reports each one missing from /proc/cmdline.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cmdline: Vec<String>,
-    /// Hugepages reserved at boot, as kernel arguments (`hugepagesz=1G hugepages=16`; the first
-    /// entry's size is also `default_hugepagesz`). Same boot paths as `cmdline`; a compute node's
-    /// check compares them with what the kernel reserved.
+    /// Hugepages reserved at boot, as kernel arguments (`hugepagesz=1G hugepages=16`). The default
+    /// page size stays the kernel's (2M), so the sysctl `vm.nr_hugepages` keeps counting 2M pages.
+    /// Same boot paths as `cmdline`; a compute node's check compares them with what the kernel
+    /// reserved.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hugepages: Vec<Hugepages>,
     /// Whether KVM's nested virtualization (the `nested` parameter of kvm_intel or kvm_amd) should
@@ -78,13 +79,11 @@ impl HugepageSize {
 }
 
 impl Kernel {
-    /// The kernel arguments this config adds: the hugepages' (`default_hugepagesz` from the first
-    /// entry, then `hugepagesz=`/`hugepages=` for each), then `cmdline` as written.
+    /// The kernel arguments this config adds: `hugepagesz=`/`hugepages=` for each hugepage size,
+    /// then `cmdline` as written. No `default_hugepagesz`: with it, `vm.nr_hugepages` would count
+    /// pages of that size (1024 of them 1G each would ask for a terabyte).
     pub fn boot_args(&self) -> Vec<String> {
         let mut args = Vec::new();
-        if let Some(first) = self.hugepages.first() {
-            args.push(format!("default_hugepagesz={}", first.size.as_str()));
-        }
         for h in &self.hugepages {
             args.push(format!("hugepagesz={}", h.size.as_str()));
             args.push(format!("hugepages={}", h.count));
@@ -211,7 +210,6 @@ mod tests {
         assert_eq!(
             k.boot_args(),
             [
-                "default_hugepagesz=1G",
                 "hugepagesz=1G",
                 "hugepages=4",
                 "hugepagesz=2M",

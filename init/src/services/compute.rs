@@ -99,7 +99,6 @@ mod tests {
                 "/opt/node_exporter/textfile_collector/plinth_compute.prom",
                 "--nested=true",
                 "--hugepages=1G=4",
-                "--kernel-arg=default_hugepagesz=1G",
                 "--kernel-arg=hugepagesz=1G",
                 "--kernel-arg=hugepages=4",
                 "--kernel-arg=intel_iommu=on",

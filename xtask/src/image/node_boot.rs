@@ -60,7 +60,7 @@ mod tests {
                 "console=tty0 console=ttyS0,115200 plinth.slot=a\n",
                 &kernel()
             ),
-            "console=tty0 console=ttyS0,115200 plinth.slot=a default_hugepagesz=1G hugepagesz=1G hugepages=8 intel_iommu=on"
+            "console=tty0 console=ttyS0,115200 plinth.slot=a hugepagesz=1G hugepages=8 intel_iommu=on"
         );
         assert_eq!(node_cmdline("quiet", &Kernel::default()), "quiet");
     }
@@ -69,14 +69,12 @@ mod tests {
     fn both_loaders_boot_with_the_nodes_line() {
         let ipxe = loader_file(Loader::Ipxe, "quiet", &kernel());
         assert!(
-            ipxe.contains("initrd=rootfs.img quiet default_hugepagesz=1G"),
+            ipxe.contains("initrd=rootfs.img quiet hugepagesz=1G hugepages=8"),
             "{ipxe}"
         );
         let cfg = loader_file(Loader::Syslinux, "quiet", &kernel());
         assert!(
-            cfg.contains(
-                "  APPEND quiet default_hugepagesz=1G hugepagesz=1G hugepages=8 intel_iommu=on console=tty0\n"
-            ),
+            cfg.contains("  APPEND quiet hugepagesz=1G hugepages=8 intel_iommu=on console=tty0\n"),
             "{cfg}"
         );
     }
