@@ -77,7 +77,7 @@ fn check(name: &str, state: State, detail: impl Into<String>) -> Check {
 }
 
 fn size_name(kib: u64) -> String {
-    if kib % (1024 * 1024) == 0 {
+    if kib.is_multiple_of(1024 * 1024) {
         format!("{}G", kib / 1024 / 1024)
     } else {
         format!("{}M", kib / 1024)

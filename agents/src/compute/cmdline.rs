@@ -37,7 +37,7 @@ pub fn missing(wanted: &[String], line: &[String]) -> Vec<String> {
         .iter()
         .filter(|w| {
             let w = w.replace('"', "");
-            !line.iter().any(|l| *l == w)
+            !line.contains(&w)
         })
         .cloned()
         .collect()
