@@ -166,7 +166,7 @@ pub fn checks(
             "kernel-args",
             State::Failing,
             format!(
-                "not on the kernel line: {} (a UEFI boot runs the UKI, whose command line is fixed: plinth.kernel arguments reach the kernel only on BIOS and PXE boots)",
+                "not on the kernel line: {} (plinth.kernel arguments reach the kernel only through a node's PXE script or syslinux.cfg, `cargo xtask config boot`; a UEFI boot runs the UKI, whose command line is fixed)",
                 missing.join(" ")
             ),
         )
@@ -269,7 +269,7 @@ mod tests {
         assert_eq!(args.state, State::Failing);
         assert!(
             args.detail
-                .starts_with("not on the kernel line: hugepages=4 (a UEFI boot"),
+                .starts_with("not on the kernel line: hugepages=4 (plinth.kernel arguments reach"),
             "{}",
             args.detail
         );
