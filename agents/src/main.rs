@@ -38,6 +38,10 @@ enum Command {
     /// the iSCSI target's modules, multipath.conf), refusing disks that hold data unless wiped by
     /// config; `status` is the last run's report (`plinthctl storage`).
     Storage(plinth_agents::storage::cli::StorageArgs),
+    /// A compute node's readiness: `watch` checks KVM, nested virtualization, hugepages, IOMMU
+    /// groups, the configured kernel arguments and libvirt (once its pod answers) every few
+    /// minutes, for the textfile collector; `status` is the last report (`plinthctl compute`).
+    Compute(plinth_agents::compute::cli::ComputeArgs),
 }
 
 #[derive(Args)]
@@ -146,5 +150,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Cluster(a) => plinth_agents::cluster::cli::run(a).context("cluster"),
         Command::Etcd(a) => plinth_agents::etcd::cli::run(a).context("etcd"),
         Command::Storage(a) => plinth_agents::storage::cli::run(a).context("storage"),
+        Command::Compute(a) => plinth_agents::compute::cli::run(a).context("compute"),
     }
 }

@@ -180,6 +180,7 @@ mod tests {
                     SysctlValue::Set("4194304".to_owned()),
                 ),
             ]),
+            ..Kernel::default()
         };
         let m = modules(&kernel, None);
         assert!(m.contains(&"vfio-pci".to_owned()));

@@ -16,6 +16,17 @@ pub enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Print the boot loader file that boots a node with its config's kernel arguments
+    /// (`plinth.kernel.cmdline`, `hugepages`) after the image's own line: the iPXE script of a PXE
+    /// boot, or the syslinux.cfg of a BIOS boot (`mcopy` it to `::/syslinux/syslinux.cfg` on the
+    /// node's ESP). A UEFI boot runs the UKI, whose line is fixed at image build: no per-node line.
+    Boot {
+        /// The node's machine config.
+        config: PathBuf,
+        /// The boot loader.
+        #[arg(long, value_enum, default_value = "ipxe")]
+        loader: crate::image::node_boot::Loader,
+    },
 }
 
 pub fn run(command: Command) -> Result<ExitCode> {
@@ -25,6 +36,24 @@ pub fn run(command: Command) -> Result<ExitCode> {
         } else {
             ExitCode::FAILURE
         }),
+        Command::Boot { config, loader } => {
+            let parsed = plinth_config::load_path_with(
+                &config,
+                &Included::new(Unfetched::Warn(String::new())),
+            )
+            .map_err(|d| anyhow::anyhow!("{}:\n{d}", config.display()))?;
+            let image_cmdline =
+                std::fs::read_to_string(crate::cmd::workspace_root().join("image/cmdline"))?;
+            print!(
+                "{}",
+                crate::image::node_boot::loader_file(
+                    loader,
+                    &image_cmdline,
+                    &parsed.config.plinth.kernel
+                )
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -47,14 +47,20 @@ const fn deb(package: &'static str) -> Prereq {
 /// What `cargo xtask test` needs beyond the Rust toolchain: `unshare` for the PID-namespace tests,
 /// the musl target for the static PID 1 (and `musl-gcc`, which ring's C code needs for the
 /// agent's certificates), and a DHCP server and client (dnsmasq, dhcpcd) for the
-/// network-namespace test of the image's dhcpcd hook that hands DHCP-provided NTP servers to chrony.
-pub const TEST: [Prereq; 6] = [
+/// network-namespace test of the image's dhcpcd hook that hands DHCP-provided NTP servers to chrony;
+/// libvirt's headers and library (`libvirt-dev`) for `plinth-virt-check`, which links the C libvirt,
+/// and Debian's libvirt daemons (`libvirt-daemon`: `virtqemud` with the QEMU driver, not the
+/// `-system` package, which would start a libvirtd of its own on the host) for its test against a
+/// real daemon the test starts on a private socket.
+pub const TEST: [Prereq; 8] = [
     CargoTool("nextest"),
     deb("util-linux"),
     RustTarget("x86_64-unknown-linux-musl"),
     deb("musl-tools"),
     deb("dnsmasq-base"),
     deb("dhcpcd-base"),
+    deb("libvirt-dev"),
+    deb("libvirt-daemon"),
 ];
 
 /// What `cargo xtask image` needs: mkosi 24+ and bubblewrap (from backports on Debian 12) for the

@@ -113,6 +113,23 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     boot(&image, args)
 }
 
+/// A PXE boot's line: the image's, then the kernel arguments of `--config` as a PXE server would
+/// give that node ([`crate::image::node_boot`]).
+fn pxe_cmdline(image: &ImageSet, args: &Args) -> Result<String> {
+    let Some(path) = &args.config else {
+        return Ok(image.cmdline.clone());
+    };
+    let included = plinth_config::user_data::include::Included::new(
+        plinth_config::user_data::include::Unfetched::Warn(String::new()),
+    );
+    let parsed = plinth_config::load_path_with(path, &included)
+        .map_err(|d| anyhow::anyhow!("{}:\n{d}", path.display()))?;
+    Ok(crate::image::node_boot::node_cmdline(
+        &image.cmdline,
+        &parsed.config.plinth.kernel,
+    ))
+}
+
 /// Boots `image` as `args` say, with the console on this terminal; returns when QEMU exits.
 pub fn boot(image: &ImageSet, args: &Args) -> Result<ExitCode> {
     let variant = args.variant();
@@ -132,7 +149,7 @@ pub fn boot(image: &ImageSet, args: &Args) -> Result<ExitCode> {
             Boot::Kernel {
                 kernel: image.kernel.clone(),
                 initrd: Some(initrd.into()),
-                append: image.cmdline.clone(),
+                append: pxe_cmdline(image, args)?,
             }
         }
         other => {

@@ -14,7 +14,14 @@ use std::path::{Path, PathBuf};
 use crate::cmd::workspace_root;
 
 /// The directories holding Rust code of the project.
-const RUST_DIRS: [&str; 5] = ["configs", "init", "agents", "xtask", "qemu-tests"];
+const RUST_DIRS: [&str; 6] = [
+    "configs",
+    "init",
+    "agents",
+    "xtask",
+    "qemu-tests",
+    "virt-check",
+];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {

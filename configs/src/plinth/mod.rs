@@ -22,7 +22,7 @@ pub use disk::DiskSelector;
 pub use exporters::{Exporters, NodeExporter};
 pub use genestack::{Genestack, GenestackRole, Ovn, OvnBond, OvnPort, OvnVlan};
 pub use install::Install;
-pub use kernel::{Kernel, SysctlValue};
+pub use kernel::{HugepageSize, Hugepages, Kernel, SysctlValue};
 pub use kubernetes::{Cni, ExtraArgs, Kubernetes, ProxyMode};
 pub use ovs::{Ovs, OvsBridge, OvsMode};
 pub use services::{Ready, Restart, Service};
@@ -50,7 +50,8 @@ pub struct Plinth {
     /// Open vSwitch mode and host bridges.
     #[serde(default)]
     pub ovs: Ovs,
-    /// Extra kernel modules and sysctls on top of the Genestack defaults.
+    /// Extra kernel modules and sysctls on top of the Genestack defaults; kernel arguments and
+    /// hugepages for the BIOS and PXE boots; the nested virtualization a compute node expects.
     #[serde(default)]
     pub kernel: Kernel,
     /// Time sync.

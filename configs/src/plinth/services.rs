@@ -20,6 +20,7 @@ pub const BUILTIN_SERVICES: &[&str] = &[
     "storage",
     "iscsid",
     "multipathd",
+    "compute-check",
     "etcd",
     "containerd",
     "containerd-images",

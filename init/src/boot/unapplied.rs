@@ -1,6 +1,7 @@
 //! The parts of a valid machine config that this build reads and checks but does not act on yet:
 //! the Genestack labels and annotations off a cluster node (a cluster node's labeller applies
-//! them), Open vSwitch and installing to disk. The `config` phase says each one on the
+//! them), Open vSwitch, installing to disk, and kernel arguments (a boot loader carries them, not
+//! the running node). The `config` phase says each one on the
 //! console, so a node never looks as if it had done what it has not. Pure.
 
 use plinth_config::MachineConfig;
@@ -19,6 +20,12 @@ pub fn unapplied(config: &MachineConfig) -> Vec<String> {
     if p.ovs != Ovs::default() {
         out.push(
             "plinth.ovs: Open vSwitch is not started and no OVS bridge is created by this build yet"
+                .into(),
+        );
+    }
+    if !p.kernel.boot_args().is_empty() {
+        out.push(
+            "plinth.kernel.cmdline/hugepages: kernel arguments reach the kernel only from a PXE script or syslinux.cfg made with `cargo xtask config boot`; a UEFI boot's UKI has a fixed command line (a compute node's check names those missing)"
                 .into(),
         );
     }
@@ -52,6 +59,16 @@ mod tests {
         assert_eq!(lines.len(), 2, "{lines:#?}");
         assert!(lines[0].starts_with("plinth.genestack:"), "{}", lines[0]);
         assert!(lines[1].starts_with("plinth.ovs:"));
+    }
+
+    #[test]
+    fn kernel_arguments_say_where_they_are_applied() {
+        let lines = unapplied(&config(
+            "plinth:\n  kernel:\n    cmdline: [intel_iommu=on]\n",
+        ));
+        assert_eq!(lines.len(), 1, "{lines:#?}");
+        assert!(lines[0].starts_with("plinth.kernel.cmdline/hugepages:"));
+        assert!(lines[0].contains("UKI"));
     }
 
     #[test]

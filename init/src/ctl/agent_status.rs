@@ -1,4 +1,4 @@
-//! `plinthctl cluster` and `plinthctl storage` (`-o table|json`): each becomes `plinth-agent
+//! `plinthctl cluster`, `plinthctl storage` and `plinthctl compute` (`-o table|json`): each becomes `plinth-agent
 //! <area> status` (exec: its output and exit status are plinthctl's). What they report needs what
 //! lives in the agent — the cluster's client (kube-rs, TLS, etcd's gateway), the storage agent's
 //! last report — so PID 1's static binary stays free of it; plinthctl only names the command.
@@ -16,6 +16,8 @@ pub enum Area {
     Cluster,
     /// `plinth-agent storage status`: each configured disk and volume group.
     Storage,
+    /// `plinth-agent compute status`: KVM, nested, hugepages, IOMMU, kernel arguments, libvirt.
+    Compute,
 }
 
 impl Area {
@@ -23,6 +25,7 @@ impl Area {
         match self {
             Area::Cluster => "cluster",
             Area::Storage => "storage",
+            Area::Compute => "compute",
         }
     }
 }
@@ -62,6 +65,10 @@ mod tests {
         assert_eq!(
             status_args(Area::Storage, Format::Json),
             ["storage", "status", "--output", "json"]
+        );
+        assert_eq!(
+            status_args(Area::Compute, Format::Json),
+            ["compute", "status", "--output", "json"]
         );
     }
 }

@@ -111,6 +111,15 @@ pub enum Verb {
         #[arg(short, long, value_enum, default_value_t)]
         output: Format,
     },
+    /// This compute node's readiness: KVM, nested virtualization, hugepages, IOMMU groups, the
+    /// configured kernel arguments, and libvirt once Genestack's libvirt pod answers.
+    ///
+    /// Runs `plinth-agent compute status`, which reads the compute check's last report.
+    Compute {
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t)]
+        output: Format,
+    },
     /// Stop every service and reboot.
     Reboot,
     /// Stop every service and power off.

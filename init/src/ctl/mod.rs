@@ -1,8 +1,8 @@
 //! `plinthctl`, the client of the control API: systemctl/talosctl-like verbs over the peer-to-peer
 //! D-Bus socket. `args` declares the verbs, `connect` opens the socket with clear errors, `output`
-//! formats what comes back (pure), and this module runs one verb. Three verbs need no PID 1 and
-//! run before any connection: `kubeconfig` (prints the node's admin kubeconfig), and `cluster` and
-//! `storage` (become `plinth-agent cluster|storage status`, [`agent_status`]).
+//! formats what comes back (pure), and this module runs one verb. Four verbs need no PID 1 and
+//! run before any connection: `kubeconfig` (prints the node's admin kubeconfig), and `cluster`,
+//! `storage` and `compute` (become `plinth-agent cluster|storage|compute status`, [`agent_status`]).
 
 pub mod agent_status;
 pub mod args;
@@ -57,6 +57,7 @@ fn local(verb: &Verb) -> Option<ExitCode> {
             }),
         Verb::Cluster { output } => Err(agent_status::exec(agent_status::Area::Cluster, *output)),
         Verb::Storage { output } => Err(agent_status::exec(agent_status::Area::Storage, *output)),
+        Verb::Compute { output } => Err(agent_status::exec(agent_status::Area::Compute, *output)),
         _ => return None,
     };
     Some(match result {
@@ -142,7 +143,10 @@ async fn run(cli: Cli) -> Result<()> {
             }
         }
         // Run by `local`, before any connection.
-        Verb::Kubeconfig { .. } | Verb::Cluster { .. } | Verb::Storage { .. } => {}
+        Verb::Kubeconfig { .. }
+        | Verb::Cluster { .. }
+        | Verb::Storage { .. }
+        | Verb::Compute { .. } => {}
         Verb::Reboot => proxy.reboot().await?,
         Verb::Poweroff => proxy.poweroff().await?,
         Verb::Version => println!("plinth-init {}", proxy.version().await?),

@@ -9,6 +9,7 @@ pub mod autologin;
 pub mod builtin;
 pub mod chronyd;
 pub mod cluster;
+pub mod compute;
 pub mod containerd;
 pub mod dhcp;
 pub mod facts;
@@ -51,6 +52,7 @@ pub const BUILTINS: &[Builtin] = &[
     storage::plan,
     storage::plan_iscsid,
     storage::plan_multipathd,
+    compute::plan,
     containerd::plan,
     cluster::plan,
 ];

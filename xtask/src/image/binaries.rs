@@ -2,6 +2,13 @@
 //! image's `pause` (not installed in the root itself: `oci` packs it), built static
 //! for musl — with the `release` profile (fat LTO, smallest), or for `--dev` images with the
 //! `image-dev` profile (no LTO, incremental: fast rebuilds). Cargo's own build is the cache.
+//!
+//! One exception: `plinth-virt-check`, the compute check's libvirt helper, is built for the host's
+//! gnu target, because the `virt` crate links the C libvirt dynamically (libvirt.so.0, with glib,
+//! gnutls and libxml2 behind it), which has no static musl build. It is linked against the build
+//! host's `libvirt-dev` (Debian 12: libvirt 9.0, glibc 2.36) and runs against the image's `libvirt0`
+//! (trixie: newer, and both libraries keep their old symbol versions), so only that small helper
+//! is dynamic and the agent, which runs it, stays static.
 
 use std::path::PathBuf;
 
@@ -18,6 +25,8 @@ pub struct Binaries {
     pub ctl: PathBuf,
     pub agent: PathBuf,
     pub pause: PathBuf,
+    /// Dynamic (glibc, libvirt.so.0): see the module's note.
+    pub virt_check: PathBuf,
 }
 
 /// The cargo profile for the image's binaries.
@@ -52,7 +61,21 @@ pub fn build(dev: bool) -> Result<Binaries> {
             "pause",
         ],
     ))?;
+    cmd::run(&mut cmd::cmd(
+        "cargo",
+        [
+            "build",
+            "--profile",
+            profile(dev),
+            "--locked",
+            "-p",
+            "plinth-virt-check",
+            "--bin",
+            "plinth-virt-check",
+        ],
+    ))?;
     // Where that cargo (run from the workspace root) put them.
+    let host_dir = qemu_tests::paths::target_dir().join(profile(dev));
     let dir = qemu_tests::paths::target_dir()
         .join(TARGET)
         .join(profile(dev));
@@ -61,5 +84,6 @@ pub fn build(dev: bool) -> Result<Binaries> {
         ctl: dir.join("plinthctl"),
         agent: dir.join("plinth-agent"),
         pause: dir.join("pause"),
+        virt_check: host_dir.join("plinth-virt-check"),
     })
 }

@@ -15,6 +15,7 @@ pub mod inputs;
 mod kubernetes;
 mod manifest;
 mod modules;
+pub mod node_boot;
 mod oci;
 mod pxe;
 pub mod rootfs;
@@ -116,7 +117,10 @@ pub fn ensure_built(dev: bool) -> Result<ImagePaths> {
     step("Kubernetes (Go)", started);
     let k8s = kubernetes::ensure(&image_dir.join("kubernetes"))?;
 
-    step("Rust binaries (static, musl)", started);
+    step(
+        "Rust binaries (static, musl; plinth-virt-check for glibc)",
+        started,
+    );
     let bins = binaries::build(dev)?;
     let pause = oci::pause_archive(oci::PAUSE_IMAGE, &std::fs::read(&bins.pause)?)?;
 
@@ -131,7 +135,13 @@ pub fn ensure_built(dev: bool) -> Result<ImagePaths> {
             config.clone(),
             env!("CARGO_PKG_VERSION").to_string(),
         ];
-        for bin in [&bins.init, &bins.ctl, &bins.agent, &bins.pause] {
+        for bin in [
+            &bins.init,
+            &bins.ctl,
+            &bins.agent,
+            &bins.pause,
+            &bins.virt_check,
+        ] {
             parts.push(manifest::sha256_file(bin)?);
         }
         parts.push(k8s.sha256.clone());

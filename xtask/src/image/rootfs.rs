@@ -19,6 +19,7 @@ pub fn install(tree: &Path, bins: &Binaries, config: &Path) -> Result<()> {
         (&bins.init, "usr/bin/plinth-init"),
         (&bins.ctl, "usr/bin/plinthctl"),
         (&bins.agent, "usr/bin/plinth-agent"),
+        (&bins.virt_check, "usr/bin/plinth-virt-check"),
     ] {
         let to = tree.join(dst);
         let _ = std::fs::remove_file(&to);
