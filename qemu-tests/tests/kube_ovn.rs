@@ -4,7 +4,8 @@
 //!   written in each on the first boot is still there after a reboot (the state partition);
 //! - the NIC `plinth.genestack.ovn` hands to OVS (`ports: br-ex:ens4`, Genestack's documented
 //!   string) is up with no address and ignores router advertisements, while ens3 has DHCP;
-//! - Kube-OVN's modules are loaded.
+//! - Kube-OVN's modules are loaded, and Debian's CNI plugins are in /opt/cni/bin (containerd's
+//!   bin_dir, where Kube-OVN installs its own).
 //!
 //! The annotations rendered from Genestack's documented strings are a unit test
 //! (`plinth_config::genestack`): nothing about them needs a VM.
@@ -65,6 +66,7 @@ runcmd:
     for m in openvswitch geneve vxlan ip_tables iptable_nat; do
       if [ -d /sys/module/$m ]; then echo "MODULE $m"; fi
     done
+    if [ -x /opt/cni/bin/bridge ] && [ -x /opt/cni/bin/host-local ]; then echo "CNI debian"; fi
     echo {DONE}
 "#
     )
@@ -154,6 +156,11 @@ fn kube_ovn_paths_persist_and_the_ovs_nic_is_up_with_no_address() -> Result<()> 
             "{m} not loaded: {modules:?}"
         );
     }
+    ensure!(
+        said(&first, "CNI ") == ["debian"],
+        "Debian's CNI plugins are not in /opt/cni/bin, containerd's bin_dir; console:\n{}",
+        console()
+    );
     first.reboot_to_exit()?;
     drop(first);
 
