@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::plinth::ovn_serde::render_bond_options;
+
 pub use crate::plinth::genestack::{Genestack, GenestackRole, Ovn};
 
 /// The label(s) each role puts on the node.
@@ -75,39 +77,10 @@ pub fn ovn_annotations(ovn: &Ovn) -> BTreeMap<String, String> {
             .unwrap_or_else(|| "br-int".to_owned()),
     );
     put("bridges", ovn.bridges.join(","));
-    put(
-        "ports",
-        ovn.ports
-            .iter()
-            .map(|p| format!("{}:{}", p.bridge, p.port))
-            .collect::<Vec<_>>()
-            .join(","),
-    );
-    put(
-        "bonds",
-        ovn.bonds
-            .iter()
-            .map(|b| {
-                format!(
-                    "{}:{}:{}:{}:{}",
-                    b.bridge,
-                    b.name,
-                    b.interfaces.join("+"),
-                    b.mode,
-                    b.lacp
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(","),
-    );
-    put(
-        "vlans",
-        ovn.vlans
-            .iter()
-            .map(|v| format!("{}:{}:{}:{}", v.name, v.link, v.id, v.mtu))
-            .collect::<Vec<_>>()
-            .join(","),
-    );
+    put("ports", joined(&ovn.ports));
+    put("bonds", joined(&ovn.bonds));
+    put("bond-options", render_bond_options(&ovn.bond_options));
+    put("vlans", joined(&ovn.vlans));
     put(
         "mappings",
         ovn.mappings
@@ -116,11 +89,21 @@ pub fn ovn_annotations(ovn: &Ovn) -> BTreeMap<String, String> {
             .collect::<Vec<_>>()
             .join(","),
     );
-    put("availability_zones", ovn.availability_zones.join(","));
+    // Colon-separated, as Genestack documents it (`nova:az1:az2`).
+    put("availability_zones", ovn.availability_zones.join(":"));
     if ovn.gateway {
         put("gateway", "enabled".to_owned());
     }
     out
+}
+
+/// Items in their annotation text form, comma-separated.
+fn joined<T: std::fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 #[cfg(test)]
@@ -219,6 +202,7 @@ mod tests {
                 mode: "balance-tcp".into(),
                 lacp: "active".into(),
             }],
+            bond_options: BTreeMap::new(),
             vlans: vec![OvnVlan {
                 name: "bond0.126".into(),
                 link: "bond0".into(),
@@ -260,6 +244,88 @@ mod tests {
                 ("ovn.openstack.org/gateway", "enabled"),
                 ("example.com/owner", "lab"),
             ])
+        );
+    }
+
+    /// The same annotations from a config written with the strings Genestack's docs show, as
+    /// operators copy them, and from the structured form: ovn-setup sees identical values.
+    #[test]
+    fn documented_strings_render_as_written() {
+        let from = |ovn: &str| {
+            let text = format!("plinth:\n  genestack:\n    roles: [network]\n    ovn:\n{ovn}");
+            let parsed = crate::parse("t", &text).unwrap_or_else(|d| panic!("{d}"));
+            ovn_annotations(parsed.config.plinth.genestack.ovn.as_ref().unwrap())
+        };
+        let strings = from(
+            "      bridges: br-ex,br-provider\n      ports: br-ex:bond0.126\n      bonds: br-ex:bond0:eno1+eno3:balance-tcp:active,br-provider:bond1:eno5+eno7:balance-slb:off\n      bond_options: bond0:mii-monitor-interval=100,lacp-time=fast\n      vlans: bond0.126:bond0:126:1500\n      mappings: physnet1:br-ex\n      availability_zones: nova:az1\n      gateway: enabled\n",
+        );
+        assert_eq!(
+            strings,
+            map(&[
+                ("ovn.openstack.org/int_bridge", "br-int"),
+                ("ovn.openstack.org/bridges", "br-ex,br-provider"),
+                ("ovn.openstack.org/ports", "br-ex:bond0.126"),
+                (
+                    "ovn.openstack.org/bonds",
+                    "br-ex:bond0:eno1+eno3:balance-tcp:active,br-provider:bond1:eno5+eno7:balance-slb:off"
+                ),
+                (
+                    "ovn.openstack.org/bond-options",
+                    "bond0:lacp-time=fast,mii-monitor-interval=100"
+                ),
+                ("ovn.openstack.org/vlans", "bond0.126:bond0:126:1500"),
+                ("ovn.openstack.org/mappings", "physnet1:br-ex"),
+                ("ovn.openstack.org/availability_zones", "nova:az1"),
+                ("ovn.openstack.org/gateway", "enabled"),
+            ])
+        );
+        let lists = from(
+            "      bridges: [br-ex, br-provider]\n      ports: [\"br-ex:bond0.126\"]\n      bonds:\n        - br-ex:bond0:eno1+eno3:balance-tcp:active\n        - {bridge: br-provider, name: bond1, interfaces: [eno5, eno7], mode: balance-slb, lacp: \"off\"}\n      bond_options:\n        bond0: {mii-monitor-interval: 100, lacp-time: fast}\n      vlans:\n        - {name: bond0.126, link: bond0, id: 126}\n      mappings: {physnet1: br-ex}\n      availability_zones: [nova, az1]\n      gateway: true\n",
+        );
+        assert_eq!(lists, strings);
+    }
+
+    /// A copied string that is not what ovn-setup reads is refused at its line and column.
+    #[test]
+    fn bad_strings_are_refused_where_they_are() {
+        let errors = |ovn: &str| -> Vec<String> {
+            let text = format!("plinth:\n  genestack:\n    ovn:\n{ovn}");
+            crate::parse("t", &text)
+                .unwrap_err()
+                .errors()
+                .map(ToString::to_string)
+                .collect()
+        };
+        assert_eq!(
+            errors("      bridges: [br-ex]\n      ports:\n        - br-ex:eno1\n        - br-ex\n"),
+            [
+                "t:7:11: error: `br-ex` is not of the form `BRIDGE:INTERFACE` (such as `br-ex:bond1`) (at plinth.genestack.ovn.ports[1])"
+            ]
+        );
+        assert_eq!(
+            errors("      vlans: bond0.126:bond0:x:1500\n"),
+            [
+                "t:4:14: error: `bond0.126:bond0:x:1500`: VLAN id `x` is not a number from 1 to 4094 (at plinth.genestack.ovn.vlans)"
+            ]
+        );
+        assert_eq!(
+            errors("      mappings: physnet1\n"),
+            [
+                "t:4:17: error: `physnet1` is not of the form `PHYSNET:BRIDGE` (such as `physnet1:br-ex`) (at plinth.genestack.ovn.mappings)"
+            ]
+        );
+        assert_eq!(
+            errors("      gateway: yes-please\n"),
+            [
+                "t:4:16: error: gateway `yes-please`: expected true, false, `enabled` or `disabled` (at plinth.genestack.ovn.gateway)"
+            ]
+        );
+        assert_eq!(
+            errors("      bonds:\n        - {bridge: br-ex, name: bond0, members: [a, b]}\n"),
+            [
+                "t:5:11: error: missing required key `interfaces` (at plinth.genestack.ovn.bonds[0])",
+                "t:5:40: error: unknown key `members`: expected one of `bridge`, `name`, `interfaces`, `mode` or `lacp` (at plinth.genestack.ovn.bonds[0].members)"
+            ]
         );
     }
 }

@@ -33,9 +33,16 @@ pub const GENESTACK_MODULES: &[&str] = &[
     "xt_MASQUERADE",
     "openvswitch",
     "geneve",
+    "vxlan",
     "overlay",
     "kvm",
 ];
+
+/// What Kube-OVN's docs ask the host for (its prerequisites, plus `vxlan` for its VXLAN tunnel
+/// type on 4789/udp). With `DISABLE_MODULES_MANAGEMENT: true`, as on an immutable OS, Kube-OVN loads
+/// none itself, so they are all in [`GENESTACK_MODULES`].
+pub const KUBE_OVN_MODULES: &[&str] =
+    &["openvswitch", "geneve", "vxlan", "ip_tables", "iptable_nat"];
 
 /// The KVM module for a CPU vendor string from /proc/cpuinfo (`GenuineIntel`, `AuthenticAMD`).
 pub fn kvm_vendor_module(vendor_id: &str) -> Option<&'static str> {
@@ -159,6 +166,30 @@ mod tests {
         assert_eq!(s["net.ipv4.ip_forward"], "1");
         assert_eq!(s["vm.max_map_count"], "262144");
         assert_eq!(s["net.core.rmem_max"], "25165824");
+    }
+
+    /// Kube-OVN's modules load by default, and no default switches IPv6 off (its Geneve tunnels
+    /// need it).
+    #[test]
+    fn kube_ovn_gets_its_modules_and_ipv6() {
+        let all = modules(&Kernel::default(), None);
+        for m in KUBE_OVN_MODULES {
+            assert!(all.iter().any(|x| x == m), "{m} missing");
+        }
+        assert!(
+            !sysctls(&Kernel::default())
+                .keys()
+                .any(|k| k.contains("disable_ipv6")),
+            "a default touches disable_ipv6"
+        );
+        assert_eq!(
+            crate::validate::rendered(
+                "#cloud-config\nplinth:\n  kernel:\n    sysctls:\n      net.ipv6.conf.all.disable_ipv6: 1\n"
+            ),
+            [
+                "t:5:39: warning: IPv6 switched off: Kube-OVN's Geneve tunnels need it left enabled in the kernel (at plinth.kernel.sysctls[\"net.ipv6.conf.all.disable_ipv6\"])"
+            ]
+        );
     }
 
     #[test]

@@ -193,11 +193,22 @@ pub fn check(
             } else {
                 original.locate(&finding.path)
             };
+            let message = match &finding.also {
+                Some(also) => {
+                    let at = original.locate_key(also);
+                    finding.message.replacen(
+                        &also.to_string(),
+                        &format!("{also} ({}:{})", at.line, at.col),
+                        1,
+                    )
+                }
+                None => finding.message,
+            };
             diags.push(Diagnostic {
                 source: source.to_owned(),
                 pos,
                 severity: finding.severity,
-                message: finding.message,
+                message,
                 path: finding.path.to_string(),
             });
         }

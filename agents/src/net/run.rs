@@ -19,6 +19,7 @@ use rtnetlink::Handle;
 
 use super::apply::{ApplyError, apply};
 use super::observe::{ObserveError, observe};
+use super::ovs_owned::hand_over;
 use super::plan::{Plan, plan};
 use super::watch::watch;
 
@@ -83,6 +84,20 @@ pub fn run(opts: &NetOptions) -> Result<(), NetError> {
     for w in &parsed.warnings {
         eprintln!("net: config warning: {w}");
     }
+    let owned: Vec<String> = parsed
+        .config
+        .plinth
+        .genestack
+        .ovn
+        .as_ref()
+        .map(|ovn| ovn.ovs_interfaces().into_iter().map(|o| o.name).collect())
+        .unwrap_or_default();
+    if !owned.is_empty() {
+        println!(
+            "net: {} owned by OVS: brought up with no address, then left alone",
+            owned.join(", ")
+        );
+    }
     let network = parsed.config.network.unwrap_or_else(|| {
         println!(
             "net: the config has no network section; nothing to configure (PID 1 runs DHCP on every interface)"
@@ -96,20 +111,25 @@ pub fn run(opts: &NetOptions) -> Result<(), NetError> {
     runtime.block_on(async {
         let (connection, handle, _) = rtnetlink::new_connection().map_err(NetError::Connection)?;
         tokio::spawn(connection);
-        let first = pass(&network, &handle, opts).await?;
+        let first = pass(&network, &owned, &handle, opts).await?;
         report(&first, opts.dry_run);
         if opts.once || opts.dry_run {
             return Ok(());
         }
-        watch(&network, &handle, opts).await
+        watch(&network, &owned, &handle, opts).await
     })
 }
 
-/// One observe → plan → apply pass.
-pub async fn pass(network: &Network, handle: &Handle, opts: &NetOptions) -> Result<Pass, NetError> {
+/// One observe → plan → apply pass; `owned` are the interfaces OVS owns ([`hand_over`]).
+pub async fn pass(
+    network: &Network,
+    owned: &[String],
+    handle: &Handle,
+    opts: &NetOptions,
+) -> Result<Pass, NetError> {
     let start = Instant::now();
     let state = observe(handle, &opts.sys_class_net).await?;
-    let plan = plan(network, &state);
+    let plan = hand_over(plan(network, &state), owned, &state);
     for w in &plan.warnings {
         eprintln!("net: warning: {w}");
     }

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use super::ovn::Ovn;
+
 /// Genestack settings.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -77,88 +79,4 @@ impl Genestack {
         roles.dedup();
         roles
     }
-}
-
-/// OVN settings (annotations `ovn.openstack.org/*`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Ovn {
-    /// Integration bridge (default `br-int`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub int_bridge: Option<String>,
-    /// Provider bridges, such as `br-ex`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub bridges: Vec<String>,
-    /// Host ports attached to bridges.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub ports: Vec<OvnPort>,
-    /// OVS bonds attached to bridges.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub bonds: Vec<OvnBond>,
-    /// VLAN interfaces.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub vlans: Vec<OvnVlan>,
-    /// Physical network name → bridge (`physnet1: br-ex`).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub mappings: BTreeMap<String, String>,
-    /// Availability zones of this chassis.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub availability_zones: Vec<String>,
-    /// This node is an OVN gateway chassis.
-    #[serde(default)]
-    pub gateway: bool,
-}
-
-/// A port on a bridge (`br-ex:bond1`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct OvnPort {
-    /// Bridge name.
-    pub bridge: String,
-    /// Host interface.
-    pub port: String,
-}
-
-/// An OVS bond on a bridge (`br-ex:bond0:eno1+eno3:balance-tcp:active`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct OvnBond {
-    /// Bridge name.
-    pub bridge: String,
-    /// Bond name.
-    pub name: String,
-    /// Member interfaces.
-    pub interfaces: Vec<String>,
-    /// OVS bond mode (`balance-tcp`, `balance-slb`, `active-backup`).
-    #[serde(default = "default_bond_mode")]
-    pub mode: String,
-    /// LACP: `active`, `passive` or `off`.
-    #[serde(default = "default_lacp")]
-    pub lacp: String,
-}
-
-fn default_bond_mode() -> String {
-    "balance-tcp".to_owned()
-}
-fn default_lacp() -> String {
-    "active".to_owned()
-}
-
-/// A VLAN interface (`bond0.126:bond0:126:1500`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct OvnVlan {
-    /// Interface name, such as `bond0.126`.
-    pub name: String,
-    /// Parent interface.
-    pub link: String,
-    /// VLAN id.
-    pub id: u16,
-    /// MTU (default 1500).
-    #[serde(default = "default_mtu")]
-    pub mtu: u32,
-}
-
-const fn default_mtu() -> u32 {
-    1500
 }

@@ -75,13 +75,43 @@ pub fn with_defaults(mut config: MachineConfig, defaults: &MachineConfig) -> Mac
     fill(&mut config.ntp, &defaults.ntp);
     fill(&mut config.manage_etc_hosts, &defaults.manage_etc_hosts);
     fill(&mut config.ca_certs, &defaults.ca_certs);
-    fill(&mut config.network, &defaults.network);
+    // The default network (DHCP on every `e*` ethernet, by a name glob) would claim the NICs the
+    // config hands to OVS, which validation refuses; without it the node still gets DHCP on every
+    // other interface (the dhcp service's no-network form, which skips the OVS ones).
+    let hands_nics_to_ovs = config
+        .plinth
+        .genestack
+        .ovn
+        .as_ref()
+        .is_some_and(|ovn| !ovn.ovs_interfaces().is_empty());
+    if !hands_nics_to_ovs {
+        fill(&mut config.network, &defaults.network);
+    }
     config
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_default_network_over_nics_handed_to_ovs() {
+        let defaults = image_default().unwrap().config;
+        let user = parse(
+            "u",
+            "#cloud-config\nplinth:\n  genestack:\n    ovn:\n      bridges: br-ex\n      ports: br-ex:eno2\n",
+        )
+        .unwrap()
+        .config;
+        assert_eq!(with_defaults(user, &defaults).network, None);
+        let no_nics = parse(
+            "u",
+            "#cloud-config\nplinth:\n  genestack:\n    ovn:\n      mappings: physnet1:br-ex\n      bridges: br-ex\n",
+        )
+        .unwrap()
+        .config;
+        assert_eq!(with_defaults(no_nics, &defaults).network, defaults.network);
+    }
 
     #[test]
     fn image_default_parses_cleanly() {

@@ -132,11 +132,36 @@ pub(super) fn check(config: &MachineConfig, out: &mut Vec<Finding>) {
                     "an OVS bond needs at least two interfaces",
                 ));
             }
+            if !["balance-tcp", "balance-slb", "active-backup"].contains(&b.mode.as_str()) {
+                out.push(Finding::error(
+                    ovn_at.key("bonds").index(i),
+                    format!(
+                        "bond mode `{}`: expected `balance-tcp`, `balance-slb` or `active-backup`",
+                        b.mode
+                    ),
+                ));
+            } else if b.mode == "balance-tcp" && b.lacp == "off" {
+                out.push(Finding::warning(
+                    ovn_at.key("bonds").index(i),
+                    "`balance-tcp` needs LACP (`active` or `passive`); with `off` OVS will not balance",
+                ));
+            }
             if !["active", "passive", "off"].contains(&b.lacp.as_str()) {
                 out.push(Finding::error(
                     ovn_at.key("bonds").index(i).key("lacp"),
                     format!("lacp `{}`: expected `active`, `passive` or `off`", b.lacp),
                 ));
+            }
+        }
+        for bond in ovn.bond_options.keys() {
+            if !ovn.bonds.iter().any(|b| &b.name == bond) {
+                out.push(
+                    Finding::error(
+                        ovn_at.key("bond_options").key(bond),
+                        format!("`{bond}` is not a bond of plinth.genestack.ovn.bonds"),
+                    )
+                    .at_key(),
+                );
             }
         }
         for (i, v) in ovn.vlans.iter().enumerate() {
@@ -165,5 +190,18 @@ mod tests {
         assert_eq!(label_value_problem("enabled"), None);
         assert_eq!(label_value_problem(""), None);
         assert!(label_value_problem("has space").is_some());
+    }
+
+    #[test]
+    fn bond_modes_and_options_name_what_exists() {
+        let text = "#cloud-config\nplinth:\n  genestack:\n    ovn:\n      bridges: br-ex\n      bonds: br-ex:bond0:eno1+eno3:balance-xor:active,br-ex:bond1:eno5+eno7:balance-tcp:off\n      bond_options: bond9:lacp-time=fast\n";
+        assert_eq!(
+            crate::validate::rendered(text),
+            [
+                "t:6:14: error: bond mode `balance-xor`: expected `balance-tcp`, `balance-slb` or `active-backup` (at plinth.genestack.ovn.bonds[0])",
+                "t:6:14: warning: `balance-tcp` needs LACP (`active` or `passive`); with `off` OVS will not balance (at plinth.genestack.ovn.bonds[1])",
+                "t:7:21: error: `bond9` is not a bond of plinth.genestack.ovn.bonds (at plinth.genestack.ovn.bond_options.bond9)",
+            ]
+        );
     }
 }

@@ -10,6 +10,7 @@ pub mod join;
 pub mod kubernetes;
 pub mod network;
 pub mod node;
+pub mod ovs_nics;
 pub mod services;
 pub mod storage;
 
@@ -30,6 +31,9 @@ pub struct Finding {
     pub at_key: bool,
     /// Other keys the finding is about (it is moot when one of them had a type error).
     pub related: Vec<KeyPath>,
+    /// Another key the message names: its line and column are added to the message, after its
+    /// path, so both places can be found.
+    pub also: Option<KeyPath>,
 }
 
 impl Finding {
@@ -41,6 +45,7 @@ impl Finding {
             message: message.into(),
             at_key: false,
             related: Vec::new(),
+            also: None,
         }
     }
 
@@ -52,12 +57,20 @@ impl Finding {
             message: message.into(),
             at_key: false,
             related: Vec::new(),
+            also: None,
         }
     }
 
     /// Names another key the finding is about.
     pub fn related(mut self, path: KeyPath) -> Self {
         self.related.push(path);
+        self
+    }
+
+    /// Names another key by its line and column too (see [`Finding::also`]); it counts as related.
+    pub fn also(mut self, path: KeyPath) -> Self {
+        self.related.push(path.clone());
+        self.also = Some(path);
         self
     }
 
@@ -79,6 +92,7 @@ pub fn validate(config: &MachineConfig) -> Vec<Finding> {
     node::check(config, &mut out);
     storage::check(config, &mut out);
     genestack::check(config, &mut out);
+    ovs_nics::check(config, &mut out);
     services::check(&config.plinth.services, &mut out);
     if let Some(net) = &config.network {
         network::check(net, &mut out);

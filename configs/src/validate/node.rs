@@ -68,6 +68,17 @@ pub(super) fn check(config: &MachineConfig, out: &mut Vec<Finding>) {
             );
         }
     }
+    // Kube-OVN's Geneve tunnels do not come up with IPv6 off (GENESTACK.md; kube-ovn's docs).
+    for (key, value) in &config.plinth.kernel.sysctls {
+        let name = key.replace('/', ".");
+        let off = matches!(value, crate::plinth::SysctlValue::Set(v) if v.trim() == "1");
+        if off && name.starts_with("net.ipv6.conf.") && name.ends_with(".disable_ipv6") {
+            out.push(Finding::warning(
+                kernel.key("sysctls").key(key),
+                "IPv6 switched off: Kube-OVN's Geneve tunnels need it left enabled in the kernel",
+            ));
+        }
+    }
     let ovs = root("plinth").key("ovs");
     if config.plinth.ovs.mode == crate::plinth::OvsMode::KubeOvn
         && !config.plinth.ovs.bridges.is_empty()

@@ -1,12 +1,28 @@
-//! The writable host paths Genestack's DaemonSets mount (GENESTACK.md): Open vSwitch and OVN state,
-//! libvirt and nova, libvirt's logs, the node exporter's textfile collector, and the Longhorn mount
-//! point only when the config has a Longhorn disk. /var and /opt are writable (state partition).
+//! The writable host paths Genestack's DaemonSets mount (GENESTACK.md): Kube-OVN's (its OVS and OVN
+//! configuration and IPsec keys under /etc/origin, the CNI config and binaries, `kubectl-ko` in
+//! /usr/local/bin, the kubelet's directory and logs), Open vSwitch and OVN state, libvirt and nova,
+//! libvirt's logs, the node exporter's textfile collector, and the Longhorn mount point only when
+//! the config has a Longhorn disk. All of them are writable and kept across reboots: /etc, /var,
+//! /opt and /usr/local are overlays whose upper layer is on the state partition, and
+//! /var/lib/kubelet is bound from it (`crate::stage1`).
 
 use std::path::{Path, PathBuf};
 
 use plinth_config::MachineConfig;
 
-/// Every node's host paths.
+/// Kube-OVN's default host paths (its chart's `hostPath` volumes).
+pub const KUBE_OVN: &[&str] = &[
+    "/etc/origin/openvswitch",
+    "/etc/origin/ovn",
+    "/etc/origin/ovs_ipsec_keys",
+    "/etc/cni/net.d",
+    "/opt/cni/bin",
+    "/usr/local/bin",
+    "/var/lib/kubelet",
+    "/var/log",
+];
+
+/// Every node's other host paths.
 pub const ALWAYS: &[&str] = &[
     "/var/lib/openvswitch",
     "/var/lib/ovn",
@@ -17,7 +33,11 @@ pub const ALWAYS: &[&str] = &[
 
 /// The absolute paths to create for `config`.
 pub fn wanted(config: &MachineConfig) -> Vec<String> {
-    let mut out: Vec<String> = ALWAYS.iter().map(|p| p.to_string()).collect();
+    let mut out: Vec<String> = KUBE_OVN
+        .iter()
+        .chain(ALWAYS)
+        .map(|p| p.to_string())
+        .collect();
     let exporter = &config.plinth.exporters.node_exporter;
     out.push(exporter.textfile_dir.clone());
     if let Some(longhorn) = &config.plinth.storage.longhorn {
@@ -49,6 +69,9 @@ mod tests {
     fn longhorn_only_when_configured() {
         let plain = wanted(&MachineConfig::default());
         assert!(plain.contains(&"/var/lib/ovn".to_string()));
+        for kube_ovn in KUBE_OVN {
+            assert!(plain.contains(&kube_ovn.to_string()), "{kube_ovn} missing");
+        }
         assert!(plain.contains(&"/opt/node_exporter/textfile_collector".to_string()));
         assert!(!plain.iter().any(|p| p.contains("longhorn")));
         let storage = wanted(&config(

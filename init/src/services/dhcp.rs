@@ -62,12 +62,16 @@ pub const CONF: &str = "/run/plinth/dhcpcd.conf";
 /// The DHCP service the config asks for, if any.
 pub fn plan(config: &MachineConfig, _: &Facts) -> Vec<ServiceSpec> {
     let Some(network) = &config.network else {
-        return vec![daemon(
-            NAME,
-            &[DHCPCD, "-B", "-A", "--nodelay"],
-            Probe::Running,
-            &[SETTLED],
-        )];
+        // Every interface but those OVS owns (`-Z`, dhcpcd's denyinterfaces); the agent brings
+        // those up with no address, so dhcpcd comes after it then.
+        let owned = super::net::ovs_nics(config).join(",");
+        let mut exec = vec![DHCPCD, "-B", "-A", "--nodelay"];
+        let mut after = vec![SETTLED];
+        if !owned.is_empty() {
+            exec.extend(["-Z", owned.as_str()]);
+            after.push(super::net::NAME);
+        }
+        return vec![daemon(NAME, &exec, Probe::Running, &after)];
     };
     if !wants_dhcp(network) {
         return Vec::new();
@@ -202,6 +206,23 @@ mod tests {
         assert_eq!(specs[0].name, "dhcp");
         assert_eq!(specs[0].exec, [DHCPCD, "-B", "-A", "--nodelay"]);
         assert_eq!(specs[0].after, [SETTLED]);
+    }
+
+    /// Without a network config, DHCP runs everywhere except on the NICs OVS owns, after the agent
+    /// has brought those up.
+    #[test]
+    fn no_dhcp_on_nics_ovs_owns() {
+        let specs = plan(
+            &config(
+                "plinth:\n  genestack:\n    ovn:\n      bridges: br-ex\n      bonds: br-ex:bond0:eno1+eno3\n",
+            ),
+            &Facts::default(),
+        );
+        assert_eq!(
+            specs[0].exec,
+            [DHCPCD, "-B", "-A", "--nodelay", "-Z", "eno1,eno3"]
+        );
+        assert_eq!(specs[0].after, [SETTLED, crate::services::net::NAME]);
     }
 
     #[test]

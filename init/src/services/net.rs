@@ -21,9 +21,21 @@ pub const CONFIG: &str = "/run/plinth/network.yaml";
 /// Written by the agent after each successful pass: the DHCP clients it wants.
 pub const READY_FILE: &str = "/run/plinth/net.dhcp";
 
-/// The agent, when the config has a network.
+/// The interfaces `plinth.genestack.ovn` hands to OVS: the agent brings them up with no address,
+/// and DHCP leaves them alone.
+pub fn ovs_nics(config: &MachineConfig) -> Vec<String> {
+    config
+        .plinth
+        .genestack
+        .ovn
+        .as_ref()
+        .map(|ovn| ovn.ovs_interfaces().into_iter().map(|o| o.name).collect())
+        .unwrap_or_default()
+}
+
+/// The agent, when the config has a network or NICs OVS owns.
 pub fn plan(config: &MachineConfig, _: &Facts) -> Vec<ServiceSpec> {
-    if config.network.is_none() {
+    if config.network.is_none() && ovs_nics(config).is_empty() {
         return Vec::new();
     }
     vec![daemon(
@@ -52,5 +64,17 @@ mod tests {
         assert_eq!(specs[0].after, [SETTLED]);
         assert_eq!(specs[0].probe, Probe::File(READY_FILE.into()));
         assert_eq!(&specs[0].exec[..2], [AGENT, "net"]);
+    }
+
+    #[test]
+    fn planned_for_nics_ovs_owns_without_a_network() {
+        let config = plinth_config::parse(
+            "t",
+            "#cloud-config\nplinth:\n  genestack:\n    ovn:\n      bridges: br-ex\n      ports: br-ex:ens4\n",
+        )
+        .unwrap()
+        .config;
+        assert_eq!(ovs_nics(&config), ["ens4"]);
+        assert_eq!(plan(&config, &Facts::default())[0].name, NAME);
     }
 }

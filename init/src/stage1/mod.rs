@@ -49,6 +49,10 @@ pub const STATE_MOUNT: &str = "/state";
 /// `STATE_MOUNT/<dir>/upper` (so it persists with the state partition): config, variable data,
 /// `/opt` (CNI plugins, the node exporter's textfile directory) and root's home.
 pub const OVERLAID: [&str; 4] = ["etc", "var", "opt", "root"];
+/// Overlaid like [`OVERLAID`], but a node boots without them (a warning, not a halt): `/usr/local`,
+/// where Kube-OVN's cni-server installs `kubectl-ko` (kube-ovn#2707: it fails on a read-only
+/// `/usr/local/bin`).
+pub const OVERLAID_OPTIONAL: [&str; 1] = ["usr/local"];
 /// Data directories under `/var` bind-mounted straight from `STATE_MOUNT/data/<name>` over the
 /// `/var` overlay: they hold overlay filesystems or databases of their own, and an overlayfs
 /// cannot be the upper layer of another (containerd's snapshots), nor should a database pay for
@@ -122,7 +126,13 @@ pub fn run() -> Infallible {
             );
         }
     }
-    step("/etc, /var, /opt and /root are writable overlays on the state filesystem");
+    for dir in OVERLAID_OPTIONAL {
+        let target = format!("{SYSROOT}/{dir}");
+        if let Err(e) = mounts::overlay(&target, &target, &format!("{state_dir}/{dir}")) {
+            step(&format!("warning: /{dir} stays read-only: {e}"));
+        }
+    }
+    step("/etc, /var, /opt, /root and /usr/local are writable overlays on the state filesystem");
     for (name, dir) in DATA_DIRS {
         let from = format!("{state_dir}/data/{name}");
         let to = format!("{SYSROOT}/{dir}");

@@ -14,7 +14,7 @@ use crate::boot::BootContext;
 use crate::boot::bounded;
 use crate::boot::sequence::{PhaseError, PhaseResult};
 use crate::console;
-use crate::services::net::{AGENT, CONFIG};
+use crate::services::net::{AGENT, CONFIG, ovs_nics};
 
 /// What the agent says of an entry whose `match` finds no link.
 const NO_LINK_MATCHES: &str = "no link matches";
@@ -28,15 +28,18 @@ pub async fn run(ctx: &mut BootContext) -> PhaseResult {
         return Ok("container mode: nothing to apply".into());
     }
     let loaded = ctx.loaded()?;
+    let owned = ovs_nics(&loaded.config);
     let Some(network) = &loaded.config.network else {
-        return Ok("no network config: DHCP on every interface".into());
+        if owned.is_empty() {
+            return Ok("no network config: DHCP on every interface".into());
+        }
+        write_agent_config(&loaded.config)?;
+        return Ok(format!(
+            "no network config: DHCP on every interface but {}, which OVS owns (the `network` service brings them up with no address)",
+            owned.join(", ")
+        ));
     };
-    let only_network = MachineConfig {
-        network: Some(network.clone()),
-        ..MachineConfig::default()
-    };
-    crate::atomic_file::write(Path::new(CONFIG), only_network.to_yaml().as_bytes(), 0o600)
-        .map_err(|e| PhaseError::setup(format!("cannot write {CONFIG}"), e))?;
+    write_agent_config(&loaded.config)?;
     if !Path::new(AGENT).exists() {
         return Ok(format!(
             "{AGENT} is not installed: the network config is not applied"
@@ -87,4 +90,20 @@ pub async fn run(ctx: &mut BootContext) -> PhaseResult {
         network.vlans.len(),
         network.bridges.len()
     ))
+}
+
+/// Writes the agent's config: the netplan and the NICs OVS owns (`plinth.genestack.ovn`), no
+/// secrets.
+fn write_agent_config(config: &MachineConfig) -> Result<(), PhaseError> {
+    let mut for_agent = MachineConfig {
+        network: config.network.clone(),
+        ..MachineConfig::default()
+    };
+    for_agent
+        .plinth
+        .genestack
+        .ovn
+        .clone_from(&config.plinth.genestack.ovn);
+    crate::atomic_file::write(Path::new(CONFIG), for_agent.to_yaml().as_bytes(), 0o600)
+        .map_err(|e| PhaseError::setup(format!("cannot write {CONFIG}"), e))
 }
