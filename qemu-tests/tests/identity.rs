@@ -30,7 +30,7 @@ write_files:
     content: aGVsbG8gZnJvbSB3cml0ZV9maWxlcwo=
     encoding: b64
     permissions: '0640'
-  - path: /usr/local/bin/refused
+  - path: /usr/lib/plinth-refused
     content: "nope"
   - path: /home/ops/deferred.txt
     content: "owned by ops"
@@ -97,7 +97,7 @@ fn identity_files_and_runcmd_once_per_instance() -> Result<()> {
     ensure_line(&first, r"^\[runcmd\.2\] owner: ops ops$")?;
     ensure_line(
         &first,
-        r"write_files: /usr/local/bin/refused: refused, it is on the read-only root",
+        r"write_files: /usr/lib/plinth-refused: refused, it is on the read-only root",
     )?;
     ensure_line(&first, r"instance iid-a: new")?;
     ensure_line(&first, r"service sshd: ready")?;

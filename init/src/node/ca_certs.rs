@@ -1,5 +1,5 @@
-//! `ca_certs`: extra trusted CAs. /usr/local/share/ca-certificates is on the read-only root and
-//! `update-ca-certificates` would write there too, so Plinth writes each certificate to
+//! `ca_certs`: extra trusted CAs. Rather than run `update-ca-certificates` (its hashed links and
+//! package hooks, every boot), Plinth writes each certificate to
 //! `/etc/ssl/certs/plinth-ca-<n>.pem` and puts them in the bundle
 //! `/etc/ssl/certs/ca-certificates.crt` (what OpenSSL, curl, Go and Python read) between marker
 //! lines: each boot replaces that marked block, so the bundle never grows. `remove_defaults: true`

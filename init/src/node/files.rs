@@ -21,7 +21,7 @@ pub enum FileError {
     Relative(String),
     /// The path is on the read-only root.
     #[error(
-        "write_files: {0}: refused, it is on the read-only root (only /etc, /var, /opt, /root, /home, /run and /tmp are writable)"
+        "write_files: {0}: refused, it is on the read-only root (only /etc, /var, /opt, /usr/local, /root, /home, /run and /tmp are writable)"
     )]
     ReadOnly(String),
     /// The content cannot be decoded.
