@@ -16,4 +16,5 @@ pub mod etcd;
 pub mod join;
 pub mod net;
 pub mod pki;
+pub mod status_report;
 pub mod storage;

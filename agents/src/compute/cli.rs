@@ -5,11 +5,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 
 use super::check::{Expect, parse_hugepages};
 use super::report::{self, Report, STATE_FILE};
 use super::run::{WatchOptions, watch};
+use crate::status_report::{Kind, Output, render};
 
 /// `plinth-agent compute`.
 #[derive(Args, Debug)]
@@ -67,13 +68,6 @@ pub struct WatchArgs {
     pub helper_timeout: u64,
 }
 
-#[derive(Clone, Copy, Debug, Default, ValueEnum)]
-pub enum Output {
-    #[default]
-    Table,
-    Json,
-}
-
 #[derive(Args, Debug)]
 pub struct StatusArgs {
     /// Output format.
@@ -106,18 +100,12 @@ pub fn run(args: ComputeArgs) -> anyhow::Result<()> {
         .map(drop)
         .context("watch"),
         ComputeCommand::Status(a) => {
-            let text = std::fs::read_to_string(&a.state).with_context(|| {
-                format!(
-                    "{}: no compute report (this node has no Genestack compute role, or the compute check has not run yet)",
-                    a.state.display()
-                )
-            })?;
-            let report: Report = serde_json::from_str(&text)
-                .with_context(|| format!("{}: not a compute report", a.state.display()))?;
-            match a.output {
-                Output::Table => print!("{}", report::table(&report)),
-                Output::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-            }
+            let kind = Kind {
+                name: "compute",
+                absent: "this node has no Genestack compute role, or the compute check has not run yet",
+                table: report::table,
+            };
+            print!("{}", render::<Report>(&a.state, a.output, &kind)?);
             Ok(())
         }
     }

@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 
 use super::report::{self, Report, STATE_FILE};
 use super::run::{ApplyOptions, run as apply};
+use crate::status_report::{Kind, Output, render};
 
 /// `plinth-agent storage`.
 #[derive(Args, Debug)]
@@ -46,13 +47,6 @@ pub struct ApplyArgs {
     pub dry_run: bool,
 }
 
-#[derive(Clone, Copy, Debug, Default, ValueEnum)]
-pub enum Output {
-    #[default]
-    Table,
-    Json,
-}
-
 #[derive(Args, Debug)]
 pub struct StatusArgs {
     /// Output format.
@@ -76,18 +70,12 @@ pub fn run(args: StorageArgs) -> anyhow::Result<()> {
         .map(|_| ())
         .context("apply"),
         StorageCommand::Status(a) => {
-            let text = std::fs::read_to_string(&a.state).with_context(|| {
-                format!(
-                    "{}: no storage report (this node has no plinth.storage, or the storage service has not run yet)",
-                    a.state.display()
-                )
-            })?;
-            let report: Report = serde_json::from_str(&text)
-                .with_context(|| format!("{}: not a storage report", a.state.display()))?;
-            match a.output {
-                Output::Table => print!("{}", report::table(&report)),
-                Output::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-            }
+            let kind = Kind {
+                name: "storage",
+                absent: "this node has no plinth.storage, or the storage service has not run yet",
+                table: report::table,
+            };
+            print!("{}", render::<Report>(&a.state, a.output, &kind)?);
             Ok(())
         }
     }
