@@ -1,34 +1,14 @@
 //! The kernel command line: its words as /proc/cmdline has them (double quotes group a value with
 //! spaces), which configured arguments are missing from it, and whether it turns an IOMMU on. Pure.
 
-/// The words of a kernel command line.
+/// The words of a kernel command line, split as the config crate splits it for its own keys
+/// ([`plinth_config::sources::cmdline::split`]). An unterminated quote runs to the end of the line,
+/// as the kernel reads it, rather than being an error.
 pub fn parse(text: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut quoted = false;
-    let mut any = false;
-    for c in text.chars() {
-        match c {
-            '"' => {
-                quoted = !quoted;
-                any = true;
-            }
-            c if c.is_whitespace() && !quoted => {
-                if any {
-                    words.push(std::mem::take(&mut word));
-                    any = false;
-                }
-            }
-            c => {
-                word.push(c);
-                any = true;
-            }
-        }
-    }
-    if any {
-        words.push(word);
-    }
-    words
+    use plinth_config::sources::cmdline::split;
+    split(text)
+        .or_else(|_| split(&format!("{text}\"")))
+        .unwrap_or_default()
 }
 
 /// The arguments of `wanted` that are not words of `line` (quotes aside, as the kernel drops them).
