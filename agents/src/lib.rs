@@ -16,5 +16,6 @@ pub mod etcd;
 pub mod join;
 pub mod net;
 pub mod pki;
+pub mod prom;
 pub mod status_report;
 pub mod storage;

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::check::{Check, State};
 use super::libvirt::Libvirt;
+use crate::prom::{gauge, label};
 
 /// Where the last check's report is kept.
 pub const STATE_FILE: &str = "/run/plinth/compute.json";
@@ -46,17 +47,6 @@ impl Report {
     pub fn healthy(&self) -> bool {
         self.checks.iter().all(|c| c.state != State::Failing)
     }
-}
-
-fn label(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
-fn gauge(out: &mut String, name: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
 }
 
 /// The Prometheus text of `report`.

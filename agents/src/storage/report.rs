@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::disk::VolumeGroup;
 use super::plan::{Plan, Verdict};
+use crate::prom::{gauge, label};
 
 /// Where the last run's report is kept.
 pub const STATE_FILE: &str = "/run/plinth/storage.json";
@@ -113,17 +114,14 @@ pub fn report(
     }
 }
 
-fn label(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
 /// The Prometheus text of `report`.
 pub fn metrics(report: &Report) -> String {
     let mut out = String::new();
-    out.push_str("# HELP plinth_storage_disk_state A configured disk's state: 1 for the current one.\n# TYPE plinth_storage_disk_state gauge\n");
+    gauge(
+        &mut out,
+        "plinth_storage_disk_state",
+        "A configured disk's state: 1 for the current one.",
+    );
     for d in &report.disks {
         for s in DiskState::ALL {
             let _ = writeln!(
@@ -137,7 +135,11 @@ pub fn metrics(report: &Report) -> String {
             );
         }
     }
-    out.push_str("# HELP plinth_storage_vg_size_bytes A configured LVM volume group's size.\n# TYPE plinth_storage_vg_size_bytes gauge\n");
+    gauge(
+        &mut out,
+        "plinth_storage_vg_size_bytes",
+        "A configured LVM volume group's size.",
+    );
     for v in &report.vgs {
         let _ = writeln!(
             out,
@@ -146,7 +148,11 @@ pub fn metrics(report: &Report) -> String {
             v.size_bytes
         );
     }
-    out.push_str("# HELP plinth_storage_vg_free_bytes A configured LVM volume group's free space.\n# TYPE plinth_storage_vg_free_bytes gauge\n");
+    gauge(
+        &mut out,
+        "plinth_storage_vg_free_bytes",
+        "A configured LVM volume group's free space.",
+    );
     for v in &report.vgs {
         let _ = writeln!(
             out,
@@ -155,7 +161,11 @@ pub fn metrics(report: &Report) -> String {
             v.free_bytes
         );
     }
-    out.push_str("# HELP plinth_storage_host_errors Host storage steps (modules, configfs, files) that failed.\n# TYPE plinth_storage_host_errors gauge\n");
+    gauge(
+        &mut out,
+        "plinth_storage_host_errors",
+        "Host storage steps (modules, configfs, files) that failed.",
+    );
     let _ = writeln!(
         out,
         "plinth_storage_host_errors {}",
