@@ -34,46 +34,31 @@ pub fn profile(dev: bool) -> &'static str {
     if dev { "image-dev" } else { "release" }
 }
 
+/// `cargo build` of `bins` in `packages` with the image's profile, for `target` (the host's when
+/// `None`).
+fn cargo_build(dev: bool, target: Option<&str>, packages: &[&str], bins: &[&str]) -> Result<()> {
+    let mut args = vec!["build", "--profile", profile(dev), "--locked"];
+    if let Some(target) = target {
+        args.extend(["--target", target]);
+    }
+    for p in packages {
+        args.extend(["-p", p]);
+    }
+    for b in bins {
+        args.extend(["--bin", b]);
+    }
+    cmd::run(&mut cmd::cmd("cargo", args))
+}
+
 /// Builds the binaries and returns their paths.
 pub fn build(dev: bool) -> Result<Binaries> {
-    cmd::run(&mut cmd::cmd(
-        "cargo",
-        [
-            "build",
-            "--profile",
-            profile(dev),
-            "--locked",
-            "--target",
-            TARGET,
-            "-p",
-            "plinth-init",
-            "-p",
-            "plinth-agents",
-            "-p",
-            "plinth-pause",
-            "--bin",
-            "plinth-init",
-            "--bin",
-            "plinthctl",
-            "--bin",
-            "plinth-agent",
-            "--bin",
-            "pause",
-        ],
-    ))?;
-    cmd::run(&mut cmd::cmd(
-        "cargo",
-        [
-            "build",
-            "--profile",
-            profile(dev),
-            "--locked",
-            "-p",
-            "plinth-virt-check",
-            "--bin",
-            "plinth-virt-check",
-        ],
-    ))?;
+    cargo_build(
+        dev,
+        Some(TARGET),
+        &["plinth-init", "plinth-agents", "plinth-pause"],
+        &["plinth-init", "plinthctl", "plinth-agent", "pause"],
+    )?;
+    cargo_build(dev, None, &["plinth-virt-check"], &["plinth-virt-check"])?;
     // Where that cargo (run from the workspace root) put them.
     let host_dir = qemu_tests::paths::target_dir().join(profile(dev));
     let dir = qemu_tests::paths::target_dir()
