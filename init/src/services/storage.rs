@@ -4,6 +4,11 @@
 //! operator's multipath.conf the agent writes, when `plinth.storage.multipath` is set (skipped when
 //! the image has no multipathd). A refused disk does not fail the oneshot: the node stays up and
 //! says why (`plinthctl storage`).
+//!
+//! The boot's `ready` waits for them only when the node has disks to prepare: a node whose one
+//! storage duty is the Longhorn role without a disk of its own (the default hyperconverged config)
+//! only loads modules and starts iscsid for pods that come later, so that work runs in the
+//! background and does not hold `ready` (under emulation it took over a minute on a loaded host).
 
 use plinth_config::MachineConfig;
 use plinth_config::plinth::GenestackRole;
@@ -42,6 +47,19 @@ fn longhorn(config: &MachineConfig) -> bool {
             .contains(&GenestackRole::Longhorn)
 }
 
+/// Whether `ready` waits for the storage services: only when there are disks to prepare.
+fn holds_ready(config: &MachineConfig) -> bool {
+    config.plinth.storage.has_disks()
+}
+
+/// `spec`, in the background when the node has no disks to prepare.
+fn placed(config: &MachineConfig, spec: ServiceSpec) -> ServiceSpec {
+    ServiceSpec {
+        background: !holds_ready(config),
+        ..spec
+    }
+}
+
 /// The agent's oneshot.
 pub fn plan(config: &MachineConfig, _: &Facts) -> Vec<ServiceSpec> {
     if !planned(config) {
@@ -51,18 +69,21 @@ pub fn plan(config: &MachineConfig, _: &Facts) -> Vec<ServiceSpec> {
         "{}/{METRICS_FILE}",
         config.plinth.exporters.node_exporter.textfile_dir
     );
-    vec![oneshot(
-        NAME,
-        &[
-            AGENT,
-            "storage",
-            "apply",
-            "--config",
-            CONFIG,
-            "--textfile",
-            &textfile,
-        ],
-        &[SETTLED],
+    vec![placed(
+        config,
+        oneshot(
+            NAME,
+            &[
+                AGENT,
+                "storage",
+                "apply",
+                "--config",
+                CONFIG,
+                "--textfile",
+                &textfile,
+            ],
+            &[SETTLED],
+        ),
     )]
 }
 
@@ -71,7 +92,10 @@ pub fn plan_iscsid(config: &MachineConfig, _: &Facts) -> Vec<ServiceSpec> {
     if !longhorn(config) {
         return Vec::new();
     }
-    vec![daemon("iscsid", &[ISCSID, "-f"], Probe::Running, &[NAME])]
+    vec![placed(
+        config,
+        daemon("iscsid", &[ISCSID, "-f"], Probe::Running, &[NAME]),
+    )]
 }
 
 /// multipathd, after the agent wrote multipath.conf.
@@ -79,11 +103,14 @@ pub fn plan_multipathd(config: &MachineConfig, _: &Facts) -> Vec<ServiceSpec> {
     if config.plinth.storage.multipath.is_none() {
         return Vec::new();
     }
-    vec![daemon(
-        "multipathd",
-        &[MULTIPATHD, "-d", "-s"],
-        Probe::Running,
-        &[NAME],
+    vec![placed(
+        config,
+        daemon(
+            "multipathd",
+            &[MULTIPATHD, "-d", "-s"],
+            Probe::Running,
+            &[NAME],
+        ),
     )]
 }
 
@@ -123,6 +150,20 @@ mod tests {
         assert_eq!(iscsid[0].exec, [ISCSID, "-f"]);
         assert_eq!(iscsid[0].after, [NAME]);
         assert!(plan_multipathd(&c, &Facts::default()).is_empty());
+        assert!(
+            !specs[0].background && !iscsid[0].background,
+            "ready waits for a disk"
+        );
+    }
+
+    #[test]
+    fn the_longhorn_role_without_a_disk_does_not_hold_ready() {
+        let c = config("plinth:\n  genestack:\n    roles: [longhorn]\n");
+        let specs = plan(&c, &Facts::default());
+        let iscsid = plan_iscsid(&c, &Facts::default());
+        assert_eq!(specs[0].exec[1..3], ["storage", "apply"]);
+        assert!(specs[0].background, "{:?}", specs[0]);
+        assert!(iscsid[0].background, "{:?}", iscsid[0]);
     }
 
     #[test]
