@@ -12,6 +12,8 @@
 //! - the Longhorn disk is formatted and mounted at /var/lib/longhorn as a shared mount
 //!   (`findmnt -o PROPAGATION`), with iscsid running and dm_crypt, the LIO target's modules and
 //!   configfs loaded;
+//! - multipathd (Debian's, installed without systemd) runs with the operator's `multipath.conf`
+//!   from `plinth.storage.multipath`, and claims none of the single-path disks;
 //! - a second boot of the same disks changes nothing: every disk is found as Plinth left it (same
 //!   VG UUID, same filesystem UUID), no mkfs/pvcreate/vgcreate is run.
 //!
@@ -44,6 +46,15 @@ plinth:
           - serial:cinder-2
           - serial:old-data
           - {device: serial:wipe-me, wipe: true}
+    multipath:
+      config: |
+        defaults {
+            find_multipaths strict
+            polling_interval 7
+        }
+        blacklist {
+            devnode \"^vda$\"
+        }
 ";
 
 /// Each PV disk: `pvcreate --metadatasize 2048` (MiB) as Genestack documents needs more than 2 GiB.
@@ -184,6 +195,31 @@ fn what_was_made(sh: &mut Session) -> Result<(String, String, String)> {
     Ok((uuid, fs.text.trim().to_owned(), top.trim().to_owned()))
 }
 
+/// multipathd answers on its socket with the configuration from the seed, and made no map of the
+/// single-path disks (the VG's PVs stay on the plain virtio disks).
+fn multipath_runs_with_the_operators_config(sh: &mut Session) -> Result<()> {
+    // `pid N idle` (or `running`, mid-check): the daemon answers on its socket.
+    sh.run_until("multipathd show daemon", "pid ", Duration::from_secs(60))?;
+    let config = sh.run("multipathd show config")?;
+    ensure!(
+        config.status == 0
+            && config.text.contains("polling_interval 7")
+            && config.text.contains("find_multipaths \"strict\""),
+        "multipathd does not run with the seed's multipath.conf: {config:?}"
+    );
+    let maps = sh.run("dmsetup ls --target multipath")?;
+    ensure!(
+        maps.text.contains("No devices found"),
+        "multipathd claimed a single-path disk: {maps:?}"
+    );
+    let on = sh.run("cat /proc/modules")?;
+    ensure!(
+        on.text.lines().any(|l| l.starts_with("dm_multipath ")),
+        "dm_multipath is not loaded"
+    );
+    Ok(())
+}
+
 /// The examples' disks are among this node's, named the same way.
 fn examples_name_disks_as_this_node_does() -> Result<()> {
     let ours = plinth_config::parse("storage.rs", CONFIG)
@@ -318,6 +354,7 @@ fn storage_node_prepares_empty_disks_refuses_data_and_changes_nothing_on_reboot(
                 "{m} is not loaded"
             );
         }
+        multipath_runs_with_the_operators_config(&mut sh)?;
         let cfs = sh.run("findmnt -n -o FSTYPE /sys/kernel/config")?;
         ensure!(cfs.text.trim() == "configfs", "configfs: {cfs:?}");
         let lvmconf = sh.run("grep global_filter /etc/lvm/lvm.conf")?;
