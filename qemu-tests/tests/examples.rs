@@ -9,7 +9,9 @@
 //! example describes and prints what the node became as console lines `[runcmd.1] EXAMPLE …`, which
 //! the assertions read. The OVS/OVN parts of the examples are not acted on by this build; the tests
 //! check that the nodes say so. The hyperconverged node's Longhorn disk is prepared (formatted,
-//! mounted shared); `storage-*.yaml` are validated here and their disks are proven in `storage.rs`.
+//! mounted shared). `storage-lvm.yaml` and `storage-longhorn.yaml` boot with the disks they name
+//! (serial numbers), prepare them while their cluster join waits for a control plane that is not
+//! there; `storage.rs` proves the refusals and the second boot on the same disk names.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -532,6 +534,124 @@ say longhorn findmnt -n -o FSTYPE,PROPAGATION,LABEL /var/lib/longhorn"#;
     );
     eprintln!(
         "hyperconverged: checked in {:.0}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// An empty sparse disk of `bytes` in the fixture's directory, with the serial number `serial`.
+fn serial_disk(fx: &Fixture, serial: &str, bytes: u64) -> Result<Drive> {
+    let path = fx.dir.join(&format!("{serial}.raw"));
+    std::fs::File::create(&path)?.set_len(bytes)?;
+    Ok(Drive {
+        path,
+        format: DiskFormat::Raw,
+        read_only: false,
+        serial: Some(serial.into()),
+    })
+}
+
+/// A storage example booted on the i440fx chipset (its NIC is ens3) with `disks`: its report,
+/// once its storage is prepared, from a node that waits for its cluster, not in maintenance mode.
+fn storage_example(
+    file: &str,
+    hostname: &str,
+    disks: &[(&str, u64)],
+    wait: &str,
+    body: &str,
+) -> Result<Option<Report>> {
+    let path = examples_dir().join(file);
+    validated(&path)?;
+    let user_data = seed_user_data(&path, wait, body)?;
+    let Some(mut fx) = Fixture::for_test(&format!("examples-{hostname}")) else {
+        return Ok(None);
+    };
+    let nics = vec![Nic::segment(free_port()?).at_slot(3)];
+    let mut opts = uefi_boot(&fx, &user_data, hostname, 1024, nics)?;
+    opts.chipset = Chipset::I440fx;
+    opts.extra_disks = disks
+        .iter()
+        .map(|(serial, bytes)| serial_disk(&fx, serial, *bytes))
+        .collect::<Result<_>>()?;
+    let node = fx.boot(&opts)?;
+    let report = Report::of(hostname, &node)?;
+    said_unapplied(hostname, &node)?;
+    eprintln!("{hostname}: report\n  {}", report.lines.join("\n  "));
+    ensure!(
+        console_lines(&node, r"maintenance mode")?.is_empty(),
+        "{hostname}: in maintenance mode; log {}",
+        node.console().log_path().display()
+    );
+    Ok(Some(report))
+}
+
+/// storage-lvm.yaml with its two disks (`serial:cinder-1`, `serial:cinder-2`): the volume group
+/// over both, Genestack's PV metadata size, the LIO target's modules for Cinder's `lioadm`, and
+/// its storage VLAN's address.
+#[test]
+fn storage_lvm_makes_its_volume_group_over_the_disks_it_names() -> Result<()> {
+    let started = Instant::now();
+    // `pvcreate --metadatasize 2048` (MiB) needs more than 2 GiB per disk.
+    let disks = [("cinder-1", 3u64 << 30), ("cinder-2", 3 << 30)];
+    let body = r#"say vg lvm vgs --noheadings -o vg_name,pv_count,vg_attr
+say pv lvm pvs --noheadings -o pv_name,vg_name,pv_mda_size --units m
+say mods grep -E '^(target_core_mod|target_core_iblock|iscsi_target_mod) ' /proc/modules
+say configfs findmnt -n -o FSTYPE /sys/kernel/config
+say addr ip -br addr
+say storage plinthctl storage"#;
+    let wait = "lvm vgs cinder-volumes-1 >/dev/null 2>&1 && ip -br addr show dev storage 2>/dev/null | grep -q ' 10.10.200.41/'";
+    let Some(report) = storage_example("storage-lvm.yaml", "cinder1", &disks, wait, body)? else {
+        return Ok(());
+    };
+    report.expect(r"^vg +cinder-volumes-1 +2 +wz--n-")?;
+    report.expect(r"^pv +/dev/vd. +cinder-volumes-1 +20\d\d\.\d+m$")?;
+    for m in ["target_core_mod", "target_core_iblock", "iscsi_target_mod"] {
+        report.expect(&format!("^mods {m} "))?;
+    }
+    report.expect(r"^configfs configfs$")?;
+    report.expect(r"^addr storage@ens3 +UP +10\.10\.200\.41/24\b")?;
+    report.expect(r"^storage .*serial:cinder-1 .*prepared")?;
+    report.expect(r"^storage .*serial:cinder-2 .*prepared")?;
+    eprintln!(
+        "storage-lvm: checked in {:.0}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// storage-longhorn.yaml with its disk (`/dev/disk/by-id/virtio-longhorn0`): formatted ext4 and
+/// mounted shared at /var/lib/longhorn, iscsid running, dm_crypt and the NFS client loaded.
+#[test]
+fn storage_longhorn_formats_and_shares_its_disk_with_iscsid_running() -> Result<()> {
+    let started = Instant::now();
+    let disks = [("longhorn0", 256u64 << 20)];
+    let body = r#"say longhorn findmnt -n -o SOURCE,FSTYPE,PROPAGATION,LABEL /var/lib/longhorn
+echo "EXAMPLE iscsid $(busybox pidof iscsid >/dev/null && echo running || echo absent)"
+say mods grep -E '^(dm_crypt|iscsi_tcp|nfsv4) ' /proc/modules
+say addr ip -br addr"#;
+    let wait = "findmnt -n -o LABEL /var/lib/longhorn 2>/dev/null | grep -q plinth-lh && busybox pidof iscsid >/dev/null";
+    let Some(report) = storage_example("storage-longhorn.yaml", "storage1", &disks, wait, body)?
+    else {
+        return Ok(());
+    };
+    // Stage 1 binds /var/lib/longhorn from the state partition; the disk is mounted over it.
+    let mounts: Vec<&String> = report
+        .lines
+        .iter()
+        .filter(|l| l.starts_with("longhorn "))
+        .collect();
+    let top = mounts.last().context("no /var/lib/longhorn mount")?;
+    ensure!(
+        Regex::new(r"^longhorn /dev/vd. +ext4 +shared +plinth-lh$")?.is_match(top),
+        "storage1: /var/lib/longhorn is not the Longhorn disk mounted shared: {mounts:?}"
+    );
+    ensure!(report.value("iscsid")? == "running");
+    for m in ["dm_crypt", "iscsi_tcp", "nfsv4"] {
+        report.expect(&format!("^mods {m} "))?;
+    }
+    report.expect(r"^addr ens3 +UP +10\.10\.100\.31/24\b")?;
+    eprintln!(
+        "storage-longhorn: checked in {:.0}s",
         started.elapsed().as_secs_f64()
     );
     Ok(())
