@@ -53,6 +53,22 @@ pub fn kvm_vendor_module(vendor_id: &str) -> Option<&'static str> {
     }
 }
 
+/// The parameters a module is loaded with, by module name: the KVM vendor module's `nested` when
+/// `plinth.kernel.nested_virtualization` is set (`kvm_intel` and `kvm_amd` read it only at load).
+pub fn module_parameters(kernel: &Kernel, cpu_vendor: Option<&str>) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    if let (Some(nested), Some(module)) = (
+        kernel.nested_virtualization,
+        cpu_vendor.and_then(kvm_vendor_module),
+    ) {
+        out.insert(
+            module.to_owned(),
+            format!("nested={}", if nested { 1 } else { 0 }),
+        );
+    }
+    out
+}
+
 /// The sysctls every node gets.
 pub fn genestack_sysctls() -> BTreeMap<&'static str, &'static str> {
     BTreeMap::from([
@@ -227,5 +243,23 @@ mod tests {
         let m = modules(&listed, None);
         assert_eq!(m.iter().filter(|x| *x == "kvm").count(), 1);
         assert_eq!(m.last().map(String::as_str), Some("zram"));
+    }
+
+    #[test]
+    fn nested_virtualization_is_the_vendor_modules_load_parameter() {
+        let mut kernel = Kernel::default();
+        assert!(module_parameters(&kernel, Some("GenuineIntel")).is_empty());
+        kernel.nested_virtualization = Some(true);
+        assert_eq!(
+            module_parameters(&kernel, Some("GenuineIntel")),
+            BTreeMap::from([("kvm_intel".to_owned(), "nested=1".to_owned())])
+        );
+        kernel.nested_virtualization = Some(false);
+        assert_eq!(
+            module_parameters(&kernel, Some("AuthenticAMD")),
+            BTreeMap::from([("kvm_amd".to_owned(), "nested=0".to_owned())])
+        );
+        assert!(module_parameters(&kernel, Some("CentaurHauls")).is_empty());
+        assert!(module_parameters(&kernel, None).is_empty());
     }
 }

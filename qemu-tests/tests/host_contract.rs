@@ -22,7 +22,8 @@ const SWITCHED_OFF: &str = "vm.dirty_ratio";
 const ADDED: (&str, &str) = ("kernel.pid_max", "123456");
 
 /// The in-guest script: `hc sysctl KEY VALUE`, `hc module NAME loaded|builtin|absent`,
-/// `hc kvm-group LINE`, `hc kvm-dev UID:GID:MODE|absent`, then `hc done`.
+/// `hc kvm-group LINE`, `hc kvm-dev UID:GID:MODE|absent`, `hc nested VALUE` (the KVM vendor
+/// module's `nested` parameter; empty without one), then `hc done`.
 fn script() -> String {
     let mut keys: Vec<String> = genestack_sysctls().keys().map(|k| k.to_string()).collect();
     keys.push(ADDED.0.to_string());
@@ -38,6 +39,7 @@ for m in {modules}; do
 done
 echo "hc kvm-group $(grep ^kvm: /etc/group)"
 if [ -e /dev/kvm ]; then echo "hc kvm-dev $(stat -c %u:%g:%a /dev/kvm)"; else echo "hc kvm-dev absent"; fi
+echo "hc nested $(cat /sys/module/kvm_amd/parameters/nested /sys/module/kvm_intel/parameters/nested 2>/dev/null || true)"
 echo "hc done""#,
         keys = keys.join(" "),
         modules = modules.join(" ")
@@ -63,6 +65,8 @@ plinth:
   time:
     boot_timeout: 180s
   kernel:
+    # Off, against the kernel's default (on): the KVM vendor module must be loaded with nested=0.
+    nested_virtualization: false
     modules: [dummy, no_such_module]
     sysctls:
       {}: {}
@@ -190,10 +194,22 @@ fn genestack_modules_sysctls_and_kvm_group_are_in_effect() -> Result<()> {
                 "host_contract: /dev/kvm check skipped: the guest CPU has no virtualisation extensions"
             )
         }
-        (dev, _) => ensure!(
-            dev == "0:929292:660",
-            "/dev/kvm is {dev}, want 0:929292:660"
-        ),
+        (dev, _) => {
+            ensure!(
+                dev == "0:929292:660",
+                "/dev/kvm is {dev}, want 0:929292:660"
+            );
+            // kvm_amd prints 0/1, kvm_intel N/Y.
+            let nested = got
+                .get("nested")
+                .and_then(|g| g.keys().next().cloned())
+                .unwrap_or_default();
+            ensure!(
+                nested == "0" || nested == "N",
+                "KVM's nested parameter is {nested:?}, the config says nested_virtualization: false; console:\n{}",
+                tail()
+            );
+        }
     }
 
     ensure!(

@@ -32,9 +32,10 @@ pub struct Kernel {
     /// reserved.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hugepages: Vec<Hugepages>,
-    /// Whether KVM's nested virtualization (the `nested` parameter of kvm_intel or kvm_amd) should
-    /// be on. Debian's kernel turns it on by default; this is what a compute node's check expects
-    /// (unset: not checked, only reported).
+    /// KVM's nested virtualization: the `nested` parameter kvm_intel or kvm_amd is loaded with
+    /// (`nested=1` or `nested=0`), which a compute node's check then verifies. Unset: the kernel's
+    /// default (on, in Debian's), only reported. Changed by `plinthctl config apply`, the module is
+    /// loaded again if no VM holds it, else the change applies at the next boot.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nested_virtualization: Option<bool>,
 }

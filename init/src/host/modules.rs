@@ -3,7 +3,13 @@
 //! in `modules.dep` order. The resolver is `plinth_kmod` and the loader stage 1's
 //! (`stage1::modules`); here a module built into the kernel counts as present, and a module the
 //! kernel does not have is a warning naming it, never a reason to load nothing.
+//!
+//! Some modules take parameters from the config (`plinth_config::kernel::module_parameters`: KVM's
+//! `nested`), which the kernel reads only at load. A module already loaded with other values (a
+//! config applied again from maintenance mode) is unloaded and loaded again when nothing uses it,
+//! else a warning says a reboot applies them.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use plinth_kmod::{ModulesDep, module_name, parse_builtin};
@@ -29,8 +35,17 @@ pub struct LoadReport {
     pub warnings: Vec<String>,
 }
 
-/// Loads `wanted` from `moddir` (`/usr/lib/modules/<release>`).
+/// Loads `wanted` from `moddir` (`/usr/lib/modules/<release>`), without parameters.
 pub fn load_all(moddir: &Path, wanted: &[String]) -> LoadReport {
+    load_all_with(moddir, wanted, &BTreeMap::new())
+}
+
+/// Loads `wanted` from `moddir`, each module named in `params` with its parameter string.
+pub fn load_all_with(
+    moddir: &Path,
+    wanted: &[String],
+    params: &BTreeMap<String, String>,
+) -> LoadReport {
     let read = |name: &str| std::fs::read_to_string(moddir.join(name));
     let dep = match read("modules.dep") {
         Ok(dep) => dep,
@@ -55,8 +70,16 @@ pub fn load_all(moddir: &Path, wanted: &[String]) -> LoadReport {
         ..LoadReport::default()
     };
     for file in &planned.files {
-        match modules::load(&moddir.join(file)) {
-            Ok(Loaded::Loaded | Loaded::AlreadyThere) => report.loaded += 1,
+        let name = module_name(file);
+        let wanted_params = params.get(&name).map(String::as_str).unwrap_or("");
+        match modules::load_with(&moddir.join(file), wanted_params) {
+            Ok(Loaded::Loaded) => report.loaded += 1,
+            Ok(Loaded::AlreadyThere) => {
+                report.loaded += 1;
+                if let Some(warning) = reload_if_needed(moddir, file, &name, wanted_params) {
+                    report.warnings.push(warning);
+                }
+            }
             Ok(Loaded::Refused(errno)) => report.warnings.push(format!(
                 "module {}: refused by the kernel ({errno})",
                 module_name(file)
@@ -67,6 +90,54 @@ pub fn load_all(moddir: &Path, wanted: &[String]) -> LoadReport {
         }
     }
     report
+}
+
+/// The `key=value` words of `params` whose value the loaded module `name` does not have (from
+/// `/sys/module/NAME/parameters/KEY`, where booleans read `Y`/`N`). Pure.
+pub fn differing(params: &str, current: impl Fn(&str) -> Option<String>) -> Vec<String> {
+    let same = |want: &str, have: &str| {
+        let canon = |v: &str| match v.trim() {
+            "Y" | "y" | "1" => "1".to_owned(),
+            "N" | "n" | "0" => "0".to_owned(),
+            other => other.to_owned(),
+        };
+        canon(want) == canon(have)
+    };
+    params
+        .split_whitespace()
+        .filter_map(|word| word.split_once('='))
+        .filter(|(key, want)| !current(key).is_some_and(|have| same(want, &have)))
+        .map(|(key, want)| format!("{key}={want}"))
+        .collect()
+}
+
+/// A module loaded before with other parameters: unloaded and loaded with `params` when nothing
+/// holds it; otherwise the warning to print.
+fn reload_if_needed(moddir: &Path, file: &str, name: &str, params: &str) -> Option<String> {
+    let sys = Path::new("/sys/module").join(name).join("parameters");
+    let wrong = differing(params, |key| std::fs::read_to_string(sys.join(key)).ok());
+    if wrong.is_empty() {
+        return None;
+    }
+    let unloaded = std::ffi::CString::new(name)
+        .ok()
+        .map(|c| nix::kmod::delete_module(&c, nix::kmod::DeleteModuleFlags::O_NONBLOCK));
+    match unloaded {
+        Some(Ok(())) => match modules::load_with(&moddir.join(file), params) {
+            Ok(Loaded::Loaded) => {
+                crate::console::say(&format!("kernel: module {name} loaded again with {params}"));
+                None
+            }
+            other => Some(format!(
+                "module {name}: unloaded to apply {}, but loading it again failed ({other:?})",
+                wrong.join(" ")
+            )),
+        },
+        _ => Some(format!(
+            "module {name}: in use with other parameters; {} applies at the next boot",
+            wrong.join(" ")
+        )),
+    }
 }
 
 /// The module directory of the running kernel.
@@ -127,6 +198,20 @@ kernel/drivers/md/dm-mod.ko.xz:
         assert_eq!(planned.builtin, ["overlay"]);
         assert_eq!(planned.missing, ["no_such_module"]);
         assert_eq!(names(&planned.files).last().unwrap(), "8021q");
+    }
+
+    #[test]
+    fn parameters_differ_by_value_with_booleans_read_as_the_kernel_prints_them() {
+        let sys = |key: &str| match key {
+            "nested" => Some("Y\n".to_owned()),
+            "ept" => Some("N\n".to_owned()),
+            _ => None,
+        };
+        assert!(differing("nested=1", sys).is_empty());
+        assert_eq!(differing("nested=0", sys), ["nested=0"]);
+        assert_eq!(differing("nested=1 ept=1", sys), ["ept=1"]);
+        assert_eq!(differing("unknown=3", sys), ["unknown=3"]);
+        assert!(differing("", sys).is_empty());
     }
 
     #[test]

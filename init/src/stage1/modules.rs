@@ -33,6 +33,11 @@ pub enum LoadError {
 
 /// Loads one module file.
 pub fn load(path: &Path) -> Result<Loaded, LoadError> {
+    load_with(path, "")
+}
+
+/// Loads one module file with `params` (`nested=1`, space-separated as modprobe passes them).
+pub fn load_with(path: &Path, params: &str) -> Result<Loaded, LoadError> {
     let file = File::open(path).map_err(|source| LoadError::Open {
         path: path.display().to_string(),
         source,
@@ -45,8 +50,9 @@ pub fn load(path: &Path) -> Result<Loaded, LoadError> {
     } else {
         ModuleInitFlags::empty()
     };
-    let no_params = CString::default();
-    Ok(match finit_module(&file, &no_params, flags) {
+    // A parameter string never holds a NUL: it comes from the config crate's `key=value` words.
+    let params = CString::new(params).unwrap_or_default();
+    Ok(match finit_module(&file, &params, flags) {
         Ok(()) => Loaded::Loaded,
         Err(Errno::EEXIST) => Loaded::AlreadyThere,
         Err(errno) => Loaded::Refused(errno),

@@ -24,7 +24,8 @@ pub async fn run(ctx: &mut BootContext) -> PhaseResult {
     let kernel = &loaded.config.plinth.kernel;
     let vendor = cpu_vendor();
     let wanted = plinth_config::kernel::modules(kernel, vendor.as_deref());
-    let loaded_modules = modules::load_all(&modules::running_kernel_dir(), &wanted);
+    let params = plinth_config::kernel::module_parameters(kernel, vendor.as_deref());
+    let loaded_modules = modules::load_all_with(&modules::running_kernel_dir(), &wanted, &params);
     let sysctls = plinth_config::kernel::sysctls(kernel);
     let applied = sysctl::apply(Path::new("/proc/sys"), &sysctls);
     let kvm = kvm::apply(Path::new("/")).map_err(|e| PhaseError::setup("kvm group", e))?;
