@@ -35,8 +35,35 @@ pub fn can_run() -> bool {
 }
 
 /// The empty scratch directory of test `name` when the tests can run here (see [`can_run`]).
-pub fn prepared(name: &str) -> Option<PathBuf> {
-    can_run().then(|| scratch(name))
+pub fn prepared(name: &str) -> Option<Scratch> {
+    can_run().then(|| Scratch(scratch(name)))
+}
+
+/// A test's scratch directory: removed when the test passes, kept for a look when it fails (the
+/// stage-1 roots are 124 MiB each, and hundreds piled up in /tmp over a day of runs).
+pub struct Scratch(PathBuf);
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("scratch kept for a look: {}", self.0.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
 }
 
 /// Everything `child` prints on stdout and stderr, collected line by line as it comes.
