@@ -170,6 +170,18 @@ pub fn from_files_with(
         super::merge::apply_meta_data(&mut config, meta);
     }
     if let Some(network) = network.flatten().and_then(|c| c.network) {
+        let ovs = crate::network::OvsTopology::of(&network).any(&network);
+        if ovs && config.plinth.ovs.mode != crate::plinth::OvsMode::Host {
+            return Err(Diagnostics(vec![Diagnostic::error(
+                &name("network-config"),
+                crate::diagnostic::Pos::new(1, 1),
+                "network.openvswitch",
+                format!(
+                    "{}: network-config uses Open vSwitch keys, and user-data does not set it (Kube-OVN's pods run OVS in `kube-ovn` mode)",
+                    crate::validate::openvswitch::NEEDS_HOST_MODE
+                ),
+            )]));
+        }
         config.network = Some(network);
     }
     Ok(Parsed {
