@@ -92,8 +92,8 @@ pub async fn run(ctx: &mut BootContext) -> PhaseResult {
     ))
 }
 
-/// Writes the agent's config: the netplan and the NICs OVS owns (`plinth.genestack.ovn`), no
-/// secrets.
+/// Writes the agent's config: the netplan, the NICs OVS owns (`plinth.genestack.ovn`) and
+/// `plinth.ovs` (read by `plinth-agent ovs apply` too), no secrets.
 fn write_agent_config(config: &MachineConfig) -> Result<(), PhaseError> {
     let mut for_agent = MachineConfig {
         network: config.network.clone(),
@@ -104,6 +104,9 @@ fn write_agent_config(config: &MachineConfig) -> Result<(), PhaseError> {
         .genestack
         .ovn
         .clone_from(&config.plinth.genestack.ovn);
+    // The mode decides whether the netplan's `openvswitch` keys are valid, and whether the OVS
+    // devices are left to `plinth-agent ovs apply` (host mode).
+    for_agent.plinth.ovs.clone_from(&config.plinth.ovs);
     crate::atomic_file::write(Path::new(CONFIG), for_agent.to_yaml().as_bytes(), 0o600)
         .map_err(|e| PhaseError::setup(format!("cannot write {CONFIG}"), e))
 }
