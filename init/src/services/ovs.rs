@@ -5,12 +5,12 @@
 //! `ovsdb-server` on it, ready once its unix socket accepts connections; `ovs-vswitchd`, ready
 //! once it answers `ovs-appctl version` on its control socket; and `ovs-apply`, a oneshot
 //! `plinth-agent ovs apply` that brings the database to the netplan's OVS bridges, bonds, patch
-//! ports and VLAN ports through the OVSDB protocol. A oneshot, not a re-applier: the database
+//! ports and VLAN ports through the OVSDB protocol. ovs-vswitchd comes after the `network` agent,
+//! when there is one, so the NICs have their final names. A oneshot, not a re-applier: the database
 //! keeps what it was given across restarts and reboots, and ovs-vswitchd rebuilds the datapath
 //! from it by itself; the config changes only through a boot or `plinthctl config apply`, which
-//! both run it again. It comes after `ovs-vswitchd` (and the `network` agent, when there is one, so
-//! the NICs are named); the network agent gives the internal ports their addresses when they
-//! appear. The `openvswitch` kernel module is loaded by the kernel contract. In `kube-ovn` mode
+//! both run it again. It comes after `ovs-vswitchd`; the network agent gives the internal ports
+//! their addresses when they appear. The `openvswitch` kernel module is loaded by the kernel contract. In `kube-ovn` mode
 //! (the default) none of this runs: Kube-OVN's pods run OVS.
 
 use plinth_config::MachineConfig;
@@ -49,10 +49,12 @@ pub fn plan(config: &MachineConfig, facts: &Facts) -> Vec<ServiceSpec> {
     if config.plinth.ovs.mode != OvsMode::Host {
         return Vec::new();
     }
+    // After the network agent's first pass, when there is one: the NICs have their final names
+    // (`set-name`) before ovs-vswitchd opens them as ports.
     let network = !super::net::plan(config, facts).is_empty();
-    let mut apply_after = vec![VSWITCHD];
+    let mut vswitchd_after = vec![SERVER];
     if network {
-        apply_after.push(super::net::NAME);
+        vswitchd_after.push(super::net::NAME);
     }
     vec![
         oneshot(
@@ -92,14 +94,14 @@ pub fn plan(config: &MachineConfig, facts: &Facts) -> Vec<ServiceSpec> {
                     .map(String::from)
                     .to_vec(),
             ),
-            &[SERVER],
+            &vswitchd_after,
         ),
         oneshot(
             APPLY,
             &[
                 AGENT, "ovs", "apply", "--config", CONFIG, "--socket", DB_SOCKET,
             ],
-            &apply_after,
+            &[VSWITCHD],
         ),
     ]
 }
@@ -126,9 +128,9 @@ mod tests {
         assert_eq!(specs[1].probe, Probe::Unix(DB_SOCKET.into()));
         assert_eq!(specs[1].exec[..2], [OVSDB_SERVER, DB]);
         assert_eq!(specs[1].after, [INIT]);
-        assert_eq!(specs[2].after, [SERVER]);
+        assert_eq!(specs[2].after, [SERVER, super::super::net::NAME]);
         assert!(matches!(&specs[2].probe, Probe::Exec(argv) if argv[0] == OVS_APPCTL));
-        assert_eq!(specs[3].after, [VSWITCHD, super::super::net::NAME]);
+        assert_eq!(specs[3].after, [VSWITCHD]);
         assert_eq!(&specs[3].exec[..3], [AGENT, "ovs", "apply"]);
         let (all, _) =
             super::super::plan_from(super::super::BUILTINS, &c, &Facts::default(), |_| true);
