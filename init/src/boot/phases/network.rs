@@ -29,11 +29,19 @@ pub async fn run(ctx: &mut BootContext) -> PhaseResult {
     }
     let loaded = ctx.loaded()?;
     let owned = ovs_nics(&loaded.config);
+    let host_ovs = loaded.config.plinth.ovs.mode == plinth_config::plinth::OvsMode::Host;
     let Some(network) = &loaded.config.network else {
-        if owned.is_empty() {
+        if owned.is_empty() && !host_ovs {
             return Ok("no network config: DHCP on every interface".into());
         }
+        // `ovs-apply` reads the same file in host mode.
         write_agent_config(&loaded.config)?;
+        if owned.is_empty() {
+            return Ok(
+                "no network config: DHCP on every interface (host-mode OVS has no bridges to build)"
+                    .into(),
+            );
+        }
         return Ok(format!(
             "no network config: DHCP on every interface but {}, which OVS owns (the `network` service brings them up with no address)",
             owned.join(", ")
