@@ -105,8 +105,9 @@ pub fn check(source: &str, root: Node, diags: Vec<Diagnostic>) -> Result<Parsed,
     check_part(source, root, diags, false)
 }
 
-/// [`check`]; a `network_only` document (network-config) does not know `plinth.ovs.mode`, so the
-/// host-mode check of its Open vSwitch keys is left to the merged config (`sources::nocloud`).
+/// [`check`]; a `network_only` document (network-config) does not know `plinth.ovs.mode`: its
+/// Open vSwitch keys are checked as host mode reads them, and whether the mode is host is left to
+/// the merged config (`sources::nocloud`).
 fn check_part(
     source: &str,
     mut root: Node,
@@ -186,11 +187,16 @@ fn check_part(
         diags.push(unknown_key(source, &unknown));
     }
     if let Some(config) = &config {
-        for finding in validate::validate(config).into_iter().filter(|f| {
-            !(network_only
-                && f.message
-                    .starts_with(validate::openvswitch::NEEDS_HOST_MODE))
-        }) {
+        // A network-only document has no `plinth:`: its Open vSwitch keys are checked as host
+        // mode wants them here, and the mode itself on the merged config.
+        let checked = if network_only {
+            let mut host = config.clone();
+            host.plinth.ovs.mode = crate::plinth::OvsMode::Host;
+            validate::validate(&host)
+        } else {
+            validate::validate(config)
+        };
+        for finding in checked {
             let affected = pruned.iter().any(|p| {
                 finding.path.starts_with(p)
                     || p.starts_with(&finding.path)

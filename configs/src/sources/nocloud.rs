@@ -220,6 +220,38 @@ mod seed_tests {
     use super::*;
 
     #[test]
+    fn network_configs_openvswitch_keys_need_user_datas_host_mode() {
+        let net = "version: 2\nethernets:\n  eth1: {}\nbridges:\n  br0:\n    interfaces: [eth1]\n    openvswitch:\n      fail-mode: open\n";
+        let files = |user: &str, net: &str| SeedFiles {
+            user_data: Some(user.into()),
+            network_config: Some(net.into()),
+            ..SeedFiles::default()
+        };
+        let host = "#cloud-config\nplinth:\n  ovs:\n    mode: host\n";
+        let err = from_files("s", &files(host, net)).unwrap_err().to_string();
+        assert!(
+            err.contains("s/network-config:8:18: error: unknown fail-mode `open`"),
+            "{err}"
+        );
+        let fixed = net.replace("fail-mode: open", "fail-mode: secure");
+        let parsed = from_files("s", &files(host, &fixed)).unwrap();
+        assert!(
+            parsed.config.network.unwrap().bridges["br0"]
+                .openvswitch
+                .is_some()
+        );
+        let err = from_files("s", &files("#cloud-config\n", &fixed))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(
+                "s/network-config:1:1: error: netplan's Open vSwitch needs `plinth.ovs.mode: host`"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn problems_in_every_file_are_reported_together() {
         let files = SeedFiles {
             user_data: Some("#cloud-config\nplinth:\n  cluster:\n    rol: x\n".into()),

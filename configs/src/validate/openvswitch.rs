@@ -14,8 +14,8 @@ use crate::yaml::de::one_of;
 
 use super::{Finding, root};
 
-/// The start of the kube-ovn mode refusal; `parse_network` leaves it to the merged config, since
-/// a network-config document alone does not know the mode.
+/// The start of the kube-ovn mode refusal (also said of a network-config file whose user-data is
+/// not in host mode, by `sources::nocloud`).
 pub const NEEDS_HOST_MODE: &str = "netplan's Open vSwitch needs `plinth.ovs.mode: host`";
 
 /// OVS bond modes.
