@@ -172,6 +172,23 @@ fn host(net: &Network, out: &mut Vec<Finding>) {
         }
         only_ids(o, &p, "an ethernet", out);
     }
+    // OVS opens a port by its interface name: an ethernet selected by `match` needs `set-name`.
+    let members = t
+        .bridges
+        .iter()
+        .flat_map(|b| net.bridges[b].interfaces.iter())
+        .chain(t.bonds.iter().flat_map(|b| net.bonds[b].interfaces.iter()));
+    for member in members {
+        if let Some(e) = net.ethernets.get(member)
+            && e.match_.is_some()
+            && e.set_name.is_none()
+        {
+            out.push(Finding::error(
+                at.key("ethernets").key(member).key("match"),
+                format!("`{member}` is an OVS port, which OVS opens by interface name: give it `set-name`, or key the entry by the interface's name without `match`"),
+            ).at_key());
+        }
+    }
     for name in &t.bonds {
         let bond = &net.bonds[name];
         let p = at.key("bonds").key(name);
@@ -496,6 +513,29 @@ mod tests {
             out[0]
         );
         assert!(out[0].contains("plinth.genestack.ovn (6:5)"), "{}", out[0]);
+    }
+
+    #[test]
+    fn an_ovs_port_selected_by_match_needs_its_set_name() {
+        let text = format!(
+            "{HOST}{}",
+            NET.replace(
+                "    eth1: {}\n",
+                "    eth1:\n      match: {macaddress: \"52:54:00:00:00:01\"}\n"
+            )
+        );
+        let out = rendered(&text);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert!(
+            out[0].starts_with("t:9:7: error: `eth1` is an OVS port"),
+            "{}",
+            out[0]
+        );
+        let named = text.replace(
+            "52:54:00:00:00:01\"}\n",
+            "52:54:00:00:00:01\"}\n      set-name: eth1\n",
+        );
+        assert!(rendered(&named).is_empty(), "{:?}", rendered(&named));
     }
 
     #[test]
