@@ -42,6 +42,11 @@ enum Command {
     /// groups, the configured kernel arguments and libvirt (once its pod answers) every few
     /// minutes, for the textfile collector; `status` is the last report (`plinthctl compute`).
     Compute(plinth_agents::compute::cli::ComputeArgs),
+    /// Host-mode Open vSwitch (`plinth.ovs.mode: host`): `init-db` makes or converts the
+    /// database file before ovsdb-server starts; `apply` brings the running database to the
+    /// config's OVS bridges, bonds, patch ports and VLAN ports (netplan's `openvswitch` syntax)
+    /// over the OVSDB protocol, in one transaction, and changes nothing when it holds them.
+    Ovs(plinth_agents::ovs::cli::OvsArgs),
 }
 
 #[derive(Args)]
@@ -151,5 +156,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Etcd(a) => plinth_agents::etcd::cli::run(a).context("etcd"),
         Command::Storage(a) => plinth_agents::storage::cli::run(a).context("storage"),
         Command::Compute(a) => plinth_agents::compute::cli::run(a).context("compute"),
+        Command::Ovs(a) => plinth_agents::ovs::cli::run(a).context("ovs"),
     }
 }

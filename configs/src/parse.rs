@@ -97,14 +97,22 @@ pub fn parse_network(source_name: &str, text: &str) -> Result<Parsed, Diagnostic
             raw: None,
         }
     };
-    check(source_name, root, diags)
+    check_part(source_name, root, diags, true)
 }
 
 /// Checks a parsed tree: the whole pipeline after YAML.
-pub fn check(
+pub fn check(source: &str, root: Node, diags: Vec<Diagnostic>) -> Result<Parsed, Diagnostics> {
+    check_part(source, root, diags, false)
+}
+
+/// [`check`]; a `network_only` document (network-config) does not know `plinth.ovs.mode`: its
+/// Open vSwitch keys are checked as host mode reads them, and whether the mode is host is left to
+/// the merged config (`sources::nocloud`).
+fn check_part(
     source: &str,
     mut root: Node,
     mut diags: Vec<Diagnostic>,
+    network_only: bool,
 ) -> Result<Parsed, Diagnostics> {
     if !matches!(root.kind, Kind::Map(_)) {
         if matches!(root.kind, Kind::Scalar(Scalar::Null)) {
@@ -179,7 +187,16 @@ pub fn check(
         diags.push(unknown_key(source, &unknown));
     }
     if let Some(config) = &config {
-        for finding in validate::validate(config) {
+        // A network-only document has no `plinth:`: its Open vSwitch keys are checked as host
+        // mode wants them here, and the mode itself on the merged config.
+        let checked = if network_only {
+            let mut host = config.clone();
+            host.plinth.ovs.mode = crate::plinth::OvsMode::Host;
+            validate::validate(&host)
+        } else {
+            validate::validate(config)
+        };
+        for finding in checked {
             let affected = pruned.iter().any(|p| {
                 finding.path.starts_with(p)
                     || p.starts_with(&finding.path)

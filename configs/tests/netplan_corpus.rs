@@ -53,7 +53,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
     ("sriov_vlan", "unsupported: renderer: sriov"),
     ("infiniband", "unsupported: infiniband-mode"),
     ("dhcp_wired8021x", "unsupported: auth"),
-    ("openvswitch", "unsupported: openvswitch"),
 ];
 
 #[test]
@@ -115,4 +114,61 @@ fn yaml_1_1_booleans_are_booleans() {
         .network
         .unwrap();
     assert_eq!(net.bonds["bond0"].dhcp4, Some(true));
+}
+
+/// netplan's Open vSwitch example, under `plinth.ovs.mode: host`: everything is read but its
+/// `ssl` (refused by name); without it the example is a valid host-mode config. In `kube-ovn`
+/// mode every `openvswitch` key is refused with its line.
+#[test]
+fn openvswitch_example_in_host_mode() {
+    let Some(dir) = corpus() else { return };
+    let netplan = std::fs::read_to_string(dir.join("openvswitch.yaml")).unwrap();
+    let host = format!("#cloud-config\nplinth:\n  ovs:\n    mode: host\n{netplan}");
+    let err = plinth_config::parse("ovs", &host).expect_err("ssl is refused");
+    let lines: Vec<String> = err.0.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        lines,
+        [
+            "ovs:11:5: error: unsupported: ssl: Plinth does not configure OVS SSL (no ssl: controllers or managers) (at network.openvswitch.ssl)"
+        ]
+    );
+    let start = host.find("    ssl:\n").unwrap();
+    let end = host.find("    external-ids:\n      somekey").unwrap();
+    let without_ssl = format!("{}{}", &host[..start], &host[end..]);
+    let net = plinth_config::parse("ovs", &without_ssl)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .config
+        .network
+        .unwrap();
+    let t = plinth_config::network::OvsTopology::of(&net);
+    assert_eq!(t.bridges.iter().collect::<Vec<_>>(), ["ovs0"]);
+    assert_eq!(t.bonds.iter().collect::<Vec<_>>(), ["bond0"]);
+    assert_eq!(t.patches["patch0-1"], "patch1-0");
+    let ovs0 = net.bridges["ovs0"].openvswitch.as_ref().unwrap();
+    assert_eq!(ovs0.fail_mode.as_deref(), Some("secure"));
+    assert_eq!(ovs0.mcast_snooping, Some(true));
+    assert_eq!(
+        net.ethernets["eth0"]
+            .openvswitch
+            .as_ref()
+            .unwrap()
+            .other_config["disable-in-band"],
+        "false"
+    );
+
+    let kube_ovn = format!("#cloud-config\n{netplan}");
+    let err = plinth_config::parse("ovs", &kube_ovn).expect_err("kube-ovn mode refuses");
+    let text = err.to_string();
+    for path in [
+        "network.openvswitch",
+        "network.ethernets.eth0.openvswitch",
+        "network.bonds.bond0.openvswitch",
+        "network.bridges.ovs0.openvswitch",
+    ] {
+        assert!(
+            text.contains(&format!("(at {path})"))
+                && text.contains("needs `plinth.ovs.mode: host`"),
+            "{path} not refused in:\n{text}"
+        );
+    }
 }

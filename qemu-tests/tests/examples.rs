@@ -7,11 +7,12 @@
 //! The examples are read from the repository at test time, never copied. The test appends one
 //! `runcmd` to an example that has none: a shell script that waits (bounded) for the network the
 //! example describes and prints what the node became as console lines `[runcmd.1] EXAMPLE …`, which
-//! the assertions read. The OVS/OVN parts of the examples are not acted on by this build; the tests
-//! check that the nodes say so. The hyperconverged node's Longhorn disk is prepared (formatted,
-//! mounted shared). `storage-lvm.yaml` and `storage-longhorn.yaml` boot with the disks they name
-//! (serial numbers), prepare them while their cluster join waits for a control plane that is not
-//! there; `storage.rs` proves the refusals and the second boot on the same disk names.
+//! the assertions read. The examples run OVS in Kube-OVN's pods (the default mode): the
+//! hyperconverged node is checked to start no OVS daemon of its own. The hyperconverged node's
+//! Longhorn disk is prepared (formatted, mounted shared). `storage-lvm.yaml` and
+//! `storage-longhorn.yaml` boot with the disks they name (serial numbers), prepare them while their
+//! cluster join waits for a control plane that is not there; `storage.rs` proves the refusals and
+//! the second boot on the same disk names.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -532,9 +533,10 @@ say longhorn findmnt -n -o FSTYPE,PROPAGATION,LABEL /var/lib/longhorn"#;
     report.expect(r"^services motd-stamp +exited\b")?;
     report.expect(r"^services lab-web +ready\b")?;
     report.expect(r"^longhorn ext4 +shared +plinth-lh$")?;
+    // Kube-OVN mode (the default): no OVS daemon of the host's own.
     ensure!(
-        !console_lines(&node, r"not applied yet: plinth\.ovs: ")?.is_empty(),
-        "hci1: the console does not say that plinth.ovs is not applied yet"
+        console_lines(&node, r"service ovsdb-server\b")?.is_empty(),
+        "hci1: ovsdb-server started on the host in kube-ovn mode"
     );
     node.metrics(Duration::from_secs(60), |s| {
         metrics::nodename(s) == Some("hci1")

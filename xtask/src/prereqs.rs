@@ -51,8 +51,10 @@ const fn deb(package: &'static str) -> Prereq {
 /// libvirt's headers and library (`libvirt-dev`) for `plinth-virt-check`, which links the C libvirt,
 /// and Debian's libvirt daemons (`libvirt-daemon`: `virtqemud` with the QEMU driver, not the
 /// `-system` package, which would start a libvirtd of its own on the host) for its test against a
-/// real daemon the test starts on a private socket.
-pub const TEST: [Prereq; 8] = [
+/// real daemon the test starts on a private socket; Debian's Open vSwitch (`openvswitch-switch`:
+/// `ovsdb-server`, `ovsdb-tool` and the vswitch schema) for the host-mode OVSDB apply's test
+/// against a real ovsdb-server in a temporary directory.
+pub const TEST: [Prereq; 9] = [
     CargoTool("nextest"),
     deb("util-linux"),
     RustTarget("x86_64-unknown-linux-musl"),
@@ -61,6 +63,7 @@ pub const TEST: [Prereq; 8] = [
     deb("dhcpcd-base"),
     deb("libvirt-dev"),
     deb("libvirt-daemon"),
+    deb("openvswitch-switch"),
 ];
 
 /// What `cargo xtask image` needs: mkosi 24+ and bubblewrap (from backports on Debian 12) for the

@@ -2,7 +2,7 @@
 //!
 //! Pure decisions — which link each entry means ([`matching`]), the devices and their final names
 //! ([`devices`]), bond and bridge parameters ([`bond`], [`bridge`]), routes and rules ([`routes`], [`rules`]), the ordered operations ([`plan`]),
-//! the DHCP clients ([`dhcp`]) and resolv.conf ([`resolv`]), the NICs OVS owns ([`ovs_owned`]) — are separate from the effects:
+//! the DHCP clients ([`dhcp`]) and resolv.conf ([`resolv`]), the NICs OVS owns ([`ovs_owned`]), host-mode OVS's devices left to OVSDB ([`ovs_host`]) — are separate from the effects:
 //! reading the state ([`observe`]), performing operations ([`apply`]), and the command around them
 //! ([`run`], [`watch`]). DHCP clients themselves are not run here: PID 1 supervises them.
 
@@ -15,6 +15,7 @@ pub mod dhcp;
 pub mod matching;
 pub mod observe;
 pub mod ops;
+pub mod ovs_host;
 pub mod ovs_owned;
 pub mod plan;
 pub mod resolv;

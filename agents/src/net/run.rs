@@ -104,6 +104,7 @@ pub fn run(opts: &NetOptions) -> Result<(), NetError> {
         );
         Network::default()
     });
+    let network = super::ovs_host::kernel_part(&network);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

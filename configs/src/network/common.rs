@@ -71,6 +71,9 @@ macro_rules! device_struct {
             /// Set this MAC address on the device.
             #[serde(default, skip_serializing_if = "Option::is_none")]
             pub macaddress: Option<String>,
+            /// Open vSwitch settings (`plinth.ovs.mode: host` only).
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub openvswitch: Option<$crate::network::OvsDevice>,
         }
     };
 }

@@ -9,6 +9,7 @@ pub mod bond;
 pub mod bridge;
 pub mod common;
 pub mod ethernet;
+pub mod openvswitch;
 pub mod tunnel;
 pub mod unsupported;
 pub mod vlan;
@@ -22,6 +23,7 @@ pub use bond::{Bond, BondParameters};
 pub use bridge::{Bridge, BridgeParameters};
 pub use common::{DhcpOverrides, Nameservers, Route, RoutingPolicy};
 pub use ethernet::{Ethernet, Match};
+pub use openvswitch::{Controller, Openvswitch, OvsDevice, OvsTopology};
 pub use tunnel::{Dummy, Tunnel, VirtualEthernet, Vrf};
 pub use vlan::Vlan;
 
@@ -67,6 +69,9 @@ pub struct Network {
         skip_serializing_if = "BTreeMap::is_empty"
     )]
     pub virtual_ethernets: BTreeMap<String, VirtualEthernet>,
+    /// Open vSwitch's global settings and patch ports (`plinth.ovs.mode: host` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub openvswitch: Option<Openvswitch>,
 }
 
 impl Network {
@@ -92,9 +97,24 @@ impl Network {
         all
     }
 
-    /// Whether an interface of this name is defined; an ethernet also answers to its `set-name`.
+    /// Whether a device of this name is defined (patch ports not counted); an ethernet also
+    /// answers to its `set-name`.
+    pub fn defines_device(&self, name: &str) -> bool {
+        self.interfaces().iter().any(|(_, n)| *n == name)
+            || self
+                .ethernets
+                .values()
+                .any(|e| e.set_name.as_deref() == Some(name))
+    }
+
+    /// Whether an interface of this name is defined; an ethernet also answers to its `set-name`,
+    /// and an OVS patch port of `openvswitch.ports` is defined there.
     pub fn defines(&self, name: &str) -> bool {
         self.interfaces().iter().any(|(_, n)| *n == name)
+            || self
+                .openvswitch
+                .as_ref()
+                .is_some_and(|o| o.ports.iter().flatten().any(|p| p == name))
             || self
                 .ethernets
                 .values()

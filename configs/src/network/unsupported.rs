@@ -18,19 +18,11 @@ const SECTIONS: &[(&str, &str)] = &[
     ("wifis", "Plinth does not configure Wi-Fi"),
     ("modems", "Plinth does not configure modems"),
     ("nm-devices", "Plinth does not use NetworkManager"),
-    (
-        "openvswitch",
-        "configure Open vSwitch under plinth.ovs instead",
-    ),
 ];
 
 /// Device keys Plinth refuses, with the reason.
 const DEVICE_KEYS: &[(&str, &str)] = &[
     ("auth", "Plinth does not do 802.1x authentication"),
-    (
-        "openvswitch",
-        "configure Open vSwitch under plinth.ovs instead",
-    ),
     ("infiniband-mode", "Plinth does not configure InfiniBand"),
     ("embedded-switch-mode", "Plinth does not configure SR-IOV"),
     ("virtual-function-count", "Plinth does not configure SR-IOV"),

@@ -27,7 +27,7 @@ pub use install::Install;
 pub use kernel::{HugepageSize, Hugepages, Kernel, SysctlValue};
 pub use kubernetes::{Cni, ExtraArgs, Kubernetes, ProxyMode};
 pub use ovn::{Ovn, OvnBond, OvnPort, OvnVlan, OvsClaim, OvsInterface};
-pub use ovs::{Ovs, OvsBridge, OvsMode};
+pub use ovs::{Ovs, OvsMode};
 pub use services::{Ready, Restart, Service};
 pub use storage::{
     Filesystem, Longhorn, Multipath, PhysicalVolume, PhysicalVolumeEntry, Storage, VolumeGroup,

@@ -1,6 +1,7 @@
 //! `plinth.ovs`: where Open vSwitch runs. `kube-ovn` (default): Kube-OVN's pods run OVS and the host only
 //! loads modules and prepares paths; `host`: ovsdb-server and ovs-vswitchd run on the host and Plinth
-//! creates the bridges listed here.
+//! builds the bridges, bonds, patch ports and VLAN internal ports that the netplan `network:`
+//! section writes in netplan's own `openvswitch:` syntax (see `crate::network::openvswitch`).
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -12,9 +13,6 @@ pub struct Ovs {
     /// Where OVS runs.
     #[serde(default)]
     pub mode: OvsMode,
-    /// Bridges to create (host mode only).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub bridges: Vec<OvsBridge>,
 }
 
 /// Where OVS runs.
@@ -26,15 +24,4 @@ pub enum OvsMode {
     KubeOvn,
     /// On the host.
     Host,
-}
-
-/// An OVS bridge.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct OvsBridge {
-    /// Bridge name, such as `br-ex`.
-    pub name: String,
-    /// Ports (host interfaces) to add.
-    #[serde(default)]
-    pub ports: Vec<String>,
 }

@@ -31,6 +31,8 @@ pub const BUILTIN_SERVICES: &[&str] = &[
     "kube-proxy",
     "ovsdb-server",
     "ovs-vswitchd",
+    "ovsdb-init",
+    "ovs-apply",
     "node-exporter",
     "cluster-agent",
 ];

@@ -170,6 +170,18 @@ pub fn from_files_with(
         super::merge::apply_meta_data(&mut config, meta);
     }
     if let Some(network) = network.flatten().and_then(|c| c.network) {
+        let ovs = crate::network::OvsTopology::of(&network).any(&network);
+        if ovs && config.plinth.ovs.mode != crate::plinth::OvsMode::Host {
+            return Err(Diagnostics(vec![Diagnostic::error(
+                &name("network-config"),
+                crate::diagnostic::Pos::new(1, 1),
+                "network.openvswitch",
+                format!(
+                    "{}: network-config uses Open vSwitch keys, and user-data does not set it (Kube-OVN's pods run OVS in `kube-ovn` mode)",
+                    crate::validate::openvswitch::NEEDS_HOST_MODE
+                ),
+            )]));
+        }
         config.network = Some(network);
     }
     Ok(Parsed {
@@ -206,6 +218,38 @@ mod tests {
 #[cfg(test)]
 mod seed_tests {
     use super::*;
+
+    #[test]
+    fn network_configs_openvswitch_keys_need_user_datas_host_mode() {
+        let net = "version: 2\nethernets:\n  eth1: {}\nbridges:\n  br0:\n    interfaces: [eth1]\n    openvswitch:\n      fail-mode: open\n";
+        let files = |user: &str, net: &str| SeedFiles {
+            user_data: Some(user.into()),
+            network_config: Some(net.into()),
+            ..SeedFiles::default()
+        };
+        let host = "#cloud-config\nplinth:\n  ovs:\n    mode: host\n";
+        let err = from_files("s", &files(host, net)).unwrap_err().to_string();
+        assert!(
+            err.contains("s/network-config:8:18: error: unknown fail-mode `open`"),
+            "{err}"
+        );
+        let fixed = net.replace("fail-mode: open", "fail-mode: secure");
+        let parsed = from_files("s", &files(host, &fixed)).unwrap();
+        assert!(
+            parsed.config.network.unwrap().bridges["br0"]
+                .openvswitch
+                .is_some()
+        );
+        let err = from_files("s", &files("#cloud-config\n", &fixed))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(
+                "s/network-config:1:1: error: netplan's Open vSwitch needs `plinth.ovs.mode: host`"
+            ),
+            "{err}"
+        );
+    }
 
     #[test]
     fn problems_in_every_file_are_reported_together() {

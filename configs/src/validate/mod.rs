@@ -10,6 +10,7 @@ pub mod join;
 pub mod kubernetes;
 pub mod network;
 pub mod node;
+pub mod openvswitch;
 pub mod ovs_nics;
 pub mod services;
 pub mod storage;
@@ -93,6 +94,7 @@ pub fn validate(config: &MachineConfig) -> Vec<Finding> {
     storage::check(config, &mut out);
     genestack::check(config, &mut out);
     ovs_nics::check(config, &mut out);
+    openvswitch::check(config, &mut out);
     services::check(&config.plinth.services, &mut out);
     if let Some(net) = &config.network {
         network::check(net, &mut out);

@@ -79,13 +79,4 @@ pub(super) fn check(config: &MachineConfig, out: &mut Vec<Finding>) {
             ));
         }
     }
-    let ovs = root("plinth").key("ovs");
-    if config.plinth.ovs.mode == crate::plinth::OvsMode::KubeOvn
-        && !config.plinth.ovs.bridges.is_empty()
-    {
-        out.push(Finding::warning(
-            ovs.key("bridges"),
-            "bridges are created only in `mode: host`; in `kube-ovn` mode Kube-OVN's pods own OVS",
-        ));
-    }
 }

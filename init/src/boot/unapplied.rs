@@ -1,11 +1,11 @@
 //! The parts of a valid machine config that this build reads and checks but does not act on yet:
 //! the Genestack labels and annotations off a cluster node (a cluster node's labeller applies
-//! them), Open vSwitch, installing to disk, and kernel arguments (a boot loader carries them, not
+//! them), installing to disk, and kernel arguments (a boot loader carries them, not
 //! the running node). The `config` phase says each one on the
 //! console, so a node never looks as if it had done what it has not. Pure.
 
 use plinth_config::MachineConfig;
-use plinth_config::plinth::{Genestack, Ovs};
+use plinth_config::plinth::Genestack;
 
 /// One console line for each part of `config` that is set and not acted on by this build.
 pub fn unapplied(config: &MachineConfig) -> Vec<String> {
@@ -14,12 +14,6 @@ pub fn unapplied(config: &MachineConfig) -> Vec<String> {
     if p.genestack != Genestack::default() && !p.cluster.is_set() {
         out.push(
             "plinth.genestack: the node labels and annotations are applied by a cluster node's labeller, and this node has no plinth.cluster (the Genestack kernel modules, sysctls and host paths are applied)"
-                .into(),
-        );
-    }
-    if p.ovs != Ovs::default() {
-        out.push(
-            "plinth.ovs: Open vSwitch is not started and no OVS bridge is created by this build yet"
                 .into(),
         );
     }
@@ -56,9 +50,9 @@ mod tests {
         let lines = unapplied(&config(
             "plinth:\n  genestack:\n    roles: [compute]\n  ovs:\n    mode: host\n  storage:\n    longhorn:\n      device: /dev/vdb\n",
         ));
-        assert_eq!(lines.len(), 2, "{lines:#?}");
+        // Host-mode OVS is applied (services::ovs), so it is not among them.
+        assert_eq!(lines.len(), 1, "{lines:#?}");
         assert!(lines[0].starts_with("plinth.genestack:"), "{}", lines[0]);
-        assert!(lines[1].starts_with("plinth.ovs:"));
     }
 
     #[test]

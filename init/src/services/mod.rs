@@ -15,6 +15,7 @@ pub mod dhcp;
 pub mod facts;
 pub mod net;
 pub mod node_exporter;
+pub mod ovs;
 pub mod sshd;
 pub mod storage;
 pub mod udevd;
@@ -53,6 +54,7 @@ pub const BUILTINS: &[Builtin] = &[
     storage::plan_iscsid,
     storage::plan_multipathd,
     compute::plan,
+    ovs::plan,
     containerd::plan,
     cluster::plan,
 ];

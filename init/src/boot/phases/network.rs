@@ -29,11 +29,19 @@ pub async fn run(ctx: &mut BootContext) -> PhaseResult {
     }
     let loaded = ctx.loaded()?;
     let owned = ovs_nics(&loaded.config);
+    let host_ovs = loaded.config.plinth.ovs.mode == plinth_config::plinth::OvsMode::Host;
     let Some(network) = &loaded.config.network else {
-        if owned.is_empty() {
+        if owned.is_empty() && !host_ovs {
             return Ok("no network config: DHCP on every interface".into());
         }
+        // `ovs-apply` reads the same file in host mode.
         write_agent_config(&loaded.config)?;
+        if owned.is_empty() {
+            return Ok(
+                "no network config: DHCP on every interface (host-mode OVS has no bridges to build)"
+                    .into(),
+            );
+        }
         return Ok(format!(
             "no network config: DHCP on every interface but {}, which OVS owns (the `network` service brings them up with no address)",
             owned.join(", ")
@@ -92,8 +100,8 @@ pub async fn run(ctx: &mut BootContext) -> PhaseResult {
     ))
 }
 
-/// Writes the agent's config: the netplan and the NICs OVS owns (`plinth.genestack.ovn`), no
-/// secrets.
+/// Writes the agent's config: the netplan, the NICs OVS owns (`plinth.genestack.ovn`) and
+/// `plinth.ovs` (read by `plinth-agent ovs apply` too), no secrets.
 fn write_agent_config(config: &MachineConfig) -> Result<(), PhaseError> {
     let mut for_agent = MachineConfig {
         network: config.network.clone(),
@@ -104,6 +112,9 @@ fn write_agent_config(config: &MachineConfig) -> Result<(), PhaseError> {
         .genestack
         .ovn
         .clone_from(&config.plinth.genestack.ovn);
+    // The mode decides whether the netplan's `openvswitch` keys are valid, and whether the OVS
+    // devices are left to `plinth-agent ovs apply` (host mode).
+    for_agent.plinth.ovs.clone_from(&config.plinth.ovs);
     crate::atomic_file::write(Path::new(CONFIG), for_agent.to_yaml().as_bytes(), 0o600)
         .map_err(|e| PhaseError::setup(format!("cannot write {CONFIG}"), e))
 }
