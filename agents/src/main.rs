@@ -96,9 +96,9 @@ struct NetArgs {
     /// The sysfs directory of network interfaces, read for drivers.
     #[arg(long, default_value = net::observe::SYS_CLASS_NET)]
     sys_class_net: PathBuf,
-    /// Write this file after each successful pass: one `<dhcp4|dhcp6|dhcp4+6> <interface>[
-    /// metric=<N>][ nodns]` line per DHCP client wanted (PID 1's readiness probe, and what its
-    /// `dhcp` service configures dhcpcd from).
+    /// Write this file after each successful pass (in a dry run, once): the ready document, JSON
+    /// version 1, with the DHCP clients wanted and the warnings (PID 1's readiness probe, what its
+    /// `dhcp` service configures dhcpcd from, and the `network` phase's check).
     #[arg(long)]
     ready_file: Option<PathBuf>,
 }

@@ -5,10 +5,10 @@
 //!   first DISCOVER, see `conf::DEFAULTS`) on every interface
 //!   with the image's `/etc/dhcpcd.conf`, after `udev-settle` (dropped when udev is not installed).
 //! - A network config with any device (ethernet, bond, VLAN, bridge) asking for `dhcp4`/`dhcp6`:
-//!   the interfaces the network agent lists in its ready file (`/run/plinth/net.dhcp`, one
-//!   `<dhcp4|dhcp6|dhcp4+6> <interface>[ metric=<N>][ nodns]` line per DHCP client, by the
-//!   interfaces' final names: after udev's renames, `set-name`, and with bonds, VLANs and bridges
-//!   created), each with its own options. The service comes after the agent (`network`), which is
+//!   the interfaces the network agent lists in its ready file (`/run/plinth/net.dhcp`, the
+//!   versioned document of `plinth_config::net_ready`: its DHCP clients, by the interfaces' final
+//!   names: after udev's renames, `set-name`, and with bonds, VLANs and bridges created), each
+//!   with its own options. The service comes after the agent (`network`), which is
 //!   ready once it has written that file. Its program is `plinth-init dhcpcd READY CONF DHCPCD`
 //!   ([`SUBCOMMAND`]): each time the service starts it reads the ready file, writes
 //!   `/run/plinth/dhcpcd.conf` ([`conf`]: the image's defaults, `allowinterfaces`, and per
@@ -22,9 +22,9 @@
 //! - A network config asking for no DHCP: no service.
 //!
 //! Why a subcommand of plinth-init rather than shell: the config is a function of the ready file's
-//! text, which is a pure Rust function here, unit-tested line by line and refusing lines it does
-//! not understand (a shell loop would have to quote names, validate metrics and check duplicates
-//! by hand, tested only by running it); plinth-init is a static binary the image always has
+//! document, which is a pure Rust function here, unit-tested, refusing a document it does not
+//! understand (a shell loop would have to parse JSON, quote names, validate metrics and check
+//! duplicates by hand, tested only by running it); plinth-init is a static binary the image always has
 //! (`/usr/bin/plinth-init`), and the step before the exec is a few file operations.
 //!
 //! The service's program is plinth-init, so the built-ins' missing-program rule (which looks at a
@@ -40,6 +40,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use plinth_config::MachineConfig;
+use plinth_config::net_ready::{DhcpClient, NetReady};
 use plinth_config::network::Network;
 
 use super::builtin::daemon;
@@ -166,12 +167,14 @@ fn prepare(ready: &Path, conf: &Path, dhcpcd: &Path) -> Result<String, String> {
             ready.display()
         )
     })?;
-    let clients = conf::parse(&text).map_err(|e| {
-        format!(
-            "{}, {e}: not a line plinth-agent net writes; check that plinth-agent and plinth-init come from the same image",
-            ready.display()
-        )
-    })?;
+    let clients = NetReady::parse(&text)
+        .map_err(|e| {
+            format!(
+                "{}: {e}: not what plinth-agent net writes; check that plinth-agent and plinth-init come from the same image",
+                ready.display()
+            )
+        })?
+        .dhcp;
     let text = conf::render(&clients, &ready.display().to_string());
     crate::atomic_file::write(conf, text.as_bytes(), 0o644).map_err(|e| {
         format!(
@@ -181,11 +184,11 @@ fn prepare(ready: &Path, conf: &Path, dhcpcd: &Path) -> Result<String, String> {
     })?;
     if clients.is_empty() {
         return Ok(format!(
-            "the network agent wants no DHCP client ({} is empty): dhcpcd runs on no interface",
+            "the network agent wants no DHCP client ({} lists none): dhcpcd runs on no interface",
             ready.display()
         ));
     }
-    let summaries: Vec<String> = clients.iter().map(conf::Client::summary).collect();
+    let summaries: Vec<String> = clients.iter().map(DhcpClient::summary).collect();
     Ok(format!(
         "dhcpcd on {} (from {}, config {})",
         summaries.join(", "),
@@ -196,6 +199,8 @@ fn prepare(ready: &Path, conf: &Path, dhcpcd: &Path) -> Result<String, String> {
 
 #[cfg(test)]
 mod tests {
+    use plinth_config::net_ready::Families;
+
     use super::*;
     use crate::test_config::config;
 
@@ -304,17 +309,34 @@ mod tests {
         (answer, written)
     }
 
+    /// A ready document with these clients.
+    fn document(clients: &[(&str, Families, Option<u32>, bool)]) -> String {
+        let dhcp = clients
+            .iter()
+            .map(|&(interface, families, route_metric, use_dns)| DhcpClient {
+                interface: interface.into(),
+                families,
+                route_metric,
+                use_dns,
+            })
+            .collect();
+        NetReady::new(dhcp).to_text()
+    }
+
     #[test]
     fn the_config_is_written_from_the_ready_file_and_the_log_says_what_runs() {
-        let ready = "dhcp4 eno1 metric=100\ndhcp4+6 lan0 nodns\n";
-        let (answer, written) = prepared(Some(ready), true);
+        let ready = document(&[
+            ("eno1", Families::V4, Some(100), true),
+            ("lan0", Families::Both, None, false),
+        ]);
+        let (answer, written) = prepared(Some(&ready), true);
         assert_eq!(
             answer.unwrap(),
             "dhcpcd on eno1 (dhcp4, metric 100), lan0 (dhcp4+6, no DNS) \
              (from DIR/net.dhcp, config DIR/run/dhcpcd.conf)"
         );
         let written = written.unwrap();
-        let expected = conf::render(&conf::parse(ready).unwrap(), "DIR/net.dhcp");
+        let expected = conf::render(&NetReady::parse(&ready).unwrap().dhcp, "DIR/net.dhcp");
         // The header names the real path; the rest is the rendering of the ready file.
         assert_eq!(
             written.split_once('\n').unwrap().1,
@@ -324,10 +346,10 @@ mod tests {
 
     #[test]
     fn nothing_to_run_and_errors_say_what_to_do() {
-        let (answer, written) = prepared(Some(""), true);
+        let (answer, written) = prepared(Some(&document(&[])), true);
         assert_eq!(
             answer.unwrap(),
-            "the network agent wants no DHCP client (DIR/net.dhcp is empty): dhcpcd runs on no interface"
+            "the network agent wants no DHCP client (DIR/net.dhcp lists none): dhcpcd runs on no interface"
         );
         assert!(written.unwrap().ends_with("\ndenyinterfaces *\n"));
 
@@ -337,20 +359,31 @@ mod tests {
         assert!(e.ends_with("(plinthctl status network)"), "{e}");
         assert_eq!(written, None);
 
-        let (answer, written) = prepared(Some("dhcp4 eno1\n"), false);
+        let eno1 = document(&[("eno1", Families::V4, None, true)]);
+        let (answer, written) = prepared(Some(&eno1), false);
         assert_eq!(
             answer.unwrap_err(),
             "DIR/dhcpcd is not installed: no DHCP client for the network config's dhcp4/dhcp6; install dhcpcd-base"
         );
         assert_eq!(written, None);
 
-        let (answer, written) = prepared(Some("dhcp4 eno1 fast\n"), true);
+        let other = eno1.replace("\"version\":1", "\"version\":2");
+        let (answer, written) = prepared(Some(&other), true);
         let e = answer.unwrap_err();
         assert!(
-            e.starts_with("DIR/net.dhcp, line 1, `dhcp4 eno1 fast`: unknown option `fast`"),
+            e.starts_with("DIR/net.dhcp: version 2, this build reads version 1: not what"),
             "{e}"
         );
         assert!(e.ends_with("come from the same image"), "{e}");
+        assert_eq!(written, None);
+
+        // The old line format, from an agent of another image.
+        let (answer, written) = prepared(Some("dhcp4 eno1\n"), true);
+        let e = answer.unwrap_err();
+        assert!(
+            e.starts_with("DIR/net.dhcp: not the network agent's ready document"),
+            "{e}"
+        );
         assert_eq!(written, None);
     }
 }

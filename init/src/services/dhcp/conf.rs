@@ -1,17 +1,18 @@
 //! The dhcpcd.conf the `dhcp` service runs dhcpcd with when the machine config has a network:
-//! from the text of the network agent's ready file (one `<dhcp4|dhcp6|dhcp4+6> <interface>[
-//! metric=<N>][ nodns]` line per DHCP client), the image's defaults, an `allowinterfaces` line and
-//! one `interface` block per client. Pure; the agents' real-dhcpcd test
-//! (`agents/tests/dhcp_ntp_hook.rs`) runs dhcpcd with what it generates.
+//! from the DHCP clients of the network agent's ready file (`plinth_config::net_ready`), the
+//! image's defaults, an `allowinterfaces` line and one `interface` block per client. Pure; the
+//! agents' real-dhcpcd test (`agents/tests/dhcp_ntp_hook.rs`) runs dhcpcd with what it generates.
 //!
 //! Per client: `dhcp4` → `ipv4only`, `dhcp6` → `ipv6only`, `dhcp4+6` → both families;
-//! `metric=N` → `metric N` (the metric of every route of its leases and router advertisements,
-//! netplan's `route-metric`); `nodns` → `nohook resolv.conf` (netplan's `use-dns: false`: the
+//! a route metric → `metric N` (the metric of every route of its leases and router advertisements,
+//! netplan's `route-metric`); no DNS → `nohook resolv.conf` (netplan's `use-dns: false`: the
 //! lease's name servers and search domains stay out of resolv.conf; dhcpcd-run-hooks skips
 //! `20-resolv.conf` for that interface's events only). No client at all → `denyinterfaces *`,
 //! so dhcpcd runs on no interface.
 
 use std::fmt::Write as _;
+
+use plinth_config::net_ready::{DhcpClient, Families};
 
 /// The settings every interface shares: those of Debian's sample `/etc/dhcpcd.conf`, which the
 /// image ships and dhcpcd reads when there is no network config, so a netplan config changes only
@@ -41,108 +42,8 @@ require dhcp_server_identifier
 slaac private
 ";
 
-/// Which address families a client configures.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Families {
-    /// DHCPv4 only (`dhcp4`).
-    V4,
-    /// IPv6 only: router advertisements and DHCPv6 (`dhcp6`).
-    V6,
-    /// Both (`dhcp4+6`).
-    Both,
-}
-
-/// One line of the ready file.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Client {
-    /// The interface's final name.
-    pub interface: String,
-    /// Its families.
-    pub families: Families,
-    /// The metric of its routes, when the config sets one.
-    pub metric: Option<u32>,
-    /// Whether the lease's DNS settings may go to resolv.conf.
-    pub dns: bool,
-}
-
-impl Client {
-    /// `eno1 (dhcp4, metric 100, no DNS)`, for the service's log.
-    pub fn summary(&self) -> String {
-        let mut text = format!("{} ({}", self.interface, self.families.as_str());
-        if let Some(metric) = self.metric {
-            let _ = write!(text, ", metric {metric}");
-        }
-        if !self.dns {
-            text.push_str(", no DNS");
-        }
-        text.push(')');
-        text
-    }
-}
-
-impl Families {
-    /// The ready file's spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Families::V4 => "dhcp4",
-            Families::V6 => "dhcp6",
-            Families::Both => "dhcp4+6",
-        }
-    }
-}
-
-/// Characters an interface name may not have here: dhcpcd.conf would read them as a list
-/// separator, a pattern, a comment or a quote.
-const NOT_IN_NAMES: &[char] = &[',', '*', '?', '[', ']', '#', '"', '\'', '\\'];
-
-/// The clients of a ready file's text, in order; an error names the first line that is not one
-/// the network agent writes.
-pub fn parse(ready: &str) -> Result<Vec<Client>, String> {
-    let mut clients: Vec<Client> = Vec::new();
-    for (n, line) in ready.lines().enumerate() {
-        let mut words = line.split_whitespace();
-        let Some(families) = words.next() else {
-            continue;
-        };
-        let bad = |why: String| format!("line {}, `{line}`: {why}", n + 1);
-        let families = match families {
-            "dhcp4" => Families::V4,
-            "dhcp6" => Families::V6,
-            "dhcp4+6" => Families::Both,
-            other => return Err(bad(format!("unknown families `{other}`"))),
-        };
-        let interface = words.next().unwrap_or_default();
-        if interface.is_empty() || interface.len() > 15 || interface.contains(NOT_IN_NAMES) {
-            return Err(bad(format!("`{interface}` is not an interface name")));
-        }
-        if clients.iter().any(|c| c.interface == interface) {
-            return Err(bad(format!("{interface} is listed twice")));
-        }
-        let mut client = Client {
-            interface: interface.to_string(),
-            families,
-            metric: None,
-            dns: true,
-        };
-        for word in words {
-            match word.split_once('=') {
-                Some(("metric", value)) => {
-                    let metric = value
-                        .parse()
-                        .map_err(|_| bad(format!("`{value}` is not a route metric")))?;
-                    client.metric = Some(metric);
-                }
-                None if word == "nodns" => client.dns = false,
-                _ => return Err(bad(format!("unknown option `{word}`"))),
-            }
-        }
-        clients.push(client);
-    }
-    Ok(clients)
-}
-
 /// The dhcpcd.conf for `clients`; `source` names the ready file in its header.
-pub fn render(clients: &[Client], source: &str) -> String {
+pub fn render(clients: &[DhcpClient], source: &str) -> String {
     let mut text = format!(
         "# Written by plinth-init from {source} (the network agent's DHCP clients) each time \
          the dhcp service starts.\n{DEFAULTS}\n"
@@ -160,10 +61,10 @@ pub fn render(clients: &[Client], source: &str) -> String {
             Families::V6 => text.push_str("ipv6only\n"),
             Families::Both => {}
         }
-        if let Some(metric) = client.metric {
+        if let Some(metric) = client.route_metric {
             let _ = writeln!(text, "metric {metric}");
         }
-        if !client.dns {
+        if !client.use_dns {
             text.push_str("nohook resolv.conf\n");
         }
     }
@@ -174,9 +75,35 @@ pub fn render(clients: &[Client], source: &str) -> String {
 mod tests {
     use super::*;
 
+    /// The clients of `lines`, each as the agent's `net: dhcp` line spells one
+    /// (`dhcp4 eno1 metric=100 nodns`).
+    fn clients(lines: &str) -> Vec<DhcpClient> {
+        let client = |line: &str| {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let families = match words[0] {
+                "dhcp4" => Families::V4,
+                "dhcp6" => Families::V6,
+                _ => Families::Both,
+            };
+            let metric = words.iter().find_map(|w| w.strip_prefix("metric="));
+            let client = DhcpClient {
+                interface: words[1].into(),
+                families,
+                route_metric: metric.map(|m| m.parse().unwrap()),
+                use_dns: !words.contains(&"nodns"),
+            };
+            assert_eq!(client.line(), line);
+            client
+        };
+        lines
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(client)
+            .collect()
+    }
+
     fn conf(ready: &str) -> String {
-        let clients = parse(ready).unwrap_or_else(|e| panic!("{e}"));
-        render(&clients, "/run/plinth/net.dhcp")
+        render(&clients(ready), "/run/plinth/net.dhcp")
     }
 
     /// The part after the shared defaults.
@@ -236,37 +163,5 @@ mod tests {
             text.find("allowinterfaces") > text.find("slaac private"),
             "global settings must come before the first interface block:\n{text}"
         );
-    }
-
-    #[test]
-    fn clients_parse_with_their_options_and_summaries() {
-        let clients = parse("dhcp4 eno1 metric=100 nodns\ndhcp4+6 br0\n").unwrap();
-        assert_eq!(
-            clients[0],
-            Client {
-                interface: "eno1".into(),
-                families: Families::V4,
-                metric: Some(100),
-                dns: false,
-            }
-        );
-        assert_eq!(clients[0].summary(), "eno1 (dhcp4, metric 100, no DNS)");
-        assert_eq!(clients[1].summary(), "br0 (dhcp4+6)");
-    }
-
-    #[test]
-    fn lines_the_agent_does_not_write_are_refused_by_line() {
-        let err = |ready: &str| parse(ready).unwrap_err();
-        assert_eq!(
-            err("dhcp4 eno1\ndhcp5 eno2\n"),
-            "line 2, `dhcp5 eno2`: unknown families `dhcp5`"
-        );
-        assert!(err("dhcp4\n").contains("`` is not an interface name"));
-        assert!(err("dhcp4 eno*\n").contains("`eno*` is not an interface name"));
-        assert!(err("dhcp4 averyveryverylongname\n").contains("not an interface name"));
-        assert!(err("dhcp4 eno1\ndhcp6 eno1\n").contains("eno1 is listed twice"));
-        assert!(err("dhcp4 eno1 metric=-1\n").contains("`-1` is not a route metric"));
-        assert!(err("dhcp4 eno1 metric=\n").contains("`` is not a route metric"));
-        assert!(err("dhcp4 eno1 fast\n").contains("unknown option `fast`"));
     }
 }
