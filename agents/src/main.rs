@@ -23,6 +23,9 @@ enum Command {
     /// Apply the machine config's network (netplan v2): links, bonds, VLANs, bridges, addresses,
     /// routes, resolv.conf; print the DHCP clients wanted. Stays up and re-applies when links appear.
     Net(NetArgs),
+    /// The `dhcp` service's program: write dhcpcd's config from the network agent's ready file
+    /// (an `interface` block per DHCP client it wants), then exec `dhcpcd -B -f CONF`.
+    Dhcpcd(DhcpcdArgs),
     /// Make the control-plane node's cluster PKI (kubeadm's certificates, keys and kubeconfigs)
     /// once, and keep it: a later run reuses it, issuing again only what is missing or lacks a
     /// name now wanted. Runs once and exits.
@@ -42,6 +45,16 @@ enum Command {
     /// groups, the configured kernel arguments and libvirt (once its pod answers) every few
     /// minutes, for the textfile collector; `status` is the last report (`plinthctl compute`).
     Compute(plinth_agents::compute::cli::ComputeArgs),
+}
+
+#[derive(Args)]
+struct DhcpcdArgs {
+    /// The network agent's ready file (`net --ready-file`).
+    ready: PathBuf,
+    /// Where to write dhcpcd's config.
+    conf: PathBuf,
+    /// The dhcpcd binary.
+    dhcpcd: PathBuf,
 }
 
 #[derive(Args)]
@@ -124,6 +137,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             ready_file: a.ready_file,
         })
         .context("net"),
+        // Returns only when dhcpcd could not be run.
+        Command::Dhcpcd(a) => {
+            Err(plinth_agents::dhcpcd::run(&a.ready, &a.conf, &a.dhcpcd)).context("dhcpcd")
+        }
         Command::Pki(a) => {
             let service_ip = pki::first_service_ip(&a.service_cidr).context("pki")?;
             let operator_ca = match (a.ca_cert_file, a.ca_key_file) {

@@ -1,7 +1,7 @@
 //! The image's dhcpcd hook `60-plinth-chrony` (image/mkosi.extra/usr/lib/dhcpcd/dhcpcd-hooks/),
 //! which hands the NTP servers of a DHCP lease to chrony through a `sourcedir` file per interface,
 //! and the dhcpcd.conf the `dhcp` service generates from the network agent's ready file
-//! (`plinth_init::services::dhcp::conf`).
+//! (`plinth_agents::dhcpcd::conf`, the `dhcp` service's program).
 //!
 //! Two tests, both through the host's real `dhcpcd-run-hooks` (from dhcpcd-base, with its hook list
 //! narrowed to this one hook, plus dhcpcd's own `20-resolv.conf` writing a scratch file instead of
@@ -26,8 +26,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use plinth_agents::dhcpcd::conf as dhcp_conf;
 use plinth_config::net_ready::NetReady;
-use plinth_init::services::dhcp::conf as dhcp_conf;
 use support::netns::{Netns, unavailable};
 
 /// The host's hook runner, which defines the helpers the hook uses.

@@ -1,15 +1,15 @@
 //! The network agent's ready file from one binary to the other: the real `plinth-agent net
 //! --dry-run --ready-file` (as the `network` phase runs it) writes it, and PID 1's readers take it
-//! — the phase's console lines (`plinth_init::boot::phases::network::check_lines`) and the `dhcp`
-//! service's dhcpcd.conf. A dry run changes nothing, so this runs in the host's own network
+//! — the phase's console lines (`plinth_init::boot::phases::network::check_lines`) — and the `dhcp`
+//! service's program (`plinth-agent dhcpcd`) makes dhcpcd.conf from it. A dry run changes nothing, so this runs in the host's own network
 //! namespace, on its loopback, without root.
 
 use std::path::PathBuf;
 use std::process::Command;
 
+use plinth_agents::dhcpcd::conf;
 use plinth_config::net_ready::{Families, NetReady};
 use plinth_init::boot::phases::network::check_lines;
-use plinth_init::services::dhcp::conf;
 
 const AGENT: &str = env!("CARGO_BIN_EXE_plinth-agent");
 

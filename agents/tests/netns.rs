@@ -246,7 +246,7 @@ network:
     let lines: Vec<String> = answer.dhcp.iter().map(|c| c.line()).collect();
     assert_eq!(lines, ["dhcp4+6 vx0", "dhcp4+6 vx1"]);
     assert!(answer.warnings.is_empty() && answer.unmatched.is_empty());
-    let conf = plinth_init::services::dhcp::conf::render(&answer.dhcp, "ready");
+    let conf = plinth_agents::dhcpcd::conf::render(&answer.dhcp, "ready");
     assert!(conf.contains("\nallowinterfaces vx0,vx1\n"), "{conf}");
     assert!(
         out.contains("DHCP wanted on vx0, vx1; resolv.conf left to DHCP"),

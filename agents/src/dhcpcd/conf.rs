@@ -45,7 +45,7 @@ slaac private
 /// The dhcpcd.conf for `clients`; `source` names the ready file in its header.
 pub fn render(clients: &[DhcpClient], source: &str) -> String {
     let mut text = format!(
-        "# Written by plinth-init from {source} (the network agent's DHCP clients) each time \
+        "# Written by plinth-agent dhcpcd from {source} (the network agent's DHCP clients) each time \
          the dhcp service starts.\n{DEFAULTS}\n"
     );
     if clients.is_empty() {
@@ -114,7 +114,7 @@ mod tests {
             .unwrap_or_else(|| panic!("no defaults in\n{text}"));
         assert_eq!(
             head,
-            "# Written by plinth-init from /run/plinth/net.dhcp (the network agent's DHCP \
+            "# Written by plinth-agent dhcpcd from /run/plinth/net.dhcp (the network agent's DHCP \
              clients) each time the dhcp service starts.\n"
         );
         tail.to_string()
