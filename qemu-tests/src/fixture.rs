@@ -9,9 +9,12 @@ use crate::accel;
 use crate::cmdline::{
     Accel, Boot, Chipset, DiskFormat, Drive, Forward, MachineSpec, Nic, NicBackend,
 };
+use crate::console::WaitError;
 use crate::disk::{self, DiskError};
 use crate::image::ImageSet;
-use crate::node::{NODE_EXPORTER_PORT, Node};
+#[cfg(doc)]
+use crate::node::READY_TIMEOUT;
+use crate::node::{NODE_EXPORTER_PORT, Node, Ready};
 use crate::paths::RunDir;
 use crate::ports;
 use crate::seed::{Seed, SeedError, SeedFormat};
@@ -57,6 +60,24 @@ pub enum FixtureError {
     #[error("a {0:?} boot's kernel command line is fixed in the image; extra arguments need PXE")]
     FixedCmdline(Variant),
 }
+
+/// Why [`Fixture::boot_ready`] has no ready node.
+#[derive(Debug, thiserror::Error)]
+pub enum BootReadyError {
+    /// The machine could not be started.
+    #[error(transparent)]
+    Fixture(#[from] FixtureError),
+    /// It started but did not reach ready; the console's last [`TAIL_LINES`] lines.
+    #[error("not ready; console:\n{tail}")]
+    NotReady {
+        #[source]
+        source: WaitError,
+        tail: String,
+    },
+}
+
+/// The console lines a boot that does not reach ready shows.
+pub const TAIL_LINES: usize = 60;
 
 /// The test's run directory, image and accelerator; it holds a shared lock on the image
 /// directory so no build rewrites the image under its machines.
@@ -223,6 +244,21 @@ impl Fixture {
         Ok(path)
     }
 
+    /// The options of a `variant` disk boot (UEFI or BIOS) of a fresh 4 GiB overlay `disk` with the
+    /// vfat seed `seed_file` holding `seed`.
+    pub fn seeded(
+        &self,
+        variant: Variant,
+        disk: &str,
+        seed_file: &str,
+        seed: &Seed,
+    ) -> Result<BootOptions, FixtureError> {
+        let mut opts = BootOptions::new(variant);
+        opts.disk = Some(self.overlay(disk, 4)?);
+        opts.seed = Some(self.seed(seed_file, seed, SeedFormat::Vfat)?);
+        Ok(opts)
+    }
+
     /// Writes a vfat seed `<name>.img` whose config runs the [`probe`](crate::probe) service.
     pub fn probe_seed(&self, name: &str) -> Result<PathBuf, FixtureError> {
         self.probe_seed_as(name, SeedFormat::Vfat)
@@ -276,6 +312,14 @@ impl Fixture {
             }
         })?;
         Ok(out)
+    }
+
+    /// Boots a node and waits up to [`READY_TIMEOUT`] for its ready line; a boot that does not
+    /// get there fails with the console's last [`TAIL_LINES`] lines.
+    pub fn boot_ready(&mut self, opts: &BootOptions) -> Result<(Node, Ready), BootReadyError> {
+        let node = self.boot(opts)?;
+        let ready = node.ready_or_tail()?;
+        Ok((node, ready))
     }
 
     /// Boots a node; its logs are `boot-<n>-<variant>.*` in the run directory.

@@ -33,7 +33,9 @@ pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(120);
 /// The node exporter's port in the guest.
 pub const NODE_EXPORTER_PORT: u16 = 9100;
 // The fixture's types lived here; the tests import them from this module.
-pub use crate::fixture::{BootOptions, Fixture, FixtureError, Variant, concat_initrds};
+pub use crate::fixture::{
+    BootOptions, BootReadyError, Fixture, FixtureError, TAIL_LINES, Variant, concat_initrds,
+};
 
 /// Why [`Node::reboot_to_exit`] failed.
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +96,16 @@ impl Node {
             .and_then(|c| c[1].parse().ok())
             .unwrap_or(f64::NAN);
         Ok(Ready { line, seconds })
+    }
+
+    /// Waits up to [`READY_TIMEOUT`] for the first ready line of this boot; when it does not come,
+    /// the error holds the console's last [`TAIL_LINES`] lines.
+    pub fn ready_or_tail(&self) -> Result<Ready, BootReadyError> {
+        self.wait_ready(READY_TIMEOUT)
+            .map_err(|source| BootReadyError::NotReady {
+                source,
+                tail: self.console().tail(TAIL_LINES),
+            })
     }
 
     /// Waits for the first ready line of this boot.
