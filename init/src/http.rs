@@ -1,8 +1,13 @@
-//! A minimal HTTP/1.1 GET, as pure functions: parse an `http://` URL, write the request, and parse
-//! the response (status line, headers, a body delimited by `Content-Length`, `chunked` transfer
-//! coding, or the end of the connection). PID 1 fetches plain `http://` only: https would need a
-//! TLS stack in the static PID 1, so an `https://` URL is refused with an error that says so.
+//! PID 1's one HTTP client, used by the config fetch (`boot::url::client`, which adds redirects
+//! and retries) and by readiness probes (`supervisor::probe`). Here, as pure functions, a minimal
+//! HTTP/1.1 GET: parse an `http://` URL, write the request, and parse the response (status line,
+//! headers, a body delimited by `Content-Length`, `chunked` transfer coding, or the end of the
+//! connection); [`get`] is the one exchange over a socket. PID 1 fetches plain `http://` only:
+//! https would need a TLS stack in the static PID 1, so an `https://` URL is refused with an
+//! error that says so.
 #![deny(clippy::arithmetic_side_effects)]
+
+pub mod get;
 
 /// The largest response body accepted (a machine config is at most 1 MiB of text; gzip is smaller).
 pub const MAX_BODY: usize = 4 * 1024 * 1024;
@@ -269,6 +274,16 @@ mod tests {
         assert!(parse_url("http://x:port/").is_err());
         assert!(parse_url("http:///a").is_err());
         assert!(parse_url("ftp://x/").is_err());
+        assert!(parse_url("http://:80/").is_err());
+        assert_eq!(parse_url("http://[::1]:9100/metrics").unwrap().host, "::1");
+        assert_eq!(
+            parse_url("http://127.0.0.1:8080/healthz?x=1").unwrap(),
+            Target {
+                host: "127.0.0.1".into(),
+                port: 8080,
+                path: "/healthz?x=1".into()
+            }
+        );
     }
 
     #[test]
