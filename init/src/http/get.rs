@@ -19,8 +19,8 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GetError {
     /// The URL is not one PID 1 can fetch (https, no host, a bad port): it will not change.
-    #[error("{0}")]
-    Url(String),
+    #[error(transparent)]
+    Url(#[from] super::UrlError),
     /// No connection, no complete answer in time, or a malformed one: it may change.
     #[error("{0}")]
     Exchange(String),
@@ -28,7 +28,7 @@ pub enum GetError {
 
 /// GETs `url` once; any status is a response.
 pub async fn get(url: &str) -> Result<Response, GetError> {
-    let target = super::parse_url(url).map_err(GetError::Url)?;
+    let target = super::parse_url(url)?;
     let authority = target.authority();
     let mut stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&authority))
         .await

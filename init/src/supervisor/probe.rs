@@ -36,7 +36,7 @@ pub async fn wait_ready(
     base_env: &[(String, String)],
 ) -> Result<(), ProbeError> {
     if let Probe::Http(url) = probe {
-        crate::http::parse_url(url).map_err(ProbeError::Invalid)?;
+        crate::http::parse_url(url).map_err(|e| ProbeError::Invalid(e.to_string()))?;
     }
     let started = Instant::now();
     let mut pause = Duration::from_millis(50);

@@ -89,7 +89,7 @@ fn resolve_location(base: &str, location: &str) -> String {
 
 async fn request(url: &str) -> Result<Response, Failure> {
     get(url).await.map_err(|e| match e {
-        GetError::Url(m) => Failure::Permanent(m),
+        GetError::Url(e) => Failure::Permanent(e.to_string()),
         GetError::Exchange(m) => Failure::Transient(m),
     })
 }
