@@ -1,6 +1,7 @@
 //! `plinth-agents`: the library behind `plinth-agent`, the node's single-purpose helpers run as
 //! services supervised by PID 1, one module per subcommand. Today: [`net`], which applies the
-//! machine config's network with rtnetlink; [`pki`], which makes and keeps a control-plane node's
+//! machine config's network with rtnetlink; [`dhcpcd`], the `dhcp` service's program that turns
+//! `net`'s ready file into dhcpcd's config and execs dhcpcd; [`pki`], which makes and keeps a control-plane node's
 //! cluster PKI; [`cluster`], what the cluster's processes run with; [`etcd`], which grows a
 //! stacked etcd one learner at a time; [`storage`], which prepares the disks of `plinth.storage`; [`join`], a joining node's side of kubeadm's discovery
 //! and the control planes' shared certificates; and [`compute`], a compute node's readiness (KVM,
@@ -12,6 +13,7 @@
 
 pub mod cluster;
 pub mod compute;
+pub mod dhcpcd;
 pub mod etcd;
 pub mod join;
 pub mod net;

@@ -23,6 +23,9 @@ enum Command {
     /// Apply the machine config's network (netplan v2): links, bonds, VLANs, bridges, addresses,
     /// routes, resolv.conf; print the DHCP clients wanted. Stays up and re-applies when links appear.
     Net(NetArgs),
+    /// The `dhcp` service's program: write dhcpcd's config from the network agent's ready file
+    /// (an `interface` block per DHCP client it wants), then exec `dhcpcd -B -f CONF`.
+    Dhcpcd(DhcpcdArgs),
     /// Make the control-plane node's cluster PKI (kubeadm's certificates, keys and kubeconfigs)
     /// once, and keep it: a later run reuses it, issuing again only what is missing or lacks a
     /// name now wanted. Runs once and exits.
@@ -47,6 +50,16 @@ enum Command {
     /// config's OVS bridges, bonds, patch ports and VLAN ports (netplan's `openvswitch` syntax)
     /// over the OVSDB protocol, in one transaction, and changes nothing when it holds them.
     Ovs(plinth_agents::ovs::cli::OvsArgs),
+}
+
+#[derive(Args)]
+struct DhcpcdArgs {
+    /// The network agent's ready file (`net --ready-file`).
+    ready: PathBuf,
+    /// Where to write dhcpcd's config.
+    conf: PathBuf,
+    /// The dhcpcd binary.
+    dhcpcd: PathBuf,
 }
 
 #[derive(Args)]
@@ -101,9 +114,9 @@ struct NetArgs {
     /// The sysfs directory of network interfaces, read for drivers.
     #[arg(long, default_value = net::observe::SYS_CLASS_NET)]
     sys_class_net: PathBuf,
-    /// Write this file after each successful pass: one `<dhcp4|dhcp6|dhcp4+6> <interface>[
-    /// metric=<N>][ nodns]` line per DHCP client wanted (PID 1's readiness probe, and what its
-    /// `dhcp` service configures dhcpcd from).
+    /// Write this file after each successful pass (in a dry run, once): the ready document, JSON
+    /// version 1, with the DHCP clients wanted and the warnings (PID 1's readiness probe, what its
+    /// `dhcp` service configures dhcpcd from, and the `network` phase's check).
     #[arg(long)]
     ready_file: Option<PathBuf>,
 }
@@ -129,6 +142,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             ready_file: a.ready_file,
         })
         .context("net"),
+        // Returns only when dhcpcd could not be run.
+        Command::Dhcpcd(a) => {
+            Err(plinth_agents::dhcpcd::run(&a.ready, &a.conf, &a.dhcpcd)).context("dhcpcd")
+        }
         Command::Pki(a) => {
             let service_ip = pki::first_service_ip(&a.service_cidr).context("pki")?;
             let operator_ca = match (a.ca_cert_file, a.ca_key_file) {

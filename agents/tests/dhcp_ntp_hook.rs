@@ -1,7 +1,7 @@
 //! The image's dhcpcd hook `60-plinth-chrony` (image/mkosi.extra/usr/lib/dhcpcd/dhcpcd-hooks/),
 //! which hands the NTP servers of a DHCP lease to chrony through a `sourcedir` file per interface,
 //! and the dhcpcd.conf the `dhcp` service generates from the network agent's ready file
-//! (`plinth_init::services::dhcp::conf`).
+//! (`plinth_agents::dhcpcd::conf`, the `dhcp` service's program).
 //!
 //! Two tests, both through the host's real `dhcpcd-run-hooks` (from dhcpcd-base, with its hook list
 //! narrowed to this one hook, plus dhcpcd's own `20-resolv.conf` writing a scratch file instead of
@@ -26,7 +26,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use plinth_init::services::dhcp::conf as dhcp_conf;
+use plinth_agents::dhcpcd::conf as dhcp_conf;
+use plinth_config::net_ready::NetReady;
 use support::netns::{Netns, unavailable};
 
 /// The host's hook runner, which defines the helpers the hook uses.
@@ -366,8 +367,15 @@ fn a_real_dhcpcd_with_the_generated_config_applies_each_interfaces_options() {
     // says which); -A skips the ARP probe of the offered address, which only adds seconds here;
     // --nodev because no udev knows these interfaces (dhcpcd would wait for udev to initialise
     // them: "waiting for interface to initialise", then "no valid interfaces found").
-    let ready = "dhcp4 cli0 metric=300\ndhcp4+6 cli1 metric=250 nodns\n";
-    let clients = dhcp_conf::parse(ready).unwrap();
+    let ready = r#"{"version":1,"dhcp":[
+        {"interface":"cli0","families":"dhcp4","route_metric":300,"use_dns":true},
+        {"interface":"cli1","families":"dhcp4+6","route_metric":250,"use_dns":false}]}"#;
+    let clients = NetReady::parse(ready).unwrap().dhcp;
+    let lines: Vec<String> = clients.iter().map(|c| c.line()).collect();
+    assert_eq!(
+        lines,
+        ["dhcp4 cli0 metric=300", "dhcp4+6 cli1 metric=250 nodns"]
+    );
     let conf = bench.dir.join("dhcpcd.conf");
     std::fs::write(&conf, dhcp_conf::render(&clients, "the test")).unwrap();
     let mut argv = vec![

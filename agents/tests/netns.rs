@@ -10,6 +10,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use plinth_config::net_ready::NetReady;
 use serde_json::Value;
 use support::netns::{Netns, unavailable};
 
@@ -240,10 +241,13 @@ network:
         out.contains("net: dhcp dhcp4+6 vx0\nnet: dhcp dhcp4+6 vx1\n"),
         "{out}"
     );
-    assert_eq!(
-        std::fs::read_to_string(&ready).unwrap(),
-        "dhcp4+6 vx0\ndhcp4+6 vx1\n"
-    );
+    // The ready file, read as PID 1's `dhcp` service reads it, into the dhcpcd.conf it writes.
+    let answer = NetReady::parse(&std::fs::read_to_string(&ready).unwrap()).unwrap();
+    let lines: Vec<String> = answer.dhcp.iter().map(|c| c.line()).collect();
+    assert_eq!(lines, ["dhcp4+6 vx0", "dhcp4+6 vx1"]);
+    assert!(answer.warnings.is_empty() && answer.unmatched.is_empty());
+    let conf = plinth_agents::dhcpcd::conf::render(&answer.dhcp, "ready");
+    assert!(conf.contains("\nallowinterfaces vx0,vx1\n"), "{conf}");
     assert!(
         out.contains("DHCP wanted on vx0, vx1; resolv.conf left to DHCP"),
         "{out}"

@@ -162,7 +162,13 @@ fn bonding_example_creates_the_bond_then_enslaves() {
     );
     assert_eq!(p.dhcp.len(), 1);
     assert_eq!(
-        (p.dhcp[0].interface.as_str(), p.dhcp[0].v4),
+        (
+            p.dhcp[0].interface.as_str(),
+            matches!(
+                p.dhcp[0].families,
+                plinth_config::net_ready::Families::V4 | plinth_config::net_ready::Families::Both
+            )
+        ),
         ("bond0", true)
     );
     assert!(p.warnings.is_empty(), "{:?}", p.warnings);

@@ -26,6 +26,8 @@ pub mod genestack;
 pub mod glob;
 /// The Genestack kernel modules and sysctls, merged with `plinth.kernel`.
 pub mod kernel;
+/// The network agent's ready file: the typed, versioned document `plinth-agent net` writes for PID 1.
+pub mod net_ready;
 /// netplan version 2 network config, and the features refused as unsupported.
 pub mod network;
 /// Text → checked config: YAML, typed read with error recovery, unknown keys, validation.

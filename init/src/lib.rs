@@ -37,6 +37,8 @@ pub mod console;
 pub mod ctl;
 /// The kernel and host contract: modules, sysctls, kvm group, host paths, chrony config.
 pub mod host;
+/// PID 1's one HTTP client: `http://` URLs, the GET request, response parsing, one exchange.
+pub mod http;
 /// The node's identity and cloud-init steps: hostname, users, write_files, commands, CAs, time zone.
 pub mod node;
 /// PID-1 duties.

@@ -1,11 +1,7 @@
 //! `plinth-init`: Plinth's PID 1. In the initramfs it runs stage 1 (find and mount the root, then
-//! exec stage 2); in the real root it runs stage 2, the supervisor. Not as PID 1, `plinth-init
-//! dhcpcd ...` is the `dhcp` service's program (see `services::dhcp`).
+//! exec stage 2); in the real root it runs stage 2, the supervisor.
 
 fn main() -> std::process::ExitCode {
-    if let Some(exit) = plinth_init::services::dhcp::run_if_asked() {
-        return exit;
-    }
     if plinth_init::stage1::is_stage1() {
         // Stage 1 ends by exec'ing stage 2 (or halting with a message, or rebooting after a
         // panic); it never returns.

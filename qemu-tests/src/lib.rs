@@ -7,7 +7,8 @@
 //! [`console`]), QMP ([`qmp`]), host ports ([`ports`]), polling the guest over forwarded ports
 //! ([`http`], [`metrics`]), a probe service for test seeds ([`probe`]), a shell on the guest's
 //! second serial port ([`shell`]), boot timing from the
-//! console ([`timeline`]) and the per-test fixture that ties them together ([`node`]).
+//! console ([`timeline`]), the per-test fixture that ties them together ([`fixture`]) and the nodes
+//! it boots ([`node`]).
 //! It does not build the image (that is `cargo xtask image`) and never lets a QEMU process outlive
 //! the value that owns it.
 
@@ -18,6 +19,7 @@ pub mod accel;
 pub mod cmdline;
 pub mod console;
 pub mod disk;
+pub mod fixture;
 pub mod http;
 pub mod image;
 pub mod kubernetes;

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
-use qemu_tests::node::{BootOptions, Fixture, READY_TIMEOUT, Variant};
+use qemu_tests::node::{BootOptions, Fixture, Variant};
 use regex::Regex;
 
 #[test]
@@ -14,8 +14,7 @@ fn disk_boots_by_uefi_to_ready() -> Result<()> {
     };
     let mut opts = BootOptions::new(Variant::Uefi);
     opts.disk = Some(fx.overlay("disk", 4)?);
-    let node = fx.boot(&opts)?;
-    let ready = node.wait_ready(READY_TIMEOUT)?;
+    let (node, ready) = fx.boot_ready(&opts)?;
     eprintln!(
         "UEFI: ready line at {:.1}s of QEMU time, stage 2 says {:.2}s",
         ready.line.at.as_secs_f64(),
@@ -37,8 +36,7 @@ fn disk_boots_by_bios_to_ready() -> Result<()> {
     };
     let mut opts = BootOptions::new(Variant::Bios);
     opts.disk = Some(fx.overlay("disk", 4)?);
-    let node = fx.boot(&opts)?;
-    let ready = node.wait_ready(READY_TIMEOUT)?;
+    let (node, ready) = fx.boot_ready(&opts)?;
     eprintln!(
         "BIOS: ready line at {:.1}s of QEMU time, stage 2 says {:.2}s",
         ready.line.at.as_secs_f64(),
@@ -60,8 +58,7 @@ fn pxe_set_boots_to_ready() -> Result<()> {
     let Some(mut fx) = Fixture::for_test("boot-pxe") else {
         return Ok(());
     };
-    let node = fx.boot(&BootOptions::new(Variant::Pxe))?;
-    let ready = node.wait_ready(READY_TIMEOUT)?;
+    let (_node, ready) = fx.boot_ready(&BootOptions::new(Variant::Pxe))?;
     eprintln!(
         "PXE: ready line at {:.1}s of QEMU time, stage 2 says {:.2}s",
         ready.line.at.as_secs_f64(),

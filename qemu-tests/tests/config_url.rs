@@ -58,9 +58,7 @@ fn a_config_url_boots_with_the_right_sha256_and_not_with_a_wrong_one() -> Result
     let (port, hits) = qemu_tests::http::serve("/cfg", CONFIG)?;
     let sum = sha256_hex(CONFIG.as_bytes());
 
-    let node = fx.boot(&options(&fx, port, &sum)?)?;
-    node.wait_ready(READY_TIMEOUT)
-        .with_context(|| format!("not ready; console:\n{}", node.console().tail(60)))?;
+    let (node, _) = fx.boot_ready(&options(&fx, port, &sum)?)?;
     let fetched = Regex::new(&format!(
         r"config: fetched http://10\.0\.2\.100/cfg \({} bytes, sha256 {sum}",
         CONFIG.len()

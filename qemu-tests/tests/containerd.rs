@@ -11,7 +11,7 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result, ensure};
-use qemu_tests::node::{BootOptions, Fixture, READY_TIMEOUT, Variant};
+use qemu_tests::node::{BootOptions, Fixture, Variant};
 use qemu_tests::seed::{Seed, SeedFormat};
 use qemu_tests::session::Session;
 use regex::Regex;
@@ -48,8 +48,7 @@ fn containerd_runs_the_local_pause_image_with_no_registry() -> Result<()> {
     opts.memory_mib = 2048;
     opts.serial2 = true;
     opts.extra_cmdline = Some("plinth.autologin=ttyS1".into());
-    let node = fx.boot(&opts)?;
-    node.wait_ready(READY_TIMEOUT)?;
+    let (node, _) = fx.boot_ready(&opts)?;
     node.console()
         .wait_for(
             &Regex::new(r"service containerd: ready")?,

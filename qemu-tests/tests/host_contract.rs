@@ -13,8 +13,8 @@ use std::time::Duration;
 use anyhow::{Context, Result, ensure};
 use plinth_config::kernel::{GENESTACK_MODULES, genestack_sysctls};
 use qemu_tests::cmdline::Accel;
-use qemu_tests::node::{BootOptions, Fixture, READY_TIMEOUT, Variant};
-use qemu_tests::seed::{Seed, SeedFormat};
+use qemu_tests::node::{Fixture, Variant};
+use qemu_tests::seed::Seed;
 
 /// The sysctls the seed changes: one default changed, one switched off, one added.
 const CHANGED: (&str, &str) = ("vm.swappiness", "7");
@@ -101,17 +101,13 @@ fn genestack_modules_sysctls_and_kvm_group_are_in_effect() -> Result<()> {
     let Some(mut fx) = Fixture::for_test("host_contract") else {
         return Ok(());
     };
-    let seed = fx.seed(
+    let opts = fx.seeded(
+        Variant::Bios,
+        "disk",
         "seed",
         &Seed::new(&user_data(), "iid-hc", "hc1"),
-        SeedFormat::Vfat,
     )?;
-    let mut opts = BootOptions::new(Variant::Bios);
-    opts.disk = Some(fx.overlay("disk", 4)?);
-    opts.seed = Some(seed);
-    let node = fx.boot(&opts)?;
-    node.wait_ready(READY_TIMEOUT)
-        .with_context(|| format!("not ready; console:\n{}", node.console().tail(60)))?;
+    let (node, _) = fx.boot_ready(&opts)?;
     node.console()
         .wait_for(&regex::Regex::new(r"hc done")?, Duration::from_secs(60))
         .with_context(|| {
@@ -237,17 +233,13 @@ fn time_phase_gives_up_after_boot_timeout_when_no_server_answers() -> Result<()>
     // 192.0.2.1 (TEST-NET-1) never answers, and nothing leaves the machine through QEMU's
     // restricted user networking.
     let user_data = "#cloud-config\nhostname: hc2\nntp:\n  servers: [192.0.2.1]\nplinth:\n  time:\n    boot_timeout: 3s\n";
-    let seed = fx.seed(
+    let opts = fx.seeded(
+        Variant::Bios,
+        "disk",
         "seed",
         &Seed::new(user_data, "iid-hc2", "hc2"),
-        SeedFormat::Vfat,
     )?;
-    let mut opts = BootOptions::new(Variant::Bios);
-    opts.disk = Some(fx.overlay("disk", 4)?);
-    opts.seed = Some(seed);
-    let node = fx.boot(&opts)?;
-    node.wait_ready(READY_TIMEOUT)
-        .with_context(|| format!("not ready; console:\n{}", node.console().tail(60)))?;
+    let (node, _) = fx.boot_ready(&opts)?;
     let re = regex::Regex::new(
         r"phase time-sync: done in ([0-9.]+)s: no sync from 1 configured sources within 3s",
     )?;

@@ -6,9 +6,9 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, Result, ensure};
+use anyhow::{Result, ensure};
 use qemu_tests::metrics;
-use qemu_tests::node::{BootOptions, Fixture, Node, READY_TIMEOUT, Variant};
+use qemu_tests::node::{BootOptions, Fixture, Node, Variant};
 use qemu_tests::seed::{Seed, SeedFormat};
 use regex::Regex;
 
@@ -44,10 +44,7 @@ runcmd:
 }
 
 fn boot(fx: &mut Fixture, opts: &BootOptions) -> Result<Node> {
-    let node = fx.boot(opts)?;
-    node.wait_ready(READY_TIMEOUT)
-        .with_context(|| format!("not ready; console:\n{}", node.console().tail(40)))?;
-    Ok(node)
+    Ok(fx.boot_ready(opts)?.0)
 }
 
 fn console_has(node: &Node, pattern: &str) -> Result<bool> {

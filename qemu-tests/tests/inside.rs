@@ -18,8 +18,7 @@ fn root_is_read_only_and_pid_1_is_plinth_init() -> Result<()> {
     let mut opts = BootOptions::new(Variant::Bios);
     opts.disk = Some(fx.overlay("disk", 4)?);
     opts.seed = Some(fx.probe_seed("inside")?);
-    let node = fx.boot(&opts)?;
-    node.wait_ready(READY_TIMEOUT)?;
+    let (node, _) = fx.boot_ready(&opts)?;
     // The probe is a oneshot service, so it has finished by ready; a little slack for the console.
     let report = node
         .probe_report(Duration::from_secs(30))

@@ -19,9 +19,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, ensure};
 use qemu_tests::cmdline::Nic;
 use qemu_tests::metrics::{self, Sample};
-use qemu_tests::node::{BootOptions, Fixture, Node, READY_TIMEOUT, Variant};
+use qemu_tests::node::{Fixture, Node, Variant};
 use qemu_tests::ports;
-use qemu_tests::seed::{Seed, SeedFormat};
+use qemu_tests::seed::Seed;
 use regex::Regex;
 
 /// The last line every runcmd here prints.
@@ -38,14 +38,12 @@ fn boot(
     nics: Vec<Nic>,
     memory_mib: u32,
 ) -> Result<Node> {
-    let seed = fx.seed(
+    let mut opts = fx.seeded(
+        Variant::Uefi,
+        &format!("disk-{name}"),
         &format!("seed-{name}"),
         &Seed::new(user_data, &format!("iid-{name}"), name),
-        SeedFormat::Vfat,
     )?;
-    let mut opts = BootOptions::new(Variant::Uefi);
-    opts.disk = Some(fx.overlay(&format!("disk-{name}"), 4)?);
-    opts.seed = Some(seed);
     opts.memory_mib = memory_mib;
     opts.nics = nics;
     Ok(fx.boot(&opts)?)
@@ -54,8 +52,7 @@ fn boot(
 /// Waits for `node` (called `name`) to be ready and for its runcmd to finish; returns the lines
 /// runcmd entry `entry` printed, without their `[runcmd.N] ` prefix.
 fn runcmd_output(node: &Node, name: &str, entry: usize) -> Result<Vec<String>> {
-    node.wait_ready(READY_TIMEOUT)
-        .with_context(|| format!("{name} not ready; console:\n{}", node.console().tail(60)))?;
+    node.ready_or_tail().with_context(|| name.to_string())?;
     let done = Regex::new(&format!(r"^\[runcmd\.{entry}\] {DONE}$"))?;
     node.console()
         .wait_for(&done, Duration::from_secs(30))

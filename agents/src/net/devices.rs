@@ -99,6 +99,8 @@ pub struct Devices<'a> {
     pub names: BTreeMap<String, Vec<String>>,
     /// Entries that could not be resolved, and sections this agent does not apply.
     pub warnings: Vec<String>,
+    /// Those of `warnings` about an ethernet whose `match` found no link.
+    pub unmatched: Vec<String>,
 }
 
 impl Devices<'_> {
@@ -117,6 +119,7 @@ pub fn devices<'a>(network: &'a Network, links: &[Link]) -> Devices<'a> {
     let resolution = resolve_ethernets(network, links);
     let mut out = Devices {
         warnings: resolution.warnings,
+        unmatched: resolution.unmatched,
         ..Devices::default()
     };
     for claim in &resolution.claims {

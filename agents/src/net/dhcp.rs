@@ -1,65 +1,26 @@
 //! Which interfaces want a DHCP client, for which families, with which route metric and whether
-//! its DNS servers are used: the list the agent writes to its ready file, from which PID 1's `dhcp`
-//! service generates dhcpcd's config (one `interface` block each). Pure.
+//! its DNS servers are used: the list the agent writes to its ready file
+//! (`plinth_config::net_ready`), from which the `dhcp` service generates dhcpcd's config (one
+//! `interface` block each). Pure.
 
+use plinth_config::net_ready::{DhcpClient, Families};
 use plinth_config::network::Network;
 
 use super::devices::{Device, devices};
 use super::state::Link;
 
-/// One DHCP client to run.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DhcpClient {
-    /// The interface (its final name, after `set-name`).
-    pub interface: String,
-    /// Run DHCPv4.
-    pub v4: bool,
-    /// Run DHCPv6.
-    pub v6: bool,
-    /// Metric of the routes from the lease (`dhcp4-overrides`, else `dhcp6-overrides`,
-    /// `route-metric`).
-    pub route_metric: Option<u32>,
-    /// Take DNS servers from the lease (false when an override says `use-dns: false`).
-    pub use_dns: bool,
-}
-
-impl DhcpClient {
-    /// The client of one device.
-    pub fn of(device: &Device<'_>) -> DhcpClient {
-        let c = &device.common;
-        let overrides = [
-            c.dhcp4_overrides.filter(|_| c.dhcp4),
-            c.dhcp6_overrides.filter(|_| c.dhcp6),
-        ];
-        DhcpClient {
-            interface: device.name.clone(),
-            v4: c.dhcp4,
-            v6: c.dhcp6,
-            route_metric: overrides.iter().flatten().find_map(|o| o.route_metric),
-            use_dns: !overrides.iter().flatten().any(|o| o.use_dns == Some(false)),
-        }
-    }
-
-    /// The line PID 1 reads: `<dhcp4|dhcp6|dhcp4+6> <interface>`, then ` metric=<N>` and ` nodns`
-    /// when the config asks for them.
-    pub fn line(&self) -> String {
-        let mut line = format!("{} {}", self.families(), self.interface);
-        if let Some(m) = self.route_metric {
-            line.push_str(&format!(" metric={m}"));
-        }
-        if !self.use_dns {
-            line.push_str(" nodns");
-        }
-        line
-    }
-
-    /// `dhcp4`, `dhcp6` or `dhcp4+6`, for logs.
-    pub fn families(&self) -> &'static str {
-        match (self.v4, self.v6) {
-            (true, true) => "dhcp4+6",
-            (true, false) => "dhcp4",
-            _ => "dhcp6",
-        }
+/// The client of one device.
+pub fn client_of(device: &Device<'_>) -> DhcpClient {
+    let c = &device.common;
+    let overrides = [
+        c.dhcp4_overrides.filter(|_| c.dhcp4),
+        c.dhcp6_overrides.filter(|_| c.dhcp6),
+    ];
+    DhcpClient {
+        interface: device.name.clone(),
+        families: Families::of(c.dhcp4, c.dhcp6),
+        route_metric: overrides.iter().flatten().find_map(|o| o.route_metric),
+        use_dns: !overrides.iter().flatten().any(|o| o.use_dns == Some(false)),
     }
 }
 
@@ -69,7 +30,7 @@ pub fn dhcp_interfaces(network: &Network, links: &[Link]) -> Vec<DhcpClient> {
         .list
         .iter()
         .filter(|d| d.common.dhcp4 || d.common.dhcp6)
-        .map(DhcpClient::of)
+        .map(client_of)
         .collect()
 }
 
@@ -128,21 +89,19 @@ mod tests {
             vec![
                 DhcpClient {
                     interface: "lan0".into(),
-                    v4: false,
-                    v6: true,
+                    families: Families::V6,
                     route_metric: None,
                     use_dns: true,
                 },
                 DhcpClient {
                     interface: "br0".into(),
-                    v4: true,
-                    v6: false,
+                    families: Families::V4,
                     route_metric: None,
                     use_dns: true,
                 },
             ]
         );
-        assert_eq!(clients[0].families(), "dhcp6");
+        assert_eq!(clients[0].families.as_str(), "dhcp6");
         assert_eq!(clients[1].line(), "dhcp4 br0");
     }
 

@@ -30,6 +30,9 @@ pub struct Resolution {
     pub claims: Vec<Claim>,
     /// Human-readable notes about entries that matched no link or several with one `set-name`.
     pub warnings: Vec<String>,
+    /// Those of `warnings` about an entry whose `match` found no link (expected before udev has
+    /// loaded the NIC drivers).
+    pub unmatched: Vec<String>,
 }
 
 /// Whether `link` is a physical interface that `match` may select: not loopback, and no virtual
@@ -107,11 +110,9 @@ pub fn resolve_ethernets(network: &Network, links: &[Link]) -> Resolution {
         // A link already carrying the set-name comes first, then by index (discovery order).
         candidates.sort_by_key(|l| (Some(l.name.as_str()) != set_name, l.index));
         if candidates.is_empty() {
-            out.warnings.push(not_found(
-                id,
-                eth,
-                &format!("no link matches {}", describe(m)),
-            ));
+            let warning = not_found(id, eth, &format!("no link matches {}", describe(m)));
+            out.unmatched.push(warning.clone());
+            out.warnings.push(warning);
             continue;
         }
         if let Some(name) = set_name {

@@ -25,8 +25,9 @@ pub mod run;
 pub mod state;
 pub mod watch;
 
-pub use dhcp::{DhcpClient, dhcp_interfaces};
+pub use dhcp::dhcp_interfaces;
 pub use ops::Op;
 pub use plan::{Plan, plan};
+pub use plinth_config::net_ready::DhcpClient;
 pub use run::{NetError, NetOptions, run};
 pub use state::{Link, RouteEntry, State};

@@ -8,13 +8,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use plinth_config::net_ready::DhcpClient;
 use plinth_config::network::Network;
 
 use super::bond::bond_settings;
 use super::bridge::bridge_settings;
 use super::cidr::Cidr;
 use super::devices::{Device, Devices, Kind, devices};
-use super::dhcp::DhcpClient;
+use super::dhcp::client_of;
 use super::ops::Op;
 use super::resolv::resolv_conf;
 use super::routes::desired_routes;
@@ -36,6 +37,8 @@ pub struct Plan {
     pub resolv_conf: Option<String>,
     /// What could not be planned, and why.
     pub warnings: Vec<String>,
+    /// Those of `warnings` about an ethernet whose `match` found no link.
+    pub unmatched: Vec<String>,
 }
 
 /// Plans `network` against the observed `state`.
@@ -57,13 +60,14 @@ pub fn plan(network: &Network, state: &State) -> Plan {
         .list
         .iter()
         .filter(|d| (d.common.dhcp4 || d.common.dhcp6) && !p.skipped.contains(&d.name))
-        .map(|d| DhcpClient::of(d))
+        .map(client_of)
         .collect();
     Plan {
         ops: p.ops,
         dhcp,
         resolv_conf: resolv_conf(network),
         warnings: p.warnings,
+        unmatched: std::mem::take(&mut devs.unmatched),
     }
 }
 

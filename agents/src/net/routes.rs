@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use plinth_config::network::Route;
 
-use super::cidr::{Cidr, parse_ip};
+use super::cidr::{Cidr, CidrError, parse_ip};
 use super::devices::Common;
 use super::state::{MAIN_TABLE, RouteEntry};
 
@@ -121,35 +121,60 @@ pub fn desired_routes(path: &str, common: &Common<'_>) -> (Vec<RouteSpec>, Vec<S
     (out, warnings)
 }
 
+/// Why a netplan route cannot be installed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RouteError {
+    /// A `type` Linux does not have.
+    #[error("route type `{0}` is not one Linux knows")]
+    UnknownType(String),
+    /// A blackhole, unreachable or prohibit route with a gateway.
+    #[error("a route that drops packets has no `via`")]
+    DropWithVia,
+    /// `via` is not an address.
+    #[error("via `{0}` is not an address")]
+    BadVia(String),
+    /// `to` is not a destination.
+    #[error(transparent)]
+    Destination(#[from] CidrError),
+    /// `to` and `via` of different families.
+    #[error("`{to}` and via `{via}` are not of the same IP family")]
+    MixedFamilies {
+        /// The destination.
+        to: String,
+        /// The gateway.
+        via: String,
+    },
+    /// `from` is not an address.
+    #[error("from `{0}` is not an address")]
+    BadFrom(String),
+}
+
 /// One netplan route as the kernel will store it.
-pub fn route_spec(route: &Route) -> Result<RouteSpec, String> {
+pub fn route_spec(route: &Route) -> Result<RouteSpec, RouteError> {
     let kind = match route.kind.as_deref() {
         None | Some("unicast") => RouteKind::Unicast,
         Some("blackhole") => RouteKind::Blackhole,
         Some("unreachable") => RouteKind::Unreachable,
         Some("prohibit") => RouteKind::Prohibit,
-        Some(other) => return Err(format!("route type `{other}` is not one Linux knows")),
+        Some(other) => return Err(RouteError::UnknownType(other.into())),
     };
     if kind != RouteKind::Unicast && route.via.is_some() {
-        return Err("a route that drops packets has no `via`".to_owned());
+        return Err(RouteError::DropWithVia);
     }
     let gateway = match route.via.as_deref() {
-        Some(via) => Some(parse_ip(via).ok_or_else(|| format!("via `{via}` is not an address"))?),
+        Some(via) => Some(parse_ip(via).ok_or_else(|| RouteError::BadVia(via.into()))?),
         None => None,
     };
     let v6 = gateway.map_or(route.to.contains(':'), |g| g.is_ipv6());
-    let dst = Cidr::parse_destination(&route.to, v6).map_err(|e| e.to_string())?;
+    let dst = Cidr::parse_destination(&route.to, v6)?;
     if dst.is_v6() != v6 {
-        return Err(format!(
-            "`{}` and via `{}` are not of the same IP family",
-            route.to,
-            route.via.as_deref().unwrap_or("")
-        ));
+        return Err(RouteError::MixedFamilies {
+            to: route.to.clone(),
+            via: route.via.clone().unwrap_or_default(),
+        });
     }
     let source = match route.from.as_deref() {
-        Some(from) => {
-            Some(parse_ip(from).ok_or_else(|| format!("from `{from}` is not an address"))?)
-        }
+        Some(from) => Some(parse_ip(from).ok_or_else(|| RouteError::BadFrom(from.into()))?),
         None => None,
     };
     Ok(RouteSpec {
@@ -197,10 +222,18 @@ mod tests {
 
     #[test]
     fn bad_routes_are_refused_with_a_reason() {
-        assert!(route_spec(&route("10.0.0.0/8", Some("fe80::1"), None)).is_err());
+        assert_eq!(
+            route_spec(&route("10.0.0.0/8", Some("fe80::1"), None))
+                .unwrap_err()
+                .to_string(),
+            "`10.0.0.0/8` and via `fe80::1` are not of the same IP family"
+        );
         let mut bogus = route("10.0.0.0/8", None, None);
         bogus.kind = Some("nat".into());
-        assert!(route_spec(&bogus).unwrap_err().contains("nat"));
+        assert_eq!(
+            route_spec(&bogus).unwrap_err().to_string(),
+            "route type `nat` is not one Linux knows"
+        );
         let mut blackhole = route("10.0.0.0/8", Some("10.0.0.1"), None);
         blackhole.kind = Some("blackhole".into());
         assert!(route_spec(&blackhole).is_err());

@@ -6,7 +6,7 @@ use std::fmt;
 
 use plinth_config::network::RoutingPolicy;
 
-use super::cidr::Cidr;
+use super::cidr::{Cidr, CidrError};
 use super::state::MAIN_TABLE;
 
 /// One rule: a selector and the table to look up.
@@ -60,25 +60,34 @@ impl RuleSpec {
     }
 }
 
+/// Why a `routing-policy` entry cannot be a rule.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RuleError {
+    /// `from` or `to` is not a prefix.
+    #[error(transparent)]
+    Prefix(#[from] CidrError),
+    /// Neither `from` nor `to`.
+    #[error("a rule needs `from` or `to`")]
+    NoSelector,
+    /// `from` and `to` of different families.
+    #[error("`from` and `to` are not of the same IP family")]
+    MixedFamilies,
+}
+
 /// One `routing-policy` entry as a rule.
-pub fn rule_spec(policy: &RoutingPolicy) -> Result<RuleSpec, String> {
-    let parse = |text: &Option<String>| -> Result<Option<Cidr>, String> {
+pub fn rule_spec(policy: &RoutingPolicy) -> Result<RuleSpec, RuleError> {
+    let parse = |text: &Option<String>| -> Result<Option<Cidr>, CidrError> {
         match text.as_deref() {
             None => Ok(None),
-            Some(t) => {
-                let v6 = t.contains(':');
-                Cidr::parse_destination(t, v6)
-                    .map(Some)
-                    .map_err(|e| e.to_string())
-            }
+            Some(t) => Cidr::parse_destination(t, t.contains(':')).map(Some),
         }
     };
     let from = parse(&policy.from)?;
     let to = parse(&policy.to)?;
     let v6 = match (from, to) {
-        (None, None) => return Err("a rule needs `from` or `to`".to_owned()),
+        (None, None) => return Err(RuleError::NoSelector),
         (Some(a), Some(b)) if a.is_v6() != b.is_v6() => {
-            return Err("`from` and `to` are not of the same IP family".to_owned());
+            return Err(RuleError::MixedFamilies);
         }
         (Some(c), _) | (None, Some(c)) => c.is_v6(),
     };

@@ -3,18 +3,21 @@
 //!
 //! Output, one line each on stdout: `net: <operation>` for every operation as it runs,
 //! `net: dhcp <dhcp4|dhcp6|dhcp4+6> <interface>[ metric=<N>][ nodns]` for every DHCP client wanted, then the summary
-//! `net: <N> operations applied in <MS> ms; ...`. Warnings go to stderr as `net: warning: ...`.
+//! `net: <N> operations applied in <MS> ms; ...`. Warnings go to stderr as `net: warning: ...`,
+//! for people; programs read the ready file.
 //!
-//! With `--ready-file PATH`, the file is written after every successful pass (atomically) with
-//! one line per DHCP client, `<dhcp4|dhcp6|dhcp4+6> <interface>[ metric=<N>][ nodns]` (the
-//! lease's route metric, and `use-dns: false`), and is empty when none is
-//! wanted: PID 1's readiness probe for the service, and what its `dhcp` service turns into
-//! dhcpcd's config (an `interface` block per line) each time it starts dhcpcd.
+//! With `--ready-file PATH`, the file is written after every successful pass (atomically), and in
+//! a dry run once with what a pass would want: the document of `plinth_config::net_ready` (the DHCP
+//! clients wanted, the warnings, and apart from them the entries whose `match` found no link). It
+//! is PID 1's readiness probe for the service, what its `dhcp` service turns into dhcpcd's config
+//! (an `interface` block per client) each time it starts dhcpcd, and the `network` phase's
+//! answer from its dry run.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use plinth_config::Network;
+use plinth_config::net_ready::NetReady;
 use rtnetlink::Handle;
 
 use super::apply::{ApplyError, apply};
@@ -66,6 +69,18 @@ pub enum NetError {
     },
 }
 
+/// What a pass applies: the netplan, the interfaces OVS owns ([`hand_over`]), and what loading the
+/// config warned about (for the ready file).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Wanted {
+    /// The netplan.
+    pub network: Network,
+    /// The interfaces OVS owns.
+    pub owned: Vec<String>,
+    /// The config's warnings.
+    pub config_warnings: Vec<String>,
+}
+
 /// The outcome of one pass.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pass {
@@ -81,7 +96,8 @@ pub struct Pass {
 pub fn run(opts: &NetOptions) -> Result<(), NetError> {
     let parsed =
         plinth_config::load_path(&opts.config).map_err(|d| NetError::Config(d.to_string()))?;
-    for w in &parsed.warnings {
+    let config_warnings: Vec<String> = parsed.warnings.iter().map(ToString::to_string).collect();
+    for w in &config_warnings {
         eprintln!("net: config warning: {w}");
     }
     let owned: Vec<String> = parsed
@@ -105,6 +121,11 @@ pub fn run(opts: &NetOptions) -> Result<(), NetError> {
         Network::default()
     });
     let network = super::ovs_host::kernel_part(&network);
+    let wanted = Wanted {
+        network,
+        owned,
+        config_warnings,
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -112,25 +133,20 @@ pub fn run(opts: &NetOptions) -> Result<(), NetError> {
     runtime.block_on(async {
         let (connection, handle, _) = rtnetlink::new_connection().map_err(NetError::Connection)?;
         tokio::spawn(connection);
-        let first = pass(&network, &owned, &handle, opts).await?;
+        let first = pass(&wanted, &handle, opts).await?;
         report(&first, opts.dry_run);
         if opts.once || opts.dry_run {
             return Ok(());
         }
-        watch(&network, &owned, &handle, opts).await
+        watch(&wanted, &handle, opts).await
     })
 }
 
-/// One observe → plan → apply pass; `owned` are the interfaces OVS owns ([`hand_over`]).
-pub async fn pass(
-    network: &Network,
-    owned: &[String],
-    handle: &Handle,
-    opts: &NetOptions,
-) -> Result<Pass, NetError> {
+/// One observe → plan → apply pass.
+pub async fn pass(wanted: &Wanted, handle: &Handle, opts: &NetOptions) -> Result<Pass, NetError> {
     let start = Instant::now();
     let state = observe(handle, &opts.sys_class_net).await?;
-    let plan = hand_over(plan(network, &state), owned, &state);
+    let plan = hand_over(plan(&wanted.network, &state), &wanted.owned, &state);
     for w in &plan.warnings {
         eprintln!("net: warning: {w}");
     }
@@ -145,13 +161,16 @@ pub async fn pass(
             println!("net: would write {}:", opts.resolv_conf.display());
             print!("{text}");
         }
+        if let Some(path) = &opts.ready_file {
+            write_if_changed(path, &ready(&plan, wanted).to_text())?;
+        }
     } else {
         apply(handle, &plan.ops, |op| println!("net: {op}")).await?;
         if let Some(text) = &plan.resolv_conf {
             resolv_written = write_if_changed(&opts.resolv_conf, text)?;
         }
         if let Some(path) = &opts.ready_file {
-            write_if_changed(path, &ready_text(&plan))?;
+            write_if_changed(path, &ready(&plan, wanted).to_text())?;
         }
     }
     Ok(Pass {
@@ -197,12 +216,20 @@ pub fn summary(pass: &Pass, dry_run: bool) -> String {
     )
 }
 
-/// The ready file's content: the DHCP clients wanted, one per line.
-pub fn ready_text(plan: &Plan) -> String {
-    plan.dhcp
-        .iter()
-        .map(|c| format!("{}\n", c.line()))
-        .collect()
+/// The ready file's document for `plan`: its DHCP clients, and its warnings with those of
+/// unmatched entries apart.
+pub fn ready(plan: &Plan, wanted: &Wanted) -> NetReady {
+    NetReady {
+        config_warnings: wanted.config_warnings.clone(),
+        warnings: plan
+            .warnings
+            .iter()
+            .filter(|w| !plan.unmatched.contains(w))
+            .cloned()
+            .collect(),
+        unmatched: plan.unmatched.clone(),
+        ..NetReady::new(plan.dhcp.clone())
+    }
 }
 
 /// Whether the file at `path` already holds exactly `text`.

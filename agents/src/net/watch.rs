@@ -6,23 +6,17 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use futures_util::{FutureExt, StreamExt};
-use plinth_config::Network;
 use rtnetlink::packet_core::NetlinkPayload;
 use rtnetlink::packet_route::RouteNetlinkMessage;
 use rtnetlink::{Handle, MulticastGroup};
 
-use super::run::{NetError, NetOptions, pass, report};
+use super::run::{NetError, NetOptions, Wanted, pass, report};
 
 /// How long to wait after a new link before planning, so that a burst gives one pass.
 pub const SETTLE: Duration = Duration::from_millis(300);
 
 /// Runs a pass each time new links appear; returns only when the notification socket fails.
-pub async fn watch(
-    network: &Network,
-    owned: &[String],
-    handle: &Handle,
-    opts: &NetOptions,
-) -> Result<(), NetError> {
+pub async fn watch(wanted: &Wanted, handle: &Handle, opts: &NetOptions) -> Result<(), NetError> {
     let (connection, _, mut messages) =
         rtnetlink::new_multicast_connection(&[MulticastGroup::Link])
             .map_err(NetError::Connection)?;
@@ -38,7 +32,7 @@ pub async fn watch(
         // Taken before the pass: a link that appears during it still triggers the next pass
         // (links the pass itself creates cost one extra pass that plans nothing).
         known = current_indexes(handle).await;
-        match pass(network, owned, handle, opts).await {
+        match pass(wanted, handle, opts).await {
             Ok(p) => report(&p, false),
             // The agent stays up: the next link event or a restart by PID 1 tries again.
             Err(e) => eprintln!("net: error: {e}"),

@@ -51,6 +51,14 @@ pub enum PhaseError {
         /// What it said.
         stderr: String,
     },
+    /// The network agent's check left no answer this build can read.
+    #[error("cannot read the network agent's check {path}: {error}")]
+    NetworkCheckUnreadable {
+        /// Its answer's file.
+        path: String,
+        /// Why not.
+        error: String,
+    },
     /// The services cannot be planned.
     #[error(transparent)]
     Plan(#[from] crate::supervisor::planner::PlanError),
@@ -210,6 +218,10 @@ mod tests {
                 end: "exit 2".into(),
                 stderr: "bad bond".into(),
             },
+            PhaseError::NetworkCheckUnreadable {
+                path: "/run/plinth/net.check".into(),
+                error: "version 2, this build reads version 1".into(),
+            },
             PhaseError::NotReady(vec!["db".into(), "web".into()]),
             PhaseError::Restless {
                 limit: plinth_config::Duration::from_secs(90),
@@ -224,6 +236,7 @@ mod tests {
                 "cannot write /etc/chrony.conf: read-only file system",
                 "plinth-agent net --dry-run did not finish in 20s",
                 "the network agent refuses the config (exit 2):\nbad bond",
+                "cannot read the network agent's check /run/plinth/net.check: version 2, this build reads version 1",
                 "services not ready: db, web",
                 "services not at rest after 90s: web (starting)",
                 "the node is shutting down",

@@ -2,7 +2,9 @@
 //! reach 127.0.0.1 (readiness probes included), so PID 1 brings it up before any service starts.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
+
+use nix::sys::socket::{AddressFamily, SockFlag, SockType, socket};
 
 // glibc declares ioctl requests as c_ulong and musl as c_int: `libc::Ioctl` is whichever applies.
 #[allow(clippy::unnecessary_cast)]
@@ -12,13 +14,12 @@ const SET_FLAGS: libc::Ioctl = libc::SIOCSIFFLAGS as libc::Ioctl;
 
 /// Sets `IFF_UP` on `lo` (a no-op when it is up already).
 pub fn up() -> io::Result<()> {
-    // SAFETY: socket(2) with constant arguments; the result is checked before use and owned at once.
-    let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    if raw < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `raw` is a fresh, valid descriptor that nothing else owns.
-    let socket = unsafe { OwnedFd::from_raw_fd(raw) };
+    let socket = socket(
+        AddressFamily::Inet,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
     // SAFETY: `ifreq` is plain old data; all-zero is a valid value.
     let mut request: libc::ifreq = unsafe { std::mem::zeroed() };
     for (dst, src) in request.ifr_name.iter_mut().zip(b"lo\0") {

@@ -2,16 +2,16 @@
 //! client on each interface it is allowed.
 //!
 //! - No network config: `dhcpcd -B -A --nodelay` (no ARP probe and no random wait before the
-//!   first DISCOVER, see `conf::DEFAULTS`) on every interface
+//!   first DISCOVER, see `DEFAULTS` in `agents/src/dhcpcd/conf.rs`) on every interface
 //!   with the image's `/etc/dhcpcd.conf`, after `udev-settle` (dropped when udev is not installed).
 //! - A network config with any device (ethernet, bond, VLAN, bridge) asking for `dhcp4`/`dhcp6`:
-//!   the interfaces the network agent lists in its ready file (`/run/plinth/net.dhcp`, one
-//!   `<dhcp4|dhcp6|dhcp4+6> <interface>[ metric=<N>][ nodns]` line per DHCP client, by the
-//!   interfaces' final names: after udev's renames, `set-name`, and with bonds, VLANs and bridges
-//!   created), each with its own options. The service comes after the agent (`network`), which is
-//!   ready once it has written that file. Its program is `plinth-init dhcpcd READY CONF DHCPCD`
-//!   ([`SUBCOMMAND`]): each time the service starts it reads the ready file, writes
-//!   `/run/plinth/dhcpcd.conf` ([`conf`]: the image's defaults, `allowinterfaces`, and per
+//!   the interfaces the network agent lists in its ready file (`/run/plinth/net.dhcp`, the
+//!   versioned document of `plinth_config::net_ready`: its DHCP clients, by the interfaces' final
+//!   names: after udev's renames, `set-name`, and with bonds, VLANs and bridges created), each
+//!   with its own options. The service comes after the agent (`network`), which is
+//!   ready once it has written that file. Its program is `plinth-agent dhcpcd READY CONF DHCPCD`
+//!   ([`SUBCOMMAND`], `agents/src/dhcpcd/`): each time the service starts it reads the ready
+//!   file, writes `/run/plinth/dhcpcd.conf` (the image's defaults, `allowinterfaces`, and per
 //!   interface `ipv4only`/`ipv6only`, `metric N`, `nohook resolv.conf`) and execs
 //!   `dhcpcd -B -f /run/plinth/dhcpcd.conf`, so the supervisor watches dhcpcd itself. Reading the
 //!   agent's answer, rather than resolving `match:` clauses against the interfaces seen at plan
@@ -21,30 +21,19 @@
 //!   saying so.
 //! - A network config asking for no DHCP: no service.
 //!
-//! Why a subcommand of plinth-init rather than shell: the config is a function of the ready file's
-//! text, which is a pure Rust function here, unit-tested line by line and refusing lines it does
-//! not understand (a shell loop would have to quote names, validate metrics and check duplicates
-//! by hand, tested only by running it); plinth-init is a static binary the image always has
-//! (`/usr/bin/plinth-init`), and the step before the exec is a few file operations.
-//!
-//! The service's program is plinth-init, so the built-ins' missing-program rule (which looks at a
+//! The service's program is plinth-agent, so the built-ins' missing-program rule (which looks at a
 //! spec's first argument) does not see a missing dhcpcd: the service fails saying to install
 //! dhcpcd-base instead of being skipped. Skipping would need a spec to list every program it
 //! needs (a field of `ServiceSpec` and the rule in `services/mod.rs`); when the config asks for
-//! DHCP, a loud failure is the better answer anyway.
-
-pub mod conf;
-
-use std::ffi::OsString;
-use std::path::Path;
-use std::process::ExitCode;
+//! DHCP, a loud failure is the better answer anyway. Without plinth-agent the service is skipped,
+//! as the `network` service that writes its ready file is.
 
 use plinth_config::MachineConfig;
 use plinth_config::network::Network;
 
 use super::builtin::daemon;
 use super::facts::Facts;
-use super::net::READY_FILE;
+use super::net::{AGENT, READY_FILE};
 use super::udevd::SETTLED;
 use crate::supervisor::spec::{Probe, ServiceSpec};
 
@@ -52,9 +41,8 @@ use crate::supervisor::spec::{Probe, ServiceSpec};
 pub const DHCPCD: &str = "/usr/sbin/dhcpcd";
 /// The service name (one of the config crate's `BUILTIN_SERVICES`, so users may come `after` it).
 pub const NAME: &str = "dhcp";
-/// plinth-init, which writes the config and execs dhcpcd.
-pub const PLINTH_INIT: &str = "/usr/bin/plinth-init";
-/// `plinth-init dhcpcd READY CONF DHCPCD`: the service's program with a network config.
+/// `plinth-agent dhcpcd READY CONF DHCPCD`: the service's program with a network config (the
+/// agent writes the config and execs dhcpcd).
 pub const SUBCOMMAND: &str = "dhcpcd";
 /// The dhcpcd config written from the ready file.
 pub const CONF: &str = "/run/plinth/dhcpcd.conf";
@@ -80,7 +68,7 @@ pub fn plan(config: &MachineConfig, _: &Facts) -> Vec<ServiceSpec> {
     // exist before a client runs on them.
     vec![daemon(
         NAME,
-        &[PLINTH_INIT, SUBCOMMAND, READY_FILE, CONF, DHCPCD],
+        &[AGENT, SUBCOMMAND, READY_FILE, CONF, DHCPCD],
         Probe::Running,
         &[SETTLED, super::net::NAME],
     )]
@@ -93,105 +81,6 @@ fn wants_dhcp(network: &Network) -> bool {
         || network.bonds.values().any(|d| asks(d.dhcp4, d.dhcp6))
         || network.vlans.values().any(|d| asks(d.dhcp4, d.dhcp6))
         || network.bridges.values().any(|d| asks(d.dhcp4, d.dhcp6))
-}
-
-/// Runs [`SUBCOMMAND`] when the command line asks for it; `None` otherwise, and always as PID 1
-/// (the kernel hands init its unknown boot parameters, and a stray `dhcpcd` must not replace it).
-pub fn run_if_asked() -> Option<ExitCode> {
-    let args: Vec<OsString> = std::env::args_os().collect();
-    let rest = subcommand_args(&args, std::process::id())?;
-    Some(run(rest))
-}
-
-/// The subcommand's arguments, if `args` (with the program name first) ask for it and `pid` is not 1.
-fn subcommand_args(args: &[OsString], pid: u32) -> Option<&[OsString]> {
-    if pid != 1 && args.get(1).is_some_and(|a| a == SUBCOMMAND) {
-        args.get(2..)
-    } else {
-        None
-    }
-}
-
-/// `plinth-init dhcpcd READY CONF DHCPCD`: writes CONF from READY, then execs `DHCPCD -B -f CONF`.
-/// Its lines go to the service's log; a closed output is no reason to stop (`println!` would panic).
-fn run(args: &[OsString]) -> ExitCode {
-    use std::io::Write;
-    use std::os::unix::process::CommandExt;
-    let fail = |text: &str, code: u8| {
-        let _ = writeln!(std::io::stderr(), "{text}");
-        ExitCode::from(code)
-    };
-    let [ready, conf, dhcpcd] = args else {
-        return fail(
-            &format!(
-                "usage: plinth-init {SUBCOMMAND} READY-FILE CONF DHCPCD (the dhcp service's program)"
-            ),
-            2,
-        );
-    };
-    let (ready, conf, dhcpcd) = (Path::new(ready), Path::new(conf), Path::new(dhcpcd));
-    match prepare(ready, conf, dhcpcd) {
-        Ok(message) => {
-            let _ = writeln!(std::io::stdout(), "{message}");
-        }
-        Err(e) => return fail(&e, 1),
-    }
-    let e = std::process::Command::new(dhcpcd)
-        .args(["-B", "-f"])
-        .arg(conf)
-        .exec();
-    fail(
-        &format!(
-            "cannot run {}: {e}; reinstall dhcpcd-base",
-            dhcpcd.display()
-        ),
-        1,
-    )
-}
-
-/// Checks dhcpcd is there, reads the ready file and writes the config (atomically); returns
-/// the line that says what dhcpcd will do, or what to do next.
-fn prepare(ready: &Path, conf: &Path, dhcpcd: &Path) -> Result<String, String> {
-    use std::os::unix::fs::PermissionsExt;
-    let executable = std::fs::metadata(dhcpcd).is_ok_and(|m| m.permissions().mode() & 0o111 != 0);
-    if !executable {
-        return Err(format!(
-            "{} is not installed: no DHCP client for the network config's dhcp4/dhcp6; install dhcpcd-base",
-            dhcpcd.display()
-        ));
-    }
-    let text = std::fs::read_to_string(ready).map_err(|e| {
-        format!(
-            "cannot read {}, the network agent's list of DHCP interfaces ({e}): check the network service (plinthctl status network)",
-            ready.display()
-        )
-    })?;
-    let clients = conf::parse(&text).map_err(|e| {
-        format!(
-            "{}, {e}: not a line plinth-agent net writes; check that plinth-agent and plinth-init come from the same image",
-            ready.display()
-        )
-    })?;
-    let text = conf::render(&clients, &ready.display().to_string());
-    crate::atomic_file::write(conf, text.as_bytes(), 0o644).map_err(|e| {
-        format!(
-            "cannot write {}: {e}: check that its directory is on a writable /run",
-            conf.display()
-        )
-    })?;
-    if clients.is_empty() {
-        return Ok(format!(
-            "the network agent wants no DHCP client ({} is empty): dhcpcd runs on no interface",
-            ready.display()
-        ));
-    }
-    let summaries: Vec<String> = clients.iter().map(conf::Client::summary).collect();
-    Ok(format!(
-        "dhcpcd on {} (from {}, config {})",
-        summaries.join(", "),
-        ready.display(),
-        conf.display()
-    ))
 }
 
 #[cfg(test)]
@@ -235,10 +124,7 @@ mod tests {
         );
         assert_eq!(specs.len(), 1);
         assert_eq!(specs[0].name, "dhcp");
-        assert_eq!(
-            specs[0].exec,
-            [PLINTH_INIT, SUBCOMMAND, READY_FILE, CONF, DHCPCD]
-        );
+        assert_eq!(specs[0].exec, [AGENT, SUBCOMMAND, READY_FILE, CONF, DHCPCD]);
         assert_eq!(specs[0].after, [SETTLED, super::super::net::NAME]);
     }
 
@@ -258,99 +144,5 @@ mod tests {
             &Facts::default(),
         );
         assert!(static_only.is_empty());
-    }
-
-    #[test]
-    fn only_the_subcommand_word_and_never_pid_1_run_the_subcommand() {
-        let args = |words: &[&str]| -> Vec<OsString> { words.iter().map(OsString::from).collect() };
-        let asked = args(&["plinth-init", "dhcpcd", "a", "b", "c"]);
-        assert_eq!(subcommand_args(&asked, 42), Some(&asked[2..]));
-        assert_eq!(subcommand_args(&asked, 1), None);
-        assert_eq!(subcommand_args(&args(&["plinth-init"]), 42), None);
-        assert_eq!(
-            subcommand_args(&args(&["plinth-init", "--container"]), 42),
-            None
-        );
-    }
-
-    /// A scratch directory with a ready file (`None`: none) and, if `installed`, an executable
-    /// standing in for dhcpcd; runs [`prepare`] and returns its answer and the config written.
-    fn prepared(ready: Option<&str>, installed: bool) -> (Result<String, String>, Option<String>) {
-        use std::os::unix::fs::PermissionsExt;
-        use std::sync::atomic::{AtomicU32, Ordering};
-        static N: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "plinth-dhcp-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("net.dhcp");
-        if let Some(text) = ready {
-            std::fs::write(&file, text).unwrap();
-        }
-        let fake = dir.join("dhcpcd");
-        if installed {
-            std::fs::write(&fake, "#!/bin/sh\n").unwrap();
-            std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
-        }
-        let conf = dir.join("run/dhcpcd.conf");
-        let answer = prepare(&file, &conf, &fake);
-        let written = std::fs::read_to_string(&conf).ok();
-        assert!(!dir.join("run/dhcpcd.conf.tmp").exists());
-        std::fs::remove_dir_all(&dir).unwrap();
-        let answer = answer.map(|m| m.replace(&dir.display().to_string(), "DIR"));
-        let answer = answer.map_err(|e| e.replace(&dir.display().to_string(), "DIR"));
-        (answer, written)
-    }
-
-    #[test]
-    fn the_config_is_written_from_the_ready_file_and_the_log_says_what_runs() {
-        let ready = "dhcp4 eno1 metric=100\ndhcp4+6 lan0 nodns\n";
-        let (answer, written) = prepared(Some(ready), true);
-        assert_eq!(
-            answer.unwrap(),
-            "dhcpcd on eno1 (dhcp4, metric 100), lan0 (dhcp4+6, no DNS) \
-             (from DIR/net.dhcp, config DIR/run/dhcpcd.conf)"
-        );
-        let written = written.unwrap();
-        let expected = conf::render(&conf::parse(ready).unwrap(), "DIR/net.dhcp");
-        // The header names the real path; the rest is the rendering of the ready file.
-        assert_eq!(
-            written.split_once('\n').unwrap().1,
-            expected.split_once('\n').unwrap().1
-        );
-    }
-
-    #[test]
-    fn nothing_to_run_and_errors_say_what_to_do() {
-        let (answer, written) = prepared(Some(""), true);
-        assert_eq!(
-            answer.unwrap(),
-            "the network agent wants no DHCP client (DIR/net.dhcp is empty): dhcpcd runs on no interface"
-        );
-        assert!(written.unwrap().ends_with("\ndenyinterfaces *\n"));
-
-        let (answer, written) = prepared(None, true);
-        let e = answer.unwrap_err();
-        assert!(e.starts_with("cannot read DIR/net.dhcp"), "{e}");
-        assert!(e.ends_with("(plinthctl status network)"), "{e}");
-        assert_eq!(written, None);
-
-        let (answer, written) = prepared(Some("dhcp4 eno1\n"), false);
-        assert_eq!(
-            answer.unwrap_err(),
-            "DIR/dhcpcd is not installed: no DHCP client for the network config's dhcp4/dhcp6; install dhcpcd-base"
-        );
-        assert_eq!(written, None);
-
-        let (answer, written) = prepared(Some("dhcp4 eno1 fast\n"), true);
-        let e = answer.unwrap_err();
-        assert!(
-            e.starts_with("DIR/net.dhcp, line 1, `dhcp4 eno1 fast`: unknown option `fast`"),
-            "{e}"
-        );
-        assert!(e.ends_with("come from the same image"), "{e}");
-        assert_eq!(written, None);
     }
 }

@@ -56,7 +56,8 @@ pub fn write_durably(path: &Path, contents: &str) -> std::io::Result<()> {
 }
 
 /// 16 random bytes without waiting for the kernel's entropy pool (`GRND_INSECURE`): early in
-/// boot under emulation that wait is about a second, and an id need not be a secret.
+/// boot under emulation that wait is about a second, and an id need not be a secret. Raw libc,
+/// as nix has no getrandom (see ARCHITECTURE.md's system-call policy).
 pub fn random_bytes() -> std::io::Result<[u8; 16]> {
     const GRND_INSECURE: libc::c_uint = 0x0004;
     let mut bytes = [0u8; 16];

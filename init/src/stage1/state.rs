@@ -92,12 +92,12 @@ fn run_in_root(root: &str, argv: &[&str], stdin: Option<&str>) -> Result<(), Cre
             std::process::Stdio::null()
         });
     // SAFETY: chroot(2) and chdir(2) are async-signal-safe and touch no memory of the parent;
-    // `root_c` outlives the spawn.
+    // nix passes the C strings as they are (no allocation in the child); `root_c` outlives the
+    // spawn.
     unsafe {
         cmd.pre_exec(move || {
-            if libc::chroot(root_c.as_ptr()) != 0 || libc::chdir(c"/".as_ptr()) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
+            nix::unistd::chroot(root_c.as_c_str())?;
+            nix::unistd::chdir(c"/")?;
             Ok(())
         });
     }

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UnixStream};
 use tokio::time::{Instant, sleep, timeout};
 
@@ -37,7 +36,7 @@ pub async fn wait_ready(
     base_env: &[(String, String)],
 ) -> Result<(), ProbeError> {
     if let Probe::Http(url) = probe {
-        parse_http_url(url).map_err(ProbeError::Invalid)?;
+        crate::http::parse_url(url).map_err(|e| ProbeError::Invalid(e.to_string()))?;
     }
     let started = Instant::now();
     let mut pause = Duration::from_millis(50);
@@ -128,123 +127,26 @@ async fn connect_unix(path: &str) -> std::io::Result<()> {
     Err(last)
 }
 
-/// An `http://host[:port][/path]` URL split into its parts.
-#[derive(Debug, PartialEq, Eq)]
-pub struct HttpTarget {
-    /// Host name or address.
-    pub host: String,
-    /// Port (80 by default).
-    pub port: u16,
-    /// Path with query (`/` by default).
-    pub path: String,
-}
-
-/// Parses a plain-HTTP URL (HTTPS is not a readiness probe PID 1 speaks).
-pub fn parse_http_url(url: &str) -> Result<HttpTarget, String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("`{url}` is not an http:// URL"))?;
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => {
-            (h, p.parse().map_err(|_| format!("bad port in `{url}`"))?)
-        }
-        _ => (authority, 80),
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    if host.is_empty() {
-        return Err(format!("no host in `{url}`"));
-    }
-    Ok(HttpTarget {
-        host: host.to_string(),
-        port,
-        path: path.to_string(),
-    })
-}
-
-/// Whether an HTTP status line says 2xx.
-pub fn status_is_success(status_line: &str) -> bool {
-    let mut parts = status_line.split_whitespace();
-    parts.next().is_some_and(|v| v.starts_with("HTTP/"))
-        && parts
-            .next()
-            .is_some_and(|code| code.len() == 3 && code.starts_with('2'))
-}
-
+/// One GET of `url` through PID 1's HTTP client; any 2xx passes (no redirect is followed).
 async fn http_get(url: &str) -> Result<(), String> {
-    let target = parse_http_url(url)?;
-    let mut stream = TcpStream::connect((target.host.as_str(), target.port))
+    let response = crate::http::get::get(url)
         .await
         .map_err(|e| e.to_string())?;
-    let request = format!(
-        "GET {} HTTP/1.0\r\nHost: {}\r\nConnection: close\r\n\r\n",
-        target.path, target.host
-    );
-    stream
-        .write_all(request.as_bytes())
-        .await
-        .map_err(|e| e.to_string())?;
-    let mut head = vec![0u8; 256];
-    let mut len = 0;
-    while let Some(unread) = head.get_mut(len..).filter(|u| !u.is_empty()) {
-        let n = stream.read(unread).await.map_err(|e| e.to_string())?;
-        len += n;
-        if n == 0 || head.get(..len).unwrap_or_default().contains(&b'\n') {
-            break;
-        }
-    }
-    let text = String::from_utf8_lossy(head.get(..len).unwrap_or_default());
-    let status = text.lines().next().unwrap_or_default();
-    if status_is_success(status) {
+    if (200..300).contains(&response.status) {
         Ok(())
     } else {
-        Err(format!("{url} answered `{status}`"))
+        Err(format!(
+            "{url} answered `{} {}`",
+            response.status, response.reason
+        ))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
     use super::*;
-
-    #[test]
-    fn parses_http_urls() {
-        assert_eq!(
-            parse_http_url("http://127.0.0.1:8080/healthz?x=1").unwrap(),
-            HttpTarget {
-                host: "127.0.0.1".into(),
-                port: 8080,
-                path: "/healthz?x=1".into()
-            }
-        );
-        assert_eq!(
-            parse_http_url("http://localhost").unwrap(),
-            HttpTarget {
-                host: "localhost".into(),
-                port: 80,
-                path: "/".into()
-            }
-        );
-        assert_eq!(
-            parse_http_url("http://[::1]:9100/metrics").unwrap().host,
-            "::1"
-        );
-        assert!(parse_http_url("https://x").is_err());
-        assert!(parse_http_url("http://:80/").is_err());
-        assert!(parse_http_url("http://h:notaport/").is_err());
-    }
-
-    #[test]
-    fn only_2xx_is_success() {
-        assert!(status_is_success("HTTP/1.1 200 OK"));
-        assert!(status_is_success("HTTP/1.0 204 No Content"));
-        assert!(!status_is_success("HTTP/1.1 503 Service Unavailable"));
-        assert!(!status_is_success("HTTP/1.1 301 Moved"));
-        assert!(!status_is_success("garbage 200"));
-        assert!(!status_is_success(""));
-    }
 
     #[tokio::test(flavor = "current_thread")]
     async fn probes_real_sockets_and_files() {
@@ -314,7 +216,11 @@ mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         tokio::spawn(async move {
-            for answer in ["HTTP/1.1 503 Busy\r\n\r\n", "HTTP/1.1 200 OK\r\n\r\n"] {
+            for answer in [
+                "HTTP/1.1 503 Busy\r\n\r\n",
+                "HTTP/1.1 301 Moved\r\nLocation: /elsewhere\r\n\r\n",
+                "HTTP/1.1 200 OK\r\n\r\n",
+            ] {
                 let (mut conn, _) = listener.accept().await.unwrap();
                 let mut buf = [0u8; 512];
                 let _ = conn.read(&mut buf).await;

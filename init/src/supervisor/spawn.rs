@@ -115,12 +115,11 @@ fn on_terminal(command: &mut Command, tty: &str) -> Result<(), SpawnError> {
     let err = terminal.try_clone().map_err(failed)?;
     command.stdin(terminal).stdout(out).stderr(err);
     // SAFETY: runs in the forked child before exec; setsid(2) and ioctl(2) are async-signal-safe
-    // and nothing is allocated. Stdio is already in place, so fd 0 is the terminal.
+    // and nothing is allocated. Stdio is already in place, so fd 0 is the terminal. nix has no
+    // TIOCSCTTY wrapper: that ioctl is raw.
     unsafe {
         command.pre_exec(|| {
-            if libc::setsid() < 0 {
-                return Err(io::Error::last_os_error());
-            }
+            nix::unistd::setsid()?;
             // 0: do not steal it from another session that still has it.
             if libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
                 return Err(io::Error::last_os_error());

@@ -1,19 +1,13 @@
-//! The effect side of a URL fetch: one GET over a tokio `TcpStream` with connect and read timeouts,
+//! The effect side of a URL fetch: GETs through `crate::http::get` (connect and read timeouts),
 //! redirects to other `http://` URLs followed a few times, and retries on the schedule of
 //! [`super::retry`] within a budget. `file://` URLs are read from the local filesystem.
 
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-
-use super::http::{self, Parse, Response};
 use super::retry;
+use crate::http::get::{GetError, get};
+use crate::http::{self, Response};
 
-/// How long one connection attempt may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long one whole request may take once connected.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 /// Redirects followed per fetch.
 const MAX_REDIRECTS: u32 = 5;
 
@@ -94,40 +88,10 @@ fn resolve_location(base: &str, location: &str) -> String {
 }
 
 async fn request(url: &str) -> Result<Response, Failure> {
-    let target = http::parse_url(url).map_err(Failure::Permanent)?;
-    let authority = target.authority();
-    let mut stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&authority))
-        .await
-        .map_err(|_| {
-            Failure::Transient(format!(
-                "{url}: no connection to {authority} within {}s",
-                CONNECT_TIMEOUT.as_secs()
-            ))
-        })?
-        .map_err(|e| Failure::Transient(format!("{url}: cannot connect to {authority}: {e}")))?;
-    let exchange = async {
-        stream.write_all(&http::request(&target)).await?;
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 16 * 1024];
-        loop {
-            let n = stream.read(&mut chunk).await?;
-            buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
-            match http::parse_response(&buf, n == 0) {
-                Ok(Parse::Done(response)) => return Ok::<_, std::io::Error>(Ok(response)),
-                Ok(Parse::Incomplete) => {}
-                Err(e) => return Ok(Err(e)),
-            }
-        }
-    };
-    match tokio::time::timeout(REQUEST_TIMEOUT, exchange).await {
-        Err(_) => Err(Failure::Transient(format!(
-            "{url}: no complete answer within {}s",
-            REQUEST_TIMEOUT.as_secs()
-        ))),
-        Ok(Err(e)) => Err(Failure::Transient(format!("{url}: {e}"))),
-        Ok(Ok(Err(e))) => Err(Failure::Transient(format!("{url}: bad response: {e}"))),
-        Ok(Ok(Ok(response))) => Ok(response),
-    }
+    get(url).await.map_err(|e| match e {
+        GetError::Url(e) => Failure::Permanent(e.to_string()),
+        GetError::Exchange(m) => Failure::Transient(m),
+    })
 }
 
 /// What a fetch with retries gives.

@@ -94,7 +94,7 @@ pub async fn config_url(
 
 /// Whether fetching `url` can never work (a scheme PID 1 does not speak).
 fn is_permanent(url: &str) -> bool {
-    super::http::parse_url(url).is_err() && !url.starts_with("file://")
+    crate::http::parse_url(url).is_err() && !url.starts_with("file://")
 }
 
 /// Fetches the NoCloud seed under `seed_from` (ending in `/`) and reads it as cloud-init would;

@@ -1,13 +1,94 @@
-//! A minimal HTTP/1.1 GET, as pure functions: parse an `http://` URL, write the request, and parse
-//! the response (status line, headers, a body delimited by `Content-Length`, `chunked` transfer
-//! coding, or the end of the connection). PID 1 fetches plain `http://` only: https would need a
-//! TLS stack in the static PID 1, so an `https://` URL is refused with an error that says so.
+//! PID 1's one HTTP client, used by the config fetch (`boot::url::client`, which adds redirects
+//! and retries) and by readiness probes (`supervisor::probe`). Here, as pure functions, a minimal
+//! HTTP/1.1 GET: parse an `http://` URL, write the request, and parse the response (status line,
+//! headers, a body delimited by `Content-Length`, `chunked` transfer coding, or the end of the
+//! connection); [`get`] is the one exchange over a socket. PID 1 fetches plain `http://` only:
+//! https would need a TLS stack in the static PID 1, so an `https://` URL is refused with an
+//! error that says so.
 #![deny(clippy::arithmetic_side_effects)]
+
+pub mod get;
 
 /// The largest response body accepted (a machine config is at most 1 MiB of text; gzip is smaller).
 pub const MAX_BODY: usize = 4 * 1024 * 1024;
 /// The largest header block accepted.
 const MAX_HEAD: usize = 64 * 1024;
+
+/// Why a URL is not one PID 1 fetches.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum UrlError {
+    /// `https://`: no TLS in PID 1.
+    #[error(
+        "{0}: https is not supported by PID 1 (no TLS in the boot path); serve the config over plain http:// and pin it with plinth.config.sha256="
+    )]
+    Https(String),
+    /// Another scheme.
+    #[error("{0}: not an http:// URL")]
+    NotHttp(String),
+    /// `user:password@`.
+    #[error("{0}: credentials in the URL are not supported")]
+    Credentials(String),
+    /// `[` without `]`.
+    #[error("{0}: unterminated [IPv6] address")]
+    UnterminatedIpv6(String),
+    /// An empty host.
+    #[error("{0}: no host")]
+    NoHost(String),
+    /// A port that is not 1–65535.
+    #[error("{url}: bad port `{port}`")]
+    BadPort {
+        /// The URL.
+        url: String,
+        /// Its port text.
+        port: String,
+    },
+}
+
+/// Why a response cannot be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ResponseError {
+    /// No end of the headers within [`MAX_HEAD`] bytes.
+    #[error("response headers longer than {MAX_HEAD} bytes")]
+    HeadTooLong,
+    /// The connection closed before the headers ended, after this many bytes.
+    #[error("the connection closed after {0} bytes, before the headers ended")]
+    ClosedInHead(usize),
+    /// The status line is not HTTP/1.x.
+    #[error("not an HTTP/1.x response: `{0}`")]
+    NotHttp(String),
+    /// The status line has no status code.
+    #[error("bad status line `{0}`")]
+    BadStatus(String),
+    /// `Content-Length` is not a number.
+    #[error("bad Content-Length `{0}`")]
+    BadLength(String),
+    /// The connection closed inside a chunked body.
+    #[error("the connection closed inside a chunked body")]
+    ClosedInChunks,
+    /// `Content-Length` over [`MAX_BODY`].
+    #[error("body of {0} bytes; the limit is {MAX_BODY}")]
+    LengthOverLimit(usize),
+    /// The connection closed before `Content-Length` bytes came.
+    #[error("the connection closed after {got} of {want} body bytes")]
+    ClosedInBody {
+        /// Bytes received.
+        got: usize,
+        /// Bytes announced.
+        want: usize,
+    },
+    /// A body delimited by the connection's end over [`MAX_BODY`].
+    #[error("body larger than {MAX_BODY} bytes")]
+    BodyOverLimit,
+    /// A chunk size that is not hexadecimal.
+    #[error("bad chunk size `{0}`")]
+    BadChunkSize(String),
+    /// Chunks adding up to more than [`MAX_BODY`].
+    #[error("chunked body larger than {MAX_BODY} bytes")]
+    ChunksOverLimit,
+    /// A chunk's data not followed by CRLF.
+    #[error("a chunk does not end with CRLF")]
+    ChunkWithoutCrlf,
+}
 
 /// Where to connect and what to ask for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,15 +113,13 @@ impl Target {
 }
 
 /// Parses an `http://host[:port][/path]` URL.
-pub fn parse_url(url: &str) -> Result<Target, String> {
+pub fn parse_url(url: &str) -> Result<Target, UrlError> {
     if url.starts_with("https://") {
-        return Err(format!(
-            "{url}: https is not supported by PID 1 (no TLS in the boot path); serve the config over plain http:// and pin it with plinth.config.sha256="
-        ));
+        return Err(UrlError::Https(url.into()));
     }
     let rest = url
         .strip_prefix("http://")
-        .ok_or_else(|| format!("{url}: not an http:// URL"))?;
+        .ok_or_else(|| UrlError::NotHttp(url.into()))?;
     let (authority, path) = match rest.find(['/', '?']) {
         Some(i) if rest.as_bytes().get(i) == Some(&b'/') => (&rest[..i], rest[i..].to_string()),
         Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
@@ -48,12 +127,12 @@ pub fn parse_url(url: &str) -> Result<Target, String> {
     };
     let path = path.split('#').next().unwrap_or("/").to_string();
     if authority.contains('@') {
-        return Err(format!("{url}: credentials in the URL are not supported"));
+        return Err(UrlError::Credentials(url.into()));
     }
     let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
         let (host, after) = v6
             .split_once(']')
-            .ok_or_else(|| format!("{url}: unterminated [IPv6] address"))?;
+            .ok_or_else(|| UrlError::UnterminatedIpv6(url.into()))?;
         (host, after.strip_prefix(':'))
     } else {
         match authority.rsplit_once(':') {
@@ -62,7 +141,7 @@ pub fn parse_url(url: &str) -> Result<Target, String> {
         }
     };
     if host.is_empty() {
-        return Err(format!("{url}: no host"));
+        return Err(UrlError::NoHost(url.into()));
     }
     let port = match port {
         None | Some("") => 80,
@@ -70,7 +149,10 @@ pub fn parse_url(url: &str) -> Result<Target, String> {
             .parse::<u16>()
             .ok()
             .filter(|p| *p != 0)
-            .ok_or_else(|| format!("{url}: bad port `{p}`"))?,
+            .ok_or_else(|| UrlError::BadPort {
+                url: url.into(),
+                port: p.into(),
+            })?,
     };
     Ok(Target {
         host: host.to_string(),
@@ -118,16 +200,13 @@ pub enum Parse {
 
 /// Parses `buf`, the bytes received so far; `eof` when the peer has closed the connection (which
 /// ends a body that has neither a length nor chunks, and makes a short one an error).
-pub fn parse_response(buf: &[u8], eof: bool) -> Result<Parse, String> {
+pub fn parse_response(buf: &[u8], eof: bool) -> Result<Parse, ResponseError> {
     let Some(head_end) = find(buf, b"\r\n\r\n") else {
         if buf.len() > MAX_HEAD {
-            return Err(format!("response headers longer than {MAX_HEAD} bytes"));
+            return Err(ResponseError::HeadTooLong);
         }
         return if eof {
-            Err(format!(
-                "the connection closed after {} bytes, before the headers ended",
-                buf.len()
-            ))
+            Err(ResponseError::ClosedInHead(buf.len()))
         } else {
             Ok(Parse::Incomplete)
         };
@@ -139,12 +218,12 @@ pub fn parse_response(buf: &[u8], eof: bool) -> Result<Parse, String> {
     let mut parts = status_line.splitn(3, ' ');
     let version = parts.next().unwrap_or_default();
     if !version.starts_with("HTTP/1.") {
-        return Err(format!("not an HTTP/1.x response: `{status_line}`"));
+        return Err(ResponseError::NotHttp(status_line.into()));
     }
     let status = parts
         .next()
         .and_then(|s| s.parse::<u16>().ok())
-        .ok_or_else(|| format!("bad status line `{status_line}`"))?;
+        .ok_or_else(|| ResponseError::BadStatus(status_line.into()))?;
     let reason = parts.next().unwrap_or_default().to_string();
     let (mut length, mut chunked, mut location) = (None, false, None);
     for line in lines {
@@ -157,7 +236,7 @@ pub fn parse_response(buf: &[u8], eof: bool) -> Result<Parse, String> {
                 length = Some(
                     value
                         .parse::<usize>()
-                        .map_err(|_| format!("bad Content-Length `{value}`"))?,
+                        .map_err(|_| ResponseError::BadLength(value.into()))?,
                 );
             }
             "transfer-encoding" => {
@@ -182,26 +261,26 @@ pub fn parse_response(buf: &[u8], eof: bool) -> Result<Parse, String> {
     if chunked {
         return match dechunk(rest)? {
             Some(body) => done(body),
-            None if eof => Err("the connection closed inside a chunked body".into()),
+            None if eof => Err(ResponseError::ClosedInChunks),
             None => Ok(Parse::Incomplete),
         };
     }
     match length {
-        Some(n) if n > MAX_BODY => Err(format!("body of {n} bytes; the limit is {MAX_BODY}")),
+        Some(n) if n > MAX_BODY => Err(ResponseError::LengthOverLimit(n)),
         Some(n) if rest.len() >= n => done(rest.get(..n).unwrap_or_default().to_vec()),
-        Some(n) if eof => Err(format!(
-            "the connection closed after {} of {n} body bytes",
-            rest.len()
-        )),
+        Some(n) if eof => Err(ResponseError::ClosedInBody {
+            got: rest.len(),
+            want: n,
+        }),
         Some(_) => Ok(Parse::Incomplete),
-        None if rest.len() > MAX_BODY => Err(format!("body larger than {MAX_BODY} bytes")),
+        None if rest.len() > MAX_BODY => Err(ResponseError::BodyOverLimit),
         None if eof || status == 204 || status == 304 => done(rest.to_vec()),
         None => Ok(Parse::Incomplete),
     }
 }
 
 /// The body of a complete `chunked` encoding, `None` while incomplete.
-fn dechunk(mut rest: &[u8]) -> Result<Option<Vec<u8>>, String> {
+fn dechunk(mut rest: &[u8]) -> Result<Option<Vec<u8>>, ResponseError> {
     let mut body = Vec::new();
     loop {
         let Some((line, after)) = split_line(rest) else {
@@ -210,7 +289,7 @@ fn dechunk(mut rest: &[u8]) -> Result<Option<Vec<u8>>, String> {
         let line = String::from_utf8_lossy(line);
         let size_text = line.split(';').next().unwrap_or_default().trim();
         let size = usize::from_str_radix(size_text, 16)
-            .map_err(|_| format!("bad chunk size `{size_text}`"))?;
+            .map_err(|_| ResponseError::BadChunkSize(size_text.into()))?;
         rest = after;
         if size == 0 {
             // Trailers (ignored) end with an empty line.
@@ -218,7 +297,7 @@ fn dechunk(mut rest: &[u8]) -> Result<Option<Vec<u8>>, String> {
         }
         // Checked: `size` is the server's word and may be any `usize`.
         if size > MAX_BODY.saturating_sub(body.len()) {
-            return Err(format!("chunked body larger than {MAX_BODY} bytes"));
+            return Err(ResponseError::ChunksOverLimit);
         }
         let Some((data, after)) = rest.split_at_checked(size) else {
             return Ok(None);
@@ -226,7 +305,7 @@ fn dechunk(mut rest: &[u8]) -> Result<Option<Vec<u8>>, String> {
         match after.get(..2) {
             None => return Ok(None),
             Some(b"\r\n") => {}
-            Some(_) => return Err("a chunk does not end with CRLF".into()),
+            Some(_) => return Err(ResponseError::ChunkWithoutCrlf),
         }
         body.extend_from_slice(data);
         rest = after.get(2..).unwrap_or_default();
@@ -263,12 +342,50 @@ mod tests {
         let t = parse_url("http://[fd00::1]:81/a").unwrap();
         assert_eq!(t.host, "fd00::1");
         assert_eq!(t.authority(), "[fd00::1]:81");
-        let https = parse_url("https://x/cfg").unwrap_err();
+        let https = parse_url("https://x/cfg").unwrap_err().to_string();
         assert!(https.contains("https is not supported"), "{https}");
         assert!(parse_url("http://x:0/").is_err());
         assert!(parse_url("http://x:port/").is_err());
         assert!(parse_url("http:///a").is_err());
         assert!(parse_url("ftp://x/").is_err());
+        assert!(parse_url("http://:80/").is_err());
+        assert_eq!(parse_url("http://[::1]:9100/metrics").unwrap().host, "::1");
+        assert_eq!(
+            parse_url("http://127.0.0.1:8080/healthz?x=1").unwrap(),
+            Target {
+                host: "127.0.0.1".into(),
+                port: 8080,
+                path: "/healthz?x=1".into()
+            }
+        );
+    }
+
+    #[test]
+    fn errors_read_as_they_always_did() {
+        let url = |u: &str| parse_url(u).unwrap_err().to_string();
+        assert_eq!(url("ftp://x/"), "ftp://x/: not an http:// URL");
+        assert_eq!(url("http://x:port/"), "http://x:port/: bad port `port`");
+        assert_eq!(
+            url("http://u:p@x/"),
+            "http://u:p@x/: credentials in the URL are not supported"
+        );
+        assert_eq!(
+            url("http://[::1/"),
+            "http://[::1/: unterminated [IPv6] address"
+        );
+        let response = |bytes: &[u8]| parse_response(bytes, true).unwrap_err().to_string();
+        assert_eq!(
+            response(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nab"),
+            "the connection closed after 2 of 9 body bytes"
+        );
+        assert_eq!(
+            response(b"SSH-2.0\r\n\r\n"),
+            "not an HTTP/1.x response: `SSH-2.0`"
+        );
+        assert_eq!(
+            response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
+            "bad chunk size `zz`"
+        );
     }
 
     #[test]
@@ -293,7 +410,7 @@ mod tests {
             (r.status, r.reason.as_str(), r.body.as_slice()),
             (200, "OK", &b"hello"[..])
         );
-        let short = parse_response(&full[..40], true).unwrap_err();
+        let short = parse_response(&full[..40], true).unwrap_err().to_string();
         assert!(short.contains("closed after"), "{short}");
     }
 
