@@ -214,6 +214,24 @@ impl Builder<'_> {
         row.insert(column.into(), to_map(&merged));
     }
 
+    /// `external_ids` and `other_config`, which bridges, ports and interfaces all have, each
+    /// merged as [`Self::merge`] does.
+    fn merge_ids_and_config(
+        &mut self,
+        row: &mut Map<String, Value>,
+        want: [&BTreeMap<String, String>; 2],
+        have: [&BTreeMap<String, String>; 2],
+        what: &str,
+    ) {
+        for ((column, want), have) in ["external_ids", "other_config"]
+            .into_iter()
+            .zip(want)
+            .zip(have)
+        {
+            self.merge(row, column, want, have, what);
+        }
+    }
+
     fn set<T: PartialEq>(
         &mut self,
         row: &mut Map<String, Value>,
@@ -268,18 +286,10 @@ impl Builder<'_> {
             let refs = self.insert_controllers(&controllers);
             row.insert("controller".into(), to_ref_set(refs));
         }
-        self.merge(
+        self.merge_ids_and_config(
             &mut row,
-            "external_ids",
-            &w.external_ids,
-            &h.external_ids,
-            &what,
-        );
-        self.merge(
-            &mut row,
-            "other_config",
-            &w.other_config,
-            &h.other_config,
+            [&w.external_ids, &w.other_config],
+            [&h.external_ids, &h.other_config],
             &what,
         );
         let mut add = Vec::new();
@@ -351,18 +361,10 @@ impl Builder<'_> {
             &what,
         );
         self.set(&mut row, "lacp", w.lacp.clone(), h.lacp.clone(), opt, &what);
-        self.merge(
+        self.merge_ids_and_config(
             &mut row,
-            "external_ids",
-            &w.external_ids,
-            &h.external_ids,
-            &what,
-        );
-        self.merge(
-            &mut row,
-            "other_config",
-            &w.other_config,
-            &h.other_config,
+            [&w.external_ids, &w.other_config],
+            [&h.external_ids, &h.other_config],
             &what,
         );
         let mut add = Vec::new();
@@ -414,18 +416,10 @@ impl Builder<'_> {
             &what,
         );
         self.merge(&mut row, "options", &w.options, &h.options, &what);
-        self.merge(
+        self.merge_ids_and_config(
             &mut row,
-            "external_ids",
-            &w.external_ids,
-            &h.external_ids,
-            &what,
-        );
-        self.merge(
-            &mut row,
-            "other_config",
-            &w.other_config,
-            &h.other_config,
+            [&w.external_ids, &w.other_config],
+            [&h.external_ids, &h.other_config],
             &what,
         );
         self.set(
