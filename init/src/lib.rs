@@ -36,11 +36,11 @@ pub mod console;
 /// plinthctl, the control API's client.
 pub mod ctl;
 /// The kernel and host contract: modules, sysctls, kvm group, host paths, chrony config.
-pub mod host;
+pub mod host_contract;
 /// PID 1's one HTTP client: `http://` URLs, the GET request, response parsing, one exchange.
 pub mod http;
 /// The node's identity and cloud-init steps: hostname, users, write_files, commands, CAs, time zone.
-pub mod node;
+pub mod cloud_init;
 /// PID-1 duties.
 pub mod pid1;
 /// Built-in services.

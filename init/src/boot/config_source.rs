@@ -61,7 +61,7 @@ pub struct LoadedConfig {
     /// Whether to keep it on the state partition once the boot is ready: not for the image's own
     /// default, which every boot has anyway (and a newer image may change).
     pub persist: bool,
-    /// The instance-id the source gives (`crate::node::instance::of_source`), if any.
+    /// The instance-id the source gives (`crate::cloud_init::instance::of_source`), if any.
     pub instance_id: Option<String>,
     /// When it came from a seed or config drive: that seed's fingerprint (`super::superseded`).
     pub seed: Option<String>,
@@ -124,7 +124,7 @@ pub fn load_given(path: &Path) -> Result<LoadedConfig, ConfigError> {
         LoadedConfig::new(format!("file {}", path.display()), parsed.config, warnings)
             .with_instance_id(
                 path.is_dir()
-                    .then(|| crate::node::instance::of_source(path))
+                    .then(|| crate::cloud_init::instance::of_source(path))
                     .flatten(),
             ),
     )
@@ -178,7 +178,7 @@ pub async fn discover_and_load(mode: Mode, default_config: &Path, reaper: &Reape
         .partition(|c| matches!(c, Candidate::Url { .. } | Candidate::NoCloudUrl { .. }));
     let mut net = Network::down(reaper);
     if !remote.is_empty() {
-        super::url::network::bring_up(reaper).await;
+        super::url::early_dhcp::bring_up(reaper).await;
         net = Network::up();
     }
     if let Some(loaded) = load_remote(&remote, default_config).await {
@@ -299,7 +299,7 @@ pub async fn resolve(
         return Ok(LoadedConfig {
             seed: superseded::fingerprint(candidate),
             ..LoadedConfig::new(format!("{label} {}", path.display()), config, warnings)
-                .with_instance_id(crate::node::instance::of_source(path))
+                .with_instance_id(crate::cloud_init::instance::of_source(path))
         });
     }
     let (source, parsed) = defaults;

@@ -13,7 +13,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use crate::host::modules;
+use crate::host_contract::modules;
 use crate::stage1::hardware::{glob_match, modaliases, parse_aliases};
 
 /// Controllers whose media stage 1 may have left unreachable.

@@ -1,5 +1,5 @@
 //! Time sync: `chronyd` in the foreground (`-d`) with the config the `time` phase writes from the
-//! machine config (`host::chrony`), restarted always; ready once running. Not planned when
+//! machine config (`host_contract::chrony`), restarted always; ready once running. Not planned when
 //! `ntp.enabled` is false. With no NTP server in the config it reads the DHCP leases' servers from
 //! the files the image's dhcpcd hook keeps in `/run/chrony-dhcp` (`sourcedir`); the hook tells it
 //! of changes with `chronyc reload sources` over chronyd's command socket (`/run/chrony/`, made by
@@ -10,7 +10,7 @@ use plinth_config::MachineConfig;
 
 use super::builtin::daemon;
 use super::facts::Facts;
-use crate::host::chrony::{self, CHRONYD, CONF};
+use crate::host_contract::chrony::{self, CHRONYD, CONF};
 use crate::supervisor::spec::{Probe, ServiceSpec};
 
 /// The service name.

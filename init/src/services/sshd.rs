@@ -1,4 +1,4 @@
-//! OpenSSH's server (`sshd`), only when some user has an SSH key (see `crate::node::users`): the
+//! OpenSSH's server (`sshd`), only when some user has an SSH key (see `crate::cloud_init::users`): the
 //! host keys are generated once with `ssh-keygen -A` into /etc/ssh (the /etc overlay lives on the
 //! state partition, so they survive reboots and upgrades), then `/usr/sbin/sshd -D -e` runs with its
 //! log on stderr; ready when port 22 accepts connections.
@@ -16,7 +16,7 @@ pub const SSH_KEYGEN: &str = "/usr/bin/ssh-keygen";
 
 /// `sshd-keys` and `sshd`, when a key is configured.
 pub fn plan(config: &MachineConfig, _: &Facts) -> Vec<ServiceSpec> {
-    if !crate::node::users::any_keys(config) {
+    if !crate::cloud_init::users::any_keys(config) {
         return Vec::new();
     }
     // sshd refuses to start without its privilege-separation directory; /run is a fresh tmpfs.

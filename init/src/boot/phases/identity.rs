@@ -1,4 +1,4 @@
-//! Phase `identity`: the node's name and the cloud-init steps that set it up (see `crate::node`):
+//! Phase `identity`: the node's name and the cloud-init steps that set it up (see `crate::cloud_init`):
 //! hostname and /etc/hosts, the user-data's boothooks and `bootcmd` (every boot), and for a new instance `write_files` and users; `ca_certs`
 //! and `timezone`.
 //!
@@ -9,7 +9,7 @@
 
 use crate::boot::BootContext;
 use crate::boot::sequence::PhaseResult;
-use crate::node::{self, Target, instance};
+use crate::cloud_init::{self, Target, instance};
 
 /// Names the node and runs the early cloud-init steps.
 pub async fn run(ctx: &mut BootContext) -> PhaseResult {
@@ -19,5 +19,5 @@ pub async fn run(ctx: &mut BootContext) -> PhaseResult {
     let loaded = ctx.loaded()?;
     let id = instance::id_of(loaded.instance_id.as_deref(), &loaded.config);
     let target = Target::machine(&ctx.reaper, ctx.log_dir.clone());
-    Ok(node::early(&target, &loaded.config, &id).await.summary())
+    Ok(cloud_init::early(&target, &loaded.config, &id).await.summary())
 }

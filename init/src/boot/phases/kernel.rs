@@ -1,4 +1,4 @@
-//! Phase `kernel`: the kernel and host contract of a Genestack node (see `crate::host`): modules,
+//! Phase `kernel`: the kernel and host contract of a Genestack node (see `crate::host_contract`): modules,
 //! then sysctls (several keys, such as `net.bridge.*`, exist only once their module is loaded),
 //! group `kvm` and the `/dev/kvm` rule, and the writable host paths.
 //!
@@ -13,7 +13,7 @@ use std::path::Path;
 use crate::boot::BootContext;
 use crate::boot::sequence::{PhaseError, PhaseResult};
 use crate::console;
-use crate::host::{kvm, modules, paths, sysctl};
+use crate::host_contract::{kvm, modules, paths, sysctl};
 
 /// Loads the modules, applies the sysctls, the kvm group and the host paths.
 pub async fn run(ctx: &mut BootContext) -> PhaseResult {

@@ -1,4 +1,4 @@
-//! Phase `time`: write chrony's config from the machine config (`host::chrony`) for the
+//! Phase `time`: write chrony's config from the machine config (`host_contract::chrony`) for the
 //! `chronyd` built-in service, and say where its servers come from: the config's `ntp` and
 //! `plinth.time` servers and pools, or, with none, the DHCP leases (chrony's `sourcedir`, fed by
 //! the image's dhcpcd hook). It does not wait: the network is applied by the `network` and `dhcp`
@@ -9,7 +9,7 @@ use std::path::Path;
 
 use crate::boot::BootContext;
 use crate::boot::sequence::{PhaseError, PhaseResult};
-use crate::host::chrony::{self, CONF, DHCP_SOURCES_DIR, STATE_DIR};
+use crate::host_contract::chrony::{self, CONF, DHCP_SOURCES_DIR, STATE_DIR};
 
 /// Writes chrony.conf and says where the servers come from.
 pub async fn run(ctx: &mut BootContext) -> PhaseResult {

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use crate::boot::BootContext;
 use crate::boot::bounded::{self, Ran};
 use crate::boot::sequence::PhaseResult;
-use crate::host::chrony::{self, CHRONYC, DHCP_SOURCES_DIR, DhcpTime, TimePlan};
+use crate::host_contract::chrony::{self, CHRONYC, DHCP_SOURCES_DIR, DhcpTime, TimePlan};
 use crate::pid1::reaper::Reaper;
 use crate::services::{chronyd, dhcp};
 

@@ -70,7 +70,7 @@ pub async fn read_with_includes<T>(read: impl Fn(&Included) -> T, net: &mut Netw
             && let Some(reaper) = net.reaper
         {
             say("bringing the network up for the user-data's #include");
-            net.up = !super::network::bring_up(reaper).await.is_empty();
+            net.up = !super::early_dhcp::bring_up(reaper).await.is_empty();
         }
         for url in wanted {
             let body = if net.up || url.starts_with("file://") {

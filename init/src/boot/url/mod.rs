@@ -7,6 +7,6 @@
 pub mod checksum;
 pub mod client;
 pub mod include;
-pub mod network;
+pub mod early_dhcp;
 pub mod retry;
 pub mod source;
