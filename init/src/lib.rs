@@ -31,6 +31,8 @@ pub mod api;
 pub mod atomic_file;
 /// The boot phases of stage 2.
 pub mod boot;
+/// The node's identity and cloud-init steps: hostname, users, write_files, commands, CAs, time zone.
+pub mod cloud_init;
 /// Console output of PID 1.
 pub mod console;
 /// plinthctl, the control API's client.
@@ -39,8 +41,6 @@ pub mod ctl;
 pub mod host_contract;
 /// PID 1's one HTTP client: `http://` URLs, the GET request, response parsing, one exchange.
 pub mod http;
-/// The node's identity and cloud-init steps: hostname, users, write_files, commands, CAs, time zone.
-pub mod cloud_init;
 /// PID-1 duties.
 pub mod pid1;
 /// Built-in services.

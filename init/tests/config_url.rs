@@ -117,9 +117,12 @@ fn a_wrong_checksum_names_both_sums() {
             Duration::from_secs(5),
         ))
         .unwrap_err();
-    let SourceError::Mismatch(text) = err else {
+    let SourceError::Mismatch(mismatch) = &err else {
         panic!("{err}")
     };
+    assert_eq!(mismatch.expected, wrong);
+    assert_eq!(mismatch.got, sha256_hex(CONFIG.as_bytes()));
+    let text = err.to_string();
     assert!(
         text.contains(&format!(
             "expected {wrong}, got {}",

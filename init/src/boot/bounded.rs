@@ -32,17 +32,33 @@ impl Ran {
     }
 }
 
+/// Why a bounded command gave no result.
+#[derive(Debug, thiserror::Error)]
+pub enum BoundedError {
+    /// It could not be started.
+    #[error(transparent)]
+    Spawn(#[from] spawn::SpawnError),
+    /// The reaper lost its exit (the reaper's channel closed): its outcome is unknown.
+    #[error("lost track of {program}")]
+    Lost {
+        /// The program, or "the command" for an empty argv.
+        program: String,
+    },
+}
+
 /// Runs `argv` through the reaper, killing its process group after `limit`; an error when it
 /// cannot start.
-pub async fn run(reaper: &Reaper, argv: &[String], limit: Duration) -> Result<Ran, String> {
-    let started = spawn::launch_captured(reaper, argv).map_err(|e| e.to_string())?;
+pub async fn run(reaper: &Reaper, argv: &[String], limit: Duration) -> Result<Ran, BoundedError> {
+    let started = spawn::launch_captured(reaper, argv)?;
     let stdout = tokio::spawn(read_all(started.stdout));
     let stderr = tokio::spawn(read_all(started.stderr));
     let outcome = match tokio::time::timeout(limit, started.exit).await {
         Ok(Ok(end)) => Some(end),
         Ok(Err(_)) => {
             let program = argv.first().map_or("the command", String::as_str);
-            return Err(format!("lost track of {program}"));
+            return Err(BoundedError::Lost {
+                program: program.to_string(),
+            });
         }
         Err(_) => {
             let _ = nix::sys::signal::killpg(

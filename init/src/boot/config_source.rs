@@ -326,7 +326,7 @@ pub fn persist(config: &MachineConfig, path: &Path) -> std::io::Result<()> {
 }
 
 /// The console line for a kept copy at `path` that is not used because of `why`.
-fn corrupt_line(path: &Path, why: &str) -> String {
+fn corrupt_line(path: &Path, why: &super::kept_config::Unusable) -> String {
     format!(
         "config: the persisted copy {} is corrupt ({why}): ignoring it, and the seed it replaced is read again",
         path.display()

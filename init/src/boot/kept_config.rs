@@ -59,10 +59,21 @@ pub fn check(text: &str) -> Result<(), Corrupt> {
     }
 }
 
-/// Reads the kept copy at `path` and checks it; an unreadable copy is an I/O error's text.
-pub fn read_checked(path: &std::path::Path) -> Result<(), String> {
-    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-    check(&text).map_err(|e| e.to_string())
+/// Why the kept copy on disk is not used.
+#[derive(Debug, thiserror::Error)]
+pub enum Unusable {
+    /// It cannot be read.
+    #[error(transparent)]
+    Unreadable(#[from] std::io::Error),
+    /// It was read and is not whole.
+    #[error(transparent)]
+    Corrupt(#[from] Corrupt),
+}
+
+/// Reads the kept copy at `path` and checks it.
+pub fn read_checked(path: &std::path::Path) -> Result<(), Unusable> {
+    let text = std::fs::read_to_string(path)?;
+    Ok(check(&text)?)
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -20,7 +20,7 @@ use super::logs::{LogLine, LogRing, RingLimits, Stream};
 use super::metrics::{self, Figures, ServiceFigures};
 use super::output::{Sinks, spawn_reader};
 use super::probe::wait_ready;
-use super::spawn::{Io, Launch, launch};
+use super::spawn::{Io, Launch, SpawnError, launch};
 use super::spec::{Probe, ServiceSpec};
 use super::types::{Input, Timer};
 use crate::boot::timeline::Timeline;
@@ -30,7 +30,7 @@ use crate::pid1::reaper::Reaper;
 /// What the shell needs done; one method per kind of effect.
 pub trait Effects {
     /// Starts run `generation` of `spec`: its pid, or why not.
-    fn spawn(&mut self, spec: &ServiceSpec, generation: u64) -> Result<i32, String>;
+    fn spawn(&mut self, spec: &ServiceSpec, generation: u64) -> Result<i32, SpawnError>;
     /// Runs `probe` (up to `limit`, `None`: for as long as it takes) and reports the result.
     fn probe(&mut self, name: &str, generation: u64, probe: Probe, limit: Option<Duration>);
     /// Sends `signal` to process group `pgid`.
@@ -151,7 +151,7 @@ impl Real {
 }
 
 impl Effects for Real {
-    fn spawn(&mut self, spec: &ServiceSpec, generation: u64) -> Result<i32, String> {
+    fn spawn(&mut self, spec: &ServiceSpec, generation: u64) -> Result<i32, SpawnError> {
         let name = spec.name.as_str();
         let (cgroups, log_dir) = (self.settings.cgroups.clone(), self.settings.log_dir.clone());
         let max_bytes = self.settings.log_max_bytes;
@@ -186,7 +186,7 @@ impl Effects for Real {
                     Stream::Stderr,
                     format!("plinth: {e}"),
                 );
-                return Err(e.to_string());
+                return Err(e);
             }
         };
         let sinks = Sinks {

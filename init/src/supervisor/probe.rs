@@ -13,7 +13,7 @@ use super::spec::Probe;
 use crate::pid1::reaper::Reaper;
 
 /// Why a service did not become ready.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
     /// The probe kept failing until the timeout; the last failure is given.
     #[error("not ready after {waited:?}: {last}")]
@@ -21,11 +21,60 @@ pub enum ProbeError {
         /// How long it tried.
         waited: Duration,
         /// The last failure.
-        last: String,
+        last: Attempt,
     },
     /// The probe itself is malformed (e.g. not an `http://` URL).
     #[error("bad probe: {0}")]
-    Invalid(String),
+    Invalid(crate::http::UrlError),
+}
+
+/// Why one try of a probe failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Attempt {
+    /// Nothing accepts on the TCP port.
+    #[error("{0}")]
+    Tcp(std::io::Error),
+    /// Nothing accepts on the unix socket.
+    #[error("{path}: {source}")]
+    Unix {
+        /// The socket's path.
+        path: String,
+        /// The OS's error.
+        source: std::io::Error,
+    },
+    /// The file is not there.
+    #[error("{0} does not exist")]
+    NoFile(String),
+    /// No HTTP answer.
+    #[error(transparent)]
+    Http(#[from] crate::http::get::GetError),
+    /// An HTTP answer other than 2xx.
+    #[error("{url} answered `{status} {reason}`")]
+    HttpStatus {
+        /// The URL asked.
+        url: String,
+        /// The status code.
+        status: u16,
+        /// The reason phrase.
+        reason: String,
+    },
+    /// The probe command could not be started.
+    #[error(transparent)]
+    Spawn(#[from] super::spawn::SpawnError),
+    /// The probe command failed.
+    #[error("`{command}` ended with {outcome}")]
+    Exited {
+        /// The command line, joined by spaces.
+        command: String,
+        /// How it ended.
+        outcome: super::state::ExitOutcome,
+    },
+    /// The reaper lost the probe command's exit.
+    #[error("the probe command vanished")]
+    Vanished,
+    /// One try took longer than its share of the time.
+    #[error("the check itself timed out")]
+    TimedOut,
 }
 
 /// Tries `probe` until it passes or `limit` runs out.
@@ -36,7 +85,7 @@ pub async fn wait_ready(
     base_env: &[(String, String)],
 ) -> Result<(), ProbeError> {
     if let Probe::Http(url) = probe {
-        crate::http::parse_url(url).map_err(|e| ProbeError::Invalid(e.to_string()))?;
+        crate::http::parse_url(url).map_err(ProbeError::Invalid)?;
     }
     let started = Instant::now();
     let mut pause = Duration::from_millis(50);
@@ -50,7 +99,7 @@ pub async fn wait_ready(
         let last = match attempt {
             Ok(Ok(())) => return Ok(()),
             Ok(Err(e)) => e,
-            Err(_) => "the check itself timed out".to_string(),
+            Err(_) => Attempt::TimedOut,
         };
         if started.elapsed() + pause >= limit {
             return Err(ProbeError::Timeout {
@@ -68,19 +117,22 @@ async fn check(
     probe: &Probe,
     reaper: &Arc<Reaper>,
     base_env: &[(String, String)],
-) -> Result<(), String> {
+) -> Result<(), Attempt> {
     match probe {
         Probe::Running | Probe::ExitZero => Ok(()),
         Probe::Tcp(port) => TcpStream::connect(("127.0.0.1", *port))
             .await
             .map(drop)
-            .map_err(|e| e.to_string()),
-        Probe::Unix(path) => connect_unix(path).await.map_err(|e| format!("{path}: {e}")),
+            .map_err(Attempt::Tcp),
+        Probe::Unix(path) => connect_unix(path).await.map_err(|source| Attempt::Unix {
+            path: path.clone(),
+            source,
+        }),
         Probe::File(path) => {
             if std::path::Path::new(path).exists() {
                 Ok(())
             } else {
-                Err(format!("{path} does not exist"))
+                Err(Attempt::NoFile(path.clone()))
             }
         }
         Probe::Http(url) => http_get(url).await,
@@ -95,12 +147,14 @@ async fn check(
                     io: Io::Discard,
                     cgroup_procs: None,
                 },
-            )
-            .map_err(|e| e.to_string())?;
+            )?;
             match started.exit.await {
                 Ok(outcome) if outcome.success() => Ok(()),
-                Ok(outcome) => Err(format!("`{}` ended with {outcome}", argv.join(" "))),
-                Err(_) => Err("the probe command vanished".into()),
+                Ok(outcome) => Err(Attempt::Exited {
+                    command: argv.join(" "),
+                    outcome,
+                }),
+                Err(_) => Err(Attempt::Vanished),
             }
         }
     }
@@ -128,17 +182,16 @@ async fn connect_unix(path: &str) -> std::io::Result<()> {
 }
 
 /// One GET of `url` through PID 1's HTTP client; any 2xx passes (no redirect is followed).
-async fn http_get(url: &str) -> Result<(), String> {
-    let response = crate::http::get::get(url)
-        .await
-        .map_err(|e| e.to_string())?;
+async fn http_get(url: &str) -> Result<(), Attempt> {
+    let response = crate::http::get::get(url).await?;
     if (200..300).contains(&response.status) {
         Ok(())
     } else {
-        Err(format!(
-            "{url} answered `{} {}`",
-            response.status, response.reason
-        ))
+        Err(Attempt::HttpStatus {
+            url: url.to_string(),
+            status: response.status,
+            reason: response.reason,
+        })
     }
 }
 
@@ -158,10 +211,9 @@ mod tests {
         let long = Duration::from_secs(20);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
-        assert_eq!(
-            wait_ready(&Probe::Tcp(port), long, &reaper, &env).await,
-            Ok(())
-        );
+        wait_ready(&Probe::Tcp(port), long, &reaper, &env)
+            .await
+            .unwrap();
         drop(listener);
         assert!(
             wait_ready(&Probe::Tcp(port), short, &reaper, &env)
@@ -183,26 +235,24 @@ mod tests {
         nix::sys::socket::bind(std::os::fd::AsRawFd::as_raw_fd(&listener), &addr).unwrap();
         nix::sys::socket::listen(&listener, nix::sys::socket::Backlog::new(4).unwrap()).unwrap();
         let unix = Probe::Unix(seqpacket.to_str().unwrap().into());
-        assert_eq!(wait_ready(&unix, long, &reaper, &env).await, Ok(()));
+        wait_ready(&unix, long, &reaper, &env).await.unwrap();
         drop(listener);
         std::fs::remove_dir_all(&dir).unwrap();
-        assert_eq!(
-            wait_ready(&Probe::File("/".into()), long, &reaper, &env).await,
-            Ok(())
-        );
+        wait_ready(&Probe::File("/".into()), long, &reaper, &env)
+            .await
+            .unwrap();
+        let missing = wait_ready(&Probe::File("/nonexistent/x".into()), short, &reaper, &env).await;
         assert!(
-            wait_ready(&Probe::File("/nonexistent/x".into()), short, &reaper, &env)
-                .await
-                .is_err()
+            matches!(&missing, Err(ProbeError::Timeout { last: Attempt::NoFile(p), .. }) if p == "/nonexistent/x"),
+            "{missing:?}"
         );
-        assert_eq!(
-            wait_ready(&Probe::Exec(vec!["true".into()]), long, &reaper, &env).await,
-            Ok(())
-        );
+        wait_ready(&Probe::Exec(vec!["true".into()]), long, &reaper, &env)
+            .await
+            .unwrap();
+        let failing = wait_ready(&Probe::Exec(vec!["false".into()]), short, &reaper, &env).await;
         assert!(
-            wait_ready(&Probe::Exec(vec!["false".into()]), short, &reaper, &env)
-                .await
-                .is_err()
+            matches!(&failing, Err(ProbeError::Timeout { last: Attempt::Exited { command, .. }, .. }) if command == "false"),
+            "{failing:?}"
         );
         assert!(matches!(
             wait_ready(&Probe::Http("ftp://x".into()), short, &reaper, &env).await,
@@ -228,9 +278,8 @@ mod tests {
             }
         });
         let url = format!("http://127.0.0.1:{port}/health");
-        assert_eq!(
-            wait_ready(&Probe::Http(url), Duration::from_secs(5), &reaper, &[]).await,
-            Ok(())
-        );
+        wait_ready(&Probe::Http(url), Duration::from_secs(5), &reaper, &[])
+            .await
+            .unwrap();
     }
 }

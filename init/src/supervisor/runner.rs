@@ -209,7 +209,7 @@ pub(super) fn carry_out(
                     Err(error) => Input::SpawnFailed {
                         name,
                         generation,
-                        error,
+                        error: error.to_string(),
                     },
                 };
                 let (_, next) = machine.handle(reported, now);

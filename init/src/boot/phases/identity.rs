@@ -19,5 +19,7 @@ pub async fn run(ctx: &mut BootContext) -> PhaseResult {
     let loaded = ctx.loaded()?;
     let id = instance::id_of(loaded.instance_id.as_deref(), &loaded.config);
     let target = Target::machine(&ctx.reaper, ctx.log_dir.clone());
-    Ok(cloud_init::early(&target, &loaded.config, &id).await.summary())
+    Ok(cloud_init::early(&target, &loaded.config, &id)
+        .await
+        .summary())
 }

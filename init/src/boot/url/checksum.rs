@@ -10,13 +10,28 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// Fetched bytes whose SHA-256 is not the one `plinth.config.sha256=` pinned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{url}: sha256 mismatch: expected {expected}, got {got} (fix plinth.config.sha256= or the file served)"
+)]
+pub struct Mismatch {
+    /// Where the bytes came from.
+    pub url: String,
+    /// The pinned sum, lowercase hex.
+    pub expected: String,
+    /// The sum of what was fetched, lowercase hex.
+    pub got: String,
+}
+
 /// `Err` naming both sums when `expected` (hex, any case) is given and differs from `got`.
-pub fn verify(url: &str, expected: Option<&str>, got: &str) -> Result<(), String> {
+pub fn verify(url: &str, expected: Option<&str>, got: &str) -> Result<(), Mismatch> {
     match expected {
-        Some(want) if !want.eq_ignore_ascii_case(got) => Err(format!(
-            "{url}: sha256 mismatch: expected {}, got {got} (fix plinth.config.sha256= or the file served)",
-            want.to_ascii_lowercase()
-        )),
+        Some(want) if !want.eq_ignore_ascii_case(got) => Err(Mismatch {
+            url: url.to_string(),
+            expected: want.to_ascii_lowercase(),
+            got: got.to_string(),
+        }),
         _ => Ok(()),
     }
 }
@@ -32,8 +47,10 @@ mod tests {
         assert_eq!(verify("u", Some(&abc.to_uppercase()), abc), Ok(()));
         assert_eq!(verify("u", None, abc), Ok(()));
         let err = verify("u", Some(&"0".repeat(64)), abc).unwrap_err();
+        assert_eq!(err.expected, "0".repeat(64));
         assert!(
-            err.contains(&format!("expected {}, got {abc}", "0".repeat(64))),
+            err.to_string()
+                .contains(&format!("expected {}, got {abc}", "0".repeat(64))),
             "{err}"
         );
     }

@@ -6,7 +6,7 @@
 
 pub mod checksum;
 pub mod client;
-pub mod include;
 pub mod early_dhcp;
+pub mod include;
 pub mod retry;
 pub mod source;

@@ -34,8 +34,8 @@ pub enum Outcome {
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     /// The checksum differs.
-    #[error("{0}")]
-    Mismatch(String),
+    #[error(transparent)]
+    Mismatch(#[from] checksum::Mismatch),
     /// The text does not parse or validate; every diagnostic.
     #[error("{0}")]
     Invalid(String),
@@ -77,7 +77,7 @@ pub async fn config_url(
             ", no checksum given"
         }
     ));
-    checksum::verify(url, sha256, &sum).map_err(SourceError::Mismatch)?;
+    checksum::verify(url, sha256, &sum)?;
     let text = text_of(url, &fetched.body).map_err(|d| SourceError::Invalid(d.to_string()))?;
     let parsed = super::include::read_with_includes(
         |inc| plinth_config::parse_with(url, &text, inc),

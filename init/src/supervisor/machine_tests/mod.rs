@@ -16,6 +16,7 @@ use super::metrics::ServiceFigures;
 use super::planner::{PlanDefaults, plan};
 use super::restart::Backoff;
 use super::runner::carry_out;
+use super::spawn::SpawnError;
 use super::spec::{Probe, ServiceSpec};
 use super::state::{ExitOutcome, State};
 use super::types::{Input, Timer};
@@ -31,11 +32,14 @@ pub(super) struct Recorder {
 }
 
 impl Effects for Recorder {
-    fn spawn(&mut self, spec: &ServiceSpec, generation: u64) -> Result<i32, String> {
+    fn spawn(&mut self, spec: &ServiceSpec, generation: u64) -> Result<i32, SpawnError> {
         if self.broken.contains(&spec.name) {
             self.calls
                 .push(format!("spawn {}#{generation} failed", spec.name));
-            return Err(format!("cannot run `{}`", spec.exec.join(" ")));
+            return Err(SpawnError::Exec {
+                program: spec.exec.join(" "),
+                source: std::io::Error::from_raw_os_error(libc::ENOENT),
+            });
         }
         let pid = 100 + self.next_pid;
         self.next_pid += 1;

@@ -168,7 +168,7 @@ fn a_spawn_that_fails_is_an_exit_127() {
         rig.fx.calls,
         [
             "spawn web#1 failed",
-            "say service web: cannot run `/bin/web`",
+            "say service web: cannot run `/bin/web`: No such file or directory (os error 2)",
             "say service web: backoff (exit 127); restarting in 100ms",
             "timer web#1 Backoff 100ms",
         ]
