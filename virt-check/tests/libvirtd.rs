@@ -68,7 +68,11 @@ fn start() -> Daemon {
     let dir = std::env::temp_dir().join(format!("plinth-libvirtd-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("sock")).unwrap();
-    std::fs::create_dir_all(dir.join("etc")).unwrap();
+    // The host's /etc is the lower layer of an overlay in the daemon's mount namespace: its
+    // /etc/libvirt (absent without libvirt-daemon-system), passwd and group are changed there only.
+    for sub in ["etc", "etc-upper", "etc-work"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
     std::fs::write(
         dir.join("etc/libvirtd.conf"),
         format!(
@@ -93,8 +97,10 @@ fn start() -> Daemon {
     let d = dir.display();
     let script = format!(
         "set -e; for m in /run /var/lib /var/cache /var/log; do mount -t tmpfs plinth-test $m; done; \
-         mount --bind {d}/etc /etc/libvirt; mount --bind {d}/passwd /etc/passwd; \
-         mount --bind {d}/group /etc/group; exec {LIBVIRTD} -f /etc/libvirt/libvirtd.conf"
+         mount -t overlay plinth-test -o lowerdir=/etc,upperdir={d}/etc-upper,workdir={d}/etc-work /etc; \
+         mkdir -p /etc/libvirt; cp {d}/etc/* /etc/libvirt/; \
+         cp {d}/passwd /etc/passwd; cp {d}/group /etc/group; \
+         exec {LIBVIRTD} -f /etc/libvirt/libvirtd.conf"
     );
     let log = std::fs::File::create(dir.join("libvirtd.log")).unwrap();
     let child = Command::new("unshare")
