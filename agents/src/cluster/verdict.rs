@@ -12,7 +12,7 @@ use plinth_config::MachineConfig;
 use plinth_config::plinth::kubernetes::Cni;
 
 use super::checks::ProbeError;
-use super::join_state::JoinState;
+use super::join_state::{JoinState, JoinStateError};
 use super::labels::{self, Wanted};
 use super::report::{Check, Member, NodeInfo, Owned, OwnedKind, TaintRow};
 
@@ -116,7 +116,7 @@ pub fn config(path: &str, read: &Result<MachineConfig, ProbeError>) -> Check {
 
 /// The join check of a `server` or `agent` (`joiner`): joined, or the step it retries and why
 /// (from `join.json`).
-pub fn join(joiner: bool, read: &Result<Option<JoinState>, String>) -> Check {
+pub fn join(joiner: bool, read: &Result<Option<JoinState>, JoinStateError>) -> Check {
     if !joiner {
         return Check::not_applicable(JOIN, "an init node starts the cluster");
     }
@@ -136,7 +136,7 @@ pub fn join(joiner: bool, read: &Result<Option<JoinState>, String>) -> Check {
             JOIN,
             "cluster-prep has not started joining yet (`plinthctl status cluster-prep`)",
         ),
-        Err(why) => Check::failing(JOIN, why.clone()),
+        Err(why) => Check::failing(JOIN, why.to_string()),
     }
 }
 
@@ -555,6 +555,17 @@ mod tests {
             ),
             "{}",
             check.detail
+        );
+        let unreadable = JoinStateError::Read {
+            path: "/run/plinth/cluster/join.json".into(),
+            source: std::io::Error::from_raw_os_error(13),
+        };
+        assert_eq!(
+            join(true, &Err(unreadable)),
+            Check::failing(
+                JOIN,
+                "reading /run/plinth/cluster/join.json: Permission denied (os error 13)"
+            )
         );
     }
 
