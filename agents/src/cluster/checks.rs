@@ -10,49 +10,124 @@
 //! `etcdctl`. No
 //! reason quotes a file's content: the kubeconfig and the PKI hold keys.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Node;
 use kube::client::Body;
 use kube::{Api, Client, Config};
-use plinth_config::MachineConfig;
+use plinth_config::{Diagnostics, MachineConfig};
 
 use super::report::NodeInfo;
 use super::verdict::{Answer, NodeSeen, Seen};
+use crate::etcd::client::ClientError;
 
 /// The longest a probe may take: a cluster that does not answer is reported, not waited for.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// The machine config, or why not (the config crate's diagnostics, on one line).
-pub fn read_config(path: &Path) -> Result<MachineConfig, String> {
+/// Why a probe saw nothing to decide on; each says what was asked (a file, a URL).
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    /// The file is not there.
+    #[error("no {}", .0.display())]
+    Missing(PathBuf),
+    /// The machine config is not valid: the config crate's diagnostics, on one line.
+    #[error("{}: {}", path.display(), diagnostics.to_string().trim())]
+    Config {
+        /// The config.
+        path: PathBuf,
+        /// What is wrong with it.
+        diagnostics: Diagnostics,
+    },
+    /// The file is there but cannot be read.
+    #[error("reading {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// `node.json` is not what `prep` writes.
+    #[error("{}: {source}", path.display())]
+    NodeFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: serde_json::Error,
+    },
+    /// The kubeconfig cannot be read, or gives no client configuration (with its causes).
+    #[error("{0:#}")]
+    Kubeconfig(anyhow::Error),
+    /// No client of etcd can be made.
+    #[error(transparent)]
+    Etcd(#[from] ClientError),
+    /// kube-rs could not make an HTTP client of the configuration.
+    #[error("making the HTTP client: {0}")]
+    Client(kube::Error),
+    /// The request could not be made.
+    #[error("{url}: {source}")]
+    Request {
+        /// What was asked.
+        url: String,
+        /// Why.
+        source: http::Error,
+    },
+    /// Sending the request or reading the answer failed.
+    #[error("{url}: {cause}")]
+    Unreachable {
+        /// What was asked.
+        url: String,
+        /// The innermost cause of kube-rs's error, as [`cause`] says it.
+        cause: String,
+    },
+    /// No answer within [`PROBE_TIMEOUT`].
+    #[error("{url}: no answer in {PROBE_TIMEOUT:?}")]
+    Timeout {
+        /// What was asked.
+        url: String,
+    },
+}
+
+/// The machine config, or why not.
+pub fn read_config(path: &Path) -> Result<MachineConfig, ProbeError> {
     if !path.exists() {
-        return Err(format!("no {}", path.display()));
+        return Err(ProbeError::Missing(path.to_owned()));
     }
     plinth_config::load_path(path)
         .map(|parsed| parsed.config)
-        .map_err(|d| format!("{}: {}", path.display(), d.to_string().trim()))
+        .map_err(|diagnostics| ProbeError::Config {
+            path: path.to_owned(),
+            diagnostics,
+        })
 }
 
 /// `node.json` as `prep` wrote it, or why not.
-pub fn read_node_file(path: &Path) -> Result<NodeInfo, String> {
+pub fn read_node_file(path: &Path) -> Result<NodeInfo, ProbeError> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(format!("no {}", path.display()));
+            return Err(ProbeError::Missing(path.to_owned()));
         }
-        Err(e) => return Err(format!("reading {}: {e}", path.display())),
+        Err(source) => {
+            return Err(ProbeError::Read {
+                path: path.to_owned(),
+                source,
+            });
+        }
     };
-    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    serde_json::from_str(&text).map_err(|source| ProbeError::NodeFile {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 pub use crate::etcd::client::EtcdClient;
 
-fn client_of(mut config: Config) -> Result<Client, String> {
+fn client_of(mut config: Config) -> Result<Client, ProbeError> {
     config.connect_timeout = Some(CONNECT_TIMEOUT);
     config.read_timeout = Some(PROBE_TIMEOUT);
-    Client::try_from(config).map_err(|e| format!("making the HTTP client: {e}"))
+    Client::try_from(config).map_err(ProbeError::Client)
 }
 
 /// etcd's `GET http://127.0.0.1:<metrics_port>/health` (plain HTTP, as PID 1's probe).
@@ -74,13 +149,13 @@ pub async fn etcd_members(etcd: &EtcdClient, client_port: u16) -> Seen {
 }
 
 /// The admin client of `admin.conf` and the server it names, or why not.
-pub async fn admin(kubeconfig: &Path) -> Result<(Client, String), String> {
+pub async fn admin(kubeconfig: &Path) -> Result<(Client, String), ProbeError> {
     if !kubeconfig.exists() {
-        return Err(format!("no {}", kubeconfig.display()));
+        return Err(ProbeError::Missing(kubeconfig.to_owned()));
     }
     let config = super::client::config(kubeconfig)
         .await
-        .map_err(|e| format!("{e:#}"))?;
+        .map_err(ProbeError::Kubeconfig)?;
     let server = config.cluster_url.to_string();
     let server = server.trim_end_matches('/').to_owned();
     Ok((client_of(config)?, server))
@@ -111,7 +186,10 @@ async fn send(
     url: &str,
     request: Result<http::Request<Vec<u8>>, http::Error>,
 ) -> Seen {
-    let request = request.map_err(|e| format!("{url}: {e}"))?;
+    let request = request.map_err(|source| ProbeError::Request {
+        url: url.to_owned(),
+        source,
+    })?;
     let exchange = async {
         let response = client.send(request.map(Body::from)).await?;
         let status = response.status().as_u16();
@@ -123,8 +201,13 @@ async fn send(
     };
     match tokio::time::timeout(PROBE_TIMEOUT, exchange).await {
         Ok(Ok(answer)) => Ok(answer),
-        Ok(Err(e)) => Err(format!("{url}: {}", cause(&e))),
-        Err(_) => Err(format!("{url}: no answer in {PROBE_TIMEOUT:?}")),
+        Ok(Err(e)) => Err(ProbeError::Unreachable {
+            url: url.to_owned(),
+            cause: cause(&e),
+        }),
+        Err(_) => Err(ProbeError::Timeout {
+            url: url.to_owned(),
+        }),
     }
 }
 

@@ -3,12 +3,33 @@
 //! retries, the kind of trouble (`unreachable`, `bad-signature`, …) with a one-line reason that
 //! never holds a secret. Pure but for [`JoinState::write`].
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 /// The file under the run directory.
 pub const FILE: &str = "join.json";
+
+/// Why `join.json` cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum JoinStateError {
+    /// The file is there but cannot be read.
+    #[error("reading {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not what `cluster-prep` writes.
+    #[error("{}: {source}", path.display())]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: serde_json::Error,
+    },
+}
 
 /// A joiner's progress.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,14 +93,14 @@ impl JoinState {
     }
 
     /// Reads `<run_dir>/join.json`; `None` when there is none.
-    pub fn read(run_dir: &Path) -> Result<Option<Self>, String> {
+    pub fn read(run_dir: &Path) -> Result<Option<Self>, JoinStateError> {
         let path = run_dir.join(FILE);
         match std::fs::read_to_string(&path) {
             Ok(text) => serde_json::from_str(&text)
                 .map(Some)
-                .map_err(|e| format!("{}: {e}", path.display())),
+                .map_err(|source| JoinStateError::Json { path, source }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(format!("reading {}: {e}", path.display())),
+            Err(source) => Err(JoinStateError::Read { path, source }),
         }
     }
 }
@@ -125,6 +146,14 @@ mod tests {
         state.failed("etcd", "too many learner members in cluster");
         state.write(&dir).unwrap();
         assert_eq!(JoinState::read(&dir).unwrap(), Some(state));
+        std::fs::write(dir.join(FILE), "{}").unwrap();
+        let e = JoinState::read(&dir).unwrap_err();
+        assert!(matches!(e, JoinStateError::Json { .. }), "{e:?}");
+        assert!(
+            e.to_string()
+                .starts_with(&format!("{}: missing field", dir.join(FILE).display())),
+            "{e}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

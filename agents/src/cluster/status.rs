@@ -95,7 +95,7 @@ pub async fn report(options: &StatusOptions) -> Report {
         let (client, server) = match checks::admin(&admin_conf).await {
             Ok(admin) => admin,
             Err(why) => {
-                let seen = NodeSeen::NotChecked(why.clone());
+                let seen = NodeSeen::NotChecked(why.to_string());
                 return ("the apiserver".to_owned(), Err(why), seen);
             }
         };

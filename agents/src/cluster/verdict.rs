@@ -11,7 +11,8 @@ use k8s_openapi::api::core::v1::{Node, NodeCondition, Taint};
 use plinth_config::MachineConfig;
 use plinth_config::plinth::kubernetes::Cni;
 
-use super::join_state::JoinState;
+use super::checks::ProbeError;
+use super::join_state::{JoinState, JoinStateError};
 use super::labels::{self, Wanted};
 use super::report::{Check, Member, NodeInfo, Owned, OwnedKind, TaintRow};
 
@@ -34,7 +35,7 @@ pub struct Answer {
 }
 
 /// What a probe saw: an answer, or why there was none (already naming what was asked).
-pub type Seen = Result<Answer, String>;
+pub type Seen = Result<Answer, ProbeError>;
 
 /// What reading the Node gave.
 #[derive(Clone, Debug, PartialEq)]
@@ -87,7 +88,7 @@ impl Scope {
 }
 
 /// The config check: read, with a `plinth.cluster`.
-pub fn config(path: &str, read: &Result<MachineConfig, String>) -> Check {
+pub fn config(path: &str, read: &Result<MachineConfig, ProbeError>) -> Check {
     match read {
         Ok(config) if config.plinth.cluster.is_set() => {
             let cluster = &config.plinth.cluster;
@@ -115,7 +116,7 @@ pub fn config(path: &str, read: &Result<MachineConfig, String>) -> Check {
 
 /// The join check of a `server` or `agent` (`joiner`): joined, or the step it retries and why
 /// (from `join.json`).
-pub fn join(joiner: bool, read: &Result<Option<JoinState>, String>) -> Check {
+pub fn join(joiner: bool, read: &Result<Option<JoinState>, JoinStateError>) -> Check {
     if !joiner {
         return Check::not_applicable(JOIN, "an init node starts the cluster");
     }
@@ -135,12 +136,12 @@ pub fn join(joiner: bool, read: &Result<Option<JoinState>, String>) -> Check {
             JOIN,
             "cluster-prep has not started joining yet (`plinthctl status cluster-prep`)",
         ),
-        Err(why) => Check::failing(JOIN, why.clone()),
+        Err(why) => Check::failing(JOIN, why.to_string()),
     }
 }
 
 /// The `node.json` check.
-pub fn node_file(scope: Scope, read: &Result<NodeInfo, String>) -> Check {
+pub fn node_file(scope: Scope, read: &Result<NodeInfo, ProbeError>) -> Check {
     if !scope.cluster {
         return Check::not_applicable(NODE, "not a cluster node");
     }
@@ -206,7 +207,7 @@ pub fn etcd_members(scope: Scope, seen: &Seen, node_name: Option<&str>) -> (Chec
             let why = format!("HTTP {}: {}", a.status, a.body.trim());
             return (Check::failing(ETCD_MEMBERS, why), Vec::new());
         }
-        Err(why) => return (Check::failing(ETCD_MEMBERS, why.clone()), Vec::new()),
+        Err(why) => return (Check::failing(ETCD_MEMBERS, why.to_string()), Vec::new()),
     };
     let Some(members) = members(&answer.body) else {
         let why = format!("not a member list: {}", answer.body.trim());
@@ -555,6 +556,17 @@ mod tests {
             "{}",
             check.detail
         );
+        let unreadable = JoinStateError::Read {
+            path: "/run/plinth/cluster/join.json".into(),
+            source: std::io::Error::from_raw_os_error(13),
+        };
+        assert_eq!(
+            join(true, &Err(unreadable)),
+            Check::failing(
+                JOIN,
+                "reading /run/plinth/cluster/join.json: Permission denied (os error 13)"
+            )
+        );
     }
 
     const INIT: Scope = Scope {
@@ -669,13 +681,22 @@ mod tests {
             "{}",
             check.detail
         );
-        let check = super::config("c.yaml", &Err("c.yaml: cannot read: No such file".into()));
-        assert_eq!(check.state, State::Failing);
-        assert!(
-            check.detail.starts_with("c.yaml: cannot read"),
-            "{}",
-            check.detail
+        let check = super::config("c.yaml", &Err(ProbeError::Missing("c.yaml".into())));
+        assert_eq!(
+            check,
+            Check::failing(
+                CONFIG,
+                "no c.yaml (PID 1 writes it on a cluster node; without it the defaults are checked)"
+            )
         );
+        let invalid = ProbeError::Config {
+            path: "c.yaml".into(),
+            diagnostics: plinth_config::parse("c.yaml", "#cloud-config\nplinth: [\n").unwrap_err(),
+        };
+        let check = super::config("c.yaml", &Err(invalid));
+        assert_eq!(check.state, State::Failing);
+        assert!(check.detail.starts_with("c.yaml: "), "{}", check.detail);
+        assert!(!check.detail.contains('\n'), "{}", check.detail);
     }
 
     #[test]
@@ -690,11 +711,19 @@ mod tests {
             check,
             Check::ok(NODE, "n1 (role init), advertising 10.0.0.5")
         );
-        let check = node_file(INIT, &Err("no /run/plinth/cluster/node.json".into()));
+        let missing = || ProbeError::Missing("/run/plinth/cluster/node.json".into());
+        let check = node_file(INIT, &Err(missing()));
         assert_eq!(check.state, State::Failing);
         assert!(check.detail.contains("cluster prep"), "{}", check.detail);
+        assert!(
+            check
+                .detail
+                .starts_with("no /run/plinth/cluster/node.json: "),
+            "{}",
+            check.detail
+        );
         assert_eq!(
-            node_file(NO_CLUSTER, &Err(String::new())).state,
+            node_file(NO_CLUSTER, &Err(missing())).state,
             State::NotApplicable
         );
     }
@@ -713,10 +742,16 @@ mod tests {
             etcd_health(INIT, &odd),
             Check::failing(ETCD, "unhealthy (HTTP 404): 404 page not found")
         );
-        let down = Err("http://127.0.0.1:2381/health: connection refused".into());
+        let down = Err(ProbeError::Unreachable {
+            url: "http://127.0.0.1:2381/health".into(),
+            cause: "connection refused".into(),
+        });
         let check = etcd_health(INIT, &down);
         assert_eq!(check.state, State::Failing);
-        assert!(check.detail.contains("connection refused"));
+        assert_eq!(
+            check.detail,
+            "http://127.0.0.1:2381/health: connection refused (plinthctl status etcd)"
+        );
         let agent = Scope {
             runs_etcd: false,
             ..INIT
@@ -769,7 +804,11 @@ mod tests {
         let (check, members) = etcd_members(INIT, &answer(200, "{}"), None);
         assert_eq!(check.state, State::Failing);
         assert!(members.is_empty());
-        let (check, _) = etcd_members(INIT, &Err("https://127.0.0.1:2379: refused".into()), None);
+        let refused = ProbeError::Unreachable {
+            url: "https://127.0.0.1:2379".into(),
+            cause: "refused".into(),
+        };
+        let (check, _) = etcd_members(INIT, &Err(refused), None);
         assert_eq!(
             check,
             Check::failing(ETCD_MEMBERS, "https://127.0.0.1:2379: refused")
@@ -800,8 +839,15 @@ mod tests {
                 .detail
                 .contains("401")
         );
-        let check = apiserver(INIT, server, &Err(format!("{server}: connection refused")));
+        let timeout = ProbeError::Timeout {
+            url: format!("{server}/readyz"),
+        };
+        let check = apiserver(INIT, server, &Err(timeout));
         assert_eq!(check.state, State::Failing);
+        assert_eq!(
+            check.detail,
+            "https://10.0.0.5:6443/readyz: no answer in 10s (plinthctl status kube-apiserver)"
+        );
         let worker = Scope {
             control_plane: false,
             ..INIT

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::cmdline;
-use super::kvm::API_VERSION;
+use super::kvm::{API_VERSION, KvmError};
 use super::libvirt::Libvirt;
 use super::observe::Sysfs;
 
@@ -19,19 +19,39 @@ pub struct Expect {
     pub kernel_args: Vec<String>,
 }
 
+/// Why a `--hugepages` argument is not `SIZE=COUNT`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum HugepagesError {
+    /// No `=`.
+    #[error("{0}: expected SIZE=COUNT, such as 1G=4")]
+    NotSizeCount(String),
+    /// A size other than `2M` and `1G`.
+    #[error("{0}: the size is 2M or 1G")]
+    Size(String),
+    /// A count that is not a number.
+    #[error("{text}: the count: {source}")]
+    Count {
+        /// The argument.
+        text: String,
+        /// Why the count is not a number.
+        source: std::num::ParseIntError,
+    },
+}
+
 /// `2M=512` or `1G=4` (as PID 1 passes `--hugepages`) as `(KiB, count)`.
-pub fn parse_hugepages(text: &str) -> Result<(u64, u64), String> {
+pub fn parse_hugepages(text: &str) -> Result<(u64, u64), HugepagesError> {
     let (size, count) = text
         .split_once('=')
-        .ok_or_else(|| format!("{text}: expected SIZE=COUNT, such as 1G=4"))?;
+        .ok_or_else(|| HugepagesError::NotSizeCount(text.to_owned()))?;
     let kib = match size {
         "2M" => 2048,
         "1G" => 1024 * 1024,
-        _ => return Err(format!("{text}: the size is 2M or 1G")),
+        _ => return Err(HugepagesError::Size(text.to_owned())),
     };
-    let count = count
-        .parse()
-        .map_err(|e| format!("{text}: the count: {e}"))?;
+    let count = count.parse().map_err(|source| HugepagesError::Count {
+        text: text.to_owned(),
+        source,
+    })?;
     Ok((kib, count))
 }
 
@@ -87,7 +107,7 @@ fn size_name(kib: u64) -> String {
 /// Every check, in the order shown.
 pub fn checks(
     expect: &Expect,
-    kvm: &Result<i32, String>,
+    kvm: &Result<i32, KvmError>,
     sys: &Sysfs,
     libvirt: &Libvirt,
 ) -> Vec<Check> {
@@ -102,7 +122,7 @@ pub fn checks(
             State::Failing,
             format!("/dev/kvm answers API version {v}, not {API_VERSION}"),
         ),
-        Err(e) => check("kvm", State::Failing, e.clone()),
+        Err(e) => check("kvm", State::Failing, e.to_string()),
     }];
     out.push(match (expect.nested, &sys.nested) {
         (_, None) => check(
@@ -255,11 +275,18 @@ mod tests {
         };
         let cs = checks(
             &expect,
-            &Err("cannot open /dev/kvm: No such file or directory".into()),
+            &Err(KvmError::Open {
+                device: "/dev/kvm".into(),
+                source: std::io::Error::from_raw_os_error(2),
+            }),
             &sys,
             &not_yet(),
         );
         assert_eq!(state(&cs, "kvm"), State::Failing);
+        assert_eq!(
+            cs[0].detail,
+            "cannot open /dev/kvm: No such file or directory (os error 2)"
+        );
         assert_eq!(cs[1].detail, "kvm_amd nested is on, the config wants off");
         assert_eq!(state(&cs, "hugepages-1G"), State::Failing);
         assert_eq!(cs[2].detail, "2 of 4 reserved");
@@ -322,8 +349,17 @@ mod tests {
     fn hugepage_arguments_parse() {
         assert_eq!(parse_hugepages("1G=4"), Ok((1_048_576, 4)));
         assert_eq!(parse_hugepages("2M=512"), Ok((2048, 512)));
-        assert!(parse_hugepages("4M=1").is_err());
-        assert!(parse_hugepages("2M").is_err());
-        assert!(parse_hugepages("2M=x").is_err());
+        assert_eq!(
+            parse_hugepages("4M=1"),
+            Err(HugepagesError::Size("4M=1".into()))
+        );
+        assert_eq!(
+            parse_hugepages("2M").unwrap_err().to_string(),
+            "2M: expected SIZE=COUNT, such as 1G=4"
+        );
+        assert_eq!(
+            parse_hugepages("2M=x").unwrap_err().to_string(),
+            "2M=x: the count: invalid digit found in string"
+        );
     }
 }

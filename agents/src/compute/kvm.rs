@@ -4,7 +4,7 @@
 
 use std::fs::OpenOptions;
 use std::os::fd::AsRawFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The device.
 pub const DEVICE: &str = "/dev/kvm";
@@ -16,17 +16,73 @@ pub const API_VERSION: i32 = 12;
 // none, leaving whatever the register held: EINVAL on a real /dev/kvm, as measured).
 nix::ioctl_write_int_bad!(kvm_get_api_version, nix::request_code_none!(0xAE, 0x00));
 
+/// Why KVM cannot be asked its API version.
+#[derive(Debug, thiserror::Error)]
+pub enum KvmError {
+    /// The device cannot be opened (no KVM module, or no permission).
+    #[error("cannot open {}: {source}", device.display())]
+    Open {
+        /// The device.
+        device: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The device refused the ioctl: it is not KVM.
+    #[error("KVM_GET_API_VERSION on {}: {source}", device.display())]
+    Ioctl {
+        /// The device.
+        device: PathBuf,
+        /// The kernel's answer.
+        source: nix::errno::Errno,
+    },
+}
+
+/// The same device and the same error (`std::io::Error` has no equality of its own: its kind
+/// and OS error number stand for it).
+impl PartialEq for KvmError {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (
+                Self::Open { device, source },
+                Self::Open {
+                    device: d,
+                    source: s,
+                },
+            ) => {
+                device == d
+                    && source.kind() == s.kind()
+                    && source.raw_os_error() == s.raw_os_error()
+            }
+            (
+                Self::Ioctl { device, source },
+                Self::Ioctl {
+                    device: d,
+                    source: s,
+                },
+            ) => device == d && source == s,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for KvmError {}
+
 /// The API version `device` answers, or why it cannot be asked.
-pub fn api_version(device: &Path) -> Result<i32, String> {
+pub fn api_version(device: &Path) -> Result<i32, KvmError> {
     let file = OpenOptions::new()
         .read(true)
         .write(true)
         .open(device)
-        .map_err(|e| format!("cannot open {}: {e}", device.display()))?;
+        .map_err(|source| KvmError::Open {
+            device: device.to_owned(),
+            source,
+        })?;
     // SAFETY: KVM_GET_API_VERSION's argument is an integer (0), not a pointer, so no memory of
     // ours is read or written; the fd is open for the whole call (`file` lives to the end).
-    unsafe { kvm_get_api_version(file.as_raw_fd(), 0) }
-        .map_err(|e| format!("KVM_GET_API_VERSION on {}: {e}", device.display()))
+    unsafe { kvm_get_api_version(file.as_raw_fd(), 0) }.map_err(|source| KvmError::Ioctl {
+        device: device.to_owned(),
+        source,
+    })
 }
 
 #[cfg(test)]
@@ -46,8 +102,22 @@ mod tests {
     #[test]
     fn a_device_that_is_not_kvm_is_refused_with_why() {
         let e = api_version(Path::new("/dev/null")).unwrap_err();
-        assert!(e.contains("KVM_GET_API_VERSION on /dev/null"), "{e}");
+        assert!(matches!(e, KvmError::Ioctl { .. }), "{e:?}");
+        assert!(
+            e.to_string().contains("KVM_GET_API_VERSION on /dev/null"),
+            "{e}"
+        );
         let e = api_version(Path::new("/nonexistent/kvm")).unwrap_err();
-        assert!(e.contains("cannot open /nonexistent/kvm"), "{e}");
+        assert_eq!(
+            e,
+            KvmError::Open {
+                device: "/nonexistent/kvm".into(),
+                source: std::io::Error::from_raw_os_error(2),
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "cannot open /nonexistent/kvm: No such file or directory (os error 2)"
+        );
     }
 }

@@ -9,6 +9,7 @@
 //! gRPC code; [`CallError`] keeps etcd's message as it is. No key material is read here: the
 //! files are named to rustls, never printed.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -16,8 +17,8 @@ use std::time::Duration;
 use base64::Engine as _;
 use kube::client::Body;
 use kube::config::{
-    AuthInfo, Cluster, Context, KubeConfigOptions, Kubeconfig, NamedAuthInfo, NamedCluster,
-    NamedContext,
+    AuthInfo, Cluster, Context, KubeConfigOptions, Kubeconfig, KubeconfigError, NamedAuthInfo,
+    NamedCluster, NamedContext,
 };
 use kube::{Client, Config};
 use serde_json::{Value, json};
@@ -34,6 +35,20 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long one call may take: etcd itself gives up on a membership change after about 7 s (its
 /// request timeout, longer with a slow disk or under emulation).
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Why no client of etcd can be made: this node's side, before anything is sent.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The CA, the certificate or the key is not there.
+    #[error("no {}", .0.display())]
+    Missing(PathBuf),
+    /// kube-rs refused the configuration naming the files.
+    #[error("etcd's client configuration: {0}")]
+    Config(KubeconfigError),
+    /// kube-rs could not make an HTTP client of the configuration.
+    #[error("making the HTTP client: {0}")]
+    Http(kube::Error),
+}
 
 /// Where etcd's CA and a client certificate of etcd's CA are, under the PKI directory.
 #[derive(Clone, Debug)]
@@ -73,10 +88,10 @@ impl EtcdClient {
     /// kubeconfig naming the files), with no timeouts set and without kube-rs's own retries of
     /// 503s: etcd answers 503 (gRPC Unavailable) to what a learner does not serve and while it
     /// has no leader, which its callers want to see at once. Or why not (a file missing).
-    pub async fn config(&self, url: &str) -> Result<Config, String> {
+    pub async fn config(&self, url: &str) -> Result<Config, ClientError> {
         for file in [&self.ca, &self.cert, &self.key] {
             if !file.exists() {
-                return Err(format!("no {}", file.display()));
+                return Err(ClientError::Missing(file.clone()));
             }
         }
         let path = |p: &Path| Some(p.to_string_lossy().into_owned());
@@ -113,19 +128,19 @@ impl EtcdClient {
         };
         let mut config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
             .await
-            .map_err(|e| format!("etcd's client configuration: {e}"))?;
+            .map_err(ClientError::Config)?;
         config.default_retry = false;
         Ok(config)
     }
 }
 
 /// Why a gateway call failed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum CallError {
     /// No endpoint answered: each one's reason, joined.
     Unreachable(String),
     /// No request could be made: this node's client is wrong (a PKI file missing).
-    Local(String),
+    Local(ClientError),
     /// etcd answered with an error: the HTTP status, the gRPC code and etcd's message.
     Refused {
         status: u16,
@@ -136,10 +151,11 @@ pub enum CallError {
 
 impl CallError {
     /// etcd's message (or why nothing answered).
-    pub fn message(&self) -> &str {
+    pub fn message(&self) -> Cow<'_, str> {
         match self {
-            Self::Unreachable(why) | Self::Local(why) => why,
-            Self::Refused { message, .. } => message,
+            Self::Unreachable(why) => why.into(),
+            Self::Local(why) => why.to_string().into(),
+            Self::Refused { message, .. } => message.into(),
         }
     }
 
@@ -310,7 +326,7 @@ impl Gateway {
         Err(CallError::Unreachable(reasons.join("; ")))
     }
 
-    async fn client(&mut self, endpoint: &str) -> Result<Client, String> {
+    async fn client(&mut self, endpoint: &str) -> Result<Client, ClientError> {
         if let Some((_, client)) = self.clients.iter().find(|(e, _)| e == endpoint) {
             return Ok(client.clone());
         }
@@ -318,19 +334,32 @@ impl Gateway {
         config.connect_timeout = Some(CONNECT_TIMEOUT);
         config.read_timeout = Some(CALL_TIMEOUT);
         config.write_timeout = Some(CALL_TIMEOUT);
-        let client =
-            Client::try_from(config).map_err(|e| format!("making the HTTP client: {e}"))?;
+        let client = Client::try_from(config).map_err(ClientError::Http)?;
         self.clients.push((endpoint.to_owned(), client.clone()));
         Ok(client)
     }
 }
 
+/// Why one endpoint gave no answer.
+#[derive(Debug, thiserror::Error)]
+enum ExchangeError {
+    /// The request could not be made.
+    #[error("{0}")]
+    Request(http::Error),
+    /// Sending it or reading the answer failed (said by the innermost cause, [`cause`]).
+    #[error("{}", cause(.0))]
+    Failed(kube::Error),
+    /// No answer within [`CALL_TIMEOUT`].
+    #[error("no answer in {} s", CALL_TIMEOUT.as_secs())]
+    Timeout,
+}
+
 /// One POST; the status and body, or why there was no answer.
-async fn send(client: &Client, path: &str, body: &Value) -> Result<(u16, String), String> {
+async fn send(client: &Client, path: &str, body: &Value) -> Result<(u16, String), ExchangeError> {
     let request = http::Request::post(path)
         .header("content-type", "application/json")
         .body(body.to_string().into_bytes())
-        .map_err(|e| e.to_string())?;
+        .map_err(ExchangeError::Request)?;
     let exchange = async {
         let response = client.send(request.map(Body::from)).await?;
         let status = response.status().as_u16();
@@ -339,8 +368,8 @@ async fn send(client: &Client, path: &str, body: &Value) -> Result<(u16, String)
     };
     match tokio::time::timeout(CALL_TIMEOUT, exchange).await {
         Ok(Ok(answer)) => Ok(answer),
-        Ok(Err(e)) => Err(cause(&e)),
-        Err(_) => Err(format!("no answer in {} s", CALL_TIMEOUT.as_secs())),
+        Ok(Err(e)) => Err(ExchangeError::Failed(e)),
+        Err(_) => Err(ExchangeError::Timeout),
     }
 }
 
@@ -405,20 +434,23 @@ mod tests {
             r#"{"code":14, "message":"etcdserver: rpc not supported for learner"}"#,
         )
         .unwrap_err();
-        assert_eq!(
-            learner,
-            CallError::Refused {
-                status: 503,
-                code: Some(14),
-                message: "etcdserver: rpc not supported for learner".into()
-            }
+        assert!(
+            matches!(
+                &learner,
+                CallError::Refused {
+                    status: 503,
+                    code: Some(14),
+                    message,
+                } if message == "etcdserver: rpc not supported for learner"
+            ),
+            "{learner:?}"
         );
         let plain = answer(503, "upstream gone\n").unwrap_err();
         assert_eq!(plain.to_string(), "upstream gone (HTTP 503)");
         assert!(answer(200, "{}").is_ok());
         assert!(answer(200, "<html>").is_err());
         assert!(CallError::Unreachable("x".into()).retryable());
-        assert!(!CallError::Local("no ca.crt".into()).retryable());
+        assert!(!CallError::Local(ClientError::Missing("ca.crt".into())).retryable());
     }
 
     #[test]
@@ -452,10 +484,14 @@ mod tests {
             vec!["https://127.0.0.1:1".into()],
         );
         let err = rt.block_on(gateway.member_list()).unwrap_err();
+        assert!(
+            matches!(&err, CallError::Local(ClientError::Missing(p)) if p == Path::new("/nonexistent/etcd/ca.crt")),
+            "{err:?}"
+        );
+        assert_eq!(err.message(), "no /nonexistent/etcd/ca.crt");
         assert_eq!(
-            err,
-            CallError::Local("no /nonexistent/etcd/ca.crt".into()),
-            "{err}"
+            err.to_string(),
+            "no etcd client: no /nonexistent/etcd/ca.crt"
         );
         assert!(!err.retryable());
     }

@@ -113,7 +113,8 @@ pub async fn fetch_control_plane_certs(
         reason,
     };
     let ca_der = trusted.ca_der();
-    let client = discovery::client(&url, Trust::Ca(&ca_der), Some(token)).map_err(unreachable)?;
+    let client = discovery::client(&url, Trust::Ca(&ca_der), Some(token))
+        .map_err(|e| unreachable(e.to_string()))?;
     let deadline = Instant::now() + FETCH_TIMEOUT;
     let body = match discovery::get(&client, KUBEADM_CERTS_PATH, deadline).await {
         Exchange::Failed { reason, .. } => return Err(unreachable(reason)),

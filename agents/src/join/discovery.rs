@@ -229,16 +229,27 @@ pub fn endpoint_host_port(endpoint: &str) -> Result<(String, u16), DiscoveryErro
     Ok((host, port))
 }
 
+/// Why a CA bundle gives no certificate.
+#[derive(Debug, thiserror::Error)]
+enum CaPemError {
+    /// Not PEM text.
+    #[error("not PEM ({0})")]
+    NotPem(pem::PemError),
+    /// PEM without a `CERTIFICATE` block.
+    #[error("no PEM certificate")]
+    NoCertificate,
+}
+
 /// The DER certificates of a PEM text; an error when it holds none or anything unreadable.
-fn ca_certificates(pem_text: &[u8]) -> Result<Vec<Vec<u8>>, String> {
-    let blocks = pem::parse_many(pem_text).map_err(|e| format!("not PEM ({e})"))?;
+fn ca_certificates(pem_text: &[u8]) -> Result<Vec<Vec<u8>>, CaPemError> {
+    let blocks = pem::parse_many(pem_text).map_err(CaPemError::NotPem)?;
     let certs: Vec<Vec<u8>> = blocks
         .into_iter()
         .filter(|b| b.tag() == "CERTIFICATE")
         .map(pem::Pem::into_contents)
         .collect();
     if certs.is_empty() {
-        return Err("no PEM certificate".into());
+        return Err(CaPemError::NoCertificate);
     }
     Ok(certs)
 }
@@ -338,14 +349,38 @@ pub(crate) enum Trust<'a> {
     Ca(&'a [u8]),
 }
 
+/// Why no client of an apiserver URL can be made.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum HttpClientError {
+    /// The URL is not one.
+    #[error("{url}: {source}")]
+    Url {
+        /// The URL.
+        url: String,
+        /// Why.
+        source: http::uri::InvalidUri,
+    },
+    /// kube-rs could not make a client of the configuration.
+    #[error("making the HTTP client of {url}: {source}")]
+    Client {
+        /// The URL.
+        url: String,
+        /// Why.
+        source: kube::Error,
+    },
+}
+
 /// A kube-rs client of `url`, anonymous or with `token` as its bearer token; no retries of its
 /// own (the callers' waiting is bounded by their deadline).
 pub(crate) fn client(
     url: &str,
     trust: Trust<'_>,
     token: Option<&BootstrapToken>,
-) -> Result<Client, String> {
-    let uri: http::Uri = url.parse().map_err(|e| format!("{url}: {e}"))?;
+) -> Result<Client, HttpClientError> {
+    let uri: http::Uri = url.parse().map_err(|source| HttpClientError::Url {
+        url: url.to_owned(),
+        source,
+    })?;
     let mut config = Config::new(uri);
     match trust {
         Trust::Anything => config.accept_invalid_certs = true,
@@ -357,7 +392,10 @@ pub(crate) fn client(
     config.connect_timeout = Some(CONNECT_TIMEOUT);
     config.read_timeout = Some(REQUEST_TIMEOUT);
     config.default_retry = false;
-    Client::try_from(config).map_err(|e| format!("making the HTTP client of {url}: {e}"))
+    Client::try_from(config).map_err(|source| HttpClientError::Client {
+        url: url.to_owned(),
+        source,
+    })
 }
 
 /// One answer: its status and body, or why there was none (the innermost cause, and whether
@@ -492,18 +530,18 @@ pub async fn discover(
     deadline: Instant,
 ) -> Result<Trusted, DiscoveryError> {
     let url = endpoint_url(endpoint)?;
-    let insecure = client(&url, Trust::Anything, None).map_err(DiscoveryError::Unreachable)?;
+    let insecure = client(&url, Trust::Anything, None)
+        .map_err(|e| DiscoveryError::Unreachable(e.to_string()))?;
     let trusted = patiently("discovery: reading cluster-info", deadline, || async {
         let data = read_cluster_info(&insecure, &url, deadline, false).await?;
         verify(&data, token, pin)
     })
     .await?;
     let ca_der = trusted.ca_der();
-    let secure =
-        client(&url, Trust::Ca(&ca_der), None).map_err(|reason| DiscoveryError::Untrusted {
-            endpoint: url.clone(),
-            reason,
-        })?;
+    let secure = client(&url, Trust::Ca(&ca_der), None).map_err(|e| DiscoveryError::Untrusted {
+        endpoint: url.clone(),
+        reason: e.to_string(),
+    })?;
     let again = patiently(
         "discovery: reading cluster-info trusting the cluster CA",
         deadline,
@@ -583,6 +621,23 @@ mod tests {
         assert_eq!(unpinned.verification, CaVerification::Unpinned);
         let warning = unpinned.unpinned_warning().unwrap();
         assert!(warning.contains(&pin.to_string()), "{warning}");
+    }
+
+    #[test]
+    fn ca_bundles_without_a_certificate_and_bad_urls_say_why() {
+        assert!(matches!(
+            ca_certificates(b"-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n"),
+            Err(CaPemError::NotPem(_))
+        ));
+        let key = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
+        let e = ca_certificates(key.as_bytes()).unwrap_err();
+        assert!(matches!(e, CaPemError::NoCertificate), "{e:?}");
+        assert_eq!(e.to_string(), "no PEM certificate");
+        let Err(e) = client("https://[::1", Trust::Anything, None) else {
+            panic!("a client of a URL that is not one");
+        };
+        assert!(matches!(e, HttpClientError::Url { .. }), "{e:?}");
+        assert!(e.to_string().starts_with("https://[::1: "), "{e}");
     }
 
     #[test]

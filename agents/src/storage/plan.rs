@@ -185,7 +185,7 @@ fn judge<'a>(
     let refused = |reason: String| Verdict::Refused { reason };
     let selector = match DiskSelector::parse(want.selector) {
         Ok(s) => s,
-        Err(e) => return (entry(None, refused(e)), None),
+        Err(e) => return (entry(None, refused(e.to_string())), None),
     };
     let resolved = observed.resolved.get(want.selector).map(String::as_str);
     let disk = match select(&selector, resolved, &observed.disks) {

@@ -17,16 +17,34 @@ pub enum DiskSelector {
     Model(String),
 }
 
+/// Why a text is not a disk selector.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DiskSelectorError {
+    /// `serial:`, `wwn:` or `model:` with nothing after it.
+    #[error("`{text}` names no {kind}")]
+    Empty {
+        /// The selector as written.
+        text: String,
+        /// What it should name: `serial`, `wwn` or `model`.
+        kind: &'static str,
+    },
+    /// Neither a path under `/dev/` nor one of the prefixes.
+    #[error(
+        "`{0}` is not a disk: use a path under /dev/ (such as /dev/disk/by-id/...), serial:S, wwn:W or model:M"
+    )]
+    NotADisk(String),
+}
+
 impl DiskSelector {
     /// Parses `text`; the error says what forms are accepted.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let value = |prefix: &str| {
+    pub fn parse(text: &str) -> Result<Self, DiskSelectorError> {
+        let value = |prefix: &'static str| {
             let rest = text[prefix.len()..].trim();
             if rest.is_empty() {
-                Err(format!(
-                    "`{text}` names no {}",
-                    prefix.trim_end_matches(':')
-                ))
+                Err(DiskSelectorError::Empty {
+                    text: text.to_owned(),
+                    kind: prefix.trim_end_matches(':'),
+                })
             } else {
                 Ok(rest.to_owned())
             }
@@ -40,9 +58,7 @@ impl DiskSelector {
         } else if text.starts_with("model:") {
             value("model:").map(Self::Model)
         } else {
-            Err(format!(
-                "`{text}` is not a disk: use a path under /dev/ (such as /dev/disk/by-id/...), serial:S, wwn:W or model:M"
-            ))
+            Err(DiskSelectorError::NotADisk(text.to_owned()))
         }
     }
 }
@@ -82,9 +98,29 @@ mod tests {
     #[test]
     fn anything_else_is_refused_with_the_accepted_forms() {
         for text in ["sdb", "/dev/", "serial:", "wwn: ", "label:x", ""] {
-            let e = DiskSelector::parse(text).unwrap_err();
+            let e = DiskSelector::parse(text).unwrap_err().to_string();
             assert!(e.contains(&format!("`{text}`")), "{e}");
         }
-        assert!(DiskSelector::parse("sdb").unwrap_err().contains("serial:S"));
+        assert!(
+            DiskSelector::parse("sdb")
+                .unwrap_err()
+                .to_string()
+                .contains("serial:S")
+        );
+        assert_eq!(
+            DiskSelector::parse("serial:"),
+            Err(DiskSelectorError::Empty {
+                text: "serial:".into(),
+                kind: "serial"
+            })
+        );
+        assert_eq!(
+            DiskSelector::parse("wwn: ").unwrap_err().to_string(),
+            "`wwn: ` names no wwn"
+        );
+        assert_eq!(
+            DiskSelector::parse("label:x"),
+            Err(DiskSelectorError::NotADisk("label:x".into()))
+        );
     }
 }

@@ -213,8 +213,62 @@ const fn default_mtu() -> u32 {
     1500
 }
 
+/// Why an annotation value, or one item of it, cannot be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AnnotationError {
+    /// Not the item's form: too few or too many fields, or an empty one.
+    #[error("`{text}` is not of the form `{form}` (such as `{example}`)")]
+    Form {
+        /// The item as written.
+        text: String,
+        /// The form it should have.
+        form: &'static str,
+        /// Genestack's documented example of the form.
+        example: &'static str,
+    },
+    /// Bond members with an empty name among them.
+    #[error(
+        "`{text}`: the members `{members}` are interface names joined by `+` (such as `eno1+eno3`)"
+    )]
+    BondMembers {
+        /// The bond as written.
+        text: String,
+        /// Its members field.
+        members: String,
+    },
+    /// A VLAN id that is not a number.
+    #[error("`{text}`: VLAN id `{id}` is not a number from 1 to 4094")]
+    VlanId {
+        /// The VLAN as written.
+        text: String,
+        /// Its id field.
+        id: String,
+    },
+    /// An MTU that is not a number.
+    #[error("`{text}`: MTU `{mtu}` is not a number of bytes")]
+    Mtu {
+        /// The VLAN as written.
+        text: String,
+        /// Its MTU field.
+        mtu: String,
+    },
+    /// Bond options before any bond name.
+    #[error(
+        "`{0}` does not start with a bond name: the form is `BOND:OPTION=VALUE,OPTION=VALUE` (such as `bond0:mii-monitor-interval=100,lacp-time=fast`)"
+    )]
+    NoBondName(String),
+    /// A bond option that is not `OPTION=VALUE`.
+    #[error("`{option}` in `{text}` is not `OPTION=VALUE` (such as `lacp-time=fast`)")]
+    BondOption {
+        /// The option as written.
+        option: String,
+        /// The whole bond options value.
+        text: String,
+    },
+}
+
 /// One item of an annotation value: its text form, what it looks like, and its example.
-pub trait AnnotationItem: FromStr<Err = String> + fmt::Display {
+pub trait AnnotationItem: FromStr<Err = AnnotationError> + fmt::Display {
     /// The form, for messages and the schema (`BRIDGE:INTERFACE`).
     const FORM: &'static str;
     /// Genestack's documented example.
@@ -222,17 +276,18 @@ pub trait AnnotationItem: FromStr<Err = String> + fmt::Display {
 }
 
 /// The fields of `text` split on `:`, refused unless there are `min..=max` of them, none empty.
-fn fields<T: AnnotationItem>(text: &str, min: usize, max: usize) -> Result<Vec<&str>, String> {
+fn fields<T: AnnotationItem>(
+    text: &str,
+    min: usize,
+    max: usize,
+) -> Result<Vec<&str>, AnnotationError> {
     let parts: Vec<&str> = text.trim().split(':').collect();
-    let expected = || {
-        format!(
-            "`{text}` is not of the form `{}` (such as `{}`)",
-            T::FORM,
-            T::EXAMPLE
-        )
-    };
     if parts.len() < min || parts.len() > max || parts.iter().any(|p| p.trim().is_empty()) {
-        return Err(expected());
+        return Err(AnnotationError::Form {
+            text: text.to_owned(),
+            form: T::FORM,
+            example: T::EXAMPLE,
+        });
     }
     Ok(parts.into_iter().map(str::trim).collect())
 }
@@ -243,8 +298,8 @@ impl AnnotationItem for OvnPort {
 }
 
 impl FromStr for OvnPort {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
+    type Err = AnnotationError;
+    fn from_str(text: &str) -> Result<Self, AnnotationError> {
         let f = fields::<Self>(text, 2, 2)?;
         Ok(OvnPort {
             bridge: f[0].to_owned(),
@@ -265,15 +320,15 @@ impl AnnotationItem for OvnBond {
 }
 
 impl FromStr for OvnBond {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
+    type Err = AnnotationError;
+    fn from_str(text: &str) -> Result<Self, AnnotationError> {
         let f = fields::<Self>(text, 3, 5)?;
         let interfaces: Vec<String> = f[2].split('+').map(|m| m.trim().to_owned()).collect();
         if interfaces.iter().any(String::is_empty) {
-            return Err(format!(
-                "`{text}`: the members `{}` are interface names joined by `+` (such as `eno1+eno3`)",
-                f[2]
-            ));
+            return Err(AnnotationError::BondMembers {
+                text: text.to_owned(),
+                members: f[2].to_owned(),
+            });
         }
         Ok(OvnBond {
             bridge: f[0].to_owned(),
@@ -305,19 +360,18 @@ impl AnnotationItem for OvnVlan {
 }
 
 impl FromStr for OvnVlan {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
+    type Err = AnnotationError;
+    fn from_str(text: &str) -> Result<Self, AnnotationError> {
         let f = fields::<Self>(text, 3, 4)?;
-        let id = f[2].parse::<u16>().map_err(|_| {
-            format!(
-                "`{text}`: VLAN id `{}` is not a number from 1 to 4094",
-                f[2]
-            )
+        let id = f[2].parse::<u16>().map_err(|_| AnnotationError::VlanId {
+            text: text.to_owned(),
+            id: f[2].to_owned(),
         })?;
         let mtu = match f.get(3) {
-            Some(m) => m
-                .parse::<u32>()
-                .map_err(|_| format!("`{text}`: MTU `{m}` is not a number of bytes"))?,
+            Some(m) => m.parse::<u32>().map_err(|_| AnnotationError::Mtu {
+                text: text.to_owned(),
+                mtu: (*m).to_owned(),
+            })?,
             None => default_mtu(),
         };
         Ok(OvnVlan {
@@ -369,20 +423,40 @@ mod tests {
     #[test]
     fn bad_strings_say_the_form() {
         assert_eq!(
-            "br-ex".parse::<OvnPort>().unwrap_err(),
+            "br-ex".parse::<OvnPort>().unwrap_err().to_string(),
             "`br-ex` is not of the form `BRIDGE:INTERFACE` (such as `br-ex:bond1`)"
+        );
+        assert_eq!(
+            "br-ex".parse::<OvnPort>().unwrap_err(),
+            AnnotationError::Form {
+                text: "br-ex".into(),
+                form: OvnPort::FORM,
+                example: OvnPort::EXAMPLE
+            }
         );
         assert!("br-ex::bond1".parse::<OvnPort>().is_err());
         assert!("br-ex:bond1:x".parse::<OvnPort>().is_err());
         assert_eq!(
-            "br-ex:bond0:eno1++eno3".parse::<OvnBond>().unwrap_err(),
+            "br-ex:bond0:eno1++eno3"
+                .parse::<OvnBond>()
+                .unwrap_err()
+                .to_string(),
             "`br-ex:bond0:eno1++eno3`: the members `eno1++eno3` are interface names joined by `+` (such as `eno1+eno3`)"
         );
         assert_eq!(
-            "bond0.x:bond0:x:1500".parse::<OvnVlan>().unwrap_err(),
+            "bond0.x:bond0:x:1500"
+                .parse::<OvnVlan>()
+                .unwrap_err()
+                .to_string(),
             "`bond0.x:bond0:x:1500`: VLAN id `x` is not a number from 1 to 4094"
         );
-        assert!("bond0.126:bond0:126:big".parse::<OvnVlan>().is_err());
+        assert_eq!(
+            "bond0.126:bond0:126:big".parse::<OvnVlan>(),
+            Err(AnnotationError::Mtu {
+                text: "bond0.126:bond0:126:big".into(),
+                mtu: "big".into()
+            })
+        );
     }
 
     #[test]

@@ -11,7 +11,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::Deserialize;
 use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use super::ovn::AnnotationItem;
+use super::ovn::{AnnotationError, AnnotationItem};
 
 /// One item: its text form or its mapping.
 struct Item<T>(T);
@@ -118,14 +118,16 @@ pub fn zones<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
 }
 
 /// `NET:BRIDGE` → (net, bridge).
-fn mapping_pair(text: &str) -> Result<(String, String), String> {
+fn mapping_pair(text: &str) -> Result<(String, String), AnnotationError> {
     match text.split(':').map(str::trim).collect::<Vec<_>>()[..] {
         [net, bridge] if !net.is_empty() && !bridge.is_empty() => {
             Ok((net.to_owned(), bridge.to_owned()))
         }
-        _ => Err(format!(
-            "`{text}` is not of the form `PHYSNET:BRIDGE` (such as `physnet1:br-ex`)"
-        )),
+        _ => Err(AnnotationError::Form {
+            text: text.to_owned(),
+            form: "PHYSNET:BRIDGE",
+            example: "physnet1:br-ex",
+        }),
     }
 }
 
@@ -161,7 +163,7 @@ pub fn mappings<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Stri
 /// bond; the pieces after it, up to the next, are its `option=value`s.
 pub fn parse_bond_options(
     text: &str,
-) -> Result<BTreeMap<String, BTreeMap<String, String>>, String> {
+) -> Result<BTreeMap<String, BTreeMap<String, String>>, AnnotationError> {
     let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     let mut bond: Option<String> = None;
     for piece in pieces(text, ',') {
@@ -173,9 +175,7 @@ pub fn parse_bond_options(
             _ => piece,
         };
         let Some(name) = &bond else {
-            return Err(format!(
-                "`{text}` does not start with a bond name: the form is `BOND:OPTION=VALUE,OPTION=VALUE` (such as `bond0:mii-monitor-interval=100,lacp-time=fast`)"
-            ));
+            return Err(AnnotationError::NoBondName(text.to_owned()));
         };
         match option.split_once('=') {
             Some((k, v)) if !k.trim().is_empty() && !v.trim().is_empty() => {
@@ -184,9 +184,10 @@ pub fn parse_bond_options(
                     .insert(k.trim().to_owned(), v.trim().to_owned());
             }
             _ => {
-                return Err(format!(
-                    "`{option}` in `{text}` is not `OPTION=VALUE` (such as `lacp-time=fast`)"
-                ));
+                return Err(AnnotationError::BondOption {
+                    option: option.to_owned(),
+                    text: text.to_owned(),
+                });
             }
         }
     }
@@ -365,8 +366,16 @@ mod tests {
             parse_bond_options(&render_bond_options(&options)),
             Ok(options)
         );
-        assert!(parse_bond_options("lacp-time=fast").is_err());
-        assert!(parse_bond_options("bond0:lacp-time").is_err());
+        assert_eq!(
+            parse_bond_options("lacp-time=fast"),
+            Err(AnnotationError::NoBondName("lacp-time=fast".into()))
+        );
+        assert_eq!(
+            parse_bond_options("bond0:lacp-time")
+                .unwrap_err()
+                .to_string(),
+            "`lacp-time` in `bond0:lacp-time` is not `OPTION=VALUE` (such as `lacp-time=fast`)"
+        );
     }
 
     #[test]
@@ -375,7 +384,10 @@ mod tests {
             mapping_pair("physnet1:br-ex"),
             Ok(("physnet1".into(), "br-ex".into()))
         );
-        assert!(mapping_pair("physnet1").is_err());
+        assert_eq!(
+            mapping_pair("physnet1").unwrap_err().to_string(),
+            "`physnet1` is not of the form `PHYSNET:BRIDGE` (such as `physnet1:br-ex`)"
+        );
         assert!(mapping_pair("a:b:c").is_err());
     }
 }

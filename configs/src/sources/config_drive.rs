@@ -136,7 +136,7 @@ pub fn from_files_with(
         .map(|t| json::<OpenStackMeta>(&name("meta_data.json"), t));
     let network = files.network_data.as_deref().map(|t| {
         json::<NetworkData>(&name("network_data.json"), t).and_then(|data| {
-            to_netplan(&data).map_err(|m| one_error(&name("network_data.json"), m))
+            to_netplan(&data).map_err(|e| one_error(&name("network_data.json"), e.to_string()))
         })
     });
     let meta = match meta {

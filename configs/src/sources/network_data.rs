@@ -138,8 +138,44 @@ impl<'a> Slots<'a> {
     }
 }
 
+/// Why a `network_data.json` cannot be translated.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NetworkDataError {
+    /// A VLAN link without its parent.
+    #[error("vlan link `{0}` has no vlan_link")]
+    NoVlanLink(String),
+    /// A VLAN link whose parent is not a link.
+    #[error("vlan link `{link}` names unknown link `{parent}`")]
+    UnknownParent {
+        /// The VLAN link's id.
+        link: String,
+        /// The parent it names.
+        parent: String,
+    },
+    /// A VLAN link without its VLAN id.
+    #[error("vlan link `{0}` has no vlan_id")]
+    NoVlanId(String),
+    /// A network on a link that does not exist.
+    #[error("network on link `{0}`: no such link")]
+    NoSuchLink(String),
+    /// A static network without its address or netmask.
+    #[error("network on link `{0}` has no ip_address/netmask")]
+    NoAddress(String),
+    /// A static network whose netmask is not one.
+    #[error("netmask `{netmask}` on link `{link}` is not a netmask")]
+    Netmask {
+        /// The netmask as written.
+        netmask: String,
+        /// The network's link.
+        link: String,
+    },
+    /// A route whose netmask is not one.
+    #[error("route netmask `{0}` is not a netmask")]
+    RouteNetmask(String),
+}
+
 /// Translates OpenStack's network_data.json into netplan v2, as cloud-init does.
-pub fn to_netplan(data: &NetworkData) -> Result<Network, String> {
+pub fn to_netplan(data: &NetworkData) -> Result<Network, NetworkDataError> {
     let mut net = Network {
         version: Some(2),
         ..Network::default()
@@ -166,16 +202,16 @@ pub fn to_netplan(data: &NetworkData) -> Result<Network, String> {
                 let parent = link
                     .vlan_link
                     .clone()
-                    .ok_or_else(|| format!("vlan link `{}` has no vlan_link", link.id))?;
+                    .ok_or_else(|| NetworkDataError::NoVlanLink(link.id.clone()))?;
                 if !by_id.contains_key(parent.as_str()) {
-                    return Err(format!(
-                        "vlan link `{}` names unknown link `{parent}`",
-                        link.id
-                    ));
+                    return Err(NetworkDataError::UnknownParent {
+                        link: link.id.clone(),
+                        parent,
+                    });
                 }
                 let id = link
                     .vlan_id
-                    .ok_or_else(|| format!("vlan link `{}` has no vlan_id", link.id))?;
+                    .ok_or_else(|| NetworkDataError::NoVlanId(link.id.clone()))?;
                 net.vlans.insert(
                     link.id.clone(),
                     Vlan {
@@ -216,7 +252,7 @@ pub fn to_netplan(data: &NetworkData) -> Result<Network, String> {
         .collect();
     for l3 in &data.networks {
         let Some(slots) = Slots::of(&mut net, &l3.link) else {
-            return Err(format!("network on link `{}`: no such link", l3.link));
+            return Err(NetworkDataError::NoSuchLink(l3.link.clone()));
         };
         match l3.kind.as_str() {
             "ipv4_dhcp" | "dhcp4" => *slots.dhcp4 = Some(true),
@@ -225,13 +261,11 @@ pub fn to_netplan(data: &NetworkData) -> Result<Network, String> {
             }
             "ipv4" | "ipv6" => {
                 let (Some(ip), Some(mask)) = (&l3.ip_address, &l3.netmask) else {
-                    return Err(format!(
-                        "network on link `{}` has no ip_address/netmask",
-                        l3.link
-                    ));
+                    return Err(NetworkDataError::NoAddress(l3.link.clone()));
                 };
-                let prefix = prefix_len(mask).ok_or_else(|| {
-                    format!("netmask `{mask}` on link `{}` is not a netmask", l3.link)
+                let prefix = prefix_len(mask).ok_or_else(|| NetworkDataError::Netmask {
+                    netmask: mask.clone(),
+                    link: l3.link.clone(),
                 })?;
                 slots.addresses.push(format!("{ip}/{prefix}"));
                 for r in &l3.routes {
@@ -239,7 +273,7 @@ pub fn to_netplan(data: &NetworkData) -> Result<Network, String> {
                         Some(0) => "default".to_owned(),
                         Some(p) => format!("{}/{p}", r.network),
                         None => {
-                            return Err(format!("route netmask `{}` is not a netmask", r.netmask));
+                            return Err(NetworkDataError::RouteNetmask(r.netmask.clone()));
                         }
                     };
                     slots.routes.push(Route {
@@ -311,6 +345,30 @@ mod tests {
                 ..Default::default()
             })
             .is_empty()
+        );
+    }
+
+    #[test]
+    fn what_cannot_be_translated_is_named() {
+        let data = |json: &str| serde_json::from_str::<NetworkData>(json).unwrap();
+        let vlan =
+            data(r#"{"links": [{"id": "v1", "type": "vlan", "vlan_link": "x", "vlan_id": 5}]}"#);
+        assert_eq!(
+            to_netplan(&vlan).unwrap_err().to_string(),
+            "vlan link `v1` names unknown link `x`"
+        );
+        let orphan = data(r#"{"networks": [{"link": "eth9", "type": "ipv4"}]}"#);
+        assert_eq!(
+            to_netplan(&orphan),
+            Err(NetworkDataError::NoSuchLink("eth9".into()))
+        );
+        let mask = data(
+            r#"{"links": [{"id": "e0"}], "networks": [{"link": "e0", "type": "ipv4",
+                "ip_address": "10.0.0.5", "netmask": "255.0.255.0"}]}"#,
+        );
+        assert_eq!(
+            to_netplan(&mask).unwrap_err().to_string(),
+            "netmask `255.0.255.0` on link `e0` is not a netmask"
         );
     }
 

@@ -13,6 +13,23 @@ pub const DEFAULT: &str = "dict(replace)+list()+str()";
 /// One merger as written: its name (`dict`, `list`, `str`) and options.
 pub type Named = (String, Vec<String>);
 
+/// Why a part's mergers (`merge_how`, `merge_type` or its `Merge-Type` header) cannot be read.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MergerError {
+    /// A merger other than `dict`, `list` and `str`.
+    #[error("unknown merger `{0}`: cloud-init has `dict`, `list` and `str`")]
+    Unknown(String),
+    /// A merger not written `NAME(OPTIONS)`.
+    #[error("merger `{0}` is not written NAME(OPTIONS)")]
+    NotNameOptions(String),
+    /// A `merge_how` list entry without its `name`.
+    #[error("a merge_how entry needs a `name` (dict, list or str)")]
+    NoName,
+    /// `merge_how` is neither a string nor a list.
+    #[error("merge_how is {0}: write a string such as `{DEFAULT}` or a list of {{name, settings}}")]
+    NotStringOrList(&'static str),
+}
+
 /// A set of mergers, one per type.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mergers {
@@ -23,13 +40,13 @@ pub struct Mergers {
 
 impl Mergers {
     /// The mergers of a `merge_how` string such as `list(append)+dict(no_replace,recurse_list)+str()`.
-    pub fn parse(text: &str) -> Result<Mergers, String> {
+    pub fn parse(text: &str) -> Result<Mergers, MergerError> {
         Mergers::from_list(parse_list(text)?)
     }
 
     /// The mergers of a list of (name, options), as `merge_how` may also be written; of several of
     /// one type, the first counts (cloud-init's lookup order).
-    pub fn from_list(items: Vec<Named>) -> Result<Mergers, String> {
+    pub fn from_list(items: Vec<Named>) -> Result<Mergers, MergerError> {
         let mut m = Mergers {
             dict: None,
             list: None,
@@ -41,11 +58,7 @@ impl Mergers {
                 "dict" => &mut m.dict,
                 "list" => &mut m.list,
                 "str" => &mut m.string,
-                other => {
-                    return Err(format!(
-                        "unknown merger `{other}`: cloud-init has `dict`, `list` and `str`"
-                    ));
-                }
+                other => return Err(MergerError::Unknown(other.to_owned())),
             };
             if slot.is_none() {
                 *slot = Some(opts);
@@ -203,7 +216,7 @@ impl Mergers {
 
 /// The (name, options) of a `merge_how` string or `Merge-Type` header, as cloud-init's
 /// `string_extract_mergers` reads it.
-pub fn parse_list(text: &str) -> Result<Vec<Named>, String> {
+pub fn parse_list(text: &str) -> Result<Vec<Named>, MergerError> {
     let mut found = Vec::new();
     for item in text.split('+') {
         let item = item.trim().to_ascii_lowercase().replace('-', "_");
@@ -213,7 +226,7 @@ pub fn parse_list(text: &str) -> Result<Vec<Named>, String> {
         let (name, opts) = item
             .strip_suffix(')')
             .and_then(|i| i.split_once('('))
-            .ok_or_else(|| format!("merger `{item}` is not written NAME(OPTIONS)"))?;
+            .ok_or_else(|| MergerError::NotNameOptions(item.clone()))?;
         let opts = opts
             .split(',')
             .map(str::trim)
@@ -227,7 +240,7 @@ pub fn parse_list(text: &str) -> Result<Vec<Named>, String> {
 
 /// Takes a part's own mergers out of its tree (`merge_how`, else `merge_type`), as cloud-init pops
 /// them: a string, or a list of `{name, settings}` mappings.
-pub fn take_mergers(root: &mut Node) -> Option<Result<Vec<Named>, String>> {
+pub fn take_mergers(root: &mut Node) -> Option<Result<Vec<Named>, MergerError>> {
     let Kind::Map(entries) = &mut root.kind else {
         return None;
     };
@@ -247,7 +260,7 @@ pub fn take_mergers(root: &mut Node) -> Option<Result<Vec<Named>, String>> {
                 let name = item
                     .get("name")
                     .and_then(Node::as_str)
-                    .ok_or("a merge_how entry needs a `name` (dict, list or str)")?;
+                    .ok_or(MergerError::NoName)?;
                 let settings = match item.get("settings").map(|s| &s.kind) {
                     Some(Kind::Seq(s)) => s
                         .iter()
@@ -258,11 +271,8 @@ pub fn take_mergers(root: &mut Node) -> Option<Result<Vec<Named>, String>> {
                 };
                 Ok((name.trim().replace('-', "_").to_ascii_lowercase(), settings))
             })
-            .collect::<Result<Vec<_>, String>>(),
-        _ => Err(format!(
-            "merge_how is {}: write a string such as `{DEFAULT}` or a list of {{name, settings}}",
-            value.describe()
-        )),
+            .collect::<Result<Vec<_>, MergerError>>(),
+        _ => Err(MergerError::NotStringOrList(value.describe())),
     })
 }
 
@@ -339,11 +349,19 @@ mod tests {
         );
         assert_eq!(m.get("a").unwrap().as_str(), Some("xz"));
         assert!(m.get("b").is_none());
-        assert!(Mergers::parse("dict(replace").is_err());
+        assert_eq!(
+            Mergers::parse("dict(replace"),
+            Err(MergerError::NotNameOptions("dict(replace".into()))
+        );
         assert!(
             Mergers::parse("tuple()")
                 .unwrap_err()
+                .to_string()
                 .contains("unknown merger")
+        );
+        assert_eq!(
+            Mergers::parse("tuple()"),
+            Err(MergerError::Unknown("tuple".into()))
         );
     }
 
@@ -361,5 +379,14 @@ mod tests {
         let mut root = tree("merge_type: 'list(append)+dict(recurse_array)+str()'\n");
         assert!(take_mergers(&mut root).unwrap().is_ok());
         assert!(take_mergers(&mut tree("a: 1\n")).is_none());
+        let e = take_mergers(&mut tree("merge_how: 1\n"))
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "merge_how is an integer: write a string such as `dict(replace)+list()+str()` or a list of {name, settings}"
+        );
+        let e = take_mergers(&mut tree("merge_how: [{settings: [append]}]\n"));
+        assert_eq!(e, Some(Err(MergerError::NoName)));
     }
 }

@@ -4,12 +4,37 @@
 //! leaves (the parts that are not multipart) come out, in order, with their transfer encoding
 //! undone.
 
-use super::transfer;
+use super::transfer::{self, TransferError};
 
 /// How deep multiparts may nest.
 pub const MAX_NESTING: usize = 8;
 /// How many parts a user-data may have.
 pub const MAX_PARTS: usize = 256;
+
+/// Why a MIME message cannot be taken apart.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MimeError {
+    /// Multiparts nested deeper than [`MAX_NESTING`].
+    #[error("multiparts nest more than {MAX_NESTING} deep; refused")]
+    TooDeep,
+    /// A multipart without its boundary parameter.
+    #[error("a {0} without a boundary parameter")]
+    NoBoundary(String),
+    /// More than [`MAX_PARTS`] leaves.
+    #[error("more than {MAX_PARTS} parts; refused")]
+    TooManyParts,
+    /// A leaf whose body cannot be decoded.
+    #[error("part {index}: {source}")]
+    Part {
+        /// Its position among the leaves, from 1.
+        index: usize,
+        /// Why.
+        source: TransferError,
+    },
+    /// A multipart whose boundary never appears in its body.
+    #[error("a multipart whose boundary `{0}` is never found in its body")]
+    BoundaryNotFound(String),
+}
 
 /// A header block and the body after it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -122,35 +147,35 @@ pub fn param(value: &str, name: &str) -> Option<String> {
 }
 
 /// The leaf parts of a MIME message, in order.
-pub fn leaves(bytes: &[u8]) -> Result<Vec<Leaf>, String> {
+pub fn leaves(bytes: &[u8]) -> Result<Vec<Leaf>, MimeError> {
     let mut out = Vec::new();
     walk(split(bytes), 0, &mut out)?;
     Ok(out)
 }
 
-fn walk(message: Message<'_>, depth: usize, out: &mut Vec<Leaf>) -> Result<(), String> {
+fn walk(message: Message<'_>, depth: usize, out: &mut Vec<Leaf>) -> Result<(), MimeError> {
     let content_type = header(&message.headers, "content-type").unwrap_or("text/plain");
     let media = media_type(content_type);
     if media.starts_with("multipart/") {
         if depth >= MAX_NESTING {
-            return Err(format!(
-                "multiparts nest more than {MAX_NESTING} deep; refused"
-            ));
+            return Err(MimeError::TooDeep);
         }
         let boundary = param(content_type, "boundary")
             .filter(|b| !b.is_empty())
-            .ok_or_else(|| format!("a {media} without a boundary parameter"))?;
+            .ok_or_else(|| MimeError::NoBoundary(media.clone()))?;
         for part in split_multipart(message.body, &boundary)? {
             walk(split(part), depth + 1, out)?;
         }
         return Ok(());
     }
     if out.len() >= MAX_PARTS {
-        return Err(format!("more than {MAX_PARTS} parts; refused"));
+        return Err(MimeError::TooManyParts);
     }
     let encoding = header(&message.headers, "content-transfer-encoding");
-    let body = transfer::decode(encoding, message.body)
-        .map_err(|e| format!("part {}: {e}", out.len() + 1))?;
+    let body = transfer::decode(encoding, message.body).map_err(|source| MimeError::Part {
+        index: out.len() + 1,
+        source,
+    })?;
     out.push(Leaf {
         headers: message.headers,
         content_type: media,
@@ -161,7 +186,7 @@ fn walk(message: Message<'_>, depth: usize, out: &mut Vec<Leaf>) -> Result<(), S
 
 /// The bodies between `--boundary` lines, up to `--boundary--`; the line break before a
 /// delimiter belongs to the delimiter.
-fn split_multipart<'a>(body: &'a [u8], boundary: &str) -> Result<Vec<&'a [u8]>, String> {
+fn split_multipart<'a>(body: &'a [u8], boundary: &str) -> Result<Vec<&'a [u8]>, MimeError> {
     let delimiter = format!("--{boundary}");
     let mut parts = Vec::new();
     let mut start: Option<usize> = None;
@@ -196,9 +221,7 @@ fn split_multipart<'a>(body: &'a [u8], boundary: &str) -> Result<Vec<&'a [u8]>, 
         }
     }
     if parts.is_empty() {
-        return Err(format!(
-            "a multipart whose boundary `{boundary}` is never found in its body"
-        ));
+        return Err(MimeError::BoundaryNotFound(boundary.to_owned()));
     }
     Ok(parts)
 }
@@ -226,6 +249,20 @@ mod tests {
         assert_eq!(found[0].content_type, "text/cloud-config");
         assert_eq!(found[0].body, b"hostname: a");
         assert_eq!(found[1].body, b"#!/bin/sh\necho hi\n");
-        assert!(leaves("Content-Type: multipart/mixed\n\nx\n".as_bytes()).is_err());
+        assert_eq!(
+            leaves("Content-Type: multipart/mixed\n\nx\n".as_bytes()),
+            Err(MimeError::NoBoundary("multipart/mixed".into()))
+        );
+        let e = leaves(b"Content-Type: multipart/mixed; boundary=b\n\nx\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "a multipart whose boundary `b` is never found in its body"
+        );
+        let e = leaves(b"Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Transfer-Encoding: uu\n\nx\n--b--\n")
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "part 1: unknown Content-Transfer-Encoding `uu` (base64, quoted-printable, 7bit, 8bit and binary are read)"
+        );
     }
 }

@@ -414,8 +414,12 @@ fn cloud_config(name: &str, part: &Part, text: &str, g: &mut Gathered) {
     let own = match merge::take_mergers(&mut root) {
         Some(Ok(m)) => m,
         Some(Err(e)) => {
-            g.diags
-                .push(Diagnostic::error(name, root.pos, "merge_how", e));
+            g.diags.push(Diagnostic::error(
+                name,
+                root.pos,
+                "merge_how",
+                e.to_string(),
+            ));
             return;
         }
         None => Vec::new(),
@@ -449,8 +453,12 @@ fn cloud_config(name: &str, part: &Part, text: &str, g: &mut Gathered) {
         match Mergers::from_list(all) {
             Ok(m) => m,
             Err(e) => {
-                g.diags
-                    .push(Diagnostic::error(name, root.pos, "merge_how", e));
+                g.diags.push(Diagnostic::error(
+                    name,
+                    root.pos,
+                    "merge_how",
+                    e.to_string(),
+                ));
                 return;
             }
         }

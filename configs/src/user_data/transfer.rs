@@ -1,16 +1,28 @@
 //! `Content-Transfer-Encoding` of MIME parts: base64 (decoded leniently, as Python's email
 //! package does) and quoted-printable; `7bit`, `8bit` and `binary` are the bytes as they are.
 
+use crate::yaml::lenient::{Base64Error, decode_lenient};
+
+/// Why a part's body cannot be decoded.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TransferError {
+    /// Base64 that cannot be decoded.
+    #[error(transparent)]
+    Base64(#[from] Base64Error),
+    /// An encoding Plinth does not read.
+    #[error(
+        "unknown Content-Transfer-Encoding `{0}` (base64, quoted-printable, 7bit, 8bit and binary are read)"
+    )]
+    Unknown(String),
+}
+
 /// Decodes `body` by its transfer encoding (`None`: not given).
-pub fn decode(encoding: Option<&str>, body: &[u8]) -> Result<Vec<u8>, String> {
+pub fn decode(encoding: Option<&str>, body: &[u8]) -> Result<Vec<u8>, TransferError> {
     match encoding.map(|e| e.trim().to_ascii_lowercase()).as_deref() {
         None | Some("" | "7bit" | "8bit" | "binary") => Ok(body.to_vec()),
-        Some("base64") => crate::yaml::lenient::decode_lenient(&String::from_utf8_lossy(body))
-            .map(|(bytes, _)| bytes),
+        Some("base64") => Ok(decode_lenient(&String::from_utf8_lossy(body))?.0),
         Some("quoted-printable") => Ok(quoted_printable(body)),
-        Some(other) => Err(format!(
-            "unknown Content-Transfer-Encoding `{other}` (base64, quoted-printable, 7bit, 8bit and binary are read)"
-        )),
+        Some(other) => Err(TransferError::Unknown(other.to_owned())),
     }
 }
 
@@ -57,7 +69,16 @@ mod tests {
         assert!(
             decode(Some("uuencode"), b"x")
                 .unwrap_err()
+                .to_string()
                 .contains("uuencode")
+        );
+        assert_eq!(
+            decode(Some("uuencode"), b"x"),
+            Err(TransferError::Unknown("uuencode".into()))
+        );
+        assert_eq!(
+            decode(Some("base64"), b"aGVsb"),
+            Err(TransferError::Base64(Base64Error::Length))
         );
         assert_eq!(
             quoted_printable(b"a=3Db long=\nline =E2=9C=93 =zz\n"),

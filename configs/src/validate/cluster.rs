@@ -36,12 +36,15 @@ pub(super) fn check(config: &MachineConfig, out: &mut Vec<Finding>) {
     if let Some(endpoint) = &cluster.endpoint
         && let Err(problem) = check_endpoint(endpoint)
     {
-        out.push(Finding::error(path.key("endpoint"), problem));
+        out.push(Finding::error(path.key("endpoint"), problem.to_string()));
     }
     if let Some(address) = &cluster.advertise_address
         && let Err(problem) = check_advertise_address(address)
     {
-        out.push(Finding::error(path.key("advertise_address"), problem));
+        out.push(Finding::error(
+            path.key("advertise_address"),
+            problem.to_string(),
+        ));
     }
     if let Some(name) = &cluster.name {
         let ok = !name.is_empty()

@@ -99,7 +99,7 @@ pub(super) fn check(config: &MachineConfig, out: &mut Vec<Finding>) {
 /// An IPv4 network address with its prefix, or a finding saying why `cidr` is not one.
 fn network(cidr: &str, at: &KeyPath, out: &mut Vec<Finding>) -> Option<(u32, u8)> {
     let problem = match parse_cidr(cidr) {
-        Err(problem) => problem,
+        Err(problem) => problem.to_string(),
         Ok((IpAddr::V6(_), _)) => format!("`{cidr}` is IPv6: only IPv4 ranges are supported"),
         Ok((IpAddr::V4(addr), prefix)) => match ipv4_network(cidr) {
             Some((net, prefix)) => return Some((u32::from(net), prefix)),

@@ -199,7 +199,7 @@ pub(super) fn check(net: &Network, out: &mut Vec<Finding>) {
             if let Some(v) = value
                 && let Err(problem) = parse_addr(v)
             {
-                out.push(Finding::error(at.key(key), problem));
+                out.push(Finding::error(at.key(key), problem.to_string()));
             }
         }
     }
@@ -249,7 +249,10 @@ fn addressing(
 ) {
     for (i, addr) in addresses.iter().enumerate() {
         if let Err(problem) = parse_cidr(addr) {
-            out.push(Finding::error(at.key("addresses").index(i), problem));
+            out.push(Finding::error(
+                at.key("addresses").index(i),
+                problem.to_string(),
+            ));
         }
     }
     if let Some(gw) = gateway4 {
@@ -259,7 +262,7 @@ fn addressing(
                 at.key("gateway4"),
                 format!("`{gw}` is not an IPv4 address"),
             )),
-            Err(problem) => out.push(Finding::error(at.key("gateway4"), problem)),
+            Err(problem) => out.push(Finding::error(at.key("gateway4"), problem.to_string())),
         }
     }
     if let Some(gw) = gateway6 {
@@ -269,7 +272,7 @@ fn addressing(
                 at.key("gateway6"),
                 format!("`{gw}` is not an IPv6 address"),
             )),
-            Err(problem) => out.push(Finding::error(at.key("gateway6"), problem)),
+            Err(problem) => out.push(Finding::error(at.key("gateway6"), problem.to_string())),
         }
     }
     if let Some(ns) = nameservers {
@@ -277,7 +280,7 @@ fn addressing(
             if let Err(problem) = parse_addr(addr) {
                 out.push(Finding::error(
                     at.key("nameservers").key("addresses").index(i),
-                    problem,
+                    problem.to_string(),
                 ));
             }
         }
@@ -289,13 +292,13 @@ fn routes(at: &KeyPath, route_list: &[Route], policy: &[RoutingPolicy], out: &mu
     for (i, route) in route_list.iter().enumerate() {
         let rp = at.key("routes").index(i);
         if let Err(problem) = check_destination(&route.to) {
-            out.push(Finding::error(rp.key("to"), problem));
+            out.push(Finding::error(rp.key("to"), problem.to_string()));
         }
         for (key, value) in [("via", &route.via), ("from", &route.from)] {
             if let Some(v) = value
                 && let Err(problem) = parse_addr(v)
             {
-                out.push(Finding::error(rp.key(key), problem));
+                out.push(Finding::error(rp.key(key), problem.to_string()));
             }
         }
     }
@@ -305,7 +308,7 @@ fn routes(at: &KeyPath, route_list: &[Route], policy: &[RoutingPolicy], out: &mu
             if let Some(v) = value
                 && let Err(problem) = check_destination(v)
             {
-                out.push(Finding::error(rp.key(key), problem));
+                out.push(Finding::error(rp.key(key), problem.to_string()));
             }
         }
     }

@@ -13,7 +13,7 @@ pub(super) fn check(config: &MachineConfig, out: &mut Vec<Finding>) {
                 .key("exporters")
                 .key("node_exporter")
                 .key("listen"),
-            problem,
+            problem.to_string(),
         ));
     }
 

@@ -14,7 +14,7 @@ pub(super) fn check(config: &MachineConfig, out: &mut Vec<Finding>) {
     let mut seen: BTreeMap<String, KeyPath> = BTreeMap::new();
     let mut claim = |device: &str, at: KeyPath, out: &mut Vec<Finding>| {
         if let Err(e) = DiskSelector::parse(device) {
-            out.push(Finding::error(at.clone(), e));
+            out.push(Finding::error(at.clone(), e.to_string()));
         }
         if let Some(first) = seen.get(device) {
             out.push(Finding::error(at, format!("device `{device}` is already used at {first}: a device can back only one storage entry")));

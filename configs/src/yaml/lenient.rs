@@ -192,10 +192,21 @@ fn ends_with_binary_tag(before: &str) -> bool {
     b.ends_with("!!binary") || b.ends_with("!<tag:yaml.org,2002:binary>")
 }
 
+/// Why base64 text cannot be decoded, even leniently.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Base64Error {
+    /// One character too many or too few for whole bytes.
+    #[error("not valid base64: its length does not fit whole bytes")]
+    Length,
+    /// What the base64 decoder refused.
+    #[error("not valid base64: {0}")]
+    Invalid(base64::DecodeError),
+}
+
 /// Decodes base64 as Python's `base64.decodebytes` does: characters outside the alphabet (and
 /// whitespace) are dropped, padding ends the data. Returns the bytes and how many non-whitespace
 /// characters were dropped.
-pub fn decode_lenient(text: &str) -> Result<(Vec<u8>, usize), String> {
+pub fn decode_lenient(text: &str) -> Result<(Vec<u8>, usize), Base64Error> {
     let mut kept = String::with_capacity(text.len());
     let mut dropped = 0;
     let mut padded = false;
@@ -209,7 +220,7 @@ pub fn decode_lenient(text: &str) -> Result<(Vec<u8>, usize), String> {
         }
     }
     if kept.len() % 4 == 1 {
-        return Err("not valid base64: its length does not fit whole bytes".to_owned());
+        return Err(Base64Error::Length);
     }
     let engine = base64::engine::GeneralPurpose::new(
         &base64::alphabet::STANDARD,
@@ -220,7 +231,7 @@ pub fn decode_lenient(text: &str) -> Result<(Vec<u8>, usize), String> {
     engine
         .decode(kept)
         .map(|bytes| (bytes, dropped))
-        .map_err(|e| format!("not valid base64: {e}"))
+        .map_err(Base64Error::Invalid)
 }
 
 #[cfg(test)]
@@ -238,6 +249,10 @@ mod tests {
             decode_lenient("aGVsbG8=\n!!").unwrap(),
             (b"hello".to_vec(), 0)
         );
-        assert!(decode_lenient("aGVsb").is_err());
+        assert_eq!(decode_lenient("aGVsb"), Err(Base64Error::Length));
+        assert_eq!(
+            decode_lenient("aGVsb").unwrap_err().to_string(),
+            "not valid base64: its length does not fit whole bytes"
+        );
     }
 }
