@@ -5,6 +5,25 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
 
+/// Why a text is not a duration.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    /// No number before the unit.
+    #[error("`{0}` is not a duration: expected a number such as 30, 30s, 500ms, 2m or 1h")]
+    NotANumber(String),
+    /// A unit other than `ms`, `s`, `m` (`min`) and `h`.
+    #[error("unknown duration unit `{unit}` in `{text}`: use ms, s, m or h")]
+    Unit {
+        /// The unit as written.
+        unit: String,
+        /// The whole duration.
+        text: String,
+    },
+    /// More milliseconds than 64 bits hold.
+    #[error("duration `{0}` is too large")]
+    TooLarge(String),
+}
+
 /// A config duration; wraps [`std::time::Duration`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct Duration(pub std::time::Duration);
@@ -21,29 +40,28 @@ impl Duration {
     }
 
     /// Parses `30`, `30s`, `500ms`, `2m` or `1h`.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, DurationError> {
         let text = text.trim();
         let split = text
             .find(|c: char| !c.is_ascii_digit())
             .unwrap_or(text.len());
         let (digits, unit) = text.split_at(split);
-        let value: u64 = digits.parse().map_err(|_| {
-            format!(
-                "`{text}` is not a duration: expected a number such as 30, 30s, 500ms, 2m or 1h"
-            )
-        })?;
+        let value: u64 = digits
+            .parse()
+            .map_err(|_| DurationError::NotANumber(text.to_owned()))?;
         let millis = match unit.trim() {
             "" | "s" => value.checked_mul(1000),
             "ms" => Some(value),
             "m" | "min" => value.checked_mul(60_000),
             "h" => value.checked_mul(3_600_000),
             other => {
-                return Err(format!(
-                    "unknown duration unit `{other}` in `{text}`: use ms, s, m or h"
-                ));
+                return Err(DurationError::Unit {
+                    unit: other.to_owned(),
+                    text: text.to_owned(),
+                });
             }
         }
-        .ok_or_else(|| format!("duration `{text}` is too large"))?;
+        .ok_or_else(|| DurationError::TooLarge(text.to_owned()))?;
         Ok(Duration(std::time::Duration::from_millis(millis)))
     }
 }
@@ -114,7 +132,26 @@ mod tests {
         assert_eq!(Duration::parse("30s").unwrap(), Duration::from_secs(30));
         assert_eq!(Duration::parse("2m").unwrap(), Duration::from_secs(120));
         assert_eq!(Duration::parse("500ms").unwrap().get().as_millis(), 500);
-        assert!(Duration::parse("5 fortnights").is_err());
-        assert!(Duration::parse("s").is_err());
+        assert_eq!(
+            Duration::parse("5 fortnights"),
+            Err(DurationError::Unit {
+                unit: "fortnights".into(),
+                text: "5 fortnights".into()
+            })
+        );
+        assert_eq!(
+            Duration::parse("5 fortnights").unwrap_err().to_string(),
+            "unknown duration unit `fortnights` in `5 fortnights`: use ms, s, m or h"
+        );
+        assert_eq!(
+            Duration::parse("s"),
+            Err(DurationError::NotANumber("s".into()))
+        );
+        assert_eq!(
+            Duration::parse("99999999999999999h")
+                .unwrap_err()
+                .to_string(),
+            "duration `99999999999999999h` is too large"
+        );
     }
 }

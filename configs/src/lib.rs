@@ -53,7 +53,7 @@ pub mod yaml;
 
 pub use config::MachineConfig;
 pub use diagnostic::{Diagnostic, Diagnostics, Pos, Severity};
-pub use duration::Duration;
+pub use duration::{Duration, DurationError};
 pub use network::Network;
 pub use parse::{Parsed, parse, parse_network, parse_with};
 pub use plinth::services::{Ready, Restart, Service};

@@ -72,7 +72,7 @@ pub struct Args {
     pub settle_timeout: Duration,
 }
 
-fn duration(text: &str) -> Result<Duration, String> {
+fn duration(text: &str) -> Result<Duration, plinth_config::DurationError> {
     plinth_config::Duration::parse(text).map(|d| d.get())
 }
 
