@@ -99,6 +99,34 @@ pub struct Switch {
     pub bridges: Vec<Bridge>,
 }
 
+/// What a bridge, port and interface row share: a name, the row's UUID once read, and its
+/// `external_ids`, where Plinth's mark is.
+pub trait Row {
+    /// The row's `name` column.
+    fn name(&self) -> &str;
+    /// The row's UUID; `None` for a wanted row, not yet in the database.
+    fn uuid(&self) -> Option<&str>;
+    /// The row's `external_ids`.
+    fn external_ids(&self) -> &BTreeMap<String, String>;
+}
+
+macro_rules! row {
+    ($($t:ty),*) => {$(
+        impl Row for $t {
+            fn name(&self) -> &str {
+                &self.name
+            }
+            fn uuid(&self) -> Option<&str> {
+                self.uuid.as_deref()
+            }
+            fn external_ids(&self) -> &BTreeMap<String, String> {
+                &self.external_ids
+            }
+        }
+    )*};
+}
+row!(Bridge, Port, Interface);
+
 /// Whether a read row's `external_ids` carry Plinth's mark.
 pub fn managed(external_ids: &BTreeMap<String, String>) -> bool {
     external_ids.get(MANAGED_KEY).is_some_and(|v| v == "true")

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use super::datum::{to_map, to_named, to_optional, to_ref_set, to_set, to_uuid};
-use super::model::{Bridge, Controller, Interface, Port, Switch, managed};
+use super::model::{Bridge, Controller, Interface, Port, Row, Switch, managed};
 
 /// The operations of one transaction, and what they do in words.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -42,15 +42,9 @@ pub fn plan(want: &Switch, have: &Switch) -> Plan {
             }
         }
     }
-    let del: Vec<Value> = have
-        .bridges
-        .iter()
-        .filter(|h| managed(&h.external_ids) && !want.bridges.iter().any(|w| w.name == h.name))
-        .filter_map(|h| {
-            b.plan.changes.push(format!("remove bridge {}", h.name));
-            h.uuid.as_deref().map(to_uuid)
-        })
-        .collect();
+    let del = b.unwanted(&have.bridges, &want.bridges, |name| {
+        format!("remove bridge {name}")
+    });
     match &have.uuid {
         None => {
             b.plan.changes.push("add the Open_vSwitch row".into());
@@ -316,19 +310,28 @@ impl Builder<'_> {
                 }
             }
         }
-        let del: Vec<Value> = h
-            .ports
-            .iter()
-            .filter(|p| managed(&p.external_ids) && !w.ports.iter().any(|wp| wp.name == p.name))
-            .filter_map(|p| {
-                self.plan
-                    .changes
-                    .push(format!("remove port {} from {}", p.name, w.name));
-                p.uuid.as_deref().map(to_uuid)
-            })
-            .collect();
+        let del = self.unwanted(&h.ports, &w.ports, |name| {
+            format!("remove port {name} from {}", w.name)
+        });
         self.update("Bridge", &uuid, row);
         self.mutate("Bridge", &uuid, "ports", add, del);
+    }
+
+    /// References to the rows of `have` that carry Plinth's mark and that `want` no longer
+    /// names, each said as `change(name)`: the database drops them once unreferenced.
+    fn unwanted<R: Row>(
+        &mut self,
+        have: &[R],
+        want: &[R],
+        change: impl Fn(&str) -> String,
+    ) -> Vec<Value> {
+        have.iter()
+            .filter(|h| managed(h.external_ids()) && !want.iter().any(|w| w.name() == h.name()))
+            .filter_map(|h| {
+                self.plan.changes.push(change(h.name()));
+                h.uuid().map(to_uuid)
+            })
+            .collect()
     }
 
     fn port(&mut self, w: &Port, h: &Port, bridge: &str) {
@@ -379,19 +382,9 @@ impl Builder<'_> {
                 }
             }
         }
-        let del: Vec<Value> = h
-            .interfaces
-            .iter()
-            .filter(|i| {
-                managed(&i.external_ids) && !w.interfaces.iter().any(|wi| wi.name == i.name)
-            })
-            .filter_map(|i| {
-                self.plan
-                    .changes
-                    .push(format!("remove interface {} from {what}", i.name));
-                i.uuid.as_deref().map(to_uuid)
-            })
-            .collect();
+        let del = self.unwanted(&h.interfaces, &w.interfaces, |name| {
+            format!("remove interface {name} from {what}")
+        });
         self.update("Port", &uuid, row);
         self.mutate("Port", &uuid, "interfaces", add, del);
     }
