@@ -210,6 +210,17 @@ impl Console {
             .collect()
     }
 
+    /// What follows `marker` on each complete line that holds it, in order: how a test reads
+    /// what its guest's `runcmd` echoed (`[runcmd.1] KEY value`).
+    pub fn after(&self, marker: &str) -> Vec<String> {
+        lock_ignoring_poison(&self.shared.0)
+            .state
+            .lines
+            .iter()
+            .filter_map(|l| l.text.split_once(marker).map(|(_, rest)| rest.to_string()))
+            .collect()
+    }
+
     /// The first line matching `pattern`, waiting up to `timeout` for it.
     pub fn wait_for(&self, pattern: &Regex, timeout: Duration) -> Result<Line, WaitError> {
         self.wait_for_after(0, pattern, timeout)

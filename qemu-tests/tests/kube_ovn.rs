@@ -19,7 +19,9 @@ use qemu_tests::node::{BootOptions, Fixture, Node, READY_TIMEOUT, Variant};
 use qemu_tests::ports::free_port;
 use qemu_tests::seed::{Seed, SeedFormat};
 
-/// Kube-OVN's default host paths (init's `host::paths::KUBE_OVN`).
+/// Kube-OVN's default host paths, from its chart's `hostPath` volumes. Written out again rather than
+/// taken from init's `host_contract::paths::KUBE_OVN` on purpose: the test checks the contract,
+/// so a path dropped from init's list fails it.
 const PATHS: &[&str] = &[
     "/etc/origin/openvswitch",
     "/etc/origin/ovn",
@@ -74,15 +76,7 @@ runcmd:
 
 /// What bootcmd and runcmd printed after `prefix` (`[runcmd.1] PREFIX…`) on `node`'s console.
 fn said(node: &Node, prefix: &str) -> Vec<String> {
-    node.console()
-        .lines()
-        .iter()
-        .filter_map(|l| {
-            l.text
-                .split_once(&format!("] {prefix}"))
-                .map(|(_, rest)| rest.to_string())
-        })
-        .collect()
+    node.console().after(&format!("] {prefix}"))
 }
 
 #[test]

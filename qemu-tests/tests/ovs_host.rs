@@ -107,15 +107,7 @@ runcmd:
 
 /// What runcmd printed after `prefix` on `node`'s console.
 fn said(node: &Node, prefix: &str) -> Vec<String> {
-    node.console()
-        .lines()
-        .iter()
-        .filter_map(|l| {
-            l.text
-                .split_once(&format!("[runcmd.1] {prefix}"))
-                .map(|(_, rest)| rest.to_string())
-        })
-        .collect()
+    node.console().after(&format!("[runcmd.1] {prefix}"))
 }
 
 fn options(fx: &mut Fixture, name: &str, user_data: &str, nics: Vec<Nic>) -> Result<BootOptions> {
