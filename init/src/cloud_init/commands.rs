@@ -34,7 +34,8 @@ pub fn label(kind: &str, index: usize) -> String {
 pub struct Outcome {
     /// Its label.
     pub label: String,
-    /// How it ended, or why it could not start.
+    /// How it ended, or why it could not start (the [`spawn::SpawnError`] in words: outcomes are
+    /// compared and cloned into reports).
     pub result: Result<ExitOutcome, String>,
 }
 
@@ -88,10 +89,10 @@ pub async fn run_labelled(
     argv: &[String],
     log: Option<&Path>,
 ) -> Outcome {
-    let result = run_one(reaper, &label, argv, log).await;
-    if let Err(why) = &result {
+    let result = run_one(reaper, &label, argv, log).await.map_err(|why| {
         console::say(&format!("{label}: {why}"));
-    }
+        why.to_string()
+    });
     Outcome { label, result }
 }
 
@@ -100,8 +101,8 @@ async fn run_one(
     label: &str,
     argv: &[String],
     log: Option<&Path>,
-) -> Result<ExitOutcome, String> {
-    let started = spawn::launch_captured(reaper, argv).map_err(|e| e.to_string())?;
+) -> Result<ExitOutcome, spawn::SpawnError> {
+    let started = spawn::launch_captured(reaper, argv)?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     if let Some(out) = started.stdout {
         tokio::spawn(forward(out, tx.clone()));

@@ -183,7 +183,7 @@ fn per_instance(target: &Target<'_>, config: &MachineConfig, report: &mut Report
             match home::ensure_writable() {
                 Ok(Some(line)) => console::say(&line),
                 Ok(None) => {}
-                Err(e) => report.error(e),
+                Err(e) => report.error(e.to_string()),
             }
         }
         match users::apply(target.root, &users) {

@@ -32,6 +32,30 @@ impl Failure {
     }
 }
 
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+/// Why a fetch with retries gave no body.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// An attempt failed in a way that will not change (bad URL, https, 403, too many redirects).
+    #[error("{0}")]
+    Permanent(String),
+    /// The budget ran out; the last attempt's failure.
+    #[error("{last} (gave up after {attempts} attempts in {:.1}s)", .spent.as_secs_f64())]
+    GaveUp {
+        /// The last attempt's failure.
+        last: Failure,
+        /// Attempts made.
+        attempts: u32,
+        /// Time spent.
+        spent: Duration,
+    },
+}
+
 /// GETs `url` once (following redirects) and returns the body of a 2xx answer.
 pub async fn get_once(url: &str) -> Result<Vec<u8>, Failure> {
     if let Some(path) = url.strip_prefix("file://") {
@@ -109,7 +133,7 @@ pub async fn fetch(
     url: &str,
     budget: Duration,
     say: &(dyn Fn(&str) + Sync),
-) -> Result<Fetched, String> {
+) -> Result<Fetched, FetchError> {
     let started = Instant::now();
     let mut attempt = 1;
     loop {
@@ -131,15 +155,15 @@ pub async fn fetch(
                     attempts: attempt,
                 });
             }
-            Err(Failure::Permanent(m)) => return Err(m),
+            Err(Failure::Permanent(m)) => return Err(FetchError::Permanent(m)),
             Err(f) => f,
         };
         let Some(wait) = retry::next(attempt, started.elapsed(), budget) else {
-            return Err(format!(
-                "{} (gave up after {attempt} attempts in {:.1}s)",
-                failure.message(),
-                started.elapsed().as_secs_f64()
-            ));
+            return Err(FetchError::GaveUp {
+                last: failure,
+                attempts: attempt,
+                spent: started.elapsed(),
+            });
         };
         say(&format!(
             "attempt {attempt} failed: {}; retrying in {:.1}s",

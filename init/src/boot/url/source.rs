@@ -40,8 +40,8 @@ pub enum SourceError {
     #[error("{0}")]
     Invalid(String),
     /// The server refused for good (403, https, bad URL).
-    #[error("{0}")]
-    Refused(String),
+    #[error(transparent)]
+    Refused(client::FetchError),
 }
 
 fn say(line: &str) {
