@@ -617,7 +617,9 @@ say mods grep -E '^(target_core_mod|target_core_iblock|iscsi_target_mod) ' /proc
 say configfs findmnt -n -o FSTYPE /sys/kernel/config
 say addr ip -br addr
 say storage plinthctl storage"#;
-    let wait = "lvm vgs cinder-volumes-1 >/dev/null 2>&1 && ip -br addr show dev storage 2>/dev/null | grep -q ' 10.10.200.41/'";
+    // The report is written when the storage service ends, after the volume group exists; runcmd
+    // runs before `ready`, so it waits for the report too.
+    let wait = "lvm vgs cinder-volumes-1 >/dev/null 2>&1 && plinthctl storage >/dev/null 2>&1 && ip -br addr show dev storage 2>/dev/null | grep -q ' 10.10.200.41/'";
     let Some(report) = storage_example("storage-lvm.yaml", "cinder1", &disks, wait, body)? else {
         return Ok(());
     };
