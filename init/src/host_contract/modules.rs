@@ -80,13 +80,10 @@ pub fn load_all_with(
                     report.warnings.push(warning);
                 }
             }
-            Ok(Loaded::Refused(errno)) => report.warnings.push(format!(
-                "module {}: refused by the kernel ({errno})",
-                module_name(file)
-            )),
-            Err(e) => report
+            Ok(Loaded::Refused(errno)) => report
                 .warnings
-                .push(format!("module {}: {e}", module_name(file))),
+                .push(format!("module {name}: refused by the kernel ({errno})")),
+            Err(e) => report.warnings.push(format!("module {name}: {e}")),
         }
     }
     report
