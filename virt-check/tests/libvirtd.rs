@@ -177,7 +177,10 @@ fn the_check_reads_a_real_libvirtd_and_says_no_libvirt_yet_once_it_stops() {
             .any(|g| g.arch == std::env::consts::ARCH)
     );
     // libvirt offers KVM domains exactly when /dev/kvm is usable here.
-    let kvm_usable = plinth_agents::compute::kvm::api_version(Path::new("/dev/kvm")) == Ok(12);
+    let kvm_usable = matches!(
+        plinth_agents::compute::kvm::api_version(Path::new("/dev/kvm")),
+        Ok(12)
+    );
     assert_eq!(facts.kvm, kvm_usable);
 
     let dir = daemon.dir.clone();

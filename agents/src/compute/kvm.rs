@@ -37,36 +37,6 @@ pub enum KvmError {
     },
 }
 
-/// The same device and the same error (`std::io::Error` has no equality of its own: its kind
-/// and OS error number stand for it).
-impl PartialEq for KvmError {
-    fn eq(&self, other: &Self) -> bool {
-        match (self, other) {
-            (
-                Self::Open { device, source },
-                Self::Open {
-                    device: d,
-                    source: s,
-                },
-            ) => {
-                device == d
-                    && source.kind() == s.kind()
-                    && source.raw_os_error() == s.raw_os_error()
-            }
-            (
-                Self::Ioctl { device, source },
-                Self::Ioctl {
-                    device: d,
-                    source: s,
-                },
-            ) => device == d && source == s,
-            _ => false,
-        }
-    }
-}
-
-impl Eq for KvmError {}
-
 /// The API version `device` answers, or why it cannot be asked.
 pub fn api_version(device: &Path) -> Result<i32, KvmError> {
     let file = OpenOptions::new()
@@ -96,7 +66,8 @@ mod tests {
             plinth_test_support::unavailable("kvm", "no /dev/kvm on this machine");
             return;
         }
-        assert_eq!(api_version(device), Ok(API_VERSION));
+        let answer = api_version(device);
+        assert!(matches!(answer, Ok(API_VERSION)), "{answer:?}");
     }
 
     #[test]
@@ -108,12 +79,10 @@ mod tests {
             "{e}"
         );
         let e = api_version(Path::new("/nonexistent/kvm")).unwrap_err();
-        assert_eq!(
-            e,
-            KvmError::Open {
-                device: "/nonexistent/kvm".into(),
-                source: std::io::Error::from_raw_os_error(2),
-            }
+        assert!(
+            matches!(&e, KvmError::Open { device, source }
+                if device == Path::new("/nonexistent/kvm") && source.raw_os_error() == Some(2)),
+            "{e:?}"
         );
         assert_eq!(
             e.to_string(),
