@@ -1,9 +1,11 @@
 //! The network agent's ready file from one binary to the other: the real `plinth-agent net
 //! --dry-run --ready-file` (as the `network` phase runs it) writes it, and PID 1's readers take it
 //! — the phase's console lines (`plinth_init::boot::phases::network::check_lines`) — and the `dhcp`
-//! service's program (`plinth-agent dhcpcd`) makes dhcpcd.conf from it. A dry run changes nothing, so this runs in the host's own network
+//! service's program, the real `plinth-agent dhcpcd` with a script standing in for dhcpcd, makes
+//! dhcpcd.conf from it. A dry run changes nothing, so this runs in the host's own network
 //! namespace, on its loopback, without root.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -60,7 +62,6 @@ fn the_agents_dry_run_answer_is_what_pid_1_reads() {
     eprintln!("{}{stderr}", String::from_utf8_lossy(&out.stdout));
     assert!(out.status.success(), "plinth-agent net --dry-run failed");
     let text = std::fs::read_to_string(&ready).unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
 
     let answer = NetReady::parse(&text).unwrap_or_else(|e| panic!("{e}:\n{text}"));
     assert_eq!(answer.version, plinth_config::net_ready::VERSION);
@@ -102,8 +103,35 @@ fn the_agents_dry_run_answer_is_what_pid_1_reads() {
         "{lines:?}"
     );
 
-    // The dhcp service's config for it.
-    let dhcpcd = conf::render(&answer.dhcp, "the check");
+    // The dhcp service's program on the same file: it writes the config, then execs "dhcpcd"
+    // (here a script that says how it was called).
+    let fake = dir.join("dhcpcd");
+    std::fs::write(&fake, "#!/bin/sh\necho \"dhcpcd $*\"\n").unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let conf_path = dir.join("run/dhcpcd.conf");
+    let out = Command::new(AGENT)
+        .arg("dhcpcd")
+        .args([&ready, &conf_path, &fake])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    eprintln!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "plinth-agent dhcpcd failed");
+    assert_eq!(
+        stdout,
+        format!(
+            "dhcpcd on lo (dhcp4+6, metric 300, no DNS) (from {}, config {})\ndhcpcd -B -f {}\n",
+            ready.display(),
+            conf_path.display(),
+            conf_path.display()
+        )
+    );
+    let dhcpcd = std::fs::read_to_string(&conf_path).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(
+        dhcpcd,
+        conf::render(&answer.dhcp, &ready.display().to_string())
+    );
     assert!(
         dhcpcd.ends_with("allowinterfaces lo\n\ninterface lo\nmetric 300\nnohook resolv.conf\n"),
         "{dhcpcd}"

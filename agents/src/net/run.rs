@@ -161,17 +161,15 @@ pub async fn pass(wanted: &Wanted, handle: &Handle, opts: &NetOptions) -> Result
             println!("net: would write {}:", opts.resolv_conf.display());
             print!("{text}");
         }
-        if let Some(path) = &opts.ready_file {
-            write_if_changed(path, &ready(&plan, wanted).to_text())?;
-        }
     } else {
         apply(handle, &plan.ops, |op| println!("net: {op}")).await?;
         if let Some(text) = &plan.resolv_conf {
             resolv_written = write_if_changed(&opts.resolv_conf, text)?;
         }
-        if let Some(path) = &opts.ready_file {
-            write_if_changed(path, &ready(&plan, wanted).to_text())?;
-        }
+    }
+    // A dry run's answer too: what a pass would want (the `network` phase's check reads it).
+    if let Some(path) = &opts.ready_file {
+        write_if_changed(path, &ready(&plan, wanted).to_text())?;
     }
     Ok(Pass {
         plan,
