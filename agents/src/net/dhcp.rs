@@ -4,10 +4,8 @@
 //! `interface` block each). Pure.
 
 use plinth_config::net_ready::{DhcpClient, Families};
-use plinth_config::network::Network;
 
-use super::devices::{Device, devices};
-use super::state::Link;
+use super::devices::Device;
 
 /// The client of one device.
 pub fn client_of(device: &Device<'_>) -> DhcpClient {
@@ -24,21 +22,24 @@ pub fn client_of(device: &Device<'_>) -> DhcpClient {
     }
 }
 
-/// The DHCP clients `network` asks for on the observed `links`, in config order.
-pub fn dhcp_interfaces(network: &Network, links: &[Link]) -> Vec<DhcpClient> {
-    devices(network, links)
-        .list
-        .iter()
-        .filter(|d| d.common.dhcp4 || d.common.dhcp6)
-        .map(client_of)
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use plinth_config::network::{Bridge, Ethernet, Match};
 
+    use plinth_config::network::Network;
+
     use super::*;
+    use crate::net::plan::plan;
+    use crate::net::state::{Link, State};
+
+    /// The DHCP clients the planner gives for `network` on `links`.
+    fn dhcp_interfaces(network: &Network, links: &[Link]) -> Vec<DhcpClient> {
+        let state = State {
+            links: links.to_vec(),
+            ..State::default()
+        };
+        plan(network, &state).dhcp
+    }
 
     #[test]
     fn dhcp_follows_renames_and_virtual_devices() {

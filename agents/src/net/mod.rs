@@ -25,7 +25,6 @@ pub mod run;
 pub mod state;
 pub mod watch;
 
-pub use dhcp::dhcp_interfaces;
 pub use ops::Op;
 pub use plan::{Plan, plan};
 pub use plinth_config::net_ready::DhcpClient;
