@@ -210,20 +210,27 @@ impl Builder<'_> {
 
     /// `external_ids` and `other_config`, which bridges, ports and interfaces all have, each
     /// merged as [`Self::merge`] does.
-    fn merge_ids_and_config(
+    fn merge_ids_and_config<R: Row>(
         &mut self,
         row: &mut Map<String, Value>,
-        want: [&BTreeMap<String, String>; 2],
-        have: [&BTreeMap<String, String>; 2],
+        want: &R,
+        have: &R,
         what: &str,
     ) {
-        for ((column, want), have) in ["external_ids", "other_config"]
-            .into_iter()
-            .zip(want)
-            .zip(have)
-        {
-            self.merge(row, column, want, have, what);
-        }
+        self.merge(
+            row,
+            "external_ids",
+            want.external_ids(),
+            have.external_ids(),
+            what,
+        );
+        self.merge(
+            row,
+            "other_config",
+            want.other_config(),
+            have.other_config(),
+            what,
+        );
     }
 
     fn set<T: PartialEq>(
@@ -280,12 +287,7 @@ impl Builder<'_> {
             let refs = self.insert_controllers(&controllers);
             row.insert("controller".into(), to_ref_set(refs));
         }
-        self.merge_ids_and_config(
-            &mut row,
-            [&w.external_ids, &w.other_config],
-            [&h.external_ids, &h.other_config],
-            &what,
-        );
+        self.merge_ids_and_config(&mut row, w, h, &what);
         let mut add = Vec::new();
         for wp in &w.ports {
             if let Some(hp) = h.ports.iter().find(|p| p.name == wp.name) {
@@ -364,12 +366,7 @@ impl Builder<'_> {
             &what,
         );
         self.set(&mut row, "lacp", w.lacp.clone(), h.lacp.clone(), opt, &what);
-        self.merge_ids_and_config(
-            &mut row,
-            [&w.external_ids, &w.other_config],
-            [&h.external_ids, &h.other_config],
-            &what,
-        );
+        self.merge_ids_and_config(&mut row, w, h, &what);
         let mut add = Vec::new();
         for wi in &w.interfaces {
             match h.interfaces.iter().find(|i| i.name == wi.name) {
@@ -409,12 +406,7 @@ impl Builder<'_> {
             &what,
         );
         self.merge(&mut row, "options", &w.options, &h.options, &what);
-        self.merge_ids_and_config(
-            &mut row,
-            [&w.external_ids, &w.other_config],
-            [&h.external_ids, &h.other_config],
-            &what,
-        );
+        self.merge_ids_and_config(&mut row, w, h, &what);
         self.set(
             &mut row,
             "mtu_request",
