@@ -45,69 +45,35 @@ pub(super) fn check(config: &MachineConfig, out: &mut Vec<Finding>) {
 /// The path of every `openvswitch` key of `net`.
 pub fn ovs_keys(net: &Network) -> Vec<KeyPath> {
     let at = root("network");
-    let mut keys = Vec::new();
-    if net.openvswitch.is_some() {
-        keys.push(at.key("openvswitch"));
+    let global = net.openvswitch.is_some().then(|| at.key("openvswitch"));
+    global
+        .into_iter()
+        .chain(
+            ovs_devices(net)
+                .into_iter()
+                .map(|(section, name)| at.key(section).key(name).key("openvswitch")),
+        )
+        .collect()
+}
+
+/// The section and name of every device of `net` with an `openvswitch` key.
+fn ovs_devices(net: &Network) -> Vec<(&'static str, &str)> {
+    macro_rules! with_key {
+        ($section:literal, $devices:expr) => {
+            $devices
+                .iter()
+                .filter(|(_, d)| d.openvswitch.is_some())
+                .map(|(n, _)| ($section, n.as_str()))
+        };
     }
-    let sections = [
-        (
-            "ethernets",
-            net.ethernets
-                .iter()
-                .map(|(n, d)| (n, d.openvswitch.is_some()))
-                .collect::<Vec<_>>(),
-        ),
-        (
-            "bonds",
-            net.bonds
-                .iter()
-                .map(|(n, d)| (n, d.openvswitch.is_some()))
-                .collect(),
-        ),
-        (
-            "vlans",
-            net.vlans
-                .iter()
-                .map(|(n, d)| (n, d.openvswitch.is_some()))
-                .collect(),
-        ),
-        (
-            "bridges",
-            net.bridges
-                .iter()
-                .map(|(n, d)| (n, d.openvswitch.is_some()))
-                .collect(),
-        ),
-        (
-            "tunnels",
-            net.tunnels
-                .iter()
-                .map(|(n, d)| (n, d.openvswitch.is_some()))
-                .collect(),
-        ),
-        (
-            "dummy-devices",
-            net.dummy_devices
-                .iter()
-                .map(|(n, d)| (n, d.openvswitch.is_some()))
-                .collect(),
-        ),
-        (
-            "virtual-ethernets",
-            net.virtual_ethernets
-                .iter()
-                .map(|(n, d)| (n, d.openvswitch.is_some()))
-                .collect(),
-        ),
-    ];
-    for (section, devices) in sections {
-        for (name, has) in devices {
-            if has {
-                keys.push(at.key(section).key(name).key("openvswitch"));
-            }
-        }
-    }
-    keys
+    with_key!("ethernets", net.ethernets)
+        .chain(with_key!("bonds", net.bonds))
+        .chain(with_key!("vlans", net.vlans))
+        .chain(with_key!("bridges", net.bridges))
+        .chain(with_key!("tunnels", net.tunnels))
+        .chain(with_key!("dummy-devices", net.dummy_devices))
+        .chain(with_key!("virtual-ethernets", net.virtual_ethernets))
+        .collect()
 }
 
 fn host(net: &Network, out: &mut Vec<Finding>) {
@@ -362,33 +328,9 @@ fn host(net: &Network, out: &mut Vec<Finding>) {
             ));
         }
     }
-    for (section, names) in [
-        (
-            "tunnels",
-            net.tunnels
-                .iter()
-                .filter(|(_, d)| d.openvswitch.is_some())
-                .map(|(n, _)| n)
-                .collect::<Vec<_>>(),
-        ),
-        (
-            "dummy-devices",
-            net.dummy_devices
-                .iter()
-                .filter(|(_, d)| d.openvswitch.is_some())
-                .map(|(n, _)| n)
-                .collect(),
-        ),
-        (
-            "virtual-ethernets",
-            net.virtual_ethernets
-                .iter()
-                .filter(|(_, d)| d.openvswitch.is_some())
-                .map(|(n, _)| n)
-                .collect(),
-        ),
-    ] {
-        for name in names {
+    let not_ovs = ["tunnels", "dummy-devices", "virtual-ethernets"];
+    for (section, name) in ovs_devices(net) {
+        if not_ovs.contains(&section) {
             out.push(Finding::error(at.key(section).key(name).key("openvswitch"), format!("unsupported: openvswitch on {section}: only ethernets, bonds, bridges and VLANs are OVS's")).at_key());
         }
     }
