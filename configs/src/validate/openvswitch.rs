@@ -79,6 +79,13 @@ fn ovs_devices(net: &Network) -> Vec<(&'static str, &str)> {
 fn host(net: &Network, out: &mut Vec<Finding>) {
     let at = root("network");
     let t = OvsTopology::of(net);
+    // The ports of the OVS bridges and bonds (patch ports among them).
+    let members: Vec<&String> = t
+        .bridges
+        .iter()
+        .flat_map(|b| &net.bridges[b].interfaces)
+        .chain(t.bonds.iter().flat_map(|b| &net.bonds[b].interfaces))
+        .collect();
     if let Some(global) = &net.openvswitch {
         let g = at.key("openvswitch");
         if global.ssl.is_some() {
@@ -98,15 +105,7 @@ fn host(net: &Network, out: &mut Vec<Finding>) {
                             ));
                         } else if net.defines_device(end) {
                             out.push(Finding::error(p.index(j), format!("patch port `{end}` has the name of a device defined in this network config")));
-                        } else if !t
-                            .bridges
-                            .iter()
-                            .any(|b| net.bridges[b].interfaces.contains(end))
-                            && !t
-                                .bonds
-                                .iter()
-                                .any(|b| net.bonds[b].interfaces.contains(end))
-                        {
+                        } else if !members.contains(&end) {
                             out.push(Finding::error(
                                 p.index(j),
                                 format!(
@@ -126,25 +125,13 @@ fn host(net: &Network, out: &mut Vec<Finding>) {
     for (name, eth) in &net.ethernets {
         let Some(o) = &eth.openvswitch else { continue };
         let p = at.key("ethernets").key(name).key("openvswitch");
-        let in_ovs = t
-            .bridges
-            .iter()
-            .any(|b| net.bridges[b].interfaces.contains(name))
-            || t.bonds
-                .iter()
-                .any(|b| net.bonds[b].interfaces.contains(name));
-        if !in_ovs {
+        if !members.contains(&name) {
             out.push(Finding::error(p.clone(), format!("`{name}` is not a port of an OVS bridge or bond: its openvswitch settings would apply to nothing")).at_key());
         }
         only_ids(o, &p, "an ethernet", out);
     }
     // OVS opens a port by its interface name: an ethernet selected by `match` needs `set-name`.
-    let members = t
-        .bridges
-        .iter()
-        .flat_map(|b| net.bridges[b].interfaces.iter())
-        .chain(t.bonds.iter().flat_map(|b| net.bonds[b].interfaces.iter()));
-    for member in members {
+    for &member in &members {
         if let Some(e) = net.ethernets.get(member)
             && e.match_.is_some()
             && e.set_name.is_none()
