@@ -218,12 +218,19 @@ fn host(net: &Network, out: &mut Vec<Finding>) {
                 out.push(Finding::error(pp.clone(), "unsupported: an OVS bond takes only `parameters.mode` (and `openvswitch.lacp`); the Linux bonding parameters do not apply").at_key());
             }
         }
-        not_addressed(
-            &bond_common(bond),
-            &p,
-            "an OVS bond has no interface of its own to address",
-            out,
-        );
+        let why = "an OVS bond has no interface of its own to address";
+        if !bond.addresses.is_empty() || !bond.routes.is_empty() {
+            out.push(
+                Finding::error(
+                    p.clone(),
+                    format!("addresses or routes on an OVS bond: {why}"),
+                )
+                .at_key(),
+            );
+        }
+        if bond.dhcp4 == Some(true) || bond.dhcp6 == Some(true) {
+            out.push(Finding::error(p.clone(), format!("DHCP on an OVS bond: {why}")).at_key());
+        }
     }
     for name in &t.bridges {
         let bridge = &net.bridges[name];
@@ -343,34 +350,6 @@ fn host(net: &Network, out: &mut Vec<Finding>) {
                 ),
             ));
         }
-    }
-}
-
-/// Addressing keys an OVS bond cannot have.
-struct Addressing {
-    addresses: bool,
-    dhcp: bool,
-}
-
-fn bond_common(bond: &crate::network::Bond) -> Addressing {
-    Addressing {
-        addresses: !bond.addresses.is_empty() || !bond.routes.is_empty(),
-        dhcp: bond.dhcp4 == Some(true) || bond.dhcp6 == Some(true),
-    }
-}
-
-fn not_addressed(a: &Addressing, p: &KeyPath, why: &str, out: &mut Vec<Finding>) {
-    if a.addresses {
-        out.push(
-            Finding::error(
-                p.clone(),
-                format!("addresses or routes on an OVS bond: {why}"),
-            )
-            .at_key(),
-        );
-    }
-    if a.dhcp {
-        out.push(Finding::error(p.clone(), format!("DHCP on an OVS bond: {why}")).at_key());
     }
 }
 
