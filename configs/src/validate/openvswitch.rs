@@ -180,13 +180,7 @@ fn host(net: &Network, out: &mut Vec<Finding>) {
                 ),
             ));
         }
-        for (key, set) in [
-            ("fail-mode", o.fail_mode.is_some()),
-            ("mcast-snooping", o.mcast_snooping.is_some()),
-            ("rstp", o.rstp.is_some()),
-            ("protocols", !o.protocols.is_empty()),
-            ("controller", o.controller.is_some()),
-        ] {
+        for (key, set) in bridge_keys(&o) {
             if set {
                 out.push(
                     Finding::error(
@@ -353,16 +347,20 @@ fn host(net: &Network, out: &mut Vec<Finding>) {
     }
 }
 
-/// A port's or VLAN's `openvswitch`: external-ids and other-config only.
-fn only_ids(o: &OvsDevice, p: &KeyPath, what: &str, out: &mut Vec<Finding>) {
-    let bridge_or_bond = [
-        ("lacp", o.lacp.is_some()),
+/// The bridge-only keys of a device's `openvswitch`, each with whether it is set.
+fn bridge_keys(o: &OvsDevice) -> [(&'static str, bool); 5] {
+    [
         ("fail-mode", o.fail_mode.is_some()),
         ("mcast-snooping", o.mcast_snooping.is_some()),
         ("rstp", o.rstp.is_some()),
         ("protocols", !o.protocols.is_empty()),
         ("controller", o.controller.is_some()),
-    ];
+    ]
+}
+
+/// A port's or VLAN's `openvswitch`: external-ids and other-config only.
+fn only_ids(o: &OvsDevice, p: &KeyPath, what: &str, out: &mut Vec<Finding>) {
+    let bridge_or_bond = std::iter::once(("lacp", o.lacp.is_some())).chain(bridge_keys(o));
     for (key, set) in bridge_or_bond {
         if set {
             out.push(
