@@ -217,7 +217,7 @@ fn an_ovs_bridge_with_a_bond_and_a_vlan_port_passes_traffic_and_stays_as_it_is()
     ensure!(
         Regex::new(&format!(
             r"^br-ex\.100\s+(UP|UNKNOWN)\s+{}/24",
-            regex_escape(ADDR_E)
+            regex::escape(ADDR_E)
         ))?
         .is_match(&one("ADDR ")),
         "the VLAN port's address: {:?}; console:\n{}",
@@ -279,8 +279,4 @@ fn an_ovs_bridge_with_a_bond_and_a_vlan_port_passes_traffic_and_stays_as_it_is()
     );
     drop(f);
     Ok(())
-}
-
-fn regex_escape(s: &str) -> String {
-    s.replace('.', r"\.")
 }
