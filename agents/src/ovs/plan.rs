@@ -108,7 +108,7 @@ impl Builder<'_> {
             "options": to_map(&i.options),
             "external_ids": to_map(&i.external_ids),
             "other_config": to_map(&i.other_config),
-            "mtu_request": to_optional(i.mtu_request.map(Value::from)),
+            "mtu_request": to_optional(i.mtu_request),
         });
         self.insert("Interface", row)
     }
@@ -122,10 +122,10 @@ impl Builder<'_> {
         let row = json!({
             "name": p.name,
             "interfaces": to_ref_set(interfaces),
-            "tag": to_optional(p.tag.map(Value::from)),
+            "tag": to_optional(p.tag),
             "fake_bridge": p.fake_bridge,
-            "bond_mode": to_optional(p.bond_mode.clone().map(Value::from)),
-            "lacp": to_optional(p.lacp.clone().map(Value::from)),
+            "bond_mode": to_optional(p.bond_mode.clone()),
+            "lacp": to_optional(p.lacp.clone()),
             "external_ids": to_map(&p.external_ids),
             "other_config": to_map(&p.other_config),
         });
@@ -137,7 +137,7 @@ impl Builder<'_> {
             .map(|c| {
                 let row = json!({
                     "target": c.target,
-                    "connection_mode": to_optional(c.connection_mode.clone().map(Value::from)),
+                    "connection_mode": to_optional(c.connection_mode.clone()),
                 });
                 self.insert("Controller", row)
             })
@@ -150,7 +150,7 @@ impl Builder<'_> {
         let row = json!({
             "name": w.name,
             "ports": to_ref_set(ports),
-            "fail_mode": to_optional(w.fail_mode.clone().map(Value::from)),
+            "fail_mode": to_optional(w.fail_mode.clone()),
             "mcast_snooping_enable": w.mcast_snooping,
             "rstp_enable": w.rstp,
             "protocols": to_set(&w.protocols),
@@ -252,13 +252,12 @@ impl Builder<'_> {
         let Some(uuid) = h.uuid.clone() else { return };
         let what = format!("bridge {}", w.name);
         let mut row = Map::new();
-        let opt = |v: Option<String>| to_optional(v.map(Value::from));
         self.set(
             &mut row,
             "fail_mode",
             w.fail_mode.clone(),
             h.fail_mode.clone(),
-            opt,
+            to_optional,
             &what,
         );
         self.set(
@@ -340,15 +339,7 @@ impl Builder<'_> {
         let Some(uuid) = h.uuid.clone() else { return };
         let what = format!("port {} of {bridge}", w.name);
         let mut row = Map::new();
-        let opt = |v: Option<String>| to_optional(v.map(Value::from));
-        self.set(
-            &mut row,
-            "tag",
-            w.tag,
-            h.tag,
-            |t| to_optional(t.map(Value::from)),
-            &what,
-        );
+        self.set(&mut row, "tag", w.tag, h.tag, to_optional, &what);
         self.set(
             &mut row,
             "fake_bridge",
@@ -362,10 +353,17 @@ impl Builder<'_> {
             "bond_mode",
             w.bond_mode.clone(),
             h.bond_mode.clone(),
-            opt,
+            to_optional,
             &what,
         );
-        self.set(&mut row, "lacp", w.lacp.clone(), h.lacp.clone(), opt, &what);
+        self.set(
+            &mut row,
+            "lacp",
+            w.lacp.clone(),
+            h.lacp.clone(),
+            to_optional,
+            &what,
+        );
         self.merge_ids_and_config(&mut row, w, h, &what);
         let mut add = Vec::new();
         for wi in &w.interfaces {
@@ -412,7 +410,7 @@ impl Builder<'_> {
             "mtu_request",
             w.mtu_request,
             h.mtu_request,
-            |m| to_optional(m.map(Value::from)),
+            to_optional,
             &what,
         );
         self.update("Interface", &uuid, row);
