@@ -13,7 +13,7 @@ use qemu_tests::Regex;
 use qemu_tests::cmdline::{Chipset, Nic};
 use qemu_tests::node::{BootOptions, Fixture, Node, READY_TIMEOUT, Variant};
 use qemu_tests::ports::free_port;
-use qemu_tests::seed::{Seed, SeedFormat};
+use qemu_tests::seed::Seed;
 
 /// The last line each runcmd prints.
 const DONE: &str = "OVS-RUNCMD-DONE";
@@ -110,16 +110,14 @@ fn said(node: &Node, prefix: &str) -> Vec<String> {
     node.console().after(&format!("[runcmd.1] {prefix}"))
 }
 
-fn options(fx: &mut Fixture, name: &str, user_data: &str, nics: Vec<Nic>) -> Result<BootOptions> {
-    let seed = fx.seed(
+fn options(fx: &Fixture, name: &str, user_data: &str, nics: Vec<Nic>) -> Result<BootOptions> {
+    let mut opts = fx.seeded(
+        Variant::Uefi,
+        &format!("disk-{name}"),
         &format!("seed-{name}"),
         &Seed::new(user_data, &format!("iid-{name}"), name),
-        SeedFormat::Vfat,
     )?;
-    let mut opts = BootOptions::new(Variant::Uefi);
     opts.chipset = Chipset::I440fx;
-    opts.disk = Some(fx.overlay(&format!("disk-{name}"), 4)?);
-    opts.seed = Some(seed);
     opts.memory_mib = 1024;
     opts.nics = nics;
     Ok(opts)
@@ -150,7 +148,7 @@ fn an_ovs_bridge_with_a_bond_and_a_vlan_port_passes_traffic_and_stays_as_it_is()
     let started = std::time::Instant::now();
     let port = free_port()?;
     let mut opts_e = options(
-        &mut fx,
+        &fx,
         "ovsnode-e",
         &user_data_e(),
         vec![
@@ -161,7 +159,7 @@ fn an_ovs_bridge_with_a_bond_and_a_vlan_port_passes_traffic_and_stays_as_it_is()
     )?;
     opts_e.no_reboot = true;
     let opts_f = options(
-        &mut fx,
+        &fx,
         "ovsnode-f",
         &user_data_f(),
         vec![Nic::segment(port).at_slot(4)],
@@ -219,7 +217,7 @@ fn an_ovs_bridge_with_a_bond_and_a_vlan_port_passes_traffic_and_stays_as_it_is()
     ensure!(
         Regex::new(&format!(
             r"^br-ex\.100\s+(UP|UNKNOWN)\s+{}/24",
-            regex_escape(ADDR_E)
+            regex::escape(ADDR_E)
         ))?
         .is_match(&one("ADDR ")),
         "the VLAN port's address: {:?}; console:\n{}",
@@ -281,8 +279,4 @@ fn an_ovs_bridge_with_a_bond_and_a_vlan_port_passes_traffic_and_stays_as_it_is()
     );
     drop(f);
     Ok(())
-}
-
-fn regex_escape(s: &str) -> String {
-    s.replace('.', r"\.")
 }

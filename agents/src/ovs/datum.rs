@@ -85,9 +85,9 @@ pub fn to_set<S: AsRef<str>>(items: &[S]) -> Value {
 }
 
 /// An optional value as a set of zero or one.
-pub fn to_optional(value: Option<Value>) -> Value {
+pub fn to_optional<T: Into<Value>>(value: Option<T>) -> Value {
     match value {
-        Some(v) => v,
+        Some(v) => v.into(),
         None => json!(["set", []]),
     }
 }

@@ -99,8 +99,8 @@ pub struct Switch {
     pub bridges: Vec<Bridge>,
 }
 
-/// What a bridge, port and interface row share: a name, the row's UUID once read, and its
-/// `external_ids`, where Plinth's mark is.
+/// What a bridge, port and interface row share: a name, the row's UUID once read, its
+/// `external_ids`, where Plinth's mark is, and its `other_config`.
 pub trait Row {
     /// The row's `name` column.
     fn name(&self) -> &str;
@@ -108,6 +108,8 @@ pub trait Row {
     fn uuid(&self) -> Option<&str>;
     /// The row's `external_ids`.
     fn external_ids(&self) -> &BTreeMap<String, String>;
+    /// The row's `other_config`.
+    fn other_config(&self) -> &BTreeMap<String, String>;
 }
 
 macro_rules! row {
@@ -121,6 +123,9 @@ macro_rules! row {
             }
             fn external_ids(&self) -> &BTreeMap<String, String> {
                 &self.external_ids
+            }
+            fn other_config(&self) -> &BTreeMap<String, String> {
+                &self.other_config
             }
         }
     )*};

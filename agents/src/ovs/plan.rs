@@ -108,7 +108,7 @@ impl Builder<'_> {
             "options": to_map(&i.options),
             "external_ids": to_map(&i.external_ids),
             "other_config": to_map(&i.other_config),
-            "mtu_request": to_optional(i.mtu_request.map(Value::from)),
+            "mtu_request": to_optional(i.mtu_request),
         });
         self.insert("Interface", row)
     }
@@ -122,10 +122,10 @@ impl Builder<'_> {
         let row = json!({
             "name": p.name,
             "interfaces": to_ref_set(interfaces),
-            "tag": to_optional(p.tag.map(Value::from)),
+            "tag": to_optional(p.tag),
             "fake_bridge": p.fake_bridge,
-            "bond_mode": to_optional(p.bond_mode.clone().map(Value::from)),
-            "lacp": to_optional(p.lacp.clone().map(Value::from)),
+            "bond_mode": to_optional(p.bond_mode.clone()),
+            "lacp": to_optional(p.lacp.clone()),
             "external_ids": to_map(&p.external_ids),
             "other_config": to_map(&p.other_config),
         });
@@ -137,7 +137,7 @@ impl Builder<'_> {
             .map(|c| {
                 let row = json!({
                     "target": c.target,
-                    "connection_mode": to_optional(c.connection_mode.clone().map(Value::from)),
+                    "connection_mode": to_optional(c.connection_mode.clone()),
                 });
                 self.insert("Controller", row)
             })
@@ -150,7 +150,7 @@ impl Builder<'_> {
         let row = json!({
             "name": w.name,
             "ports": to_ref_set(ports),
-            "fail_mode": to_optional(w.fail_mode.clone().map(Value::from)),
+            "fail_mode": to_optional(w.fail_mode.clone()),
             "mcast_snooping_enable": w.mcast_snooping,
             "rstp_enable": w.rstp,
             "protocols": to_set(&w.protocols),
@@ -210,20 +210,27 @@ impl Builder<'_> {
 
     /// `external_ids` and `other_config`, which bridges, ports and interfaces all have, each
     /// merged as [`Self::merge`] does.
-    fn merge_ids_and_config(
+    fn merge_ids_and_config<R: Row>(
         &mut self,
         row: &mut Map<String, Value>,
-        want: [&BTreeMap<String, String>; 2],
-        have: [&BTreeMap<String, String>; 2],
+        want: &R,
+        have: &R,
         what: &str,
     ) {
-        for ((column, want), have) in ["external_ids", "other_config"]
-            .into_iter()
-            .zip(want)
-            .zip(have)
-        {
-            self.merge(row, column, want, have, what);
-        }
+        self.merge(
+            row,
+            "external_ids",
+            want.external_ids(),
+            have.external_ids(),
+            what,
+        );
+        self.merge(
+            row,
+            "other_config",
+            want.other_config(),
+            have.other_config(),
+            what,
+        );
     }
 
     fn set<T: PartialEq>(
@@ -245,13 +252,12 @@ impl Builder<'_> {
         let Some(uuid) = h.uuid.clone() else { return };
         let what = format!("bridge {}", w.name);
         let mut row = Map::new();
-        let opt = |v: Option<String>| to_optional(v.map(Value::from));
         self.set(
             &mut row,
             "fail_mode",
             w.fail_mode.clone(),
             h.fail_mode.clone(),
-            opt,
+            to_optional,
             &what,
         );
         self.set(
@@ -280,12 +286,7 @@ impl Builder<'_> {
             let refs = self.insert_controllers(&controllers);
             row.insert("controller".into(), to_ref_set(refs));
         }
-        self.merge_ids_and_config(
-            &mut row,
-            [&w.external_ids, &w.other_config],
-            [&h.external_ids, &h.other_config],
-            &what,
-        );
+        self.merge_ids_and_config(&mut row, w, h, &what);
         let mut add = Vec::new();
         for wp in &w.ports {
             if let Some(hp) = h.ports.iter().find(|p| p.name == wp.name) {
@@ -338,15 +339,7 @@ impl Builder<'_> {
         let Some(uuid) = h.uuid.clone() else { return };
         let what = format!("port {} of {bridge}", w.name);
         let mut row = Map::new();
-        let opt = |v: Option<String>| to_optional(v.map(Value::from));
-        self.set(
-            &mut row,
-            "tag",
-            w.tag,
-            h.tag,
-            |t| to_optional(t.map(Value::from)),
-            &what,
-        );
+        self.set(&mut row, "tag", w.tag, h.tag, to_optional, &what);
         self.set(
             &mut row,
             "fake_bridge",
@@ -360,16 +353,18 @@ impl Builder<'_> {
             "bond_mode",
             w.bond_mode.clone(),
             h.bond_mode.clone(),
-            opt,
+            to_optional,
             &what,
         );
-        self.set(&mut row, "lacp", w.lacp.clone(), h.lacp.clone(), opt, &what);
-        self.merge_ids_and_config(
+        self.set(
             &mut row,
-            [&w.external_ids, &w.other_config],
-            [&h.external_ids, &h.other_config],
+            "lacp",
+            w.lacp.clone(),
+            h.lacp.clone(),
+            to_optional,
             &what,
         );
+        self.merge_ids_and_config(&mut row, w, h, &what);
         let mut add = Vec::new();
         for wi in &w.interfaces {
             match h.interfaces.iter().find(|i| i.name == wi.name) {
@@ -409,18 +404,13 @@ impl Builder<'_> {
             &what,
         );
         self.merge(&mut row, "options", &w.options, &h.options, &what);
-        self.merge_ids_and_config(
-            &mut row,
-            [&w.external_ids, &w.other_config],
-            [&h.external_ids, &h.other_config],
-            &what,
-        );
+        self.merge_ids_and_config(&mut row, w, h, &what);
         self.set(
             &mut row,
             "mtu_request",
             w.mtu_request,
             h.mtu_request,
-            |m| to_optional(m.map(Value::from)),
+            to_optional,
             &what,
         );
         self.update("Interface", &uuid, row);

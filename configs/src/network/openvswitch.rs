@@ -168,10 +168,4 @@ impl OvsTopology {
             || net.ethernets.values().any(|e| e.openvswitch.is_some())
             || net.vlans.values().any(|v| v.openvswitch.is_some())
     }
-
-    /// The interface names OVS creates (bridges' and fake bridges' internal ports): the network
-    /// agent configures their addresses once they appear.
-    pub fn internal_ports(&self) -> impl Iterator<Item = &String> {
-        self.bridges.iter().chain(self.vlans.iter())
-    }
 }

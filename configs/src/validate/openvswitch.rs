@@ -45,74 +45,47 @@ pub(super) fn check(config: &MachineConfig, out: &mut Vec<Finding>) {
 /// The path of every `openvswitch` key of `net`.
 pub fn ovs_keys(net: &Network) -> Vec<KeyPath> {
     let at = root("network");
-    let mut keys = Vec::new();
-    if net.openvswitch.is_some() {
-        keys.push(at.key("openvswitch"));
+    let global = net.openvswitch.is_some().then(|| at.key("openvswitch"));
+    global
+        .into_iter()
+        .chain(
+            ovs_devices(net)
+                .into_iter()
+                .map(|(section, name)| at.key(section).key(name).key("openvswitch")),
+        )
+        .collect()
+}
+
+/// The section and name of every device of `net` with an `openvswitch` key.
+fn ovs_devices(net: &Network) -> Vec<(&'static str, &str)> {
+    macro_rules! with_key {
+        ($section:literal, $devices:expr) => {
+            $devices
+                .iter()
+                .filter(|(_, d)| d.openvswitch.is_some())
+                .map(|(n, _)| ($section, n.as_str()))
+        };
     }
-    let sections = [
-        (
-            "ethernets",
-            net.ethernets
-                .iter()
-                .map(|(n, d)| (n, d.openvswitch.is_some()))
-                .collect::<Vec<_>>(),
-        ),
-        (
-            "bonds",
-            net.bonds
-                .iter()
-                .map(|(n, d)| (n, d.openvswitch.is_some()))
-                .collect(),
-        ),
-        (
-            "vlans",
-            net.vlans
-                .iter()
-                .map(|(n, d)| (n, d.openvswitch.is_some()))
-                .collect(),
-        ),
-        (
-            "bridges",
-            net.bridges
-                .iter()
-                .map(|(n, d)| (n, d.openvswitch.is_some()))
-                .collect(),
-        ),
-        (
-            "tunnels",
-            net.tunnels
-                .iter()
-                .map(|(n, d)| (n, d.openvswitch.is_some()))
-                .collect(),
-        ),
-        (
-            "dummy-devices",
-            net.dummy_devices
-                .iter()
-                .map(|(n, d)| (n, d.openvswitch.is_some()))
-                .collect(),
-        ),
-        (
-            "virtual-ethernets",
-            net.virtual_ethernets
-                .iter()
-                .map(|(n, d)| (n, d.openvswitch.is_some()))
-                .collect(),
-        ),
-    ];
-    for (section, devices) in sections {
-        for (name, has) in devices {
-            if has {
-                keys.push(at.key(section).key(name).key("openvswitch"));
-            }
-        }
-    }
-    keys
+    with_key!("ethernets", net.ethernets)
+        .chain(with_key!("bonds", net.bonds))
+        .chain(with_key!("vlans", net.vlans))
+        .chain(with_key!("bridges", net.bridges))
+        .chain(with_key!("tunnels", net.tunnels))
+        .chain(with_key!("dummy-devices", net.dummy_devices))
+        .chain(with_key!("virtual-ethernets", net.virtual_ethernets))
+        .collect()
 }
 
 fn host(net: &Network, out: &mut Vec<Finding>) {
     let at = root("network");
     let t = OvsTopology::of(net);
+    // The ports of the OVS bridges and bonds (patch ports among them).
+    let members: Vec<&String> = t
+        .bridges
+        .iter()
+        .flat_map(|b| &net.bridges[b].interfaces)
+        .chain(t.bonds.iter().flat_map(|b| &net.bonds[b].interfaces))
+        .collect();
     if let Some(global) = &net.openvswitch {
         let g = at.key("openvswitch");
         if global.ssl.is_some() {
@@ -132,15 +105,7 @@ fn host(net: &Network, out: &mut Vec<Finding>) {
                             ));
                         } else if net.defines_device(end) {
                             out.push(Finding::error(p.index(j), format!("patch port `{end}` has the name of a device defined in this network config")));
-                        } else if !t
-                            .bridges
-                            .iter()
-                            .any(|b| net.bridges[b].interfaces.contains(end))
-                            && !t
-                                .bonds
-                                .iter()
-                                .any(|b| net.bonds[b].interfaces.contains(end))
-                        {
+                        } else if !members.contains(&end) {
                             out.push(Finding::error(
                                 p.index(j),
                                 format!(
@@ -160,25 +125,13 @@ fn host(net: &Network, out: &mut Vec<Finding>) {
     for (name, eth) in &net.ethernets {
         let Some(o) = &eth.openvswitch else { continue };
         let p = at.key("ethernets").key(name).key("openvswitch");
-        let in_ovs = t
-            .bridges
-            .iter()
-            .any(|b| net.bridges[b].interfaces.contains(name))
-            || t.bonds
-                .iter()
-                .any(|b| net.bonds[b].interfaces.contains(name));
-        if !in_ovs {
+        if !members.contains(&name) {
             out.push(Finding::error(p.clone(), format!("`{name}` is not a port of an OVS bridge or bond: its openvswitch settings would apply to nothing")).at_key());
         }
         only_ids(o, &p, "an ethernet", out);
     }
     // OVS opens a port by its interface name: an ethernet selected by `match` needs `set-name`.
-    let members = t
-        .bridges
-        .iter()
-        .flat_map(|b| net.bridges[b].interfaces.iter())
-        .chain(t.bonds.iter().flat_map(|b| net.bonds[b].interfaces.iter()));
-    for member in members {
+    for &member in &members {
         if let Some(e) = net.ethernets.get(member)
             && e.match_.is_some()
             && e.set_name.is_none()
@@ -227,13 +180,7 @@ fn host(net: &Network, out: &mut Vec<Finding>) {
                 ),
             ));
         }
-        for (key, set) in [
-            ("fail-mode", o.fail_mode.is_some()),
-            ("mcast-snooping", o.mcast_snooping.is_some()),
-            ("rstp", o.rstp.is_some()),
-            ("protocols", !o.protocols.is_empty()),
-            ("controller", o.controller.is_some()),
-        ] {
+        for (key, set) in bridge_keys(&o) {
             if set {
                 out.push(
                     Finding::error(
@@ -265,12 +212,19 @@ fn host(net: &Network, out: &mut Vec<Finding>) {
                 out.push(Finding::error(pp.clone(), "unsupported: an OVS bond takes only `parameters.mode` (and `openvswitch.lacp`); the Linux bonding parameters do not apply").at_key());
             }
         }
-        not_addressed(
-            &bond_common(bond),
-            &p,
-            "an OVS bond has no interface of its own to address",
-            out,
-        );
+        let why = "an OVS bond has no interface of its own to address";
+        if !bond.addresses.is_empty() || !bond.routes.is_empty() {
+            out.push(
+                Finding::error(
+                    p.clone(),
+                    format!("addresses or routes on an OVS bond: {why}"),
+                )
+                .at_key(),
+            );
+        }
+        if bond.dhcp4 == Some(true) || bond.dhcp6 == Some(true) {
+            out.push(Finding::error(p.clone(), format!("DHCP on an OVS bond: {why}")).at_key());
+        }
     }
     for name in &t.bridges {
         let bridge = &net.bridges[name];
@@ -362,33 +316,9 @@ fn host(net: &Network, out: &mut Vec<Finding>) {
             ));
         }
     }
-    for (section, names) in [
-        (
-            "tunnels",
-            net.tunnels
-                .iter()
-                .filter(|(_, d)| d.openvswitch.is_some())
-                .map(|(n, _)| n)
-                .collect::<Vec<_>>(),
-        ),
-        (
-            "dummy-devices",
-            net.dummy_devices
-                .iter()
-                .filter(|(_, d)| d.openvswitch.is_some())
-                .map(|(n, _)| n)
-                .collect(),
-        ),
-        (
-            "virtual-ethernets",
-            net.virtual_ethernets
-                .iter()
-                .filter(|(_, d)| d.openvswitch.is_some())
-                .map(|(n, _)| n)
-                .collect(),
-        ),
-    ] {
-        for name in names {
+    let not_ovs = ["tunnels", "dummy-devices", "virtual-ethernets"];
+    for (section, name) in ovs_devices(net) {
+        if not_ovs.contains(&section) {
             out.push(Finding::error(at.key(section).key(name).key("openvswitch"), format!("unsupported: openvswitch on {section}: only ethernets, bonds, bridges and VLANs are OVS's")).at_key());
         }
     }
@@ -417,44 +347,20 @@ fn host(net: &Network, out: &mut Vec<Finding>) {
     }
 }
 
-/// Addressing keys an OVS bond cannot have.
-struct Addressing {
-    addresses: bool,
-    dhcp: bool,
-}
-
-fn bond_common(bond: &crate::network::Bond) -> Addressing {
-    Addressing {
-        addresses: !bond.addresses.is_empty() || !bond.routes.is_empty(),
-        dhcp: bond.dhcp4 == Some(true) || bond.dhcp6 == Some(true),
-    }
-}
-
-fn not_addressed(a: &Addressing, p: &KeyPath, why: &str, out: &mut Vec<Finding>) {
-    if a.addresses {
-        out.push(
-            Finding::error(
-                p.clone(),
-                format!("addresses or routes on an OVS bond: {why}"),
-            )
-            .at_key(),
-        );
-    }
-    if a.dhcp {
-        out.push(Finding::error(p.clone(), format!("DHCP on an OVS bond: {why}")).at_key());
-    }
-}
-
-/// A port's or VLAN's `openvswitch`: external-ids and other-config only.
-fn only_ids(o: &OvsDevice, p: &KeyPath, what: &str, out: &mut Vec<Finding>) {
-    let bridge_or_bond = [
-        ("lacp", o.lacp.is_some()),
+/// The bridge-only keys of a device's `openvswitch`, each with whether it is set.
+fn bridge_keys(o: &OvsDevice) -> [(&'static str, bool); 5] {
+    [
         ("fail-mode", o.fail_mode.is_some()),
         ("mcast-snooping", o.mcast_snooping.is_some()),
         ("rstp", o.rstp.is_some()),
         ("protocols", !o.protocols.is_empty()),
         ("controller", o.controller.is_some()),
-    ];
+    ]
+}
+
+/// A port's or VLAN's `openvswitch`: external-ids and other-config only.
+fn only_ids(o: &OvsDevice, p: &KeyPath, what: &str, out: &mut Vec<Finding>) {
+    let bridge_or_bond = std::iter::once(("lacp", o.lacp.is_some())).chain(bridge_keys(o));
     for (key, set) in bridge_or_bond {
         if set {
             out.push(
