@@ -538,7 +538,9 @@ say longhorn findmnt -n -o FSTYPE,PROPAGATION,LABEL /var/lib/longhorn"#;
         console_lines(&node, r"service ovsdb-server\b")?.is_empty(),
         "hci1: ovsdb-server started on the host in kube-ovn mode"
     );
-    node.metrics(Duration::from_secs(60), |s| {
+    // The node's own control plane starts beside this under emulation (etcd, kube-apiserver):
+    // a scrape can wait minutes for the one vCPU there.
+    node.metrics(Duration::from_secs(180), |s| {
         metrics::nodename(s) == Some("hci1")
     })
     .context("hci1: the node exporter never said nodename=hci1 through ens3")?;
