@@ -11,6 +11,13 @@ use plinth_config::plinth::Role;
 
 use crate::seed::{Seed, SeedError};
 
+/// Guest memory of a lab VM in MiB: a control plane wants 2–3 GiB under TCG.
+pub const MEMORY_MIB: u32 = 3072;
+/// Virtual CPUs of a lab VM (with one, the control plane's processes restart under emulation).
+pub const CPUS: u32 = 2;
+/// A lab VM's state disk in MiB (etcd, containerd, the PKI).
+pub const STATE_DISK_MIB: u64 = 4096;
+
 /// `configs/examples/lab/`.
 pub fn seeds_dir() -> PathBuf {
     crate::paths::workspace_root().join("configs/examples/lab")

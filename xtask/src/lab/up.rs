@@ -43,7 +43,8 @@ const HEARTBEAT: Duration = Duration::from_secs(60);
 /// Flags of `cargo xtask lab up`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// How many nodes: node1 (init) and then node2, node3 (server), from configs/examples/lab/.
+    /// How many nodes of configs/examples/lab/: node1 (init), then node2 (server) and node3 (an
+    /// agent running an etcd member).
     #[arg(long, default_value_t = 3, value_name = "N")]
     pub nodes: usize,
     /// Give up waiting for every Node to be Ready after this long (`90s`, `30m`, `1h`); the VMs
@@ -55,13 +56,13 @@ pub struct Args {
     #[arg(long)]
     pub no_build: bool,
     /// Guest memory of each VM in MiB (a control-plane node wants 2–3 GiB).
-    #[arg(long, default_value_t = 3072, value_name = "MiB")]
+    #[arg(long, default_value_t = qemu_tests::lab::MEMORY_MIB, value_name = "MiB")]
     pub mem: u32,
     /// Virtual CPUs of each VM (with one, the control plane's processes restart under emulation).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = qemu_tests::lab::CPUS)]
     pub cpus: u32,
     /// Size of each VM's state disk (etcd, containerd, the PKI) in MiB.
-    #[arg(long, default_value_t = 4096, value_name = "MiB")]
+    #[arg(long, default_value_t = qemu_tests::lab::STATE_DISK_MIB, value_name = "MiB")]
     pub state_disk: u64,
 }
 
