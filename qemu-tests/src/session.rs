@@ -77,6 +77,19 @@ impl<'a> Session<'a> {
         want: &str,
         timeout: Duration,
     ) -> Result<Output, SessionError> {
+        self.run_every(command, want, timeout, AGAIN)
+    }
+
+    /// [`Session::run_until`], asking only every `every`: under emulation each run of a Go
+    /// program (kubectl, the agents) costs the guest seconds of CPU that the node being waited
+    /// for needs.
+    pub fn run_every(
+        &mut self,
+        command: &str,
+        want: &str,
+        timeout: Duration,
+        every: Duration,
+    ) -> Result<Output, SessionError> {
         let deadline = Instant::now() + timeout;
         loop {
             let out = self.run(command)?;
@@ -92,7 +105,7 @@ impl<'a> Session<'a> {
                     tail: self.node.console().tail(40),
                 });
             }
-            std::thread::sleep(AGAIN);
+            std::thread::sleep(every);
         }
     }
 }
