@@ -457,6 +457,24 @@ mod tests {
     }
 
     #[test]
+    fn host_mode_refuses_openvswitch_on_tunnels_dummies_and_veths() {
+        let text = format!(
+            "{HOST}{NET}  tunnels:\n    vx0:\n      mode: vxlan\n      id: 42\n      local: 10.1.0.2\n      remote: 10.1.0.3\n      openvswitch: {{}}\n  dummy-devices:\n    dm0:\n      openvswitch: {{}}\n  virtual-ethernets:\n    ve0:\n      peer: ve1\n      openvswitch: {{}}\n    ve1:\n      peer: ve0\n"
+        );
+        assert_eq!(
+            rendered(&text),
+            [
+                "t:30:7: error: unsupported: openvswitch on tunnels: only ethernets, bonds, bridges and VLANs are OVS's (at network.tunnels.vx0.openvswitch)",
+                "t:33:7: error: unsupported: openvswitch on dummy-devices: only ethernets, bonds, bridges and VLANs are OVS's (at network.dummy-devices.dm0.openvswitch)",
+                "t:37:7: error: unsupported: openvswitch on virtual-ethernets: only ethernets, bonds, bridges and VLANs are OVS's (at network.virtual-ethernets.ve0.openvswitch)",
+            ]
+        );
+        // The same devices without `openvswitch` are a host-mode node's kernel devices.
+        let plain = text.replace("      openvswitch: {}\n", "");
+        assert!(rendered(&plain).is_empty(), "{:?}", rendered(&plain));
+    }
+
+    #[test]
     fn what_the_agent_does_not_do_is_refused_by_name() {
         let text = format!(
             "{HOST}{}",
