@@ -36,6 +36,11 @@ use qemu_tests::session::{SINCE_BOOT, Session};
 const CONTROL_PLANE: Duration = Duration::from_secs(900);
 /// The admin kubeconfig on a control plane.
 const ADMIN: &str = "/var/lib/plinth/kubernetes/admin.conf";
+/// `kubectl` with a control plane's admin kubeconfig.
+fn kubectl() -> String {
+    format!("kubectl --kubeconfig {ADMIN}")
+}
+
 /// How often a guest is asked (kubectl, `plinthctl cluster`) while a lab forms: each ask runs Go
 /// programs under emulation, and the node being waited for needs that CPU. Console lines, read on
 /// the host, are waited for first where a node prints one.
@@ -188,7 +193,7 @@ fn an_agent_joins_by_a_token_made_after_the_cluster_formed() -> Result<()> {
 
     // The init node of the lab, as its seed says.
     let init = LabSeed::read(&seeds_dir().join("node1"))?;
-    let node1_state = fx.state_disk("node1-state", 4096)?;
+    let node1_state = fx.state_disk("node1-state", lab::STATE_DISK_MIB)?;
     let node1 = boot_lab(
         &mut fx,
         &init,
@@ -198,7 +203,7 @@ fn an_agent_joins_by_a_token_made_after_the_cluster_formed() -> Result<()> {
     )?;
     node1.wait_ready(READY_TIMEOUT)?;
     let mut sh1 = Session::open(&node1, Duration::from_secs(120))?;
-    let kubectl = format!("kubectl --kubeconfig {ADMIN}");
+    let kubectl = kubectl();
 
     // The CA exists once cluster-prep ran: the agent pins it.
     let ca = sh1.run_until(
@@ -332,20 +337,7 @@ fn an_agent_joins_by_a_token_made_after_the_cluster_formed() -> Result<()> {
 
     // plinthctl cluster on the agent: joined, and healthy.
     let mut sh4 = Session::open(&node4, Duration::from_secs(120))?;
-    let status = sh4.run_until(
-        "plinthctl cluster -o json",
-        "\"healthy\": true",
-        Duration::from_secs(300),
-    );
-    let status = match status {
-        Ok(out) => out,
-        Err(e) => {
-            let shown = sh4.run("plinthctl cluster")?;
-            return Err(anyhow!("{e}\nplinthctl cluster:\n{}", shown.text));
-        }
-    };
-    let report = first_json(&status.text).context("plinthctl cluster -o json")?;
-    let join = join_check(&report);
+    let join = join_check(&healthy_report(&mut sh4)?);
     ensure!(join["state"] == "ok", "join check: {join}");
     ensure!(
         !node4.console().tail(2000).contains(token_secret)
@@ -424,7 +416,7 @@ fn wait_nodes_labelled(
 ) -> Result<()> {
     let deadline = Instant::now() + timeout;
     loop {
-        let out = sh.run(&format!("kubectl --kubeconfig {ADMIN} get nodes -o json"))?;
+        let out = sh.run(&format!("{} get nodes -o json", kubectl()))?;
         let missing: Vec<String> = match first_json(&out.text) {
             None => vec![format!("no node list: {out:?}")],
             Some(list) => {
@@ -470,11 +462,6 @@ fn wait_nodes_labelled(
     }
 }
 
-/// `kubectl` with a control plane's admin kubeconfig.
-fn kubectl() -> String {
-    format!("kubectl --kubeconfig {ADMIN}")
-}
-
 /// Waits until node `name`'s Ready condition was posted after the node's latest boot (asked with
 /// the node's own kubelet credentials), so a Node still marked Ready from before a reboot is not
 /// taken for the rebooted one. Asked once the node's console says its kubelet is ready.
@@ -512,14 +499,21 @@ fn create_configmap(sh: &mut Session<'_>, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Asks a node's `plinthctl cluster -o json` until it reports healthy; the report.
+/// Asks a node's `plinthctl cluster -o json` until it reports healthy; the report. When it never
+/// does, the error shows the human-readable report, which names the failing checks.
 fn healthy_report(sh: &mut Session<'_>) -> Result<serde_json::Value> {
-    let status = sh.run_every(
+    let status = match sh.run_every(
         "plinthctl cluster -o json",
         "\"healthy\": true",
         Duration::from_secs(300),
         ASK,
-    )?;
+    ) {
+        Ok(out) => out,
+        Err(e) => {
+            let shown = sh.run("plinthctl cluster")?;
+            return Err(anyhow!("{e}\nplinthctl cluster:\n{}", shown.text));
+        }
+    };
     first_json(&status.text).with_context(|| format!("plinthctl cluster -o json: {status:?}"))
 }
 
