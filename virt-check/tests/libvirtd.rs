@@ -10,6 +10,7 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use plinth_agents::compute::check::{Expect, State};
+use plinth_agents::compute::kvm;
 use plinth_agents::compute::libvirt::{self, Libvirt};
 use plinth_agents::compute::run::{WatchOptions, check_once, write};
 use plinth_virt_check::Outcome;
@@ -178,8 +179,8 @@ fn the_check_reads_a_real_libvirtd_and_says_no_libvirt_yet_once_it_stops() {
     );
     // libvirt offers KVM domains exactly when /dev/kvm is usable here.
     let kvm_usable = matches!(
-        plinth_agents::compute::kvm::api_version(Path::new("/dev/kvm")),
-        Ok(12)
+        kvm::api_version(Path::new("/dev/kvm")),
+        Ok(kvm::API_VERSION)
     );
     assert_eq!(facts.kvm, kvm_usable);
 
