@@ -132,6 +132,18 @@ impl Nic {
         }
     }
 
+    /// Two NICs joined by a cable of their own (see [`NicBackend::Wire`]), on host UDP ports
+    /// `a` and `b`: the first for one machine, the second for the other.
+    pub fn wire(a: u16, b: u16) -> (Self, Self) {
+        let end = |local, remote| Self {
+            backend: NicBackend::Wire { local, remote },
+            mac: None,
+            onboard: None,
+            slot: None,
+        };
+        (end(a, b), end(b, a))
+    }
+
     /// The same NIC with `mac`.
     pub fn with_mac(mut self, mac: &str) -> Self {
         self.mac = Some(mac.to_string());
@@ -160,6 +172,11 @@ pub enum NicBackend {
     /// A private Ethernet segment shared by every NIC on the same port: a QEMU socket network,
     /// multicast group 230.0.0.1 on the loopback interface. No DHCP, nothing leaves the host.
     Segment { port: u16 },
+    /// One end of a point-to-point cable: a QEMU `dgram` netdev sending to UDP port `remote` on
+    /// the loopback and receiving on `local`. Unlike a segment, a frame never comes back to the
+    /// NIC that sent it, as on a real switch port: an OVS bond on a segment learns its own
+    /// addresses on its active member from the echoes, and drops replies meant for them.
+    Wire { local: u16, remote: u16 },
 }
 
 /// Where the serial console goes.
@@ -362,6 +379,10 @@ fn push_nic(args: &mut Vec<OsString>, spec: &MachineSpec, index: usize, nic: &Ni
         NicBackend::Segment { port } => {
             format!("socket,id=net{index},mcast=230.0.0.1:{port},localaddr=127.0.0.1")
         }
+        NicBackend::Wire { local, remote } => format!(
+            "dgram,id=net{index},local.type=inet,local.host=127.0.0.1,local.port={local},\
+             remote.type=inet,remote.host=127.0.0.1,remote.port={remote}"
+        ),
     };
     push(args, &["-netdev", &netdev]);
     // No option ROM: the firmware need not try to PXE-boot over the emulated NIC. A speed and
@@ -573,6 +594,26 @@ mod tests {
         assert!(
             !line.contains("socket") && !line.contains("-smbios"),
             "{line}"
+        );
+    }
+
+    #[test]
+    fn a_wire_sends_each_end_to_the_others_port() {
+        let (one, other) = Nic::wire(41001, 41002);
+        let mut spec = MachineSpec::new("t", Accel::Tcg, Boot::Bios);
+        spec.nics = vec![one];
+        assert!(
+            joined(&spec).contains("-netdev dgram,id=net0,local.type=inet,local.host=127.0.0.1,local.port=41001,remote.type=inet,remote.host=127.0.0.1,remote.port=41002 -device virtio-net-pci,netdev=net0"),
+            "{}",
+            joined(&spec)
+        );
+        spec.nics = vec![other.at_slot(4)];
+        assert!(
+            joined(&spec).contains(
+                "local.port=41002,remote.type=inet,remote.host=127.0.0.1,remote.port=41001 "
+            ),
+            "{}",
+            joined(&spec)
         );
     }
 
