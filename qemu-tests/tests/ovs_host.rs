@@ -1,7 +1,9 @@
 //! Host-mode Open vSwitch on two booted images: `ovsnode-e` (`plinth.ovs.mode: host`) builds, from
-//! netplan's own `openvswitch` syntax, an OVS bridge `br-ex` with an OVS bond of its two NICs on
-//! a lab segment and a VLAN 100 internal port carrying an address; `ovsnode-f`, a plain node on the
-//! same segment, has a kernel VLAN 100. Checked from inside: the bridge, bond and fake bridge are
+//! netplan's own `openvswitch` syntax, an OVS bridge `br-ex` with an OVS bond of its two NICs and
+//! a VLAN 100 internal port carrying an address; `ovsnode-f`, a plain node standing in for the
+//! switch, is wired to both bond members (one point-to-point cable each, so that no frame comes
+//! back to the port that sent it, as on a real switch) and has a kernel bond over them that sends
+//! on both and takes from either (`broadcast`), with a VLAN 100. Checked from inside: the bridge, bond and fake bridge are
 //! in OVSDB (Debian's `ovs-vsctl`), ovs-vswitchd runs the bond, the VLAN port has its address
 //! (an OVS internal port's operstate is UNKNOWN, not UP), pings pass both ways over VLAN 100, a second `plinth-agent ovs apply` changes nothing, and after
 //! a reboot the boot's own apply finds nothing to change either.
@@ -91,10 +93,16 @@ network:
   version: 2
   ethernets:
     ens4: {{}}
+    ens5: {{}}
+  bonds:
+    bond0:
+      interfaces: [ens4, ens5]
+      parameters:
+        mode: broadcast
   vlans:
-    ens4.100:
+    bond0.100:
       id: 100
-      link: ens4
+      link: bond0
       addresses: [{ADDR_F}/24]
 runcmd:
   - |
@@ -146,23 +154,20 @@ fn an_ovs_bridge_with_a_bond_and_a_vlan_port_passes_traffic_and_stays_as_it_is()
         return Ok(());
     };
     let started = std::time::Instant::now();
-    let port = free_port()?;
+    let (e4, f4) = Nic::wire(free_port()?, free_port()?);
+    let (e5, f5) = Nic::wire(free_port()?, free_port()?);
     let mut opts_e = options(
         &fx,
         "ovsnode-e",
         &user_data_e(),
-        vec![
-            Nic::user().at_slot(3),
-            Nic::segment(port).at_slot(4),
-            Nic::segment(port).at_slot(5),
-        ],
+        vec![Nic::user().at_slot(3), e4.at_slot(4), e5.at_slot(5)],
     )?;
     opts_e.no_reboot = true;
     let opts_f = options(
         &fx,
         "ovsnode-f",
         &user_data_f(),
-        vec![Nic::segment(port).at_slot(4)],
+        vec![f4.at_slot(4), f5.at_slot(5)],
     )?;
     let mut e = fx.boot(&opts_e)?;
     let f = fx.boot(&opts_f)?;
